@@ -1,0 +1,158 @@
+-- Wheelhouse schema: creates a fresh database. Later changes are numbered steps in src/db/mod.rs,
+-- and each step raises PRAGMA user_version by one.
+
+CREATE TABLE users (
+    id            INTEGER PRIMARY KEY,
+    username      TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    email         TEXT,
+    password_hash TEXT NOT NULL,            -- argon2id PHC string
+    is_admin      INTEGER NOT NULL DEFAULT 0,
+    is_blocked    INTEGER NOT NULL DEFAULT 0,
+    created_at    INTEGER NOT NULL          -- unix milliseconds, like every *_at column
+);
+
+-- Users' personal namespaces and groups. A group's full_path is its parent's plus '/' plus path.
+CREATE TABLE namespaces (
+    id            INTEGER PRIMARY KEY,
+    kind          TEXT NOT NULL CHECK (kind IN ('user', 'group')),
+    path          TEXT NOT NULL,
+    full_path     TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    parent_id     INTEGER REFERENCES namespaces(id),
+    owner_user_id INTEGER REFERENCES users(id) ON DELETE CASCADE,   -- for kind = 'user'
+    visibility    TEXT NOT NULL CHECK (visibility IN ('private', 'internal', 'public')),
+    created_at    INTEGER NOT NULL
+);
+CREATE INDEX namespaces_parent ON namespaces(parent_id);
+CREATE UNIQUE INDEX namespaces_owner ON namespaces(owner_user_id) WHERE owner_user_id IS NOT NULL;
+
+CREATE TABLE projects (
+    id                    INTEGER PRIMARY KEY,
+    namespace_id          INTEGER NOT NULL REFERENCES namespaces(id),
+    path                  TEXT NOT NULL,
+    full_path             TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    visibility            TEXT NOT NULL CHECK (visibility IN ('private', 'internal', 'public')),
+    allow_file_replace    INTEGER NOT NULL DEFAULT 0,
+    change_counter        INTEGER NOT NULL DEFAULT 0,   -- bumped by every upload, yank, delete
+    created_at            INTEGER NOT NULL
+);
+CREATE INDEX projects_namespace ON projects(namespace_id);
+
+-- GitLab's access levels: guest 10, reporter 20, developer 30, maintainer 40, owner 50.
+CREATE TABLE members (
+    id           INTEGER PRIMARY KEY,
+    user_id      INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    namespace_id INTEGER REFERENCES namespaces(id) ON DELETE CASCADE,
+    project_id   INTEGER REFERENCES projects(id) ON DELETE CASCADE,
+    access_level INTEGER NOT NULL CHECK (access_level IN (10, 20, 30, 40, 50)),
+    created_at   INTEGER NOT NULL,
+    CHECK ((namespace_id IS NULL) <> (project_id IS NULL))
+);
+CREATE UNIQUE INDEX members_namespace ON members(namespace_id, user_id) WHERE namespace_id IS NOT NULL;
+CREATE UNIQUE INDEX members_project ON members(project_id, user_id) WHERE project_id IS NOT NULL;
+CREATE INDEX members_user ON members(user_id);
+
+-- Only the SHA-256 digest of a token's secret is kept; a request finds its token by that digest.
+CREATE TABLE personal_access_tokens (
+    id            INTEGER PRIMARY KEY,
+    user_id       INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    name          TEXT NOT NULL,
+    token_digest  TEXT NOT NULL UNIQUE,
+    scopes        TEXT NOT NULL,             -- comma-separated
+    expires_on    TEXT,                      -- YYYY-MM-DD; the token works through that day (UTC)
+    revoked_at    INTEGER,
+    last_used_at  INTEGER,
+    created_at    INTEGER NOT NULL
+);
+CREATE INDEX personal_access_tokens_user ON personal_access_tokens(user_id);
+
+CREATE TABLE deploy_tokens (
+    id            INTEGER PRIMARY KEY,
+    namespace_id  INTEGER REFERENCES namespaces(id) ON DELETE CASCADE,
+    project_id    INTEGER REFERENCES projects(id) ON DELETE CASCADE,
+    name          TEXT NOT NULL,
+    username      TEXT NOT NULL UNIQUE,
+    token_digest  TEXT NOT NULL UNIQUE,
+    scopes        TEXT NOT NULL,
+    expires_on    TEXT,
+    revoked_at    INTEGER,
+    last_used_at  INTEGER,
+    created_at    INTEGER NOT NULL,
+    CHECK ((namespace_id IS NULL) <> (project_id IS NULL))
+);
+CREATE INDEX deploy_tokens_namespace ON deploy_tokens(namespace_id);
+CREATE INDEX deploy_tokens_project ON deploy_tokens(project_id);
+
+-- One row per (project, normalized name, normalized version).
+CREATE TABLE packages (
+    id           INTEGER PRIMARY KEY,
+    project_id   INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+    name         TEXT NOT NULL,              -- PEP 503 normalized
+    display_name TEXT NOT NULL,              -- as first uploaded
+    version      TEXT NOT NULL,              -- PEP 440 normalized
+    status       TEXT NOT NULL DEFAULT 'default',
+    created_at   INTEGER NOT NULL,
+    UNIQUE (project_id, name, version)
+);
+
+CREATE TABLE package_files (
+    id                   INTEGER PRIMARY KEY,
+    package_id           INTEGER NOT NULL REFERENCES packages(id) ON DELETE CASCADE,
+    project_id           INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+    filename             TEXT NOT NULL,
+    size                 INTEGER NOT NULL,
+    sha256               TEXT NOT NULL,
+    md5                  TEXT NOT NULL,
+    blake2b_256          TEXT NOT NULL,
+    requires_python      TEXT,
+    filetype             TEXT NOT NULL,      -- bdist_wheel or sdist
+    python_version       TEXT,
+    metadata_sha256      TEXT,               -- digest of the extracted METADATA / PKG-INFO blob
+    yanked               INTEGER NOT NULL DEFAULT 0,
+    yanked_reason        TEXT,
+    uploader_user_id     INTEGER REFERENCES users(id) ON DELETE SET NULL,
+    uploader_deploy_token_id INTEGER REFERENCES deploy_tokens(id) ON DELETE SET NULL,
+    created_at           INTEGER NOT NULL,
+    UNIQUE (project_id, filename)
+);
+CREATE INDEX package_files_package ON package_files(package_id);
+CREATE INDEX package_files_sha256 ON package_files(sha256);
+CREATE INDEX package_files_metadata ON package_files(metadata_sha256);
+
+CREATE TABLE package_metadata (
+    package_id               INTEGER PRIMARY KEY REFERENCES packages(id) ON DELETE CASCADE,
+    metadata_version         TEXT,
+    summary                  TEXT,
+    description              TEXT,
+    description_content_type TEXT,
+    keywords                 TEXT,
+    author                   TEXT,
+    author_email             TEXT,
+    maintainer               TEXT,
+    maintainer_email         TEXT,
+    license                  TEXT,
+    home_page                TEXT,
+    requires_python          TEXT,
+    classifiers              TEXT NOT NULL DEFAULT '[]',   -- JSON arrays of strings
+    requires_dist            TEXT NOT NULL DEFAULT '[]',
+    project_urls             TEXT NOT NULL DEFAULT '[]'
+);
+
+CREATE TABLE web_sessions (
+    id            INTEGER PRIMARY KEY,
+    user_id       INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    session_digest TEXT NOT NULL UNIQUE,
+    csrf_token    TEXT NOT NULL,
+    expires_at    INTEGER NOT NULL,
+    created_at    INTEGER NOT NULL
+);
+
+CREATE TABLE audit_events (
+    id          INTEGER PRIMARY KEY,
+    actor       TEXT NOT NULL,               -- 'user:NAME', 'deploy-token:USERNAME' or 'cli'
+    action      TEXT NOT NULL,
+    target      TEXT NOT NULL,
+    created_at  INTEGER NOT NULL
+);
+CREATE INDEX audit_events_time ON audit_events(created_at);
+
+PRAGMA user_version = 1;

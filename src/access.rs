@@ -1,0 +1,242 @@
+//! The one place that decides who may read or write what. It hands out capabilities
+//! (`ProjectReader`, `ProjectWriter`, `GroupReader`) that the services require, so a route
+//! cannot reach packages without asking here first.
+
+use rusqlite::Connection;
+
+use crate::auth::Caller;
+use crate::db;
+use crate::error::{Error, Result};
+use crate::model::{DeployToken, Namespace, NamespaceKind, Project, Role, Visibility};
+
+/// Permission to read the packages of one project.
+#[derive(Debug)]
+pub struct ProjectReader {
+    project: Project,
+}
+
+impl ProjectReader {
+    pub fn project(&self) -> &Project {
+        &self.project
+    }
+}
+
+/// The projects whose packages a read capability covers: one project, or a group's readable ones.
+pub trait ReadScope {
+    fn project_ids(&self) -> Vec<i64>;
+}
+
+impl ReadScope for ProjectReader {
+    fn project_ids(&self) -> Vec<i64> {
+        vec![self.project.id]
+    }
+}
+
+impl ReadScope for GroupReader {
+    fn project_ids(&self) -> Vec<i64> {
+        self.projects.iter().map(|p| p.id).collect()
+    }
+}
+
+/// Permission to upload to one project, remembering who holds it (for the file's uploader).
+#[derive(Debug)]
+pub struct ProjectWriter {
+    project: Project,
+    caller: Caller,
+}
+
+impl ProjectWriter {
+    pub fn project(&self) -> &Project {
+        &self.project
+    }
+
+    pub fn caller(&self) -> &Caller {
+        &self.caller
+    }
+}
+
+/// Permission to read a group's index: the group and those of its projects (at any depth) that
+/// the caller may read.
+#[derive(Debug)]
+pub struct GroupReader {
+    group: Namespace,
+    projects: Vec<Project>,
+}
+
+impl GroupReader {
+    pub fn group(&self) -> &Namespace {
+        &self.group
+    }
+}
+
+/// Finds a project by numeric id or full path (`acme/ml/models`). Nothing found: 404 for all.
+pub fn find_project(conn: &Connection, reference: &str) -> Result<Project> {
+    let found = match reference.parse::<i64>() {
+        Ok(id) => db::projects::find(conn, id)?,
+        Err(_) => db::projects::find_by_path(conn, reference.trim_matches('/'))?,
+    };
+    found.ok_or_else(project_not_found)
+}
+
+/// Finds a group by numeric id or full path. A user's personal namespace is not a group.
+pub fn find_group(conn: &Connection, reference: &str) -> Result<Namespace> {
+    let found = match reference.parse::<i64>() {
+        Ok(id) => db::namespaces::find(conn, id)?,
+        Err(_) => db::namespaces::find_by_path(conn, reference.trim_matches('/'))?,
+    };
+    found
+        .filter(|ns| ns.kind == NamespaceKind::Group)
+        .ok_or_else(|| Error::not_found("404 Group Not Found"))
+}
+
+fn project_not_found() -> Error {
+    Error::not_found("404 Project Not Found")
+}
+
+/// Not signed in: ask for credentials. Signed in: never confirm that the thing exists.
+fn hidden(caller: &Caller, not_found: Error) -> Error {
+    match caller {
+        Caller::Anonymous => Error::Unauthorized,
+        _ => not_found,
+    }
+}
+
+pub fn read_project(conn: &Connection, caller: &Caller, project: Project) -> Result<ProjectReader> {
+    let rights = project_rights(conn, caller, &project)?;
+    if !rights.see {
+        return Err(hidden(caller, project_not_found()));
+    }
+    if !rights.read {
+        return Err(Error::forbidden("403 Forbidden: the token has no scope that reads packages"));
+    }
+    Ok(ProjectReader { project })
+}
+
+pub fn write_project(conn: &Connection, caller: &Caller, project: Project) -> Result<ProjectWriter> {
+    let rights = project_rights(conn, caller, &project)?;
+    if !rights.see {
+        return Err(hidden(caller, project_not_found()));
+    }
+    if matches!(caller, Caller::Anonymous) {
+        return Err(Error::Unauthorized);
+    }
+    if !rights.write {
+        return Err(Error::forbidden(
+            "403 Forbidden: uploading needs the developer role (or higher) and a token with the \
+             api or write_package_registry scope",
+        ));
+    }
+    Ok(ProjectWriter { project, caller: caller.clone() })
+}
+
+pub fn read_group(conn: &Connection, caller: &Caller, group: Namespace) -> Result<GroupReader> {
+    let mut projects = Vec::new();
+    for project in db::projects::list_below(conn, &group.full_path)? {
+        if project_rights(conn, caller, &project)?.read {
+            projects.push(project);
+        }
+    }
+    if projects.is_empty() && !group_visible(conn, caller, &group)? {
+        return Err(hidden(caller, Error::not_found("404 Group Not Found")));
+    }
+    Ok(GroupReader { group, projects })
+}
+
+struct Rights {
+    /// May know that the project exists.
+    see: bool,
+    read: bool,
+    write: bool,
+}
+
+fn project_rights(conn: &Connection, caller: &Caller, project: &Project) -> Result<Rights> {
+    let public = project.visibility == Visibility::Public;
+    Ok(match caller {
+        Caller::Anonymous => Rights { see: public, read: public, write: false },
+        Caller::User(user) => {
+            let role = if user.is_admin {
+                Some(Role::Owner)
+            } else {
+                db::members::highest_role(conn, user.user_id, project.namespace_id, Some(project.id))?
+            };
+            // Internal means: every signed-in user of this server.
+            let see = project.visibility != Visibility::Private || role.is_some();
+            Rights {
+                see,
+                read: see && user.scopes.can_read_packages(),
+                write: see
+                    && role.is_some_and(|r| r >= Role::Developer)
+                    && user.scopes.can_write_packages(),
+            }
+        }
+        // A deploy token reaches only its own project or group; elsewhere it is a stranger.
+        Caller::DeployToken(token) => {
+            let reaches = deploy_token_reaches(conn, token, project.namespace_id, Some(project.id))?;
+            Rights {
+                see: reaches || public,
+                read: (reaches && token.scopes.can_read_packages()) || public,
+                write: reaches && token.scopes.can_write_packages(),
+            }
+        }
+    })
+}
+
+fn deploy_token_reaches(
+    conn: &Connection,
+    token: &DeployToken,
+    namespace_id: i64,
+    project_id: Option<i64>,
+) -> Result<bool> {
+    if token.project_id.is_some() {
+        return Ok(token.project_id == project_id);
+    }
+    match token.namespace_id {
+        Some(group_id) => db::members::namespace_within(conn, namespace_id, group_id),
+        None => Ok(false),
+    }
+}
+
+/// Whether the caller may know the group itself (its index may still list nothing).
+fn group_visible(conn: &Connection, caller: &Caller, group: &Namespace) -> Result<bool> {
+    Ok(match (group.visibility, caller) {
+        (Visibility::Public, _) => true,
+        (_, Caller::Anonymous) => false,
+        (_, Caller::User(user)) if user.is_admin => true,
+        (Visibility::Internal, Caller::User(_)) => true,
+        (_, Caller::User(user)) => {
+            db::members::highest_role(conn, user.user_id, group.id, None)?.is_some()
+        }
+        (_, Caller::DeployToken(token)) => deploy_token_reaches(conn, token, group.id, None)?,
+    })
+}
+
+/// Which kind of index a request addresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IndexKind {
+    Project,
+    Group,
+}
+
+/// A read capability on a project index or a group index.
+#[derive(Debug)]
+pub enum Reader {
+    Project(ProjectReader),
+    Group(GroupReader),
+}
+
+impl ReadScope for Reader {
+    fn project_ids(&self) -> Vec<i64> {
+        match self {
+            Reader::Project(r) => r.project_ids(),
+            Reader::Group(r) => r.project_ids(),
+        }
+    }
+}
+
+/// Finds the project or group named in the URL and checks that the caller may read it.
+pub fn read_index(conn: &Connection, caller: &Caller, kind: IndexKind, reference: &str) -> Result<Reader> {
+    Ok(match kind {
+        IndexKind::Project => Reader::Project(read_project(conn, caller, find_project(conn, reference)?)?),
+        IndexKind::Group => Reader::Group(read_group(conn, caller, find_group(conn, reference)?)?),
+    })
+}

@@ -1,0 +1,143 @@
+//! Who is calling: credentials from the request, resolved to one `Caller` through token digests.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use rusqlite::Connection;
+
+use crate::db;
+use crate::error::{Error, Result};
+use crate::model::{DeployToken, Scopes};
+use crate::secrets::token_digest;
+
+/// The secret a request presents, with the username that came with it (HTTP Basic).
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    pub username: Option<String>,
+    pub secret: String,
+}
+
+/// Reads `Authorization: Basic …` (what pip, uv and twine send), `Authorization: Bearer …` and
+/// GitLab's `PRIVATE-TOKEN` header. Malformed headers count as no credentials.
+pub fn credentials(authorization: Option<&str>, private_token: Option<&str>) -> Option<Credentials> {
+    if let Some(token) = private_token.map(str::trim).filter(|t| !t.is_empty()) {
+        return Some(Credentials { username: None, secret: token.to_string() });
+    }
+    let header = authorization?.trim();
+    let (scheme, value) = header.split_once(' ')?;
+    let value = value.trim();
+    if scheme.eq_ignore_ascii_case("basic") {
+        let decoded = STANDARD.decode(value).ok()?;
+        let decoded = String::from_utf8(decoded).ok()?;
+        let (username, secret) = decoded.split_once(':')?;
+        (!secret.is_empty()).then(|| Credentials {
+            username: Some(username.to_string()),
+            secret: secret.to_string(),
+        })
+    } else if scheme.eq_ignore_ascii_case("bearer") && !value.is_empty() {
+        Some(Credentials { username: None, secret: value.to_string() })
+    } else {
+        None
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct UserCaller {
+    pub user_id: i64,
+    pub username: String,
+    pub is_admin: bool,
+    pub scopes: Scopes,
+}
+
+#[derive(Debug, Clone)]
+pub enum Caller {
+    Anonymous,
+    User(UserCaller),
+    DeployToken(DeployToken),
+}
+
+impl Caller {
+    /// How the audit log names this caller.
+    pub fn actor(&self) -> String {
+        match self {
+            Caller::Anonymous => "anonymous".into(),
+            Caller::User(user) => format!("user:{}", user.username),
+            Caller::DeployToken(token) => format!("deploy-token:{}", token.username),
+        }
+    }
+}
+
+/// Today in UTC as `YYYY-MM-DD`, the form expiry dates are stored in (so they compare as text).
+pub fn today() -> String {
+    let date = time::OffsetDateTime::now_utc().date();
+    format!("{:04}-{:02}-{:02}", date.year(), date.month() as u8, date.day())
+}
+
+/// A token stops working at the start (UTC) of its expiry date, as in GitLab.
+fn expired(expires_on: Option<&str>, today: &str) -> bool {
+    expires_on.is_some_and(|date| date <= today)
+}
+
+/// Resolves credentials to a caller. Credentials that match no token make the caller anonymous;
+/// an expired or revoked token, a blocked owner, or a deploy token presented under another
+/// username is refused outright (401), so a stale CI secret fails loudly.
+pub fn resolve(conn: &Connection, creds: Option<&Credentials>) -> Result<Caller> {
+    let Some(creds) = creds else {
+        return Ok(Caller::Anonymous);
+    };
+    let digest = token_digest(&creds.secret);
+    let today = today();
+    if let Some((token, user)) = db::tokens::find_personal_by_digest(conn, &digest)? {
+        if token.revoked || expired(token.expires_on.as_deref(), &today) || user.is_blocked {
+            return Err(Error::Unauthorized);
+        }
+        return Ok(Caller::User(UserCaller {
+            user_id: user.id,
+            username: user.username,
+            is_admin: user.is_admin,
+            scopes: token.scopes,
+        }));
+    }
+    if let Some(token) = db::tokens::find_deploy_by_digest(conn, &digest)? {
+        let username_matches = creds.username.as_deref().is_none_or(|u| u == token.username);
+        if !username_matches || token.revoked || expired(token.expires_on.as_deref(), &today) {
+            return Err(Error::Unauthorized);
+        }
+        return Ok(Caller::DeployToken(token));
+    }
+    Ok(Caller::Anonymous)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn basic(user_pass: &str) -> String {
+        format!("Basic {}", STANDARD.encode(user_pass))
+    }
+
+    #[test]
+    fn reads_basic_bearer_and_private_token() {
+        let c = credentials(Some(&basic("__token__:whpat-x")), None).unwrap();
+        assert_eq!(c.username.as_deref(), Some("__token__"));
+        assert_eq!(c.secret, "whpat-x");
+        let c = credentials(Some(&basic("u:pa:ss")), None).unwrap();
+        assert_eq!(c.secret, "pa:ss");
+        assert_eq!(credentials(Some("Bearer abc"), None).unwrap().secret, "abc");
+        assert_eq!(credentials(None, Some("abc")).unwrap().secret, "abc");
+    }
+
+    #[test]
+    fn ignores_malformed_headers() {
+        for header in ["Basic", "Basic !!!", &basic("nocolon"), &basic("user:"), "Digest x", ""] {
+            assert!(credentials(Some(header), None).is_none(), "{header}");
+        }
+    }
+
+    #[test]
+    fn expiry_is_exclusive_of_the_date() {
+        assert!(!expired(None, "2026-01-01"));
+        assert!(!expired(Some("2026-01-02"), "2026-01-01"));
+        assert!(expired(Some("2026-01-01"), "2026-01-01"));
+        assert!(expired(Some("2025-12-31"), "2026-01-01"));
+    }
+}

@@ -1,0 +1,198 @@
+//! Content-addressed package files under DATA/blobs, written crash-safely through DATA/tmp.
+
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use blake2::Blake2b;
+use blake2::digest::consts::U32;
+use md5::Md5;
+use sha2::{Digest, Sha256};
+
+
+/// A lowercase hex SHA-256: the only thing that may name a blob on disk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sha256Hex(String);
+
+impl Sha256Hex {
+    /// Accepts exactly 64 lowercase hex digits, as the index advertises them.
+    pub fn parse(s: &str) -> Option<Self> {
+        (s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+            .then(|| Sha256Hex(s.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// What the server computed for an uploaded file, whatever the client claimed.
+#[derive(Debug, Clone)]
+pub struct Digests {
+    pub size: u64,
+    pub sha256: Sha256Hex,
+    pub md5: String,
+    pub blake2b_256: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct BlobStore {
+    blobs_dir: PathBuf,
+    tmp_dir: PathBuf,
+}
+
+impl BlobStore {
+    /// Creates the directories if needed; `tmp` sits beside `blobs` so rename is atomic.
+    pub fn open(data_dir: &Path) -> io::Result<BlobStore> {
+        let store = BlobStore {
+            blobs_dir: data_dir.join("blobs").join("sha256"),
+            tmp_dir: data_dir.join("tmp"),
+        };
+        fs::create_dir_all(&store.blobs_dir)?;
+        fs::create_dir_all(&store.tmp_dir)?;
+        Ok(store)
+    }
+
+    /// `blobs/sha256/ab/cd/abcd…`: two fan-out levels keep directories small.
+    pub fn path(&self, sha256: &Sha256Hex) -> PathBuf {
+        let hex = sha256.as_str();
+        self.blobs_dir.join(&hex[0..2]).join(&hex[2..4]).join(hex)
+    }
+
+    /// A new temporary file that hashes what is written to it and disappears unless persisted.
+    pub fn temp_file(&self) -> io::Result<TempBlob> {
+        let mut random = [0u8; 12];
+        getrandom::fill(&mut random).map_err(|e| io::Error::other(e.to_string()))?;
+        let path = self.tmp_dir.join(format!("upload-{}", hex::encode(random)));
+        let file = File::options().write(true).create_new(true).open(&path)?;
+        Ok(TempBlob {
+            path,
+            file: Some(file),
+            size: 0,
+            sha256: Sha256::new(),
+            md5: Md5::new(),
+            blake2b: Blake2b::<U32>::new(),
+            persisted: false,
+        })
+    }
+
+    /// Makes the temporary file durable under its content address. A blob that exists already
+    /// has the same bytes (it is named by them), so the new copy is simply dropped.
+    pub fn persist(&self, mut temp: TempBlob, sha256: &Sha256Hex) -> io::Result<()> {
+        let file = temp.file.take().expect("a TempBlob is persisted once");
+        file.sync_all()?;
+        drop(file);
+        let target = self.path(sha256);
+        if target.exists() {
+            return Ok(());
+        }
+        let dir = target.parent().expect("blob paths have a parent");
+        fs::create_dir_all(dir)?;
+        fs::rename(&temp.path, &target)?;
+        temp.persisted = true;
+        // The rename is durable only once the directory entry is.
+        File::open(dir)?.sync_all()
+    }
+
+    /// Stores small bytes (an extracted METADATA) and returns their digest.
+    pub fn put_bytes(&self, bytes: &[u8]) -> io::Result<Sha256Hex> {
+        let mut temp = self.temp_file()?;
+        temp.write_chunk(bytes)?;
+        let digests = temp.digests();
+        self.persist(temp, &digests.sha256)?;
+        Ok(digests.sha256)
+    }
+
+    /// Removes a blob that no row refers to any more. A missing blob is not an error.
+    pub fn remove(&self, sha256: &Sha256Hex) -> io::Result<()> {
+        match fs::remove_file(self.path(sha256)) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// An upload in progress in DATA/tmp. Dropping it without persisting removes the file, so no
+/// error path can leave a partial file behind.
+pub struct TempBlob {
+    path: PathBuf,
+    file: Option<File>,
+    size: u64,
+    sha256: Sha256,
+    md5: Md5,
+    blake2b: Blake2b<U32>,
+    persisted: bool,
+}
+
+impl TempBlob {
+    pub fn write_chunk(&mut self, chunk: &[u8]) -> io::Result<()> {
+        let file = self.file.as_mut().expect("written before persist");
+        file.write_all(chunk)?;
+        self.size += chunk.len() as u64;
+        self.sha256.update(chunk);
+        self.md5.update(chunk);
+        self.blake2b.update(chunk);
+        Ok(())
+    }
+
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The digests of everything written so far.
+    pub fn digests(&self) -> Digests {
+        Digests {
+            size: self.size,
+            sha256: Sha256Hex(hex::encode(self.sha256.clone().finalize())),
+            md5: hex::encode(self.md5.clone().finalize()),
+            blake2b_256: hex::encode(self.blake2b.clone().finalize()),
+        }
+    }
+}
+
+impl Drop for TempBlob {
+    fn drop(&mut self) {
+        if !self.persisted {
+            let _ = fs::remove_file(&self.path);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn temp_files_hash_persist_and_vanish() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::open(dir.path()).unwrap();
+        let mut temp = store.temp_file().unwrap();
+        temp.write_chunk(b"hello ").unwrap();
+        temp.write_chunk(b"world").unwrap();
+        let d = temp.digests();
+        assert_eq!(d.size, 11);
+        assert_eq!(d.sha256.as_str(), "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9");
+        assert_eq!(d.md5, "5eb63bbbe01eeed093cb22bb8f5acdc3");
+        assert_eq!(d.blake2b_256.len(), 64);
+        store.persist(temp, &d.sha256).unwrap();
+        assert_eq!(fs::read(store.path(&d.sha256)).unwrap(), b"hello world");
+
+        let dropped = store.temp_file().unwrap();
+        let path = dropped.path().to_path_buf();
+        drop(dropped);
+        assert!(!path.exists());
+        assert_eq!(fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn sha256_names_are_strict() {
+        assert!(Sha256Hex::parse(&"a".repeat(64)).is_some());
+        assert!(Sha256Hex::parse(&"A".repeat(64)).is_none());
+        assert!(Sha256Hex::parse("../etc/passwd").is_none());
+        assert!(Sha256Hex::parse(&"a".repeat(63)).is_none());
+    }
+}

@@ -1,0 +1,121 @@
+//! The one typed configuration: defaults < TOML file < `WHEELHOUSE_*` environment < flags.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+
+/// Settings of a running server. Every path derives from `data_dir`.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    /// Address and port to listen on, e.g. `127.0.0.1:8080` or `0.0.0.0:8080`.
+    pub listen: String,
+    /// Largest file an upload may carry; past it the upload is refused with 413.
+    pub max_upload_bytes: u64,
+    /// HTTP worker threads (0: one per core).
+    pub workers: usize,
+}
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+pub const DEFAULT_MAX_UPLOAD: u64 = 1 << 30;
+
+impl Config {
+    pub fn db_path(&self) -> PathBuf {
+        self.data_dir.join("wheelhouse.db")
+    }
+}
+
+/// The TOML file: every key optional, unknown keys refused (a typo should not pass silently).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub data_dir: Option<PathBuf>,
+    pub listen: Option<String>,
+    pub max_upload_size: Option<SizeValue>,
+    pub workers: Option<usize>,
+}
+
+/// A size written as a number of bytes or as text with a unit (`"512MiB"`).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum SizeValue {
+    Bytes(u64),
+    Text(String),
+}
+
+impl SizeValue {
+    pub fn bytes(&self) -> anyhow::Result<u64> {
+        match self {
+            SizeValue::Bytes(n) => Ok(*n),
+            SizeValue::Text(text) => parse_size(text),
+        }
+    }
+}
+
+pub fn load_file(path: &Path) -> anyhow::Result<FileConfig> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the config file {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("the config file {} is not valid", path.display()))
+}
+
+/// Where data lives when nothing says otherwise: `$XDG_DATA_HOME/wheelhouse`, else
+/// `~/.local/share/wheelhouse`, else `./wheelhouse-data`.
+pub fn default_data_dir() -> PathBuf {
+    if let Some(xdg) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
+        return PathBuf::from(xdg).join("wheelhouse");
+    }
+    match std::env::var_os("HOME").filter(|v| !v.is_empty()) {
+        Some(home) => PathBuf::from(home).join(".local/share/wheelhouse"),
+        None => PathBuf::from("wheelhouse-data"),
+    }
+}
+
+/// `1073741824`, `1GiB`, `512MiB`, `100MB`, `64k` (binary and decimal units, case-insensitive).
+pub fn parse_size(text: &str) -> anyhow::Result<u64> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split);
+    let number: u64 = digits
+        .parse()
+        .with_context(|| format!("\"{text}\" is not a size (examples: 1GiB, 512MiB, 1000000)"))?;
+    let multiplier: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" => 1_000,
+        "kib" => 1 << 10,
+        "m" | "mb" => 1_000_000,
+        "mib" => 1 << 20,
+        "g" | "gb" => 1_000_000_000,
+        "gib" => 1 << 30,
+        other => bail!("unknown size unit \"{other}\" in \"{text}\" (use KiB, MiB, GiB, KB, MB or GB)"),
+    };
+    number
+        .checked_mul(multiplier)
+        .with_context(|| format!("\"{text}\" is too large"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_sizes() {
+        assert_eq!(parse_size("1GiB").unwrap(), 1 << 30);
+        assert_eq!(parse_size("512 MiB").unwrap(), 512 << 20);
+        assert_eq!(parse_size("100MB").unwrap(), 100_000_000);
+        assert_eq!(parse_size("42").unwrap(), 42);
+        assert!(parse_size("lots").is_err());
+        assert!(parse_size("1TB").is_err());
+        assert!(parse_size("99999999999GiB").is_err());
+    }
+
+    #[test]
+    fn reads_toml_and_refuses_unknown_keys() {
+        let ok: FileConfig = toml::from_str("listen = \"0.0.0.0:9000\"\nmax_upload_size = \"2GiB\"").unwrap();
+        assert_eq!(ok.listen.as_deref(), Some("0.0.0.0:9000"));
+        assert_eq!(ok.max_upload_size.unwrap().bytes().unwrap(), 2 << 30);
+        let n: FileConfig = toml::from_str("max_upload_size = 1000").unwrap();
+        assert_eq!(n.max_upload_size.unwrap().bytes().unwrap(), 1000);
+        assert!(toml::from_str::<FileConfig>("lisen = \"x\"").is_err());
+    }
+}

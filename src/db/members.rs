@@ -1,0 +1,113 @@
+//! SQL for memberships of groups and projects, and the highest role along a namespace chain.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::error::Result;
+use crate::model::Role;
+
+/// Where a membership is held.
+#[derive(Debug, Clone, Copy)]
+pub enum Source {
+    Namespace(i64),
+    Project(i64),
+}
+
+impl Source {
+    fn columns(self) -> (Option<i64>, Option<i64>) {
+        match self {
+            Source::Namespace(id) => (Some(id), None),
+            Source::Project(id) => (None, Some(id)),
+        }
+    }
+}
+
+/// Adds the member, or changes the role of an existing one.
+pub fn upsert(conn: &Connection, source: Source, user_id: i64, role: Role, now: i64) -> Result<()> {
+    let (namespace_id, project_id) = source.columns();
+    let updated = conn.execute(
+        "UPDATE members SET access_level = ?4
+         WHERE user_id = ?1 AND namespace_id IS ?2 AND project_id IS ?3",
+        params![user_id, namespace_id, project_id, role.level()],
+    )?;
+    if updated == 0 {
+        conn.execute(
+            "INSERT INTO members (user_id, namespace_id, project_id, access_level, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![user_id, namespace_id, project_id, role.level(), now],
+        )?;
+    }
+    Ok(())
+}
+
+/// Returns whether a membership was removed.
+pub fn delete(conn: &Connection, source: Source, user_id: i64) -> Result<bool> {
+    let (namespace_id, project_id) = source.columns();
+    let n = conn.execute(
+        "DELETE FROM members WHERE user_id = ?1 AND namespace_id IS ?2 AND project_id IS ?3",
+        params![user_id, namespace_id, project_id],
+    )?;
+    Ok(n > 0)
+}
+
+/// Direct members: (username, role), by username.
+pub fn list(conn: &Connection, source: Source) -> Result<Vec<(String, Role)>> {
+    let (namespace_id, project_id) = source.columns();
+    let mut stmt = conn.prepare(
+        "SELECT u.username, m.access_level FROM members m JOIN users u ON u.id = m.user_id
+         WHERE m.namespace_id IS ?1 AND m.project_id IS ?2 ORDER BY u.username",
+    )?;
+    let rows = stmt
+        .query_map(params![namespace_id, project_id], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(name, level)| Role::from_level(level).map(|role| (name, role)))
+        .collect())
+}
+
+/// The user's highest role on a project (`project_id`) or a namespace, counting memberships of
+/// the namespace and every ancestor group (inherited, as in GitLab) and ownership of a personal
+/// namespace.
+pub fn highest_role(
+    conn: &Connection,
+    user_id: i64,
+    namespace_id: i64,
+    project_id: Option<i64>,
+) -> Result<Option<Role>> {
+    let level: Option<i64> = conn
+        .query_row(
+            "WITH RECURSIVE chain(id, parent_id, owner_user_id) AS (
+                 SELECT id, parent_id, owner_user_id FROM namespaces WHERE id = ?2
+                 UNION ALL
+                 SELECT n.id, n.parent_id, n.owner_user_id FROM namespaces n JOIN chain c ON n.id = c.parent_id
+             )
+             SELECT MAX(level) FROM (
+                 SELECT access_level AS level FROM members WHERE user_id = ?1 AND project_id = ?3
+                 UNION ALL
+                 SELECT m.access_level FROM members m JOIN chain c ON m.namespace_id = c.id WHERE m.user_id = ?1
+                 UNION ALL
+                 SELECT 50 FROM chain WHERE owner_user_id = ?1
+             )",
+            params![user_id, namespace_id, project_id],
+            |r| r.get(0),
+        )
+        .optional()?
+        .flatten();
+    Ok(level.and_then(Role::from_level))
+}
+
+/// Whether `namespace_id` is `ancestor_id` or lies below it.
+pub fn namespace_within(conn: &Connection, namespace_id: i64, ancestor_id: i64) -> Result<bool> {
+    Ok(conn.query_row(
+        "WITH RECURSIVE chain(id, parent_id) AS (
+             SELECT id, parent_id FROM namespaces WHERE id = ?1
+             UNION ALL
+             SELECT n.id, n.parent_id FROM namespaces n JOIN chain c ON n.id = c.parent_id
+         )
+         SELECT EXISTS (SELECT 1 FROM chain WHERE id = ?2)",
+        params![namespace_id, ancestor_id],
+        |r| r.get(0),
+    )?)
+}

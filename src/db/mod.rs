@@ -1,0 +1,142 @@
+//! The database gateway: the SQLite pool, connection settings, the schema and its upgrades.
+
+pub mod members;
+pub mod namespaces;
+pub mod packages;
+pub mod projects;
+pub mod tokens;
+pub mod users;
+
+use std::path::Path;
+use std::time::Duration;
+
+use r2d2_sqlite::SqliteConnectionManager;
+use rusqlite::{Connection, TransactionBehavior};
+
+use crate::error::{Error, Result};
+
+/// The whole schema of a fresh database; it ends by setting `PRAGMA user_version`.
+const SCHEMA: &str = include_str!("../../schema.sql");
+/// The version `schema.sql` creates.
+const SCHEMA_VERSION: i64 = 1;
+/// Upgrade steps: `UPGRADES[i]` takes a database from version `SCHEMA_VERSION_BASE + i` to the
+/// next, in its own transaction. Steps are only ever appended; `schema.sql` moves in step.
+const UPGRADES: &[&str] = &[];
+const LATEST_VERSION: i64 = SCHEMA_VERSION + UPGRADES.len() as i64;
+
+/// How long a writer waits for another (the server, or a CLI command run beside it) before
+/// giving up with "busy"; writes are short, so this is ample.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(15);
+
+pub type PooledConnection = r2d2::PooledConnection<SqliteConnectionManager>;
+
+/// A pool of connections to the one database. Cloning shares the pool.
+#[derive(Clone)]
+pub struct Db {
+    pool: r2d2::Pool<SqliteConnectionManager>,
+}
+
+impl Db {
+    /// Opens (creating if needed) the database and brings its schema up to date.
+    pub fn open(path: &Path, max_connections: u32) -> Result<Db> {
+        let manager = SqliteConnectionManager::file(path).with_init(configure);
+        let pool = r2d2::Pool::builder()
+            .max_size(max_connections)
+            .connection_timeout(BUSY_TIMEOUT)
+            .build(manager)?;
+        let db = Db { pool };
+        migrate(&mut *db.get()?)?;
+        Ok(db)
+    }
+
+    pub fn get(&self) -> Result<PooledConnection> {
+        Ok(self.pool.get()?)
+    }
+
+    /// Runs database work on the blocking thread pool, never on an async worker.
+    pub async fn run<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        actix_web::web::block(move || {
+            let mut conn = pool.get()?;
+            work(&mut conn)
+        })
+        .await?
+    }
+}
+
+fn configure(conn: &mut Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    // WAL lets readers go on while one writer commits; synchronous=FULL makes a commit that was
+    // answered 2xx survive a power cut too, and costs only on the rare writes.
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = FULL;
+         PRAGMA foreign_keys = ON;",
+    )
+}
+
+fn migrate(conn: &mut Connection) -> Result<()> {
+    // IMMEDIATE takes the write lock first, so two processes opening a new database at the
+    // same moment do not both create the schema.
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version > LATEST_VERSION {
+        return Err(Error::internal(format!(
+            "the database has schema version {version}, but this wheelhouse knows only up to \
+             {LATEST_VERSION}: run a newer wheelhouse, or restore a backup made by this one"
+        )));
+    }
+    if version == 0 {
+        tx.execute_batch(SCHEMA)?;
+        version = SCHEMA_VERSION;
+    }
+    for step in &UPGRADES[(version - SCHEMA_VERSION) as usize..] {
+        tx.execute_batch(step)?;
+        version += 1;
+        tx.pragma_update(None, "user_version", version)?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// Now, in unix milliseconds: the unit of every `*_at` column.
+pub fn now_millis() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp_nanos() as i64 / 1_000_000
+}
+
+/// Maps a UNIQUE violation to a conflict that names the thing, and passes other errors through.
+pub(crate) fn unique_or(err: rusqlite::Error, conflict: impl FnOnce() -> String) -> Error {
+    match err.sqlite_error_code() {
+        Some(rusqlite::ffi::ErrorCode::ConstraintViolation) => Error::conflict(conflict()),
+        _ => err.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn creates_schema_once_and_reopens() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.db");
+        let db = Db::open(&path, 2).unwrap();
+        let v: i64 = db.get().unwrap().query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        assert_eq!(v, LATEST_VERSION);
+        drop(db);
+        Db::open(&path, 2).unwrap();
+    }
+
+    #[test]
+    fn refuses_newer_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.db");
+        Connection::open(&path).unwrap().pragma_update(None, "user_version", 99).unwrap();
+        let err = Db::open(&path, 1).err().unwrap();
+        assert!(format!("{err:?}").contains("newer wheelhouse"), "{err:?}");
+    }
+}

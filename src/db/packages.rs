@@ -1,0 +1,248 @@
+//! SQL for packages, their files and their core metadata.
+
+use rusqlite::types::Value;
+use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
+
+use crate::error::Result;
+use crate::python::metadata::CoreMetadata;
+
+/// One stored distribution file, with the version it belongs to.
+#[derive(Debug, Clone)]
+pub struct StoredFile {
+    pub id: i64,
+    pub project_id: i64,
+    pub package_id: i64,
+    pub filename: String,
+    pub version: String,
+    pub size: i64,
+    pub sha256: String,
+    pub md5: String,
+    pub blake2b_256: String,
+    pub requires_python: Option<String>,
+    pub metadata_sha256: Option<String>,
+    pub yanked: bool,
+    pub yanked_reason: Option<String>,
+    pub created_at: i64,
+}
+
+const FILE_COLUMNS: &str = "f.id, f.project_id, f.package_id, f.filename, p.version, f.size, f.sha256, \
+     f.md5, f.blake2b_256, f.requires_python, f.metadata_sha256, f.yanked, f.yanked_reason, f.created_at";
+
+fn file_from_row(row: &Row<'_>) -> rusqlite::Result<StoredFile> {
+    Ok(StoredFile {
+        id: row.get(0)?,
+        project_id: row.get(1)?,
+        package_id: row.get(2)?,
+        filename: row.get(3)?,
+        version: row.get(4)?,
+        size: row.get(5)?,
+        sha256: row.get(6)?,
+        md5: row.get(7)?,
+        blake2b_256: row.get(8)?,
+        requires_python: row.get(9)?,
+        metadata_sha256: row.get(10)?,
+        yanked: row.get(11)?,
+        yanked_reason: row.get(12)?,
+        created_at: row.get(13)?,
+    })
+}
+
+/// `?,?,?` for an IN list of `n` values.
+fn placeholders(n: usize) -> String {
+    vec!["?"; n].join(",")
+}
+
+pub fn find_file_by_name(conn: &Connection, project_id: i64, filename: &str) -> Result<Option<StoredFile>> {
+    let sql = format!(
+        "SELECT {FILE_COLUMNS} FROM package_files f JOIN packages p ON p.id = f.package_id
+         WHERE f.project_id = ?1 AND f.filename = ?2"
+    );
+    Ok(conn.query_row(&sql, params![project_id, filename], file_from_row).optional()?)
+}
+
+/// The newest file with this sha256 and filename among the given projects.
+pub fn find_file_by_digest(
+    conn: &Connection,
+    project_ids: &[i64],
+    sha256: &str,
+    filename: &str,
+) -> Result<Option<StoredFile>> {
+    if project_ids.is_empty() {
+        return Ok(None);
+    }
+    let sql = format!(
+        "SELECT {FILE_COLUMNS} FROM package_files f JOIN packages p ON p.id = f.package_id
+         WHERE f.sha256 = ? AND f.filename = ? AND f.project_id IN ({})
+         ORDER BY f.created_at DESC, f.id DESC LIMIT 1",
+        placeholders(project_ids.len())
+    );
+    let values = [Value::Text(sha256.into()), Value::Text(filename.into())]
+        .into_iter()
+        .chain(project_ids.iter().map(|id| Value::Integer(*id)));
+    Ok(conn.query_row(&sql, params_from_iter(values), file_from_row).optional()?)
+}
+
+/// Distinct package names in the given projects: (normalized, display), by normalized name.
+pub fn list_names(conn: &Connection, project_ids: &[i64]) -> Result<Vec<(String, String)>> {
+    if project_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT name, MIN(display_name) FROM packages WHERE project_id IN ({})
+         GROUP BY name ORDER BY name",
+        placeholders(project_ids.len())
+    );
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt
+        .query_map(params_from_iter(project_ids), |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
+}
+
+/// Every file of the package `name` (normalized) in the given projects, newest upload first.
+pub fn list_files_named(conn: &Connection, project_ids: &[i64], name: &str) -> Result<Vec<StoredFile>> {
+    if project_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT {FILE_COLUMNS} FROM packages p JOIN package_files f ON f.package_id = p.id
+         WHERE p.name = ? AND p.project_id IN ({})
+         ORDER BY f.created_at DESC, f.id DESC",
+        placeholders(project_ids.len())
+    );
+    let values = std::iter::once(Value::Text(name.to_string()))
+        .chain(project_ids.iter().map(|id| Value::Integer(*id)));
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt
+        .query_map(params_from_iter(values), file_from_row)?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
+}
+
+/// Finds or creates the (project, name, version) row; the display name stays as first uploaded.
+pub fn upsert_package(
+    conn: &Connection,
+    project_id: i64,
+    name: &str,
+    display_name: &str,
+    version: &str,
+    now: i64,
+) -> Result<i64> {
+    conn.execute(
+        "INSERT INTO packages (project_id, name, display_name, version, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (project_id, name, version) DO NOTHING",
+        params![project_id, name, display_name, version, now],
+    )?;
+    Ok(conn.query_row(
+        "SELECT id FROM packages WHERE project_id = ?1 AND name = ?2 AND version = ?3",
+        params![project_id, name, version],
+        |r| r.get(0),
+    )?)
+}
+
+pub struct NewFile<'a> {
+    pub package_id: i64,
+    pub project_id: i64,
+    pub filename: &'a str,
+    pub size: u64,
+    pub sha256: &'a str,
+    pub md5: &'a str,
+    pub blake2b_256: &'a str,
+    pub requires_python: Option<&'a str>,
+    pub filetype: &'a str,
+    pub python_version: Option<&'a str>,
+    pub metadata_sha256: &'a str,
+    pub uploader_user_id: Option<i64>,
+    pub uploader_deploy_token_id: Option<i64>,
+}
+
+pub fn insert_file(conn: &Connection, file: &NewFile<'_>, now: i64) -> Result<i64> {
+    conn.execute(
+        "INSERT INTO package_files (package_id, project_id, filename, size, sha256, md5, blake2b_256,
+             requires_python, filetype, python_version, metadata_sha256, uploader_user_id,
+             uploader_deploy_token_id, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+        params![
+            file.package_id,
+            file.project_id,
+            file.filename,
+            file.size as i64,
+            file.sha256,
+            file.md5,
+            file.blake2b_256,
+            file.requires_python,
+            file.filetype,
+            file.python_version,
+            file.metadata_sha256,
+            file.uploader_user_id,
+            file.uploader_deploy_token_id,
+            now
+        ],
+    )?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// Removes a file row (to replace it, where the project allows).
+pub fn delete_file(conn: &Connection, file_id: i64) -> Result<()> {
+    conn.execute("DELETE FROM package_files WHERE id = ?1", [file_id])?;
+    Ok(())
+}
+
+/// Stores the version's metadata as read from its newest file.
+pub fn upsert_metadata(conn: &Connection, package_id: i64, meta: &CoreMetadata) -> Result<()> {
+    let json = |list: &Vec<String>| serde_json::to_string(list).unwrap_or_else(|_| "[]".into());
+    conn.execute(
+        "INSERT OR REPLACE INTO package_metadata (package_id, metadata_version, summary, description,
+             description_content_type, keywords, author, author_email, maintainer, maintainer_email,
+             license, home_page, requires_python, classifiers, requires_dist, project_urls)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+        params![
+            package_id,
+            meta.metadata_version,
+            meta.summary,
+            meta.description,
+            meta.description_content_type,
+            meta.keywords,
+            meta.author,
+            meta.author_email,
+            meta.maintainer,
+            meta.maintainer_email,
+            meta.license,
+            meta.home_page,
+            meta.requires_python,
+            json(&meta.classifiers),
+            json(&meta.requires_dist),
+            json(&meta.project_urls)
+        ],
+    )?;
+    Ok(())
+}
+
+/// Whether any file row, of any project, still refers to this blob (as a file or as metadata).
+pub fn is_blob_referenced(conn: &Connection, sha256: &str) -> Result<bool> {
+    Ok(conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM package_files WHERE sha256 = ?1)
+             OR EXISTS (SELECT 1 FROM package_files WHERE metadata_sha256 = ?1)",
+        [sha256],
+        |r| r.get(0),
+    )?)
+}
+
+/// The blob digests (files and metadata) of a project, for cleaning up after it is deleted.
+pub fn project_blob_digests(conn: &Connection, project_id: i64) -> Result<Vec<String>> {
+    let mut stmt = conn.prepare(
+        "SELECT sha256 FROM package_files WHERE project_id = ?1
+         UNION SELECT metadata_sha256 FROM package_files WHERE project_id = ?1 AND metadata_sha256 IS NOT NULL",
+    )?;
+    let rows = stmt.query_map([project_id], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
+}
+
+pub fn insert_audit(conn: &Connection, actor: &str, action: &str, target: &str, now: i64) -> Result<()> {
+    conn.execute(
+        "INSERT INTO audit_events (actor, action, target, created_at) VALUES (?1, ?2, ?3, ?4)",
+        params![actor, action, target, now],
+    )?;
+    Ok(())
+}

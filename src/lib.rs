@@ -1,0 +1,17 @@
+//! Wheelhouse: a private Python package index in one executable, speaking GitLab's PyPI API.
+
+#![forbid(unsafe_code)]
+
+pub mod access;
+pub mod auth;
+pub mod blobs;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod model;
+pub mod python;
+pub mod registry;
+pub mod routes;
+pub mod secrets;
+pub mod server;

@@ -1,0 +1,251 @@
+//! Publishing a file: every check of the spec, then blob first and row last, so a failure at
+//! any point leaves nothing visible.
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use crate::access::ProjectWriter;
+use crate::auth::Caller;
+use crate::blobs::{BlobStore, Digests, TempBlob};
+use crate::db::{self, now_millis};
+use crate::error::{Error, Result};
+use crate::python::archive::{self, Limits};
+use crate::python::metadata::{self, CoreMetadata};
+use crate::python::name::normalize;
+use crate::python::{DistName, Filename, Version};
+
+/// The text fields of an upload form (twine's legacy upload API). Repeated fields keep every
+/// value; an empty value counts as missing, since uv sends some fields empty.
+#[derive(Debug, Default)]
+pub struct UploadForm {
+    fields: Vec<(String, String)>,
+}
+
+impl UploadForm {
+    pub fn add(&mut self, name: &str, value: String) {
+        if !value.trim().is_empty() {
+            self.fields.push((name.to_string(), value));
+        }
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.fields.iter().find(|(n, _)| n == name).map(|(_, v)| v.trim())
+    }
+
+    fn all(&self, name: &str) -> Vec<String> {
+        self.fields
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, v)| v.trim().to_string())
+            .collect()
+    }
+
+    fn required(&self, name: &str) -> Result<&str> {
+        self.get(name)
+            .ok_or_else(|| Error::bad_request(format!("the form field \"{name}\" is missing")))
+    }
+}
+
+/// The `content` part of an upload, already streamed to a temporary file.
+pub struct ReceivedFile {
+    pub filename: String,
+    pub temp: TempBlob,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum UploadOutcome {
+    Created,
+    /// The same filename with the same bytes was stored already: a re-run of a publish job.
+    AlreadyStored,
+}
+
+pub fn publish(
+    conn: &mut Connection,
+    blobs: &BlobStore,
+    limits: &Limits,
+    writer: &ProjectWriter,
+    form: &UploadForm,
+    file: ReceivedFile,
+) -> Result<UploadOutcome> {
+    let project = writer.project();
+    let name = DistName::parse(form.required("name")?)?;
+    let version = Version::parse(form.required("version")?)?;
+    let filename = Filename::parse(&file.filename)?;
+    filename.check_matches(&name, &version)?;
+    let digests = file.temp.digests();
+    if digests.size == 0 {
+        return Err(Error::bad_request("the uploaded file is empty"));
+    }
+    check_client_digests(form, &digests)?;
+    // Decide duplicates before the costlier archive reading; the transaction below decides again.
+    if let Some(outcome) = duplicate_outcome(conn, project.id, &filename, &digests)? {
+        return Ok(outcome);
+    }
+
+    let metadata_bytes = archive::core_metadata(file.temp.path(), filename.kind(), limits)?;
+    let mut meta = metadata::parse(&metadata_bytes)?;
+    check_metadata_matches(&meta, &name, &version)?;
+    fill_from_form(&mut meta, form);
+
+    let metadata_sha256 = blobs.put_bytes(&metadata_bytes)?;
+    blobs.persist(file.temp, &digests.sha256)?;
+
+    let now = now_millis();
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    if let Some(outcome) = duplicate_outcome(&tx, project.id, &filename, &digests)? {
+        return Ok(outcome);
+    }
+    let package_id = db::packages::upsert_package(
+        &tx,
+        project.id,
+        name.normalized(),
+        name.display(),
+        &version.normalized(),
+        now,
+    )?;
+    let (uploader_user_id, uploader_deploy_token_id) = match writer.caller() {
+        Caller::User(user) => (Some(user.user_id), None),
+        Caller::DeployToken(token) => (None, Some(token.id)),
+        Caller::Anonymous => (None, None),
+    };
+    db::packages::insert_file(
+        &tx,
+        &db::packages::NewFile {
+            package_id,
+            project_id: project.id,
+            filename: filename.as_str(),
+            size: digests.size,
+            sha256: digests.sha256.as_str(),
+            md5: &digests.md5,
+            blake2b_256: &digests.blake2b_256,
+            requires_python: meta.requires_python.as_deref(),
+            filetype: filename.kind().filetype(),
+            python_version: form.get("pyversion"),
+            metadata_sha256: metadata_sha256.as_str(),
+            uploader_user_id,
+            uploader_deploy_token_id,
+        },
+        now,
+    )?;
+    db::packages::upsert_metadata(&tx, package_id, &meta)?;
+    db::projects::bump_change_counter(&tx, project.id)?;
+    let target = format!("{}/{}", project.full_path, filename.as_str());
+    db::packages::insert_audit(&tx, &writer.caller().actor(), "upload", &target, now)?;
+    tx.commit()?;
+    tracing::info!(project = %project.full_path, file = %filename.as_str(), size = digests.size, "stored");
+    Ok(UploadOutcome::Created)
+}
+
+/// The duplicate rule: same name and bytes is a harmless re-run; other bytes are refused with
+/// the words older twine's `--skip-existing` looks for.
+fn duplicate_outcome(
+    conn: &Connection,
+    project_id: i64,
+    filename: &Filename,
+    digests: &Digests,
+) -> Result<Option<UploadOutcome>> {
+    match db::packages::find_file_by_name(conn, project_id, filename.as_str())? {
+        None => Ok(None),
+        Some(existing) if existing.sha256 == digests.sha256.as_str() => {
+            Ok(Some(UploadOutcome::AlreadyStored))
+        }
+        Some(_) => Err(Error::bad_request(format!(
+            "File already exists: \"{}\" is stored with other content; upload a new version instead",
+            filename.as_str()
+        ))),
+    }
+}
+
+/// Every digest the client sent must match the bytes that arrived: a mismatch means a corrupt
+/// or tampered transfer, which must not be stored.
+fn check_client_digests(form: &UploadForm, computed: &Digests) -> Result<()> {
+    let pairs = [
+        ("sha256_digest", computed.sha256.as_str()),
+        ("md5_digest", computed.md5.as_str()),
+        ("blake2_256_digest", computed.blake2b_256.as_str()),
+    ];
+    for (field, actual) in pairs {
+        if let Some(claimed) = form.get(field)
+            && !claimed.eq_ignore_ascii_case(actual)
+        {
+            return Err(Error::bad_request(format!(
+                "{field} does not match the uploaded file (sent {}, received bytes have {actual})",
+                crate::python::name::truncate_for_message(claimed)
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn check_metadata_matches(meta: &CoreMetadata, name: &DistName, version: &Version) -> Result<()> {
+    let version_matches = Version::parse(&meta.version).is_ok_and(|v| &v == version);
+    if normalize(&meta.name) != name.normalized() || !version_matches {
+        return Err(Error::bad_request(format!(
+            "the file's own metadata names \"{}\" version \"{}\", not \"{}\" version \"{}\"",
+            crate::python::name::truncate_for_message(&meta.name),
+            crate::python::name::truncate_for_message(&meta.version),
+            name.display(),
+            version.normalized()
+        )));
+    }
+    Ok(())
+}
+
+/// The file's metadata wins; the form fills only what the file leaves out.
+fn fill_from_form(meta: &mut CoreMetadata, form: &UploadForm) {
+    let fields: [(&mut Option<String>, &str); 12] = [
+        (&mut meta.summary, "summary"),
+        (&mut meta.description, "description"),
+        (&mut meta.description_content_type, "description_content_type"),
+        (&mut meta.keywords, "keywords"),
+        (&mut meta.author, "author"),
+        (&mut meta.author_email, "author_email"),
+        (&mut meta.maintainer, "maintainer"),
+        (&mut meta.maintainer_email, "maintainer_email"),
+        (&mut meta.license, "license"),
+        (&mut meta.home_page, "home_page"),
+        (&mut meta.requires_python, "requires_python"),
+        (&mut meta.metadata_version, "metadata_version"),
+    ];
+    for (slot, field) in fields {
+        if slot.is_none() {
+            *slot = form.get(field).map(str::to_string);
+        }
+    }
+    let lists: [(&mut Vec<String>, &str); 3] = [
+        (&mut meta.classifiers, "classifiers"),
+        (&mut meta.requires_dist, "requires_dist"),
+        (&mut meta.project_urls, "project_urls"),
+    ];
+    for (list, field) in lists {
+        if list.is_empty() {
+            *list = form.all(field);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_fields_count_as_missing() {
+        let mut form = UploadForm::default();
+        form.add("requires_python", "".into());
+        form.add("classifiers", "A".into());
+        form.add("classifiers", "B".into());
+        assert_eq!(form.get("requires_python"), None);
+        assert_eq!(form.all("classifiers"), ["A", "B"]);
+        assert!(form.required("name").unwrap_err().to_string().contains("\"name\" is missing"));
+    }
+
+    #[test]
+    fn form_fills_only_gaps() {
+        let mut meta = CoreMetadata { summary: Some("from file".into()), ..Default::default() };
+        let mut form = UploadForm::default();
+        form.add("summary", "from form".into());
+        form.add("license", "MIT".into());
+        fill_from_form(&mut meta, &form);
+        assert_eq!(meta.summary.as_deref(), Some("from file"));
+        assert_eq!(meta.license.as_deref(), Some("MIT"));
+    }
+}

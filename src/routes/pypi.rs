@@ -1,0 +1,213 @@
+//! The PyPI package API under /api/v4: simple pages, files and uploads, for projects and groups.
+
+use actix_files::NamedFile;
+use actix_web::http::header::{self, ContentDisposition, DispositionParam, DispositionType, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use super::negotiate;
+use super::simple;
+use super::upload_form;
+use crate::access::{self, IndexKind};
+use crate::auth::{self, Credentials};
+use crate::blobs::Sha256Hex;
+use crate::error::{Error, Result};
+use crate::registry::index;
+use crate::registry::upload::{self, UploadOutcome};
+use crate::server::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    for (prefix, kind) in [
+        ("/api/v4/projects/{id}/packages/pypi", IndexKind::Project),
+        ("/api/v4/groups/{id}/-/packages/pypi", IndexKind::Group),
+    ] {
+        // A trailing slash is optional everywhere; each form is its own route (never a redirect,
+        // which twine and uv treat as a failed upload).
+        for suffix in ["/simple", "/simple/"] {
+            cfg.service(read_route(&format!("{prefix}{suffix}"), kind, simple_index));
+        }
+        for suffix in ["/simple/{name}", "/simple/{name}/"] {
+            cfg.service(read_route(&format!("{prefix}{suffix}"), kind, package_page));
+        }
+        cfg.service(read_route(&format!("{prefix}/files/{{sha256}}/{{filename}}"), kind, file));
+        if kind == IndexKind::Project {
+            for suffix in ["", "/"] {
+                cfg.service(web::resource(format!("{prefix}{suffix}")).route(web::post().to(upload_file)));
+            }
+        }
+    }
+}
+
+/// A GET and HEAD route that knows which kind of index it serves.
+fn read_route<F, Fut>(path: &str, kind: IndexKind, handler: F) -> actix_web::Resource
+where
+    F: Fn(HttpRequest, web::Data<AppState>, IndexKind) -> Fut + Clone + 'static,
+    Fut: std::future::Future<Output = Result<HttpResponse>> + 'static,
+{
+    let get = handler.clone();
+    web::resource(path)
+        .route(web::get().to(move |req, state| get(req, state, kind)))
+        .route(web::head().to(move |req, state| handler(req, state, kind)))
+}
+
+fn request_credentials(req: &HttpRequest) -> Option<Credentials> {
+    let header_str = |name| req.headers().get(name).and_then(|v: &HeaderValue| v.to_str().ok());
+    auth::credentials(header_str(header::AUTHORIZATION.as_str()), header_str("private-token"))
+}
+
+/// A path parameter, percent-decoded (so `acme%2Fml` is the path `acme/ml`).
+fn param(req: &HttpRequest, name: &str) -> String {
+    let raw = req.match_info().get(name).unwrap_or_default();
+    percent_encoding::percent_decode_str(raw).decode_utf8_lossy().into_owned()
+}
+
+async fn simple_index(req: HttpRequest, state: web::Data<AppState>, kind: IndexKind) -> Result<HttpResponse> {
+    let format = negotiate::choose(req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()));
+    let (creds, reference) = (request_credentials(&req), param(&req, "id"));
+    let entries = state
+        .db
+        .run(move |conn| {
+            let caller = auth::resolve(conn, creds.as_ref())?;
+            let scope = access::read_index(conn, &caller, kind, &reference)?;
+            index::package_names(conn, &scope)
+        })
+        .await?;
+    // Links relative to the page as requested: `…/simple/` → `NAME/`, `…/simple` → `simple/NAME/`.
+    let prefix = if req.path().ends_with('/') { "" } else { "simple/" };
+    page_response(&req, format, simple::render_index(format, &entries, prefix)?)
+}
+
+async fn package_page(req: HttpRequest, state: web::Data<AppState>, kind: IndexKind) -> Result<HttpResponse> {
+    let format = negotiate::choose(req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()));
+    let (creds, reference, name) = (request_credentials(&req), param(&req, "id"), param(&req, "name"));
+    let page = state
+        .db
+        .run(move |conn| {
+            let caller = auth::resolve(conn, creds.as_ref())?;
+            let scope = access::read_index(conn, &caller, kind, &reference)?;
+            index::package_page(conn, &scope, &name)
+        })
+        .await?;
+    // From `…/simple/NAME/` the files are at `../../files/`; from `…/simple/NAME`, `../files/`.
+    let prefix = if req.path().ends_with('/') { "../../files/" } else { "../files/" };
+    page_response(&req, format, simple::render_package(format, &page, prefix)?)
+}
+
+/// A simple page with its negotiated type, `Vary: Accept`, and an ETag answering `If-None-Match`.
+fn page_response(req: &HttpRequest, format: negotiate::Format, body: String) -> Result<HttpResponse> {
+    let etag = format!("\"{}\"", hex::encode(Sha256::digest(body.as_bytes())));
+    let not_modified = if_none_match(req, &etag);
+    let mut response = HttpResponse::build(if not_modified { StatusCode::NOT_MODIFIED } else { StatusCode::OK });
+    response
+        .insert_header((header::CONTENT_TYPE, format.content_type()))
+        .insert_header((header::VARY, "Accept"))
+        .insert_header((header::ETAG, etag.as_str()))
+        .insert_header((header::CACHE_CONTROL, "no-cache"));
+    Ok(if not_modified { response.finish() } else { response.body(body) })
+}
+
+/// Whether `If-None-Match` names this entity tag (or `*`); weak tags compare by their value.
+fn if_none_match(req: &HttpRequest, etag: &str) -> bool {
+    req.headers()
+        .get_all(header::IF_NONE_MATCH)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|tag| tag.trim().trim_start_matches("W/"))
+        .any(|tag| tag == "*" || tag == etag)
+}
+
+async fn file(req: HttpRequest, state: web::Data<AppState>, kind: IndexKind) -> Result<HttpResponse> {
+    let (creds, reference) = (request_credentials(&req), param(&req, "id"));
+    let (sha256, requested) = (param(&req, "sha256"), param(&req, "filename"));
+    // PEP 658: `FILE.metadata` is the core metadata of FILE.
+    let (filename, wants_metadata) = match requested.strip_suffix(".metadata") {
+        Some(file) => (file.to_string(), true),
+        None => (requested.clone(), false),
+    };
+    let stored = state
+        .db
+        .run(move |conn| {
+            let caller = auth::resolve(conn, creds.as_ref())?;
+            let scope = access::read_index(conn, &caller, kind, &reference)?;
+            index::file(conn, &scope, &sha256, &filename)
+        })
+        .await?;
+    let (blob, content_type) = if wants_metadata {
+        (stored.metadata_sha256.as_deref(), "text/plain; charset=utf-8")
+    } else {
+        (Some(stored.sha256.as_str()), "application/octet-stream")
+    };
+    let blob = blob
+        .and_then(Sha256Hex::parse)
+        .ok_or_else(|| Error::not_found("404 File Not Found"))?;
+    serve_blob(&req, &state, &blob, &requested, content_type).await
+}
+
+/// Sends a blob with Range support. The ETag is the content's sha256: it never changes under
+/// a name, so clients may cache it for good.
+async fn serve_blob(
+    req: &HttpRequest,
+    state: &AppState,
+    blob: &Sha256Hex,
+    filename: &str,
+    content_type: &str,
+) -> Result<HttpResponse> {
+    let etag = format!("\"{}\"", blob.as_str());
+    let cache_control = "private, max-age=31536000, immutable";
+    if if_none_match(req, &etag) {
+        return Ok(HttpResponse::NotModified()
+            .insert_header((header::ETAG, etag))
+            .insert_header((header::CACHE_CONTROL, cache_control))
+            .finish());
+    }
+    let path = state.blobs.path(blob);
+    let shown = path.display().to_string();
+    let named = web::block(move || NamedFile::open(path))
+        .await?
+        .map_err(|e| Error::internal(format!("blob {shown} is missing or unreadable: {e}")))?;
+    let content_type = content_type.parse().map_err(Error::internal)?;
+    let mut response = named
+        .use_etag(false)
+        .set_content_type(content_type)
+        .set_content_disposition(ContentDisposition {
+            disposition: DispositionType::Attachment,
+            parameters: vec![DispositionParam::Filename(filename.to_string())],
+        })
+        .into_response(req);
+    let headers = response.headers_mut();
+    headers.insert(header::ETAG, HeaderValue::from_str(&etag).map_err(Error::internal)?);
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache_control));
+    Ok(response)
+}
+
+async fn upload_file(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse> {
+    upload_form::check_content_type(req.headers())?;
+    let (creds, reference) = (request_credentials(&req), param(&req, "id"));
+    // Decide access before reading a byte of the body.
+    let writer = state
+        .db
+        .run(move |conn| {
+            let caller = auth::resolve(conn, creds.as_ref())?;
+            access::write_project(conn, &caller, access::find_project(conn, &reference)?)
+        })
+        .await?;
+    let (form, received) =
+        upload_form::receive(req.headers(), payload, &state.blobs, state.config.max_upload_bytes).await?;
+    let (blobs, limits) = (state.blobs.clone(), state.archive_limits);
+    let outcome = state
+        .db
+        .run(move |conn| upload::publish(conn, &blobs, &limits, &writer, &form, received))
+        .await?;
+    Ok(match outcome {
+        UploadOutcome::Created => HttpResponse::Created().json(json!({ "message": "201 Created" })),
+        UploadOutcome::AlreadyStored => HttpResponse::Ok().json(json!({
+            "message": "200 OK: this file is already stored with the same content"
+        })),
+    })
+}
