@@ -1,1 +1,9 @@
-fn main(){}
+//! End-to-end tests: the real `wheelhouse` binary on a free port, driven over HTTP, by its
+//! command line, and by the real pip, uv and twine.
+
+mod access;
+mod cli;
+mod clients;
+mod simple;
+mod support;
+mod uploads;
