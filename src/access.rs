@@ -107,12 +107,18 @@ pub fn read_project(conn: &Connection, caller: &Caller, project: Project) -> Res
         return Err(hidden(caller, project_not_found()));
     }
     if !rights.read {
-        return Err(Error::forbidden("403 Forbidden: the token has no scope that reads packages"));
+        return Err(Error::forbidden(
+            "403 Forbidden: the token has no scope that reads packages",
+        ));
     }
     Ok(ProjectReader { project })
 }
 
-pub fn write_project(conn: &Connection, caller: &Caller, project: Project) -> Result<ProjectWriter> {
+pub fn write_project(
+    conn: &Connection,
+    caller: &Caller,
+    project: Project,
+) -> Result<ProjectWriter> {
     let rights = project_rights(conn, caller, &project)?;
     if !rights.see {
         return Err(hidden(caller, project_not_found()));
@@ -126,7 +132,10 @@ pub fn write_project(conn: &Connection, caller: &Caller, project: Project) -> Re
              api or write_package_registry scope",
         ));
     }
-    Ok(ProjectWriter { project, caller: caller.clone() })
+    Ok(ProjectWriter {
+        project,
+        caller: caller.clone(),
+    })
 }
 
 pub fn read_group(conn: &Connection, caller: &Caller, group: Namespace) -> Result<GroupReader> {
@@ -152,12 +161,21 @@ struct Rights {
 fn project_rights(conn: &Connection, caller: &Caller, project: &Project) -> Result<Rights> {
     let public = project.visibility == Visibility::Public;
     Ok(match caller {
-        Caller::Anonymous => Rights { see: public, read: public, write: false },
+        Caller::Anonymous => Rights {
+            see: public,
+            read: public,
+            write: false,
+        },
         Caller::User(user) => {
             let role = if user.is_admin {
                 Some(Role::Owner)
             } else {
-                db::members::highest_role(conn, user.user_id, project.namespace_id, Some(project.id))?
+                db::members::highest_role(
+                    conn,
+                    user.user_id,
+                    project.namespace_id,
+                    Some(project.id),
+                )?
             };
             // Internal means: every signed-in user of this server.
             let see = project.visibility != Visibility::Private || role.is_some();
@@ -171,7 +189,8 @@ fn project_rights(conn: &Connection, caller: &Caller, project: &Project) -> Resu
         }
         // A deploy token reaches only its own project or group; elsewhere it is a stranger.
         Caller::DeployToken(token) => {
-            let reaches = deploy_token_reaches(conn, token, project.namespace_id, Some(project.id))?;
+            let reaches =
+                deploy_token_reaches(conn, token, project.namespace_id, Some(project.id))?;
             Rights {
                 see: reaches || public,
                 read: (reaches && token.scopes.can_read_packages()) || public,
@@ -234,9 +253,16 @@ impl ReadScope for Reader {
 }
 
 /// Finds the project or group named in the URL and checks that the caller may read it.
-pub fn read_index(conn: &Connection, caller: &Caller, kind: IndexKind, reference: &str) -> Result<Reader> {
+pub fn read_index(
+    conn: &Connection,
+    caller: &Caller,
+    kind: IndexKind,
+    reference: &str,
+) -> Result<Reader> {
     Ok(match kind {
-        IndexKind::Project => Reader::Project(read_project(conn, caller, find_project(conn, reference)?)?),
+        IndexKind::Project => {
+            Reader::Project(read_project(conn, caller, find_project(conn, reference)?)?)
+        }
         IndexKind::Group => Reader::Group(read_group(conn, caller, find_group(conn, reference)?)?),
     })
 }

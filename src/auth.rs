@@ -18,9 +18,15 @@ pub struct Credentials {
 
 /// Reads `Authorization: Basic …` (what pip, uv and twine send), `Authorization: Bearer …` and
 /// GitLab's `PRIVATE-TOKEN` header. Malformed headers count as no credentials.
-pub fn credentials(authorization: Option<&str>, private_token: Option<&str>) -> Option<Credentials> {
+pub fn credentials(
+    authorization: Option<&str>,
+    private_token: Option<&str>,
+) -> Option<Credentials> {
     if let Some(token) = private_token.map(str::trim).filter(|t| !t.is_empty()) {
-        return Some(Credentials { username: None, secret: token.to_string() });
+        return Some(Credentials {
+            username: None,
+            secret: token.to_string(),
+        });
     }
     let header = authorization?.trim();
     let (scheme, value) = header.split_once(' ')?;
@@ -34,7 +40,10 @@ pub fn credentials(authorization: Option<&str>, private_token: Option<&str>) -> 
             secret: secret.to_string(),
         })
     } else if scheme.eq_ignore_ascii_case("bearer") && !value.is_empty() {
-        Some(Credentials { username: None, secret: value.to_string() })
+        Some(Credentials {
+            username: None,
+            secret: value.to_string(),
+        })
     } else {
         None
     }
@@ -69,7 +78,12 @@ impl Caller {
 /// Today in UTC as `YYYY-MM-DD`, the form expiry dates are stored in (so they compare as text).
 pub fn today() -> String {
     let date = time::OffsetDateTime::now_utc().date();
-    format!("{:04}-{:02}-{:02}", date.year(), date.month() as u8, date.day())
+    format!(
+        "{:04}-{:02}-{:02}",
+        date.year(),
+        date.month() as u8,
+        date.day()
+    )
 }
 
 /// A token stops working at the start (UTC) of its expiry date, as in GitLab.
@@ -98,7 +112,10 @@ pub fn resolve(conn: &Connection, creds: Option<&Credentials>) -> Result<Caller>
         }));
     }
     if let Some(token) = db::tokens::find_deploy_by_digest(conn, &digest)? {
-        let username_matches = creds.username.as_deref().is_none_or(|u| u == token.username);
+        let username_matches = creds
+            .username
+            .as_deref()
+            .is_none_or(|u| u == token.username);
         if !username_matches || token.revoked || expired(token.expires_on.as_deref(), &today) {
             return Err(Error::Unauthorized);
         }
@@ -128,7 +145,14 @@ mod tests {
 
     #[test]
     fn ignores_malformed_headers() {
-        for header in ["Basic", "Basic !!!", &basic("nocolon"), &basic("user:"), "Digest x", ""] {
+        for header in [
+            "Basic",
+            "Basic !!!",
+            &basic("nocolon"),
+            &basic("user:"),
+            "Digest x",
+            "",
+        ] {
             assert!(credentials(Some(header), None).is_none(), "{header}");
         }
     }

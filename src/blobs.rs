@@ -9,7 +9,6 @@ use blake2::digest::consts::U32;
 use md5::Md5;
 use sha2::{Digest, Sha256};
 
-
 /// A lowercase hex SHA-256: the only thing that may name a blob on disk.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sha256Hex(String);
@@ -17,8 +16,10 @@ pub struct Sha256Hex(String);
 impl Sha256Hex {
     /// Accepts exactly 64 lowercase hex digits, as the index advertises them.
     pub fn parse(s: &str) -> Option<Self> {
-        (s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
-            .then(|| Sha256Hex(s.to_string()))
+        (s.len() == 64
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+        .then(|| Sha256Hex(s.to_string()))
     }
 
     pub fn as_str(&self) -> &str {
@@ -175,7 +176,10 @@ mod tests {
         temp.write_chunk(b"world").unwrap();
         let d = temp.digests();
         assert_eq!(d.size, 11);
-        assert_eq!(d.sha256.as_str(), "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9");
+        assert_eq!(
+            d.sha256.as_str(),
+            "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9"
+        );
         assert_eq!(d.md5, "5eb63bbbe01eeed093cb22bb8f5acdc3");
         assert_eq!(d.blake2b_256.len(), 64);
         store.persist(temp, &d.sha256).unwrap();

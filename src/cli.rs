@@ -16,7 +16,11 @@ use crate::model::{Role, Visibility};
 use crate::registry::admin;
 
 #[derive(Parser)]
-#[command(name = "wheelhouse", version, about = "A private Python package index in one executable")]
+#[command(
+    name = "wheelhouse",
+    version,
+    about = "A private Python package index in one executable"
+)]
 struct Cli {
     /// TOML configuration file (keys: data_dir, listen, max_upload_size, workers).
     #[arg(long, global = true, env = "WHEELHOUSE_CONFIG")]
@@ -80,7 +84,9 @@ enum UserCommand {
     },
     List,
     /// Remove a user (its tokens stop working at once).
-    Remove { name: String },
+    Remove {
+        name: String,
+    },
     /// Set a user's password; prints the generated one unless --password-stdin.
     Passwd {
         name: String,
@@ -88,8 +94,12 @@ enum UserCommand {
         password_stdin: bool,
     },
     /// Block a user: its tokens stop working at once.
-    Block { name: String },
-    Unblock { name: String },
+    Block {
+        name: String,
+    },
+    Unblock {
+        name: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -106,8 +116,12 @@ enum TokenCommand {
         #[arg(long)]
         expires: Option<String>,
     },
-    List { user: String },
-    Revoke { id: i64 },
+    List {
+        user: String,
+    },
+    Revoke {
+        id: i64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -120,7 +134,9 @@ enum GroupCommand {
     },
     List,
     /// Remove an empty group.
-    Remove { path: String },
+    Remove {
+        path: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -133,7 +149,9 @@ enum ProjectCommand {
     },
     List,
     /// Remove a project and all its packages.
-    Remove { path: String },
+    Remove {
+        path: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -145,8 +163,13 @@ enum MemberCommand {
         #[arg(long)]
         role: String,
     },
-    List { path: String },
-    Remove { path: String, user: String },
+    List {
+        path: String,
+    },
+    Remove {
+        path: String,
+        user: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -162,8 +185,12 @@ enum DeployTokenCommand {
         #[arg(long)]
         expires: Option<String>,
     },
-    List { path: String },
-    Revoke { id: i64 },
+    List {
+        path: String,
+    },
+    Revoke {
+        id: i64,
+    },
 }
 
 pub fn main() -> ExitCode {
@@ -182,7 +209,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Some(path) => config::load_file(path)?,
         None => FileConfig::default(),
     };
-    let data_dir = cli.data_dir.clone().or(file.data_dir.clone()).unwrap_or_else(config::default_data_dir);
+    let data_dir = cli
+        .data_dir
+        .clone()
+        .or(file.data_dir.clone())
+        .unwrap_or_else(config::default_data_dir);
     match cli.command {
         Command::Serve(args) => serve(resolve_serve_config(data_dir, file, args)?),
         command => {
@@ -198,7 +229,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-fn resolve_serve_config(data_dir: PathBuf, file: FileConfig, args: ServeArgs) -> anyhow::Result<Config> {
+fn resolve_serve_config(
+    data_dir: PathBuf,
+    file: FileConfig,
+    args: ServeArgs,
+) -> anyhow::Result<Config> {
     let max_upload_bytes = match (args.max_upload_size, file.max_upload_size) {
         (Some(text), _) => config::parse_size(&text).context("--max-upload-size")?,
         (None, Some(value)) => value.bytes().context("max_upload_size")?,
@@ -206,7 +241,10 @@ fn resolve_serve_config(data_dir: PathBuf, file: FileConfig, args: ServeArgs) ->
     };
     Ok(Config {
         data_dir,
-        listen: args.listen.or(file.listen).unwrap_or_else(|| config::DEFAULT_LISTEN.into()),
+        listen: args
+            .listen
+            .or(file.listen)
+            .unwrap_or_else(|| config::DEFAULT_LISTEN.into()),
         max_upload_bytes,
         workers: args.workers.or(file.workers).unwrap_or(0),
     })
@@ -228,8 +266,12 @@ fn serve(config: Config) -> anyhow::Result<()> {
             config.data_dir.display()
         );
     }
-    let listener = TcpListener::bind(&config.listen)
-        .with_context(|| format!("cannot listen on {} (is --listen right, and the port free?)", config.listen))?;
+    let listener = TcpListener::bind(&config.listen).with_context(|| {
+        format!(
+            "cannot listen on {} (is --listen right, and the port free?)",
+            config.listen
+        )
+    })?;
     println!(
         "Wheelhouse listening on http://{} (data directory: {})",
         listener.local_addr()?,
@@ -242,7 +284,10 @@ fn serve(config: Config) -> anyhow::Result<()> {
 
 fn read_password_line() -> anyhow::Result<String> {
     let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line).context("cannot read the password from stdin")?;
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("cannot read the password from stdin")?;
     Ok(line.trim_end_matches(['\r', '\n']).to_string())
 }
 
@@ -256,12 +301,26 @@ fn provision(db: &Db, blobs: &BlobStore, command: Command) -> anyhow::Result<()>
     match command {
         Command::Serve(_) => unreachable!("handled by run"),
         Command::User(cmd) => match cmd {
-            UserCommand::Add { name, admin: is_admin, email, password_stdin } => {
+            UserCommand::Add {
+                name,
+                admin: is_admin,
+                email,
+                password_stdin,
+            } => {
                 let password = password_stdin.then(read_password_line).transpose()?;
-                let (user, generated) = admin::create_user(conn, &name, email.as_deref(), password.as_deref(), is_admin)?;
+                let (user, generated) = admin::create_user(
+                    conn,
+                    &name,
+                    email.as_deref(),
+                    password.as_deref(),
+                    is_admin,
+                )?;
                 match generated {
                     Some(password) => {
-                        eprintln!("Created user \"{}\" (id {}). Password:", user.username, user.id);
+                        eprintln!(
+                            "Created user \"{}\" (id {}). Password:",
+                            user.username, user.id
+                        );
                         println!("{password}");
                     }
                     None => println!("{}", user.id),
@@ -275,11 +334,20 @@ fn provision(db: &Db, blobs: &BlobStore, command: Command) -> anyhow::Result<()>
                         .map(|(_, f)| *f)
                         .collect::<Vec<_>>()
                         .join(",");
-                    println!("{}\t{}\t{}\t{}", user.id, user.username, user.email.unwrap_or_default(), flags);
+                    println!(
+                        "{}\t{}\t{}\t{}",
+                        user.id,
+                        user.username,
+                        user.email.unwrap_or_default(),
+                        flags
+                    );
                 }
             }
             UserCommand::Remove { name } => admin::remove_user(conn, &name)?,
-            UserCommand::Passwd { name, password_stdin } => {
+            UserCommand::Passwd {
+                name,
+                password_stdin,
+            } => {
                 let password = password_stdin.then(read_password_line).transpose()?;
                 if let Some(generated) = admin::set_password(conn, &name, password.as_deref())? {
                     println!("{generated}");
@@ -289,22 +357,39 @@ fn provision(db: &Db, blobs: &BlobStore, command: Command) -> anyhow::Result<()>
             UserCommand::Unblock { name } => admin::set_blocked(conn, &name, false)?,
         },
         Command::Token(cmd) => match cmd {
-            TokenCommand::Add { user, name, scopes, expires } => {
-                let (token, secret) = admin::create_token(conn, &user, &name, &scopes, expires.as_deref())?;
-                eprintln!("Created token \"{}\" (id {}) for {user}. It is shown only now:", token.name, token.id);
+            TokenCommand::Add {
+                user,
+                name,
+                scopes,
+                expires,
+            } => {
+                let (token, secret) =
+                    admin::create_token(conn, &user, &name, &scopes, expires.as_deref())?;
+                eprintln!(
+                    "Created token \"{}\" (id {}) for {user}. It is shown only now:",
+                    token.name, token.id
+                );
                 println!("{secret}");
             }
             TokenCommand::List { user } => {
                 for t in admin::list_tokens(conn, &user)? {
                     let state = if t.revoked { "revoked" } else { "active" };
                     let expires = t.expires_on.unwrap_or_else(|| "never".into());
-                    println!("{}\t{}\t{}\t{state}\texpires:{expires}", t.id, t.name, t.scopes.to_stored());
+                    println!(
+                        "{}\t{}\t{}\t{state}\texpires:{expires}",
+                        t.id,
+                        t.name,
+                        t.scopes.to_stored()
+                    );
                 }
             }
             TokenCommand::Revoke { id } => admin::revoke_token(conn, id)?,
         },
         Command::Group(cmd) => match cmd {
-            GroupCommand::Add { path, visibility: v } => {
+            GroupCommand::Add {
+                path,
+                visibility: v,
+            } => {
                 let group = admin::create_group(conn, &path, visibility(&v)?)?;
                 println!("{}", group.id);
             }
@@ -316,7 +401,10 @@ fn provision(db: &Db, blobs: &BlobStore, command: Command) -> anyhow::Result<()>
             GroupCommand::Remove { path } => admin::remove_group(conn, &path)?,
         },
         Command::Project(cmd) => match cmd {
-            ProjectCommand::Add { path, visibility: v } => {
+            ProjectCommand::Add {
+                path,
+                visibility: v,
+            } => {
                 let project = admin::create_project(conn, &path, visibility(&v)?)?;
                 println!("{}", project.id);
             }
@@ -339,15 +427,30 @@ fn provision(db: &Db, blobs: &BlobStore, command: Command) -> anyhow::Result<()>
             MemberCommand::Remove { path, user } => admin::remove_member(conn, &path, &user)?,
         },
         Command::DeployToken(cmd) => match cmd {
-            DeployTokenCommand::Add { path, name, scopes, expires } => {
-                let (token, secret) = admin::create_deploy_token(conn, &path, &name, &scopes, expires.as_deref())?;
-                eprintln!("Created deploy token \"{}\" (id {}). It is shown only now:", token.name, token.id);
+            DeployTokenCommand::Add {
+                path,
+                name,
+                scopes,
+                expires,
+            } => {
+                let (token, secret) =
+                    admin::create_deploy_token(conn, &path, &name, &scopes, expires.as_deref())?;
+                eprintln!(
+                    "Created deploy token \"{}\" (id {}). It is shown only now:",
+                    token.name, token.id
+                );
                 println!("{} {secret}", token.username);
             }
             DeployTokenCommand::List { path } => {
                 for t in admin::list_deploy_tokens(conn, &path)? {
                     let state = if t.revoked { "revoked" } else { "active" };
-                    println!("{}\t{}\t{}\t{}\t{state}", t.id, t.name, t.username, t.scopes.to_stored());
+                    println!(
+                        "{}\t{}\t{}\t{}\t{state}",
+                        t.id,
+                        t.name,
+                        t.username,
+                        t.scopes.to_stored()
+                    );
                 }
             }
             DeployTokenCommand::Revoke { id } => admin::revoke_deploy_token(conn, id)?,

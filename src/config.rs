@@ -56,7 +56,8 @@ impl SizeValue {
 pub fn load_file(path: &Path) -> anyhow::Result<FileConfig> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read the config file {}", path.display()))?;
-    toml::from_str(&text).with_context(|| format!("the config file {} is not valid", path.display()))
+    toml::from_str(&text)
+        .with_context(|| format!("the config file {} is not valid", path.display()))
 }
 
 /// Where data lives when nothing says otherwise: `$XDG_DATA_HOME/wheelhouse`, else
@@ -74,7 +75,9 @@ pub fn default_data_dir() -> PathBuf {
 /// `1073741824`, `1GiB`, `512MiB`, `100MB`, `64k` (binary and decimal units, case-insensitive).
 pub fn parse_size(text: &str) -> anyhow::Result<u64> {
     let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
     let (digits, unit) = text.split_at(split);
     let number: u64 = digits
         .parse()
@@ -87,7 +90,9 @@ pub fn parse_size(text: &str) -> anyhow::Result<u64> {
         "mib" => 1 << 20,
         "g" | "gb" => 1_000_000_000,
         "gib" => 1 << 30,
-        other => bail!("unknown size unit \"{other}\" in \"{text}\" (use KiB, MiB, GiB, KB, MB or GB)"),
+        other => {
+            bail!("unknown size unit \"{other}\" in \"{text}\" (use KiB, MiB, GiB, KB, MB or GB)")
+        }
     };
     number
         .checked_mul(multiplier)
@@ -111,7 +116,8 @@ mod tests {
 
     #[test]
     fn reads_toml_and_refuses_unknown_keys() {
-        let ok: FileConfig = toml::from_str("listen = \"0.0.0.0:9000\"\nmax_upload_size = \"2GiB\"").unwrap();
+        let ok: FileConfig =
+            toml::from_str("listen = \"0.0.0.0:9000\"\nmax_upload_size = \"2GiB\"").unwrap();
         assert_eq!(ok.listen.as_deref(), Some("0.0.0.0:9000"));
         assert_eq!(ok.max_upload_size.unwrap().bytes().unwrap(), 2 << 30);
         let n: FileConfig = toml::from_str("max_upload_size = 1000").unwrap();

@@ -53,7 +53,13 @@ pub enum Role {
 }
 
 impl Role {
-    pub const ALL: [Role; 5] = [Role::Guest, Role::Reporter, Role::Developer, Role::Maintainer, Role::Owner];
+    pub const ALL: [Role; 5] = [
+        Role::Guest,
+        Role::Reporter,
+        Role::Developer,
+        Role::Maintainer,
+        Role::Owner,
+    ];
 
     pub fn level(self) -> i64 {
         self as i64
@@ -77,11 +83,14 @@ impl Role {
 impl FromStr for Role {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {
-        Role::ALL.into_iter().find(|r| r.as_str() == s).ok_or_else(|| {
-            Error::bad_request(format!(
-                "unknown role \"{s}\" (guest, reporter, developer, maintainer or owner)"
-            ))
-        })
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| {
+                Error::bad_request(format!(
+                    "unknown role \"{s}\" (guest, reporter, developer, maintainer or owner)"
+                ))
+            })
     }
 }
 
@@ -105,10 +114,15 @@ impl Scope {
     }
 
     fn parse_one(s: &str) -> Result<Scope> {
-        [Scope::Api, Scope::ReadApi, Scope::ReadPackageRegistry, Scope::WritePackageRegistry]
-            .into_iter()
-            .find(|scope| scope.as_str() == s)
-            .ok_or_else(|| Error::bad_request(format!("unknown scope \"{s}\"")))
+        [
+            Scope::Api,
+            Scope::ReadApi,
+            Scope::ReadPackageRegistry,
+            Scope::WritePackageRegistry,
+        ]
+        .into_iter()
+        .find(|scope| scope.as_str() == s)
+        .ok_or_else(|| Error::bad_request(format!("unknown scope \"{s}\"")))
     }
 }
 
@@ -146,7 +160,11 @@ impl Scopes {
     }
 
     pub fn to_stored(&self) -> String {
-        self.0.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(",")
+        self.0
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join(",")
     }
 }
 

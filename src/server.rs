@@ -25,7 +25,10 @@ const DB_CONNECTIONS: u32 = 16;
 /// Creates the data directory, database and blob store if needed, and opens them.
 pub fn open_data(config: &Config) -> anyhow::Result<(Db, BlobStore)> {
     std::fs::create_dir_all(&config.data_dir).map_err(|e| {
-        anyhow::anyhow!("cannot create the data directory {}: {e}", config.data_dir.display())
+        anyhow::anyhow!(
+            "cannot create the data directory {}: {e}",
+            config.data_dir.display()
+        )
     })?;
     let blobs = BlobStore::open(&config.data_dir)
         .map_err(|e| anyhow::anyhow!("cannot prepare {}: {e}", config.data_dir.display()))?;
@@ -35,13 +38,23 @@ pub fn open_data(config: &Config) -> anyhow::Result<(Db, BlobStore)> {
 }
 
 /// Serves until the process is told to stop (SIGINT or SIGTERM stop it gracefully).
-pub async fn serve(config: Config, db: Db, blobs: BlobStore, listener: TcpListener) -> std::io::Result<()> {
+pub async fn serve(
+    config: Config,
+    db: Db,
+    blobs: BlobStore,
+    listener: TcpListener,
+) -> std::io::Result<()> {
     let workers = if config.workers == 0 {
         std::thread::available_parallelism().map_or(2, |n| n.get())
     } else {
         config.workers
     };
-    let state = web::Data::new(AppState { db, blobs, config, archive_limits: Limits::default() });
+    let state = web::Data::new(AppState {
+        db,
+        blobs,
+        config,
+        archive_limits: Limits::default(),
+    });
     HttpServer::new(move || {
         App::new()
             .app_data(state.clone())

@@ -125,7 +125,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("w.db");
         let db = Db::open(&path, 2).unwrap();
-        let v: i64 = db.get().unwrap().query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        let v: i64 = db
+            .get()
+            .unwrap()
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
         assert_eq!(v, LATEST_VERSION);
         drop(db);
         Db::open(&path, 2).unwrap();
@@ -135,7 +139,10 @@ mod tests {
     fn refuses_newer_database() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("w.db");
-        Connection::open(&path).unwrap().pragma_update(None, "user_version", 99).unwrap();
+        Connection::open(&path)
+            .unwrap()
+            .pragma_update(None, "user_version", 99)
+            .unwrap();
         let err = Db::open(&path, 1).err().unwrap();
         assert!(format!("{err:?}").contains("newer wheelhouse"), "{err:?}");
     }

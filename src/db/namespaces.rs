@@ -13,7 +13,11 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Namespace> {
     let visibility: String = row.get(5)?;
     Ok(Namespace {
         id: row.get(0)?,
-        kind: if kind == "user" { NamespaceKind::User } else { NamespaceKind::Group },
+        kind: if kind == "user" {
+            NamespaceKind::User
+        } else {
+            NamespaceKind::Group
+        },
         full_path: row.get(2)?,
         parent_id: row.get(3)?,
         owner_user_id: row.get(4)?,
@@ -58,7 +62,9 @@ pub fn find(conn: &Connection, id: i64) -> Result<Option<Namespace>> {
 pub fn list_groups(conn: &Connection) -> Result<Vec<Namespace>> {
     let sql = format!("SELECT {COLUMNS} FROM namespaces WHERE kind = 'group' ORDER BY full_path");
     let mut stmt = conn.prepare(&sql)?;
-    let rows = stmt.query_map([], from_row)?.collect::<rusqlite::Result<_>>()?;
+    let rows = stmt
+        .query_map([], from_row)?
+        .collect::<rusqlite::Result<_>>()?;
     Ok(rows)
 }
 

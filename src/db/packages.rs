@@ -52,12 +52,18 @@ fn placeholders(n: usize) -> String {
     vec!["?"; n].join(",")
 }
 
-pub fn find_file_by_name(conn: &Connection, project_id: i64, filename: &str) -> Result<Option<StoredFile>> {
+pub fn find_file_by_name(
+    conn: &Connection,
+    project_id: i64,
+    filename: &str,
+) -> Result<Option<StoredFile>> {
     let sql = format!(
         "SELECT {FILE_COLUMNS} FROM package_files f JOIN packages p ON p.id = f.package_id
          WHERE f.project_id = ?1 AND f.filename = ?2"
     );
-    Ok(conn.query_row(&sql, params![project_id, filename], file_from_row).optional()?)
+    Ok(conn
+        .query_row(&sql, params![project_id, filename], file_from_row)
+        .optional()?)
 }
 
 /// The newest file with this sha256 and filename among the given projects.
@@ -79,7 +85,9 @@ pub fn find_file_by_digest(
     let values = [Value::Text(sha256.into()), Value::Text(filename.into())]
         .into_iter()
         .chain(project_ids.iter().map(|id| Value::Integer(*id)));
-    Ok(conn.query_row(&sql, params_from_iter(values), file_from_row).optional()?)
+    Ok(conn
+        .query_row(&sql, params_from_iter(values), file_from_row)
+        .optional()?)
 }
 
 /// Distinct package names in the given projects: (normalized, display), by normalized name.
@@ -94,13 +102,19 @@ pub fn list_names(conn: &Connection, project_ids: &[i64]) -> Result<Vec<(String,
     );
     let mut stmt = conn.prepare(&sql)?;
     let rows = stmt
-        .query_map(params_from_iter(project_ids), |r| Ok((r.get(0)?, r.get(1)?)))?
+        .query_map(params_from_iter(project_ids), |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?
         .collect::<rusqlite::Result<_>>()?;
     Ok(rows)
 }
 
 /// Every file of the package `name` (normalized) in the given projects, newest upload first.
-pub fn list_files_named(conn: &Connection, project_ids: &[i64], name: &str) -> Result<Vec<StoredFile>> {
+pub fn list_files_named(
+    conn: &Connection,
+    project_ids: &[i64],
+    name: &str,
+) -> Result<Vec<StoredFile>> {
     if project_ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -235,11 +249,19 @@ pub fn project_blob_digests(conn: &Connection, project_id: i64) -> Result<Vec<St
         "SELECT sha256 FROM package_files WHERE project_id = ?1
          UNION SELECT metadata_sha256 FROM package_files WHERE project_id = ?1 AND metadata_sha256 IS NOT NULL",
     )?;
-    let rows = stmt.query_map([project_id], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+    let rows = stmt
+        .query_map([project_id], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
     Ok(rows)
 }
 
-pub fn insert_audit(conn: &Connection, actor: &str, action: &str, target: &str, now: i64) -> Result<()> {
+pub fn insert_audit(
+    conn: &Connection,
+    actor: &str,
+    action: &str,
+    target: &str,
+    now: i64,
+) -> Result<()> {
     conn.execute(
         "INSERT INTO audit_events (actor, action, target, created_at) VALUES (?1, ?2, ?3, ?4)",
         params![actor, action, target, now],

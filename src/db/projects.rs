@@ -49,7 +49,9 @@ pub fn find_by_path(conn: &Connection, full_path: &str) -> Result<Option<Project
 pub fn list(conn: &Connection) -> Result<Vec<Project>> {
     let sql = format!("SELECT {COLUMNS} FROM projects ORDER BY full_path");
     let mut stmt = conn.prepare(&sql)?;
-    let rows = stmt.query_map([], from_row)?.collect::<rusqlite::Result<_>>()?;
+    let rows = stmt
+        .query_map([], from_row)?
+        .collect::<rusqlite::Result<_>>()?;
     Ok(rows)
 }
 

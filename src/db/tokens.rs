@@ -34,7 +34,12 @@ pub struct NewToken<'a> {
     pub expires_on: Option<&'a str>,
 }
 
-pub fn insert_personal(conn: &Connection, user_id: i64, token: &NewToken<'_>, now: i64) -> Result<i64> {
+pub fn insert_personal(
+    conn: &Connection,
+    user_id: i64,
+    token: &NewToken<'_>,
+    now: i64,
+) -> Result<i64> {
     conn.execute(
         "INSERT INTO personal_access_tokens (user_id, name, token_digest, scopes, expires_on, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -74,7 +79,9 @@ pub fn list_personal(conn: &Connection, user_id: i64) -> Result<Vec<PersonalAcce
         "SELECT {PAT_COLUMNS} FROM personal_access_tokens t WHERE t.user_id = ?1 ORDER BY t.id"
     );
     let mut stmt = conn.prepare(&sql)?;
-    let rows = stmt.query_map([user_id], pat_from_row)?.collect::<rusqlite::Result<_>>()?;
+    let rows = stmt
+        .query_map([user_id], pat_from_row)?
+        .collect::<rusqlite::Result<_>>()?;
     Ok(rows)
 }
 
@@ -95,7 +102,8 @@ pub fn personal_exists(conn: &Connection, id: i64) -> Result<bool> {
     )?)
 }
 
-const DEPLOY_COLUMNS: &str = "id, namespace_id, project_id, name, username, scopes, expires_on, revoked_at, created_at";
+const DEPLOY_COLUMNS: &str =
+    "id, namespace_id, project_id, name, username, scopes, expires_on, revoked_at, created_at";
 
 fn deploy_from_row(row: &Row<'_>) -> rusqlite::Result<DeployToken> {
     Ok(DeployToken {

@@ -49,7 +49,9 @@ pub fn find(conn: &Connection, id: i64) -> Result<Option<User>> {
 pub fn list(conn: &Connection) -> Result<Vec<User>> {
     let sql = format!("SELECT {COLUMNS} FROM users ORDER BY username");
     let mut stmt = conn.prepare(&sql)?;
-    let users = stmt.query_map([], from_row)?.collect::<rusqlite::Result<_>>()?;
+    let users = stmt
+        .query_map([], from_row)?
+        .collect::<rusqlite::Result<_>>()?;
     Ok(users)
 }
 
@@ -66,12 +68,18 @@ pub fn set_password_hash(conn: &Connection, id: i64, password_hash: &str) -> Res
 }
 
 pub fn set_blocked(conn: &Connection, id: i64, blocked: bool) -> Result<()> {
-    conn.execute("UPDATE users SET is_blocked = ?2 WHERE id = ?1", params![id, blocked])?;
+    conn.execute(
+        "UPDATE users SET is_blocked = ?2 WHERE id = ?1",
+        params![id, blocked],
+    )?;
     Ok(())
 }
 
 pub fn set_admin(conn: &Connection, id: i64, admin: bool) -> Result<()> {
-    conn.execute("UPDATE users SET is_admin = ?2 WHERE id = ?1", params![id, admin])?;
+    conn.execute(
+        "UPDATE users SET is_admin = ?2 WHERE id = ?1",
+        params![id, admin],
+    )?;
     Ok(())
 }
 

@@ -206,7 +206,10 @@ mod tests {
     #[test]
     fn wheel_needs_exactly_one_metadata() {
         let none = zip_file(&[("pkg/__init__.py", b"")]);
-        let two = zip_file(&[("a-1.dist-info/METADATA", b"x"), ("b-1.dist-info/METADATA", b"y")]);
+        let two = zip_file(&[
+            ("a-1.dist-info/METADATA", b"x"),
+            ("b-1.dist-info/METADATA", b"y"),
+        ]);
         let nested = zip_file(&[("x/a-1.dist-info/METADATA", b"x")]);
         for f in [none, two, nested] {
             assert!(core_metadata(f.path(), DistKind::Wheel, &Limits::default()).is_err());
@@ -227,7 +230,10 @@ mod tests {
     fn bounds_metadata_size_in_zip_bomb() {
         let huge = vec![b'a'; 4 << 20];
         let f = zip_file(&[("a-1.dist-info/METADATA", &huge)]);
-        let limits = Limits { max_metadata_bytes: 1 << 20, ..Limits::default() };
+        let limits = Limits {
+            max_metadata_bytes: 1 << 20,
+            ..Limits::default()
+        };
         let err = core_metadata(f.path(), DistKind::Wheel, &limits).unwrap_err();
         assert!(err.to_string().contains("larger than"), "{err}");
     }
@@ -247,8 +253,14 @@ mod tests {
     #[test]
     fn bounds_tar_bomb_expansion() {
         let filler = vec![0u8; 3 << 20];
-        let f = tar_gz_file(&[("pkg-1.0/big.bin", &filler), ("pkg-1.0/PKG-INFO", b"Name: p\n")]);
-        let limits = Limits { max_scan_bytes: 1 << 20, ..Limits::default() };
+        let f = tar_gz_file(&[
+            ("pkg-1.0/big.bin", &filler),
+            ("pkg-1.0/PKG-INFO", b"Name: p\n"),
+        ]);
+        let limits = Limits {
+            max_scan_bytes: 1 << 20,
+            ..Limits::default()
+        };
         let err = core_metadata(f.path(), DistKind::SdistTarGz, &limits).unwrap_err();
         assert!(err.to_string().contains("size limit"), "{err}");
     }

@@ -145,9 +145,18 @@ mod tests {
 
     #[test]
     fn recognises_kinds() {
-        assert_eq!(Filename::parse("a-1.0-py3-none-any.whl").unwrap().kind(), DistKind::Wheel);
-        assert_eq!(Filename::parse("a-1.0.tar.gz").unwrap().kind(), DistKind::SdistTarGz);
-        assert_eq!(Filename::parse("a-1.0.zip").unwrap().kind(), DistKind::SdistZip);
+        assert_eq!(
+            Filename::parse("a-1.0-py3-none-any.whl").unwrap().kind(),
+            DistKind::Wheel
+        );
+        assert_eq!(
+            Filename::parse("a-1.0.tar.gz").unwrap().kind(),
+            DistKind::SdistTarGz
+        );
+        assert_eq!(
+            Filename::parse("a-1.0.zip").unwrap().kind(),
+            DistKind::SdistZip
+        );
         assert!(Filename::parse("a-1.0.egg").is_err());
         assert!(Filename::parse("a-1.0.tar.bz2").is_err());
     }
@@ -170,7 +179,12 @@ mod tests {
 
     #[test]
     fn rejects_malformed_wheels() {
-        for bad in ["a-1.0.whl", "a-1.0-py3-none.whl", "a-1.0-x-py3-none-any.whl", "a--py3-none-any.whl"] {
+        for bad in [
+            "a-1.0.whl",
+            "a-1.0-py3-none.whl",
+            "a-1.0-x-py3-none-any.whl",
+            "a--py3-none-any.whl",
+        ] {
             assert!(Filename::parse(bad).is_err(), "{bad}");
         }
         assert!(Filename::parse("a-1.0-1-py3-none-any.whl").is_ok());
@@ -187,7 +201,10 @@ mod tests {
     #[test]
     fn detects_mismatch() {
         let err = check("other-1.0-py3-none-any.whl", "mypkg", "1.0").unwrap_err();
-        assert!(err.to_string().contains("does not match name \"mypkg\""), "{err}");
+        assert!(
+            err.to_string().contains("does not match name \"mypkg\""),
+            "{err}"
+        );
         assert!(check("mypkg-1.1-py3-none-any.whl", "mypkg", "1.0").is_err());
         assert!(check("mypkg-1.0.tar.gz", "mypkg", "1.0.1").is_err());
         assert!(check("mypkg-extra-1.0.tar.gz", "mypkg", "1.0").is_err());

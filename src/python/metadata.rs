@@ -89,7 +89,10 @@ mod tests {
         assert_eq!(meta.summary.as_deref(), Some("A summary"));
         assert_eq!(meta.author.as_deref(), Some("Zoë"));
         assert_eq!(meta.requires_python.as_deref(), Some(">=3.8"));
-        assert_eq!(meta.requires_dist, ["requests (>=2)", "idna; extra == \"x\""]);
+        assert_eq!(
+            meta.requires_dist,
+            ["requests (>=2)", "idna; extra == \"x\""]
+        );
         assert_eq!(meta.classifiers, ["A :: B"]);
         assert_eq!(meta.project_urls, ["Home, https://example.org"]);
         assert_eq!(meta.description.as_deref(), Some("# Title\n\nBody text.\n"));
@@ -105,8 +108,18 @@ mod tests {
 
     #[test]
     fn requires_name_and_version() {
-        assert!(parse(b"Version: 1\n").unwrap_err().to_string().contains("no Name"));
-        assert!(parse(b"Name: a\n").unwrap_err().to_string().contains("no Version"));
+        assert!(
+            parse(b"Version: 1\n")
+                .unwrap_err()
+                .to_string()
+                .contains("no Name")
+        );
+        assert!(
+            parse(b"Name: a\n")
+                .unwrap_err()
+                .to_string()
+                .contains("no Version")
+        );
         assert!(parse(b"").is_err());
     }
 }

@@ -99,7 +99,18 @@ mod tests {
     #[test]
     fn rejects_invalid_names() {
         let long = "a".repeat(201);
-        for name in ["", "-a", "a-", ".a", "a b", "a/b", "../x", "ä", "a\0b", long.as_str()] {
+        for name in [
+            "",
+            "-a",
+            "a-",
+            ".a",
+            "a b",
+            "a/b",
+            "../x",
+            "ä",
+            "a\0b",
+            long.as_str(),
+        ] {
             assert!(DistName::parse(name).is_err(), "{name:?}");
         }
     }

@@ -13,14 +13,12 @@ pub struct Version(pep440_rs::Version);
 impl Version {
     pub fn parse(raw: &str) -> Result<Self> {
         let raw = raw.trim();
-        pep440_rs::Version::from_str(raw)
-            .map(Version)
-            .map_err(|_| {
-                Error::bad_request(format!(
-                    "\"{}\" is not a valid PEP 440 version",
-                    truncate_for_message(raw)
-                ))
-            })
+        pep440_rs::Version::from_str(raw).map(Version).map_err(|_| {
+            Error::bad_request(format!(
+                "\"{}\" is not a valid PEP 440 version",
+                truncate_for_message(raw)
+            ))
+        })
     }
 
     /// The normal form (`1.0.0-RC1` becomes `1.0.0rc1`), used as the stored key of a version.
@@ -65,8 +63,14 @@ mod tests {
 
     #[test]
     fn normalizes_and_compares() {
-        assert_eq!(Version::parse("1.0.0-RC1").unwrap().normalized(), "1.0.0rc1");
-        assert_eq!(Version::parse("1.0").unwrap(), Version::parse("1.0.0").unwrap());
+        assert_eq!(
+            Version::parse("1.0.0-RC1").unwrap().normalized(),
+            "1.0.0rc1"
+        );
+        assert_eq!(
+            Version::parse("1.0").unwrap(),
+            Version::parse("1.0.0").unwrap()
+        );
         assert!(Version::parse("1.0a1").unwrap() < Version::parse("1.0").unwrap());
         assert!(Version::parse("1.10").unwrap() > Version::parse("1.9").unwrap());
         assert_eq!(compare_strs("2.0", "10.0"), Ordering::Less);

@@ -7,8 +7,8 @@ use crate::blobs::{BlobStore, Sha256Hex};
 use crate::db::{self, now_millis};
 use crate::error::{Error, Result};
 use crate::model::{
-    DeployToken, Namespace, NamespaceKind, PersonalAccessToken, Project, Role, Scope, Scopes,
-    User, Visibility,
+    DeployToken, Namespace, NamespaceKind, PersonalAccessToken, Project, Role, Scope, Scopes, User,
+    Visibility,
 };
 use crate::secrets;
 
@@ -18,9 +18,17 @@ const ACTOR: &str = "cli";
 /// `.`, not all digits (a number names an id in the API).
 fn check_segment(segment: &str, what: &str) -> Result<()> {
     let first_ok = segment.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_');
-    let chars_ok = segment.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+    let chars_ok = segment
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
     let all_digits = segment.chars().all(|c| c.is_ascii_digit());
-    if segment.is_empty() || segment.len() > 100 || !first_ok || !chars_ok || all_digits || segment.ends_with('.') {
+    if segment.is_empty()
+        || segment.len() > 100
+        || !first_ok
+        || !chars_ok
+        || all_digits
+        || segment.ends_with('.')
+    {
         return Err(Error::bad_request(format!(
             "\"{segment}\" is not a valid {what}: use letters, digits, '_', '-' and '.', \
              starting with a letter, digit or '_'"
@@ -60,7 +68,8 @@ pub fn create_user(
         Some(_) => None,
         None => Some(secrets::new_password()?),
     };
-    let password_hash = secrets::hash_password(password.or(generated.as_deref()).unwrap_or_default())?;
+    let password_hash =
+        secrets::hash_password(password.or(generated.as_deref()).unwrap_or_default())?;
     let now = now_millis();
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let id = db::users::insert(&tx, username, email, &password_hash, is_admin, now)?;
@@ -96,7 +105,11 @@ pub fn list_users(conn: &Connection) -> Result<Vec<User>> {
 }
 
 /// Sets a password; returns the generated one when none was given.
-pub fn set_password(conn: &Connection, username: &str, password: Option<&str>) -> Result<Option<String>> {
+pub fn set_password(
+    conn: &Connection,
+    username: &str,
+    password: Option<&str>,
+) -> Result<Option<String>> {
     let user = user_by_name(conn, username)?;
     let generated = match password {
         Some(_) => None,
@@ -111,7 +124,17 @@ pub fn set_password(conn: &Connection, username: &str, password: Option<&str>) -
 pub fn set_blocked(conn: &Connection, username: &str, blocked: bool) -> Result<()> {
     let user = user_by_name(conn, username)?;
     db::users::set_blocked(conn, user.id, blocked)?;
-    db::packages::insert_audit(conn, ACTOR, if blocked { "user.block" } else { "user.unblock" }, username, now_millis())
+    db::packages::insert_audit(
+        conn,
+        ACTOR,
+        if blocked {
+            "user.block"
+        } else {
+            "user.unblock"
+        },
+        username,
+        now_millis(),
+    )
 }
 
 pub fn set_admin(conn: &Connection, username: &str, admin: bool) -> Result<()> {
@@ -137,12 +160,17 @@ pub fn remove_user(conn: &mut Connection, username: &str) -> Result<()> {
 
 /// Expiry dates must be real dates in the future (a token that expires today never works).
 fn check_expiry(expires_on: Option<&str>) -> Result<()> {
-    let Some(date) = expires_on else { return Ok(()) };
+    let Some(date) = expires_on else {
+        return Ok(());
+    };
     let format = time::macros::format_description!("[year]-[month]-[day]");
-    time::Date::parse(date, &format)
-        .map_err(|_| Error::bad_request(format!("\"{date}\" is not a date of the form YYYY-MM-DD")))?;
+    time::Date::parse(date, &format).map_err(|_| {
+        Error::bad_request(format!("\"{date}\" is not a date of the form YYYY-MM-DD"))
+    })?;
     if date <= crate::auth::today().as_str() {
-        return Err(Error::bad_request(format!("the expiry date {date} is not in the future")));
+        return Err(Error::bad_request(format!(
+            "the expiry date {date} is not in the future"
+        )));
     }
     Ok(())
 }
@@ -164,9 +192,20 @@ pub fn create_token(
     let secret = secrets::new_token(secrets::PERSONAL_TOKEN_PREFIX)?;
     let digest = secrets::token_digest(&secret);
     let now = now_millis();
-    let token = db::tokens::NewToken { name, digest: &digest, scopes: &scopes, expires_on };
+    let token = db::tokens::NewToken {
+        name,
+        digest: &digest,
+        scopes: &scopes,
+        expires_on,
+    };
     let id = db::tokens::insert_personal(conn, user.id, &token, now)?;
-    db::packages::insert_audit(conn, ACTOR, "token.create", &format!("{username}/{id}"), now)?;
+    db::packages::insert_audit(
+        conn,
+        ACTOR,
+        "token.create",
+        &format!("{username}/{id}"),
+        now,
+    )?;
     let created = db::tokens::list_personal(conn, user.id)?
         .into_iter()
         .find(|t| t.id == id)
@@ -181,7 +220,9 @@ pub fn list_tokens(conn: &Connection, username: &str) -> Result<Vec<PersonalAcce
 
 pub fn revoke_token(conn: &Connection, id: i64) -> Result<()> {
     if !db::tokens::personal_exists(conn, id)? {
-        return Err(Error::not_found(format!("no personal access token with id {id}")));
+        return Err(Error::not_found(format!(
+            "no personal access token with id {id}"
+        )));
     }
     db::tokens::revoke_personal(conn, id, now_millis())?;
     db::packages::insert_audit(conn, ACTOR, "token.revoke", &id.to_string(), now_millis())
@@ -203,7 +244,9 @@ pub fn find_target(conn: &Connection, full_path: &str) -> Result<Target> {
         Some(_) => Err(Error::bad_request(format!(
             "\"{path}\" is a user's personal namespace, not a group or project"
         ))),
-        None => Err(Error::not_found(format!("no group or project at \"{path}\""))),
+        None => Err(Error::not_found(format!(
+            "no group or project at \"{path}\""
+        ))),
     }
 }
 
@@ -223,7 +266,11 @@ fn parent_namespace(conn: &Connection, parent_path: &str) -> Result<Namespace> {
         .ok_or_else(|| Error::not_found(format!("no group or user named \"{parent_path}\"")))
 }
 
-pub fn create_group(conn: &mut Connection, full_path: &str, visibility: Visibility) -> Result<Namespace> {
+pub fn create_group(
+    conn: &mut Connection,
+    full_path: &str,
+    visibility: Visibility,
+) -> Result<Namespace> {
     let (parent_path, segment) = split_path(full_path, "group path")?;
     let full_path = full_path.trim_matches('/');
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -241,7 +288,9 @@ pub fn create_group(conn: &mut Connection, full_path: &str, visibility: Visibili
         None => None,
     };
     if db::projects::find_by_path(&tx, full_path)?.is_some() {
-        return Err(Error::conflict(format!("the path \"{full_path}\" is already taken")));
+        return Err(Error::conflict(format!(
+            "the path \"{full_path}\" is already taken"
+        )));
     }
     let now = now_millis();
     let new = db::namespaces::NewNamespace {
@@ -264,7 +313,9 @@ pub fn list_groups(conn: &Connection) -> Result<Vec<Namespace>> {
 
 pub fn remove_group(conn: &Connection, full_path: &str) -> Result<()> {
     let Target::Group(group) = find_target(conn, full_path)? else {
-        return Err(Error::bad_request(format!("\"{full_path}\" is a project, not a group")));
+        return Err(Error::bad_request(format!(
+            "\"{full_path}\" is a project, not a group"
+        )));
     };
     if db::namespaces::has_children(conn, group.id)? {
         return Err(Error::conflict(format!(
@@ -276,7 +327,11 @@ pub fn remove_group(conn: &Connection, full_path: &str) -> Result<()> {
     db::packages::insert_audit(conn, ACTOR, "group.remove", &group.full_path, now_millis())
 }
 
-pub fn create_project(conn: &mut Connection, full_path: &str, visibility: Visibility) -> Result<Project> {
+pub fn create_project(
+    conn: &mut Connection,
+    full_path: &str,
+    visibility: Visibility,
+) -> Result<Project> {
     let (parent_path, segment) = split_path(full_path, "project path")?;
     let full_path = full_path.trim_matches('/');
     let parent_path = parent_path.ok_or_else(|| {
@@ -288,7 +343,9 @@ pub fn create_project(conn: &mut Connection, full_path: &str, visibility: Visibi
     let namespace = parent_namespace(&tx, parent_path)?;
     check_visibility_within(visibility, &namespace)?;
     if db::namespaces::find_by_path(&tx, full_path)?.is_some() {
-        return Err(Error::conflict(format!("the path \"{full_path}\" is already taken")));
+        return Err(Error::conflict(format!(
+            "the path \"{full_path}\" is already taken"
+        )));
     }
     let now = now_millis();
     let id = db::projects::insert(&tx, namespace.id, segment, full_path, visibility, now)?;
@@ -305,12 +362,20 @@ pub fn list_projects(conn: &Connection) -> Result<Vec<Project>> {
 /// the rows (a crash in between leaves only unreferenced blobs, which are garbage).
 pub fn remove_project(conn: &mut Connection, blobs: &BlobStore, full_path: &str) -> Result<()> {
     let Target::Project(project) = find_target(conn, full_path)? else {
-        return Err(Error::bad_request(format!("\"{full_path}\" is a group, not a project")));
+        return Err(Error::bad_request(format!(
+            "\"{full_path}\" is a group, not a project"
+        )));
     };
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let digests = db::packages::project_blob_digests(&tx, project.id)?;
     db::projects::delete(&tx, project.id)?;
-    db::packages::insert_audit(&tx, ACTOR, "project.remove", &project.full_path, now_millis())?;
+    db::packages::insert_audit(
+        &tx,
+        ACTOR,
+        "project.remove",
+        &project.full_path,
+        now_millis(),
+    )?;
     tx.commit()?;
     for digest in digests {
         if let Some(sha) = Sha256Hex::parse(&digest)
@@ -342,9 +407,17 @@ pub fn remove_member(conn: &Connection, full_path: &str, username: &str) -> Resu
     let target = find_target(conn, full_path)?;
     let user = user_by_name(conn, username)?;
     if !db::members::delete(conn, member_source(&target), user.id)? {
-        return Err(Error::not_found(format!("\"{username}\" is not a direct member of \"{full_path}\"")));
+        return Err(Error::not_found(format!(
+            "\"{username}\" is not a direct member of \"{full_path}\""
+        )));
     }
-    db::packages::insert_audit(conn, ACTOR, "member.remove", &format!("{full_path} {username}"), now_millis())
+    db::packages::insert_audit(
+        conn,
+        ACTOR,
+        "member.remove",
+        &format!("{full_path} {username}"),
+        now_millis(),
+    )
 }
 
 pub fn list_members(conn: &Connection, full_path: &str) -> Result<Vec<(String, Role)>> {
@@ -388,9 +461,20 @@ pub fn create_deploy_token(
     let digest = secrets::token_digest(&secret);
     let (namespace_id, project_id) = deploy_owner(&target);
     let now = now_millis();
-    let new = db::tokens::NewToken { name, digest: &digest, scopes: &scopes, expires_on };
+    let new = db::tokens::NewToken {
+        name,
+        digest: &digest,
+        scopes: &scopes,
+        expires_on,
+    };
     let token = db::tokens::insert_deploy(conn, namespace_id, project_id, &new, now)?;
-    db::packages::insert_audit(conn, ACTOR, "deploy_token.create", &format!("{full_path} {}", token.username), now)?;
+    db::packages::insert_audit(
+        conn,
+        ACTOR,
+        "deploy_token.create",
+        &format!("{full_path} {}", token.username),
+        now,
+    )?;
     Ok((token, secret))
 }
 
@@ -404,5 +488,11 @@ pub fn revoke_deploy_token(conn: &Connection, id: i64) -> Result<()> {
         return Err(Error::not_found(format!("no deploy token with id {id}")));
     }
     db::tokens::revoke_deploy(conn, id, now_millis())?;
-    db::packages::insert_audit(conn, ACTOR, "deploy_token.revoke", &id.to_string(), now_millis())
+    db::packages::insert_audit(
+        conn,
+        ACTOR,
+        "deploy_token.revoke",
+        &id.to_string(),
+        now_millis(),
+    )
 }

@@ -37,7 +37,11 @@ pub fn package_names(conn: &Connection, scope: &impl ReadScope) -> Result<Vec<In
 
 /// The package named `requested` in any PEP 503 spelling. A name the scope does not hold is a
 /// 404: it is never forwarded to another index (that is how dependency confusion happens).
-pub fn package_page(conn: &Connection, scope: &impl ReadScope, requested: &str) -> Result<PackagePage> {
+pub fn package_page(
+    conn: &Connection,
+    scope: &impl ReadScope,
+    requested: &str,
+) -> Result<PackagePage> {
     let name = normalize(requested);
     let newest_first = db::packages::list_files_named(conn, &scope.project_ids(), &name)?;
     if newest_first.is_empty() {
@@ -49,18 +53,29 @@ pub fn package_page(conn: &Connection, scope: &impl ReadScope, requested: &str) 
         .into_iter()
         .filter(|f| seen.insert(f.filename.clone()))
         .collect();
-    files.sort_by(|a, b| compare_strs(&a.version, &b.version).then_with(|| a.filename.cmp(&b.filename)));
+    files.sort_by(|a, b| {
+        compare_strs(&a.version, &b.version).then_with(|| a.filename.cmp(&b.filename))
+    });
     let mut versions: Vec<String> = Vec::new();
     for file in &files {
         if versions.last() != Some(&file.version) {
             versions.push(file.version.clone());
         }
     }
-    Ok(PackagePage { name, versions, files })
+    Ok(PackagePage {
+        name,
+        versions,
+        files,
+    })
 }
 
 /// The file with exactly this sha256 and filename in the scope; anything else is a 404.
-pub fn file(conn: &Connection, scope: &impl ReadScope, sha256: &str, filename: &str) -> Result<StoredFile> {
+pub fn file(
+    conn: &Connection,
+    scope: &impl ReadScope,
+    sha256: &str,
+    filename: &str,
+) -> Result<StoredFile> {
     db::packages::find_file_by_digest(conn, &scope.project_ids(), sha256, filename)?
         .ok_or_else(|| Error::not_found("404 File Not Found"))
 }

@@ -28,7 +28,10 @@ impl UploadForm {
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.fields.iter().find(|(n, _)| n == name).map(|(_, v)| v.trim())
+        self.fields
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.trim())
     }
 
     fn all(&self, name: &str) -> Vec<String> {
@@ -195,7 +198,10 @@ fn fill_from_form(meta: &mut CoreMetadata, form: &UploadForm) {
     let fields: [(&mut Option<String>, &str); 12] = [
         (&mut meta.summary, "summary"),
         (&mut meta.description, "description"),
-        (&mut meta.description_content_type, "description_content_type"),
+        (
+            &mut meta.description_content_type,
+            "description_content_type",
+        ),
         (&mut meta.keywords, "keywords"),
         (&mut meta.author, "author"),
         (&mut meta.author_email, "author_email"),
@@ -235,12 +241,20 @@ mod tests {
         form.add("classifiers", "B".into());
         assert_eq!(form.get("requires_python"), None);
         assert_eq!(form.all("classifiers"), ["A", "B"]);
-        assert!(form.required("name").unwrap_err().to_string().contains("\"name\" is missing"));
+        assert!(
+            form.required("name")
+                .unwrap_err()
+                .to_string()
+                .contains("\"name\" is missing")
+        );
     }
 
     #[test]
     fn form_fills_only_gaps() {
-        let mut meta = CoreMetadata { summary: Some("from file".into()), ..Default::default() };
+        let mut meta = CoreMetadata {
+            summary: Some("from file".into()),
+            ..Default::default()
+        };
         let mut form = UploadForm::default();
         form.add("summary", "from form".into());
         form.add("license", "MIT".into());

@@ -28,8 +28,14 @@ impl Format {
     fn names(self) -> &'static [&'static str] {
         match self {
             Format::Html => &["text/html"],
-            Format::HtmlV1 => &["application/vnd.pypi.simple.v1+html", "application/vnd.pypi.simple.latest+html"],
-            Format::JsonV1 => &["application/vnd.pypi.simple.v1+json", "application/vnd.pypi.simple.latest+json"],
+            Format::HtmlV1 => &[
+                "application/vnd.pypi.simple.v1+html",
+                "application/vnd.pypi.simple.latest+html",
+            ],
+            Format::JsonV1 => &[
+                "application/vnd.pypi.simple.v1+json",
+                "application/vnd.pypi.simple.latest+json",
+            ],
         }
     }
 }
@@ -58,7 +64,12 @@ fn parse_ranges(accept: &str) -> Vec<Range<'_>> {
                     && key.trim().eq_ignore_ascii_case("q")
                 {
                     // A q that does not parse makes the range unusable rather than preferred.
-                    q = value.trim().parse::<f32>().ok().filter(|q| (0.0..=1.0).contains(q)).unwrap_or(0.0);
+                    q = value
+                        .trim()
+                        .parse::<f32>()
+                        .ok()
+                        .filter(|q| (0.0..=1.0).contains(q))
+                        .unwrap_or(0.0);
                 }
             }
             Some(Range { media_type, q })
@@ -68,7 +79,11 @@ fn parse_ranges(accept: &str) -> Vec<Range<'_>> {
 
 /// How specifically `range` matches `format`: 3 exact, 2 `type/*`, 1 `*/*`, 0 not at all.
 fn specificity(range: &str, format: Format) -> u8 {
-    if format.names().iter().any(|name| range.eq_ignore_ascii_case(name)) {
+    if format
+        .names()
+        .iter()
+        .any(|name| range.eq_ignore_ascii_case(name))
+    {
         return 3;
     }
     if range == "*/*" {
@@ -128,17 +143,39 @@ mod tests {
 
     #[test]
     fn aliases_and_q_values() {
-        assert_eq!(choose(Some("application/vnd.pypi.simple.latest+json")), Format::JsonV1);
-        assert_eq!(choose(Some("application/vnd.pypi.simple.latest+html")), Format::HtmlV1);
-        assert_eq!(choose(Some("text/html;q=0.5, application/vnd.pypi.simple.v1+json;q=0.6")), Format::JsonV1);
+        assert_eq!(
+            choose(Some("application/vnd.pypi.simple.latest+json")),
+            Format::JsonV1
+        );
+        assert_eq!(
+            choose(Some("application/vnd.pypi.simple.latest+html")),
+            Format::HtmlV1
+        );
+        assert_eq!(
+            choose(Some(
+                "text/html;q=0.5, application/vnd.pypi.simple.v1+json;q=0.6"
+            )),
+            Format::JsonV1
+        );
         // A tie goes to HTML, the server's first offer.
-        assert_eq!(choose(Some("application/vnd.pypi.simple.v1+json, text/html")), Format::Html);
+        assert_eq!(
+            choose(Some("application/vnd.pypi.simple.v1+json, text/html")),
+            Format::Html
+        );
     }
 
     #[test]
     fn q_zero_means_never() {
-        assert_eq!(choose(Some("*/*, text/html;q=0, application/vnd.pypi.simple.v1+html;q=0")), Format::JsonV1);
-        assert_eq!(choose(Some("application/vnd.pypi.simple.v1+json;q=0")), Format::Html);
+        assert_eq!(
+            choose(Some(
+                "*/*, text/html;q=0, application/vnd.pypi.simple.v1+html;q=0"
+            )),
+            Format::JsonV1
+        );
+        assert_eq!(
+            choose(Some("application/vnd.pypi.simple.v1+json;q=0")),
+            Format::Html
+        );
         assert_eq!(choose(Some("text/html;q=abc")), Format::Html);
     }
 }

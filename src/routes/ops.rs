@@ -28,7 +28,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 async fn home() -> Result<HttpResponse> {
-    let body = Home { version: env!("CARGO_PKG_VERSION") }.render().map_err(Error::internal)?;
+    let body = Home {
+        version: env!("CARGO_PKG_VERSION"),
+    }
+    .render()
+    .map_err(Error::internal)?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))
         .insert_header(("Content-Security-Policy", "default-src 'self'"))
@@ -49,7 +53,11 @@ async fn static_file(req: HttpRequest) -> Result<HttpResponse> {
     let name = req.match_info().get("file").unwrap_or_default();
     let file = Static::get(name).ok_or_else(|| Error::not_found("404 Not Found"))?;
     let etag = format!("\"{}\"", hex::encode(file.metadata.sha256_hash()));
-    let content_type = if name.ends_with(".css") { "text/css; charset=utf-8" } else { "application/octet-stream" };
+    let content_type = if name.ends_with(".css") {
+        "text/css; charset=utf-8"
+    } else {
+        "application/octet-stream"
+    };
     Ok(HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, content_type))
         .insert_header((header::ETAG, etag))

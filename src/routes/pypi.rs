@@ -1,8 +1,10 @@
 //! The PyPI package API under /api/v4: simple pages, files and uploads, for projects and groups.
 
 use actix_files::NamedFile;
-use actix_web::http::header::{self, ContentDisposition, DispositionParam, DispositionType, HeaderValue};
 use actix_web::http::StatusCode;
+use actix_web::http::header::{
+    self, ContentDisposition, DispositionParam, DispositionType, HeaderValue,
+};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -31,10 +33,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         for suffix in ["/simple/{name}", "/simple/{name}/"] {
             cfg.service(read_route(&format!("{prefix}{suffix}"), kind, package_page));
         }
-        cfg.service(read_route(&format!("{prefix}/files/{{sha256}}/{{filename}}"), kind, file));
+        cfg.service(read_route(
+            &format!("{prefix}/files/{{sha256}}/{{filename}}"),
+            kind,
+            file,
+        ));
         if kind == IndexKind::Project {
             for suffix in ["", "/"] {
-                cfg.service(web::resource(format!("{prefix}{suffix}")).route(web::post().to(upload_file)));
+                cfg.service(
+                    web::resource(format!("{prefix}{suffix}")).route(web::post().to(upload_file)),
+                );
             }
         }
     }
@@ -53,18 +61,35 @@ where
 }
 
 fn request_credentials(req: &HttpRequest) -> Option<Credentials> {
-    let header_str = |name| req.headers().get(name).and_then(|v: &HeaderValue| v.to_str().ok());
-    auth::credentials(header_str(header::AUTHORIZATION.as_str()), header_str("private-token"))
+    let header_str = |name| {
+        req.headers()
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+    };
+    auth::credentials(
+        header_str(header::AUTHORIZATION.as_str()),
+        header_str("private-token"),
+    )
 }
 
 /// A path parameter, percent-decoded (so `acme%2Fml` is the path `acme/ml`).
 fn param(req: &HttpRequest, name: &str) -> String {
     let raw = req.match_info().get(name).unwrap_or_default();
-    percent_encoding::percent_decode_str(raw).decode_utf8_lossy().into_owned()
+    percent_encoding::percent_decode_str(raw)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
-async fn simple_index(req: HttpRequest, state: web::Data<AppState>, kind: IndexKind) -> Result<HttpResponse> {
-    let format = negotiate::choose(req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()));
+async fn simple_index(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    kind: IndexKind,
+) -> Result<HttpResponse> {
+    let format = negotiate::choose(
+        req.headers()
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok()),
+    );
     let (creds, reference) = (request_credentials(&req), param(&req, "id"));
     let entries = state
         .db
@@ -75,13 +100,33 @@ async fn simple_index(req: HttpRequest, state: web::Data<AppState>, kind: IndexK
         })
         .await?;
     // Links relative to the page as requested: `…/simple/` → `NAME/`, `…/simple` → `simple/NAME/`.
-    let prefix = if req.path().ends_with('/') { "" } else { "simple/" };
-    page_response(&req, format, simple::render_index(format, &entries, prefix)?)
+    let prefix = if req.path().ends_with('/') {
+        ""
+    } else {
+        "simple/"
+    };
+    page_response(
+        &req,
+        format,
+        simple::render_index(format, &entries, prefix)?,
+    )
 }
 
-async fn package_page(req: HttpRequest, state: web::Data<AppState>, kind: IndexKind) -> Result<HttpResponse> {
-    let format = negotiate::choose(req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()));
-    let (creds, reference, name) = (request_credentials(&req), param(&req, "id"), param(&req, "name"));
+async fn package_page(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    kind: IndexKind,
+) -> Result<HttpResponse> {
+    let format = negotiate::choose(
+        req.headers()
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok()),
+    );
+    let (creds, reference, name) = (
+        request_credentials(&req),
+        param(&req, "id"),
+        param(&req, "name"),
+    );
     let page = state
         .db
         .run(move |conn| {
@@ -91,21 +136,37 @@ async fn package_page(req: HttpRequest, state: web::Data<AppState>, kind: IndexK
         })
         .await?;
     // From `…/simple/NAME/` the files are at `../../files/`; from `…/simple/NAME`, `../files/`.
-    let prefix = if req.path().ends_with('/') { "../../files/" } else { "../files/" };
+    let prefix = if req.path().ends_with('/') {
+        "../../files/"
+    } else {
+        "../files/"
+    };
     page_response(&req, format, simple::render_package(format, &page, prefix)?)
 }
 
 /// A simple page with its negotiated type, `Vary: Accept`, and an ETag answering `If-None-Match`.
-fn page_response(req: &HttpRequest, format: negotiate::Format, body: String) -> Result<HttpResponse> {
+fn page_response(
+    req: &HttpRequest,
+    format: negotiate::Format,
+    body: String,
+) -> Result<HttpResponse> {
     let etag = format!("\"{}\"", hex::encode(Sha256::digest(body.as_bytes())));
     let not_modified = if_none_match(req, &etag);
-    let mut response = HttpResponse::build(if not_modified { StatusCode::NOT_MODIFIED } else { StatusCode::OK });
+    let mut response = HttpResponse::build(if not_modified {
+        StatusCode::NOT_MODIFIED
+    } else {
+        StatusCode::OK
+    });
     response
         .insert_header((header::CONTENT_TYPE, format.content_type()))
         .insert_header((header::VARY, "Accept"))
         .insert_header((header::ETAG, etag.as_str()))
         .insert_header((header::CACHE_CONTROL, "no-cache"));
-    Ok(if not_modified { response.finish() } else { response.body(body) })
+    Ok(if not_modified {
+        response.finish()
+    } else {
+        response.body(body)
+    })
 }
 
 /// Whether `If-None-Match` names this entity tag (or `*`); weak tags compare by their value.
@@ -118,7 +179,11 @@ fn if_none_match(req: &HttpRequest, etag: &str) -> bool {
         .any(|tag| tag == "*" || tag == etag)
 }
 
-async fn file(req: HttpRequest, state: web::Data<AppState>, kind: IndexKind) -> Result<HttpResponse> {
+async fn file(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    kind: IndexKind,
+) -> Result<HttpResponse> {
     let (creds, reference) = (request_credentials(&req), param(&req, "id"));
     let (sha256, requested) = (param(&req, "sha256"), param(&req, "filename"));
     // PEP 658: `FILE.metadata` is the core metadata of FILE.
@@ -135,7 +200,10 @@ async fn file(req: HttpRequest, state: web::Data<AppState>, kind: IndexKind) -> 
         })
         .await?;
     let (blob, content_type) = if wants_metadata {
-        (stored.metadata_sha256.as_deref(), "text/plain; charset=utf-8")
+        (
+            stored.metadata_sha256.as_deref(),
+            "text/plain; charset=utf-8",
+        )
     } else {
         (Some(stored.sha256.as_str()), "application/octet-stream")
     };
@@ -177,8 +245,14 @@ async fn serve_blob(
         })
         .into_response(req);
     let headers = response.headers_mut();
-    headers.insert(header::ETAG, HeaderValue::from_str(&etag).map_err(Error::internal)?);
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache_control));
+    headers.insert(
+        header::ETAG,
+        HeaderValue::from_str(&etag).map_err(Error::internal)?,
+    );
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(cache_control),
+    );
     Ok(response)
 }
 
@@ -197,8 +271,13 @@ async fn upload_file(
             access::write_project(conn, &caller, access::find_project(conn, &reference)?)
         })
         .await?;
-    let (form, received) =
-        upload_form::receive(req.headers(), payload, &state.blobs, state.config.max_upload_bytes).await?;
+    let (form, received) = upload_form::receive(
+        req.headers(),
+        payload,
+        &state.blobs,
+        state.config.max_upload_bytes,
+    )
+    .await?;
     let (blobs, limits) = (state.blobs.clone(), state.archive_limits);
     let outcome = state
         .db

@@ -12,8 +12,22 @@ use crate::registry::index::{IndexEntry, PackagePage};
 
 /// Characters that cannot stand in one URL path segment.
 const PATH_SEGMENT: &AsciiSet = &CONTROLS
-    .add(b' ').add(b'"').add(b'#').add(b'%').add(b'/').add(b'<').add(b'>').add(b'?')
-    .add(b'`').add(b'{').add(b'}').add(b'\\').add(b'^').add(b'|').add(b'[').add(b']');
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'/')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'`')
+    .add(b'{')
+    .add(b'}')
+    .add(b'\\')
+    .add(b'^')
+    .add(b'|')
+    .add(b'[')
+    .add(b']');
 
 const API_VERSION: &str = "1.1";
 
@@ -46,19 +60,38 @@ struct PackageHtml<'a> {
 /// requested (with or without its trailing slash), so they work behind any proxy.
 pub fn render_index(format: Format, entries: &[IndexEntry], link_prefix: &str) -> Result<String> {
     if format.is_json() {
-        let projects: Vec<_> = entries.iter().map(|e| json!({ "name": e.display_name })).collect();
-        return Ok(json!({ "meta": { "api-version": API_VERSION }, "projects": projects }).to_string());
+        let projects: Vec<_> = entries
+            .iter()
+            .map(|e| json!({ "name": e.display_name }))
+            .collect();
+        return Ok(
+            json!({ "meta": { "api-version": API_VERSION }, "projects": projects }).to_string(),
+        );
     }
-    IndexHtml { entries, link_prefix }.render().map_err(Error::internal)
+    IndexHtml {
+        entries,
+        link_prefix,
+    }
+    .render()
+    .map_err(Error::internal)
 }
 
 /// One package's page. `files_prefix` leads from the page to the `files/` route.
 pub fn render_package(format: Format, page: &PackagePage, files_prefix: &str) -> Result<String> {
-    let files: Vec<FileView<'_>> = page.files.iter().map(|f| file_view(f, files_prefix)).collect();
+    let files: Vec<FileView<'_>> = page
+        .files
+        .iter()
+        .map(|f| file_view(f, files_prefix))
+        .collect();
     if format.is_json() {
         return Ok(package_json(page, &files));
     }
-    PackageHtml { name: &page.name, files }.render().map_err(Error::internal)
+    PackageHtml {
+        name: &page.name,
+        files,
+    }
+    .render()
+    .map_err(Error::internal)
 }
 
 fn file_view<'a>(file: &'a StoredFile, files_prefix: &str) -> FileView<'a> {
@@ -72,7 +105,9 @@ fn file_view<'a>(file: &'a StoredFile, files_prefix: &str) -> FileView<'a> {
         sha256: &file.sha256,
         requires_python: file.requires_python.as_deref(),
         metadata_sha256: file.metadata_sha256.as_deref(),
-        yanked: file.yanked.then(|| file.yanked_reason.as_deref().unwrap_or("")),
+        yanked: file
+            .yanked
+            .then(|| file.yanked_reason.as_deref().unwrap_or("")),
     }
 }
 
@@ -166,9 +201,21 @@ mod tests {
             files: vec![stored("pkg-1.0+local-py3-none-any.whl", "1.0")],
         };
         let html = render_package(Format::Html, &page, "../../files/").unwrap();
-        assert!(html.contains("data-requires-python=\"&#62;=3.8,&#60;4\""), "{html}");
-        assert!(html.contains(&format!("href=\"../../files/{}/pkg-1.0+local-py3-none-any.whl#sha256=", "ab".repeat(32))), "{html}");
-        assert!(html.contains(&format!("data-core-metadata=\"sha256={}\"", "cd".repeat(32))));
+        assert!(
+            html.contains("data-requires-python=\"&#62;=3.8,&#60;4\""),
+            "{html}"
+        );
+        assert!(
+            html.contains(&format!(
+                "href=\"../../files/{}/pkg-1.0+local-py3-none-any.whl#sha256=",
+                "ab".repeat(32)
+            )),
+            "{html}"
+        );
+        assert!(html.contains(&format!(
+            "data-core-metadata=\"sha256={}\"",
+            "cd".repeat(32)
+        )));
         assert!(html.contains("data-dist-info-metadata="));
         assert!(!html.contains("data-yanked"));
         assert!(html.contains("<meta name=\"pypi:repository-version\" content=\"1.1\">"));
@@ -176,10 +223,17 @@ mod tests {
 
     #[test]
     fn index_escapes_names() {
-        let entries = [IndexEntry { name: "a-b".into(), display_name: "<A_b>".into() }];
+        let entries = [IndexEntry {
+            name: "a-b".into(),
+            display_name: "<A_b>".into(),
+        }];
         let html = render_index(Format::Html, &entries, "simple/").unwrap();
-        assert!(html.contains("<a href=\"simple/a-b/\">&#60;A_b&#62;</a>"), "{html}");
-        let json: serde_json::Value = serde_json::from_str(&render_index(Format::JsonV1, &entries, "").unwrap()).unwrap();
+        assert!(
+            html.contains("<a href=\"simple/a-b/\">&#60;A_b&#62;</a>"),
+            "{html}"
+        );
+        let json: serde_json::Value =
+            serde_json::from_str(&render_index(Format::JsonV1, &entries, "").unwrap()).unwrap();
         assert_eq!(json["meta"]["api-version"], "1.1");
         assert_eq!(json["projects"][0]["name"], "<A_b>");
     }

@@ -21,7 +21,10 @@ pub fn check_content_type(headers: &HeaderMap) -> Result<()> {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    if content_type.to_ascii_lowercase().starts_with("multipart/form-data") {
+    if content_type
+        .to_ascii_lowercase()
+        .starts_with("multipart/form-data")
+    {
         Ok(())
     } else {
         Err(Error::UnsupportedMediaType(
@@ -51,12 +54,16 @@ pub async fn receive(
         let mut field = field.map_err(bad_stream)?;
         fields += 1;
         if fields > MAX_FIELDS {
-            return Err(Error::bad_request(format!("the upload form has more than {MAX_FIELDS} fields")));
+            return Err(Error::bad_request(format!(
+                "the upload form has more than {MAX_FIELDS} fields"
+            )));
         }
         let name = field.name().unwrap_or_default().to_string();
         if name == "content" {
             if file.is_some() {
-                return Err(Error::bad_request("the upload form has more than one \"content\" file"));
+                return Err(Error::bad_request(
+                    "the upload form has more than one \"content\" file",
+                ));
             }
             let filename = field
                 .content_disposition()
@@ -97,6 +104,7 @@ pub async fn receive(
             form.add(&name, value);
         }
     }
-    let file = file.ok_or_else(|| Error::bad_request("the form field \"content\" (the file) is missing"))?;
+    let file =
+        file.ok_or_else(|| Error::bad_request("the form field \"content\" (the file) is missing"))?;
     Ok((form, file))
 }

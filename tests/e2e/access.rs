@@ -16,28 +16,58 @@ struct World {
 fn world() -> World {
     let server = Server::start();
     server.cli(&["group", "add", "g", "--visibility", "public"]);
-    for (path, vis) in [("g/pub", "public"), ("g/int", "internal"), ("g/priv", "private"), ("g/other", "private")] {
+    for (path, vis) in [
+        ("g/pub", "public"),
+        ("g/int", "internal"),
+        ("g/priv", "private"),
+        ("g/other", "private"),
+    ] {
         server.cli(&["project", "add", path, "--visibility", vis]);
     }
     server.cli(&["user", "add", "root", "--admin"]);
     let admin = server.cli(&["token", "add", "root", "--name", "t", "--scopes", "api"]);
     let mut tokens = std::collections::HashMap::new();
-    for (user, role) in [("dev", Some("developer")), ("rep", Some("reporter")), ("guest", Some("guest")), ("outsider", None)] {
+    for (user, role) in [
+        ("dev", Some("developer")),
+        ("rep", Some("reporter")),
+        ("guest", Some("guest")),
+        ("outsider", None),
+    ] {
         tokens.insert(user, server.user_with_token(user, "api"));
         if let Some(role) = role {
             server.cli(&["member", "add", "g", user, "--role", role]);
         }
     }
-    let dev_read = server.cli(&["token", "add", "dev", "--name", "ro", "--scopes", "read_api"]);
+    let dev_read = server.cli(&[
+        "token", "add", "dev", "--name", "ro", "--scopes", "read_api",
+    ]);
     let expired = server.cli(&["token", "add", "dev", "--name", "old", "--scopes", "api"]);
     let revoked = server.cli(&["token", "add", "dev", "--name", "gone", "--scopes", "api"]);
     // Expiry dates in the past cannot be set from the CLI, so age the token in the database.
     let db = rusqlite::Connection::open(server.data_dir().join("wheelhouse.db")).unwrap();
-    db.execute("UPDATE personal_access_tokens SET expires_on = '2000-01-01' WHERE name = 'old'", []).unwrap();
-    let revoked_id = db.query_row("SELECT id FROM personal_access_tokens WHERE name = 'gone'", [], |r| r.get::<_, i64>(0)).unwrap();
+    db.execute(
+        "UPDATE personal_access_tokens SET expires_on = '2000-01-01' WHERE name = 'old'",
+        [],
+    )
+    .unwrap();
+    let revoked_id = db
+        .query_row(
+            "SELECT id FROM personal_access_tokens WHERE name = 'gone'",
+            [],
+            |r| r.get::<_, i64>(0),
+        )
+        .unwrap();
     server.cli(&["token", "revoke", &revoked_id.to_string()]);
     let deploy = |path: &str, scopes: &str| -> String {
-        let line = server.cli(&["deploy-token", "add", path, "--name", "d", "--scopes", scopes]);
+        let line = server.cli(&[
+            "deploy-token",
+            "add",
+            path,
+            "--name",
+            "d",
+            "--scopes",
+            scopes,
+        ]);
         let (user, secret) = line.split_once(' ').unwrap();
         basic(user, secret)
     };
@@ -47,32 +77,76 @@ fn world() -> World {
 
     let admin_auth = basic("__token__", &admin);
     let mut files = Vec::new();
-    for (path, name) in [("g/pub", "pkg-pub"), ("g/int", "pkg-int"), ("g/priv", "pkg-priv")] {
+    for (path, name) in [
+        ("g/pub", "pkg-pub"),
+        ("g/int", "pkg-int"),
+        ("g/priv", "pkg-priv"),
+    ] {
         let (filename, bytes) = wheel(name, "1.0", &[]);
-        let resp = upload(&server.project_api(path), Some(&admin_auth), name, "1.0", &filename, &bytes, &[]);
+        let resp = upload(
+            &server.project_api(path),
+            Some(&admin_auth),
+            name,
+            "1.0",
+            &filename,
+            &bytes,
+            &[],
+        );
         assert_eq!(resp.status, 201, "{}", resp.text());
-        files.push((path.to_string(), crate::support::sha256_hex(&bytes), filename));
+        files.push((
+            path.to_string(),
+            crate::support::sha256_hex(&bytes),
+            filename,
+        ));
     }
 
     let pat = |t: &str| Some(basic("__token__", t));
     let all = |read, write| [(read, write); 3];
     let callers = vec![
         ("anonymous", None, [(200, 401), (401, 401), (401, 401)]),
-        ("unknown token", pat("whpat-not-a-real-token"), [(200, 401), (401, 401), (401, 401)]),
+        (
+            "unknown token",
+            pat("whpat-not-a-real-token"),
+            [(200, 401), (401, 401), (401, 401)],
+        ),
         ("expired token", pat(&expired), all(401, 401)),
         ("revoked token", pat(&revoked), all(401, 401)),
-        ("non-member", pat(&tokens["outsider"]), [(200, 403), (200, 403), (404, 404)]),
+        (
+            "non-member",
+            pat(&tokens["outsider"]),
+            [(200, 403), (200, 403), (404, 404)],
+        ),
         ("guest", pat(&tokens["guest"]), all(200, 403)),
         ("reporter", pat(&tokens["rep"]), all(200, 403)),
         ("developer", pat(&tokens["dev"]), all(200, 201)),
         ("developer read_api token", pat(&dev_read), all(200, 403)),
-        ("username is ignored for a PAT", Some(basic("whatever", &tokens["dev"])), all(200, 201)),
+        (
+            "username is ignored for a PAT",
+            Some(basic("whatever", &tokens["dev"])),
+            all(200, 201),
+        ),
         ("admin", Some(admin_auth), all(200, 201)),
-        ("deploy token read", Some(priv_read), [(200, 403), (404, 404), (200, 403)]),
-        ("deploy token write", Some(priv_write), [(200, 403), (404, 404), (200, 201)]),
-        ("other project's deploy token", Some(other_write), [(200, 403), (404, 404), (404, 404)]),
+        (
+            "deploy token read",
+            Some(priv_read),
+            [(200, 403), (404, 404), (200, 403)],
+        ),
+        (
+            "deploy token write",
+            Some(priv_write),
+            [(200, 403), (404, 404), (200, 201)],
+        ),
+        (
+            "other project's deploy token",
+            Some(other_write),
+            [(200, 403), (404, 404), (404, 404)],
+        ),
     ];
-    World { server, callers, files }
+    World {
+        server,
+        callers,
+        files,
+    }
 }
 
 #[test]
@@ -94,7 +168,11 @@ fn project_routes_follow_the_matrix() {
                 let resp = get(url, auth.as_deref());
                 assert_eq!(resp.status, *read, "{label} GET {url}: {}", resp.text());
                 if resp.status == 401 {
-                    assert_eq!(resp.header("www-authenticate"), Some("Basic realm=\"Wheelhouse\""), "{label} {url}");
+                    assert_eq!(
+                        resp.header("www-authenticate"),
+                        Some("Basic realm=\"Wheelhouse\""),
+                        "{label} {url}"
+                    );
                 }
                 let head = match auth {
                     Some(a) => request("HEAD", url, &[("Authorization", a)]),
@@ -106,7 +184,12 @@ fn project_routes_follow_the_matrix() {
             let v = format!("2.{version}");
             let (new_file, bytes) = wheel(&name, &v, &[]);
             let resp = upload(&api, auth.as_deref(), &name, &v, &new_file, &bytes, &[]);
-            assert_eq!(resp.status, *write, "{label} upload to {path}: {}", resp.text());
+            assert_eq!(
+                resp.status,
+                *write,
+                "{label} upload to {path}: {}",
+                resp.text()
+            );
         }
     }
     // Only the developer, the admin and the write deploy token stored anything new.
@@ -149,16 +232,29 @@ fn group_index_lists_only_readable_projects() {
         let resp = crate::support::request(
             "GET",
             &format!("{group}/simple/"),
-            &auth.iter().map(|a| ("Authorization", a.as_str())).chain([("Accept", "application/vnd.pypi.simple.v1+json")]).collect::<Vec<_>>(),
+            &auth
+                .iter()
+                .map(|a| ("Authorization", a.as_str()))
+                .chain([("Accept", "application/vnd.pypi.simple.v1+json")])
+                .collect::<Vec<_>>(),
         );
         assert_eq!(resp.status, 200, "{label}");
-        let listed: Vec<String> = resp.json()["projects"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap().to_string()).collect();
+        let listed: Vec<String> = resp.json()["projects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap().to_string())
+            .collect();
         assert_eq!(listed, *names, "{label}");
         // The group file route serves only files of readable projects.
         let (_, sha, filename) = &w.files[2];
         let status = get(&format!("{group}/files/{sha}/{filename}"), auth.as_deref()).status;
         let readable = names.contains(&"pkg-priv");
-        assert_eq!(status, if readable { 200 } else { 404 }, "{label} group file");
+        assert_eq!(
+            status,
+            if readable { 200 } else { 404 },
+            "{label} group file"
+        );
         let page = get(&format!("{group}/simple/pkg-priv/"), auth.as_deref()).status;
         assert_eq!(page, if readable { 200 } else { 404 }, "{label} group page");
     }

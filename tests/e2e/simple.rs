@@ -19,10 +19,24 @@ fn fixture() -> Fixture {
     server.cli(&["member", "add", "acme", "dev", "--role", "maintainer"]);
     let api = server.project_api("acme/pub");
     let (filename, bytes) = wheel_with("My.Pkg_Name", "1.0", &[], Some(">=3.8,<4"));
-    let resp = upload(&api, Some(&basic("__token__", &token)), "My.Pkg_Name", "1.0", &filename, &bytes, &[]);
+    let resp = upload(
+        &api,
+        Some(&basic("__token__", &token)),
+        "My.Pkg_Name",
+        "1.0",
+        &filename,
+        &bytes,
+        &[],
+    );
     assert_eq!(resp.status, 201, "{}", resp.text());
     let sha = crate::support::sha256_hex(&bytes);
-    Fixture { server, api, sha, filename, bytes }
+    Fixture {
+        server,
+        api,
+        sha,
+        filename,
+        bytes,
+    }
 }
 
 const PIP_ACCEPT: &str = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html; q=0.1, text/html; q=0.01";
@@ -31,7 +45,13 @@ const BROWSER_ACCEPT: &str = "text/html,application/xhtml+xml,application/xml;q=
 #[test]
 fn every_pep_503_spelling_finds_the_package_directly() {
     let f = fixture();
-    for spelling in ["My.Pkg_Name", "my-pkg-name", "my_pkg_name", "MY--PKG..NAME", "my-pkg-name/"] {
+    for spelling in [
+        "My.Pkg_Name",
+        "my-pkg-name",
+        "my_pkg_name",
+        "MY--PKG..NAME",
+        "my-pkg-name/",
+    ] {
         let resp = get(&format!("{}/simple/{spelling}", f.api), None);
         assert_eq!(resp.status, 200, "{spelling}");
         assert!(resp.text().contains(&f.filename));
@@ -45,24 +65,49 @@ fn negotiates_json_for_pip_and_html_for_browsers() {
     let f = fixture();
     let url = format!("{}/simple/my-pkg-name/", f.api);
     let json = request("GET", &url, &[("Accept", PIP_ACCEPT)]);
-    assert_eq!(json.header("content-type"), Some("application/vnd.pypi.simple.v1+json"));
+    assert_eq!(
+        json.header("content-type"),
+        Some("application/vnd.pypi.simple.v1+json")
+    );
     assert_eq!(json.header("vary"), Some("Accept"));
     let body = json.json();
     assert_eq!(body["name"], "my-pkg-name");
     assert_eq!(body["files"][0]["requires-python"], ">=3.8,<4");
     assert_eq!(body["files"][0]["hashes"]["sha256"], f.sha);
     assert_eq!(body["files"][0]["size"], f.bytes.len());
-    assert!(body["files"][0]["upload-time"].as_str().unwrap().ends_with('Z'));
+    assert!(
+        body["files"][0]["upload-time"]
+            .as_str()
+            .unwrap()
+            .ends_with('Z')
+    );
     assert!(!json.text().contains("dist-info-metadata"));
 
     let html = request("GET", &url, &[("Accept", BROWSER_ACCEPT)]);
-    assert_eq!(html.header("content-type"), Some("text/html; charset=utf-8"));
+    assert_eq!(
+        html.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
     let text = html.text();
-    assert!(text.contains("data-requires-python=\"&#62;=3.8,&#60;4\""), "{text}");
+    assert!(
+        text.contains("data-requires-python=\"&#62;=3.8,&#60;4\""),
+        "{text}"
+    );
     assert!(text.contains("<meta name=\"pypi:repository-version\" content=\"1.1\">"));
-    let v1 = request("GET", &url, &[("Accept", "application/vnd.pypi.simple.v1+html")]);
-    assert_eq!(v1.header("content-type"), Some("application/vnd.pypi.simple.v1+html"));
-    let index = request("GET", &format!("{}/simple/", f.api), &[("Accept", "application/vnd.pypi.simple.latest+json")]);
+    let v1 = request(
+        "GET",
+        &url,
+        &[("Accept", "application/vnd.pypi.simple.v1+html")],
+    );
+    assert_eq!(
+        v1.header("content-type"),
+        Some("application/vnd.pypi.simple.v1+html")
+    );
+    let index = request(
+        "GET",
+        &format!("{}/simple/", f.api),
+        &[("Accept", "application/vnd.pypi.simple.latest+json")],
+    );
     assert_eq!(index.json()["projects"][0]["name"], "My.Pkg_Name");
 }
 
@@ -72,21 +117,49 @@ fn relative_links_resolve_from_either_trailing_slash_form() {
     let f = fixture();
     for index_url in [format!("{}/simple/", f.api), format!("{}/simple", f.api)] {
         let html = get(&index_url, None).text();
-        let href = html.split("href=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+        let href = html
+            .split("href=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .to_string();
         let page_url = resolve(&index_url, &href);
         assert!(page_url.ends_with("/simple/my-pkg-name/"), "{page_url}");
         for page in [page_url.clone(), page_url.trim_end_matches('/').to_string()] {
             let text = get(&page, None).text();
-            let file_href = text.split("href=\"").nth(1).unwrap().split('#').next().unwrap().to_string();
+            let file_href = text
+                .split("href=\"")
+                .nth(1)
+                .unwrap()
+                .split('#')
+                .next()
+                .unwrap()
+                .to_string();
             let file_url = resolve(&page, &file_href);
             let file = get(&file_url, None);
             assert_eq!(file.status, 200, "{file_url}");
             assert_eq!(file.body, f.bytes);
-            let meta_hash = text.split("data-core-metadata=\"sha256=").nth(1).unwrap().split('"').next().unwrap().to_string();
+            let meta_hash = text
+                .split("data-core-metadata=\"sha256=")
+                .nth(1)
+                .unwrap()
+                .split('"')
+                .next()
+                .unwrap()
+                .to_string();
             let meta = get(&format!("{file_url}.metadata"), None);
             assert_eq!(meta.status, 200);
-            assert_eq!(crate::support::sha256_hex(&meta.body), meta_hash, "PEP 658 hash");
-            assert!(meta.text().starts_with("Metadata-Version: 2.1\nName: My.Pkg_Name\n"));
+            assert_eq!(
+                crate::support::sha256_hex(&meta.body),
+                meta_hash,
+                "PEP 658 hash"
+            );
+            assert!(
+                meta.text()
+                    .starts_with("Metadata-Version: 2.1\nName: My.Pkg_Name\n")
+            );
         }
     }
 }
@@ -122,7 +195,10 @@ fn files_support_head_range_and_etag() {
     let url = format!("{}/files/{}/{}", f.api, f.sha, f.filename);
     let head = request("HEAD", &url, &[]);
     assert_eq!(head.status, 200);
-    assert_eq!(head.header("content-length"), Some(f.bytes.len().to_string().as_str()));
+    assert_eq!(
+        head.header("content-length"),
+        Some(f.bytes.len().to_string().as_str())
+    );
     assert_eq!(head.header("etag"), Some(format!("\"{}\"", f.sha).as_str()));
     assert!(head.body.is_empty());
     let range = request("GET", &url, &[("Range", "bytes=0-9")]);

@@ -38,7 +38,10 @@ impl Server {
             .unwrap();
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         let base = loop {
-            let line = lines.next().expect("server exited before listening").unwrap();
+            let line = lines
+                .next()
+                .expect("server exited before listening")
+                .unwrap();
             if let Some(rest) = line.strip_prefix("Wheelhouse listening on ") {
                 break rest.split_whitespace().next().unwrap().to_string();
             }
@@ -55,7 +58,11 @@ impl Server {
     /// Runs a CLI command on this server's data directory; panics unless it succeeds.
     pub fn cli(&self, args: &[&str]) -> String {
         let out = cli_output(self.data_dir(), args, None);
-        assert!(out.status.success(), "wheelhouse {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "wheelhouse {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let stdout = String::from_utf8(out.stdout).unwrap();
         stdout.lines().last().unwrap_or_default().trim().to_string()
     }
@@ -63,7 +70,10 @@ impl Server {
     /// Runs a CLI command that must fail; returns its stderr.
     pub fn cli_fails(&self, args: &[&str]) -> String {
         let out = cli_output(self.data_dir(), args, None);
-        assert!(!out.status.success(), "wheelhouse {args:?} should have failed");
+        assert!(
+            !out.status.success(),
+            "wheelhouse {args:?} should have failed"
+        );
         String::from_utf8(out.stderr).unwrap()
     }
 
@@ -73,11 +83,17 @@ impl Server {
 
     /// `…/api/v4/projects/ID/packages/pypi` for a project id or path (encoded as GitLab wants).
     pub fn project_api(&self, project: &str) -> String {
-        self.url(&format!("/api/v4/projects/{}/packages/pypi", project.replace('/', "%2F")))
+        self.url(&format!(
+            "/api/v4/projects/{}/packages/pypi",
+            project.replace('/', "%2F")
+        ))
     }
 
     pub fn group_api(&self, group: &str) -> String {
-        self.url(&format!("/api/v4/groups/{}/-/packages/pypi", group.replace('/', "%2F")))
+        self.url(&format!(
+            "/api/v4/groups/{}/-/packages/pypi",
+            group.replace('/', "%2F")
+        ))
     }
 
     /// A user with a personal access token of the given scopes; returns the token.
@@ -88,7 +104,9 @@ impl Server {
 
     /// Every file below DATA/tmp: must be empty after any upload, good or bad.
     pub fn tmp_files(&self) -> usize {
-        std::fs::read_dir(self.data_dir().join("tmp")).unwrap().count()
+        std::fs::read_dir(self.data_dir().join("tmp"))
+            .unwrap()
+            .count()
     }
 
     /// Number of blobs stored.
@@ -98,7 +116,13 @@ impl Server {
                 .map(|entries| {
                     entries
                         .flatten()
-                        .map(|e| if e.path().is_dir() { walk(&e.path()) } else { 1 })
+                        .map(|e| {
+                            if e.path().is_dir() {
+                                walk(&e.path())
+                            } else {
+                                1
+                            }
+                        })
                         .sum()
                 })
                 .unwrap_or(0)
@@ -140,7 +164,10 @@ pub struct Response {
 
 impl Response {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn text(&self) -> String {
@@ -148,7 +175,8 @@ impl Response {
     }
 
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
     }
 }
 
@@ -162,7 +190,10 @@ fn agent() -> ureq::Agent {
 
 pub fn basic(user: &str, secret: &str) -> String {
     let pair = format!("{user}:{secret}");
-    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(pair))
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(pair)
+    )
 }
 
 fn collect(resp: ureq::http::Response<ureq::Body>) -> Response {
@@ -172,8 +203,17 @@ fn collect(resp: ureq::http::Response<ureq::Body>) -> Response {
         .iter()
         .map(|(n, v)| (n.to_string(), v.to_str().unwrap_or_default().to_string()))
         .collect();
-    let body = resp.into_body().with_config().limit(1 << 30).read_to_vec().unwrap_or_default();
-    Response { status, headers, body }
+    let body = resp
+        .into_body()
+        .with_config()
+        .limit(1 << 30)
+        .read_to_vec()
+        .unwrap_or_default();
+    Response {
+        status,
+        headers,
+        body,
+    }
 }
 
 /// GET (or another bodiless method) with optional headers.
@@ -205,7 +245,11 @@ pub fn multipart(fields: &[(&str, &str)], file: Option<(&str, &[u8])>) -> (Strin
     let boundary = "----wheelhouse-test-boundary";
     let mut body = Vec::new();
     for (name, value) in fields {
-        write!(body, "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").unwrap();
+        write!(
+            body,
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+        )
+        .unwrap();
     }
     if let Some((filename, bytes)) = file {
         write!(
@@ -222,8 +266,21 @@ pub fn multipart(fields: &[(&str, &str)], file: Option<(&str, &[u8])>) -> (Strin
 }
 
 /// Uploads `bytes` as `filename` with the usual twine fields plus `extra`.
-pub fn upload(api: &str, auth: Option<&str>, name: &str, version: &str, filename: &str, bytes: &[u8], extra: &[(&str, &str)]) -> Response {
-    let mut fields = vec![(":action", "file_upload"), ("protocol_version", "1"), ("name", name), ("version", version)];
+pub fn upload(
+    api: &str,
+    auth: Option<&str>,
+    name: &str,
+    version: &str,
+    filename: &str,
+    bytes: &[u8],
+    extra: &[(&str, &str)],
+) -> Response {
+    let mut fields = vec![
+        (":action", "file_upload"),
+        ("protocol_version", "1"),
+        ("name", name),
+        ("version", version),
+    ];
     fields.extend_from_slice(extra);
     let (content_type, body) = multipart(&fields, Some((filename, bytes)));
     let mut headers = vec![("Content-Type", content_type.as_str())];
@@ -242,10 +299,17 @@ pub fn wheel(name: &str, version: &str, requires: &[&str]) -> (String, Vec<u8>) 
     wheel_with(name, version, requires, Some(">=3.8"))
 }
 
-pub fn wheel_with(name: &str, version: &str, requires: &[&str], requires_python: Option<&str>) -> (String, Vec<u8>) {
+pub fn wheel_with(
+    name: &str,
+    version: &str,
+    requires: &[&str],
+    requires_python: Option<&str>,
+) -> (String, Vec<u8>) {
     let module = name.replace(['-', '.'], "_").to_lowercase();
     let dist_info = format!("{module}-{version}.dist-info");
-    let mut metadata = format!("Metadata-Version: 2.1\nName: {name}\nVersion: {version}\nSummary: Test package {name}\n");
+    let mut metadata = format!(
+        "Metadata-Version: 2.1\nName: {name}\nVersion: {version}\nSummary: Test package {name}\n"
+    );
     if let Some(rp) = requires_python {
         metadata.push_str(&format!("Requires-Python: {rp}\n"));
     }
@@ -260,20 +324,27 @@ pub fn wheel_with(name: &str, version: &str, requires: &[&str], requires_python:
     ];
     let mut record = String::new();
     for (path, content) in &files {
-        let digest = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(content.as_bytes()));
+        let digest = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(Sha256::digest(content.as_bytes()));
         record.push_str(&format!("{path},sha256={digest},{}\n", content.len()));
     }
     record.push_str(&format!("{dist_info}/RECORD,,\n"));
     let mut entries = files;
     entries.push((format!("{dist_info}/RECORD"), record));
-    let bytes = zip_bytes(&entries.iter().map(|(p, c)| (p.as_str(), c.as_bytes())).collect::<Vec<_>>());
+    let bytes = zip_bytes(
+        &entries
+            .iter()
+            .map(|(p, c)| (p.as_str(), c.as_bytes()))
+            .collect::<Vec<_>>(),
+    );
     (format!("{module}-{version}-py3-none-any.whl"), bytes)
 }
 
 pub fn zip_bytes(entries: &[(&str, &[u8])]) -> Vec<u8> {
     let mut cursor = std::io::Cursor::new(Vec::new());
     let mut zip = zip::ZipWriter::new(&mut cursor);
-    let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
     for (name, data) in entries {
         zip.start_file(*name, options).unwrap();
         zip.write_all(data).unwrap();
@@ -285,8 +356,13 @@ pub fn zip_bytes(entries: &[(&str, &[u8])]) -> Vec<u8> {
 /// A `.tar.gz` sdist with a PKG-INFO.
 pub fn sdist(name: &str, version: &str) -> (String, Vec<u8>) {
     let top = format!("{}-{version}", name.replace(['-', '.'], "_").to_lowercase());
-    let pkg_info = format!("Metadata-Version: 2.1\nName: {name}\nVersion: {version}\nSummary: sdist of {name}\n");
-    let bytes = tar_gz(&[(&format!("{top}/PKG-INFO"), pkg_info.as_bytes()), (&format!("{top}/setup.py"), b"")]);
+    let pkg_info = format!(
+        "Metadata-Version: 2.1\nName: {name}\nVersion: {version}\nSummary: sdist of {name}\n"
+    );
+    let bytes = tar_gz(&[
+        (&format!("{top}/PKG-INFO"), pkg_info.as_bytes()),
+        (&format!("{top}/setup.py"), b""),
+    ]);
     (format!("{top}.tar.gz"), bytes)
 }
 
@@ -323,7 +399,15 @@ pub fn python_tools() -> &'static Path {
             let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
             run_ok(Command::new(python).args(["-m", "venv"]).arg(&venv));
             run_ok(Command::new(bin.join("python")).args([
-                "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--upgrade", "pip", "uv", "twine",
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--upgrade",
+                "pip",
+                "uv",
+                "twine",
             ]));
         }
         bin
@@ -332,8 +416,14 @@ pub fn python_tools() -> &'static Path {
 
 /// Runs a command, panicking with its output unless it succeeds; returns stdout + stderr.
 pub fn run_ok(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(out.status.success(), "{cmd:?} failed:\n{text}");
     text
 }
