@@ -4,6 +4,7 @@
 mod access;
 mod cli;
 mod clients;
+mod robustness;
 mod simple;
 mod support;
 mod uploads;

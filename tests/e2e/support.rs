@@ -55,6 +55,21 @@ impl Server {
         self.data.path()
     }
 
+    /// `host:port` of the listener, for raw TCP tests.
+    pub fn addr(&self) -> &str {
+        self.base.trim_start_matches("http://")
+    }
+
+    /// The server's peak resident memory so far (VmHWM), in KiB.
+    pub fn peak_rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap()
+    }
+
     /// Runs a CLI command on this server's data directory; panics unless it succeeds.
     pub fn cli(&self, args: &[&str]) -> String {
         let out = cli_output(self.data_dir(), args, None);

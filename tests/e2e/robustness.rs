@@ -1,0 +1,179 @@
+//! Load and failure behaviour: concurrent writers and readers, broken uploads, large uploads.
+
+use std::io::Write;
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use crate::support::{Server, basic, get, multipart, request, upload, wheel};
+
+fn private_project() -> (Server, String, String) {
+    let server = Server::start();
+    server.cli(&["group", "add", "g", "--visibility", "private"]);
+    server.cli(&["project", "add", "g/p", "--visibility", "private"]);
+    let token = server.user_with_token("dev", "api");
+    server.cli(&["member", "add", "g", "dev", "--role", "developer"]);
+    let api = server.project_api("g/p");
+    (server, api, basic("__token__", &token))
+}
+
+/// Polls until `done` holds, for at most `limit` (no fixed sleeps).
+fn eventually(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    done()
+}
+
+#[test]
+fn concurrent_uploads_reads_and_cli_never_fail() {
+    let (server, api, auth) = private_project();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    std::thread::scope(|scope| {
+        let mut uploaders = Vec::new();
+        for worker in 0..12 {
+            let (api, auth) = (&api, &auth);
+            uploaders.push(scope.spawn(move || {
+                for round in 0..6 {
+                    let version = format!("{worker}.{round}");
+                    let (filename, bytes) = wheel("busy", &version, &[]);
+                    let resp = upload(api, Some(auth), "busy", &version, &filename, &bytes, &[]);
+                    assert_eq!(resp.status, 201, "{filename}: {}", resp.text());
+                }
+            }));
+        }
+        for _ in 0..6 {
+            let (api, auth) = (&api, &auth);
+            scope.spawn(move || {
+                while Instant::now() < deadline && !uploaders_done() {
+                    for url in [format!("{api}/simple/"), format!("{api}/simple/busy/")] {
+                        let status = get(&url, Some(auth)).status;
+                        assert!(status == 200 || status == 404, "{url}: {status}");
+                    }
+                }
+            });
+        }
+        // Admin commands run beside the server on the same database.
+        scope.spawn(|| {
+            for i in 0..5 {
+                server.cli(&["user", "add", &format!("extra{i}")]);
+            }
+        });
+        for handle in uploaders {
+            handle.join().unwrap();
+        }
+        UPLOADERS_DONE.store(true, std::sync::atomic::Ordering::SeqCst);
+    });
+    let page = request(
+        "GET",
+        &format!("{api}/simple/busy/"),
+        &[
+            ("Authorization", &auth),
+            ("Accept", "application/vnd.pypi.simple.v1+json"),
+        ],
+    );
+    assert_eq!(page.json()["files"].as_array().unwrap().len(), 72);
+    assert_eq!(server.tmp_files(), 0);
+}
+
+static UPLOADERS_DONE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+fn uploaders_done() -> bool {
+    UPLOADERS_DONE.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+#[test]
+fn a_broken_upload_leaves_nothing_and_the_server_stays_up() {
+    let (server, api, auth) = private_project();
+    let (filename, bytes) = wheel("cut", "1.0", &[]);
+    let big: Vec<u8> = bytes
+        .iter()
+        .copied()
+        .chain(std::iter::repeat_n(0u8, 4 << 20))
+        .collect();
+    let (content_type, body) = multipart(
+        &[("name", "cut"), ("version", "1.0")],
+        Some((&filename, &big)),
+    );
+    let path = api.splitn(4, '/').nth(3).unwrap();
+    let mut stream = TcpStream::connect(server.addr()).unwrap();
+    write!(
+        stream,
+        "POST /{path} HTTP/1.1\r\nHost: {}\r\nAuthorization: {auth}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
+        server.addr(),
+        body.len()
+    )
+    .unwrap();
+    // Half the body, then the client vanishes.
+    stream.write_all(&body[..body.len() / 2]).unwrap();
+    stream.flush().unwrap();
+    // Wait until the server has started writing the upload, then cut the connection.
+    assert!(
+        eventually(Duration::from_secs(10), || server.tmp_files() > 0),
+        "upload never started"
+    );
+    drop(stream);
+    assert!(
+        eventually(Duration::from_secs(10), || server.tmp_files() == 0),
+        "partial upload left in tmp/"
+    );
+    assert_eq!(get(&format!("{api}/simple/cut/"), Some(&auth)).status, 404);
+    assert_eq!(get(&server.url("/-/health"), None).status, 200);
+}
+
+#[test]
+fn a_large_upload_streams_without_growing_memory() {
+    let (server, api, auth) = private_project();
+    // 96 MiB of incompressible bytes, stored (not deflated) in a valid wheel.
+    let mut state = 0x2545F4914F6CDD1Du64;
+    let noise: Vec<u8> = (0..96usize << 20)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect();
+    let mut cursor = std::io::Cursor::new(Vec::new());
+    {
+        let mut zip = zip::ZipWriter::new(&mut cursor);
+        let stored = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Stored)
+            .large_file(true);
+        zip.start_file("big-1.0.dist-info/METADATA", stored)
+            .unwrap();
+        zip.write_all(b"Metadata-Version: 2.1\nName: big\nVersion: 1.0\n")
+            .unwrap();
+        zip.start_file("big/blob.bin", stored).unwrap();
+        zip.write_all(&noise).unwrap();
+        zip.finish().unwrap();
+    }
+    drop(noise);
+    let bytes = cursor.into_inner();
+    let before = server.peak_rss_kib();
+    let resp = upload(
+        &api,
+        Some(&auth),
+        "big",
+        "1.0",
+        "big-1.0-py3-none-any.whl",
+        &bytes,
+        &[],
+    );
+    assert_eq!(resp.status, 201, "{}", resp.text());
+    let growth_mib = (server.peak_rss_kib() - before) / 1024;
+    assert!(
+        growth_mib < 32,
+        "peak memory grew by {growth_mib} MiB for a 96 MiB upload"
+    );
+    let sha = crate::support::sha256_hex(&bytes);
+    let file = get(
+        &format!("{api}/files/{sha}/big-1.0-py3-none-any.whl"),
+        Some(&auth),
+    );
+    assert_eq!(file.body.len(), bytes.len());
+    assert!(file.body == bytes);
+}
