@@ -118,6 +118,16 @@ CREATE INDEX package_files_package ON package_files(package_id);
 CREATE INDEX package_files_sha256 ON package_files(sha256);
 CREATE INDEX package_files_metadata ON package_files(metadata_sha256);
 
+-- Filenames once stored and since deleted: such a name may come back only with the same bytes,
+-- so a pinned hash never silently changes meaning.
+CREATE TABLE deleted_files (
+    project_id  INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+    filename    TEXT NOT NULL,
+    sha256      TEXT NOT NULL,
+    deleted_at  INTEGER NOT NULL,
+    PRIMARY KEY (project_id, filename)
+);
+
 CREATE TABLE package_metadata (
     package_id               INTEGER PRIMARY KEY REFERENCES packages(id) ON DELETE CASCADE,
     metadata_version         TEXT,

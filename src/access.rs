@@ -55,6 +55,23 @@ impl ProjectWriter {
     }
 }
 
+/// Permission to manage a project's packages (yank, unyank, delete): maintainers and owners.
+#[derive(Debug)]
+pub struct ProjectMaintainer {
+    project: Project,
+    caller: Caller,
+}
+
+impl ProjectMaintainer {
+    pub fn project(&self) -> &Project {
+        &self.project
+    }
+
+    pub fn caller(&self) -> &Caller {
+        &self.caller
+    }
+}
+
 /// Permission to read a group's index: the group and those of its projects (at any depth) that
 /// the caller may read.
 #[derive(Debug)]
@@ -138,6 +155,30 @@ pub fn write_project(
     })
 }
 
+pub fn maintain_project(
+    conn: &Connection,
+    caller: &Caller,
+    project: Project,
+) -> Result<ProjectMaintainer> {
+    let rights = project_rights(conn, caller, &project)?;
+    if !rights.see {
+        return Err(hidden(caller, project_not_found()));
+    }
+    if matches!(caller, Caller::Anonymous) {
+        return Err(Error::Unauthorized);
+    }
+    if !rights.maintain {
+        return Err(Error::forbidden(
+            "403 Forbidden: managing packages needs the maintainer role (or higher) and a token \
+             with the api or write_package_registry scope",
+        ));
+    }
+    Ok(ProjectMaintainer {
+        project,
+        caller: caller.clone(),
+    })
+}
+
 pub fn read_group(conn: &Connection, caller: &Caller, group: Namespace) -> Result<GroupReader> {
     let mut projects = Vec::new();
     for project in db::projects::list_below(conn, &group.full_path)? {
@@ -156,6 +197,8 @@ struct Rights {
     see: bool,
     read: bool,
     write: bool,
+    /// Yank, unyank, delete.
+    maintain: bool,
 }
 
 fn project_rights(conn: &Connection, caller: &Caller, project: &Project) -> Result<Rights> {
@@ -165,6 +208,13 @@ fn project_rights(conn: &Connection, caller: &Caller, project: &Project) -> Resu
             see: public,
             read: public,
             write: false,
+            maintain: false,
+        },
+        Caller::Operator => Rights {
+            see: true,
+            read: true,
+            write: true,
+            maintain: true,
         },
         Caller::User(user) => {
             let role = if user.is_admin {
@@ -179,12 +229,12 @@ fn project_rights(conn: &Connection, caller: &Caller, project: &Project) -> Resu
             };
             // Internal means: every signed-in user of this server.
             let see = project.visibility != Visibility::Private || role.is_some();
+            let may_write = see && user.scopes.can_write_packages();
             Rights {
                 see,
                 read: see && user.scopes.can_read_packages(),
-                write: see
-                    && role.is_some_and(|r| r >= Role::Developer)
-                    && user.scopes.can_write_packages(),
+                write: may_write && role.is_some_and(|r| r >= Role::Developer),
+                maintain: may_write && role.is_some_and(|r| r >= Role::Maintainer),
             }
         }
         // A deploy token reaches only its own project or group; elsewhere it is a stranger.
@@ -195,6 +245,7 @@ fn project_rights(conn: &Connection, caller: &Caller, project: &Project) -> Resu
                 see: reaches || public,
                 read: (reaches && token.scopes.can_read_packages()) || public,
                 write: reaches && token.scopes.can_write_packages(),
+                maintain: false,
             }
         }
     })
@@ -220,6 +271,7 @@ fn group_visible(conn: &Connection, caller: &Caller, group: &Namespace) -> Resul
     Ok(match (group.visibility, caller) {
         (Visibility::Public, _) => true,
         (_, Caller::Anonymous) => false,
+        (_, Caller::Operator) => true,
         (_, Caller::User(user)) if user.is_admin => true,
         (Visibility::Internal, Caller::User(_)) => true,
         (_, Caller::User(user)) => {

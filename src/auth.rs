@@ -62,6 +62,9 @@ pub enum Caller {
     Anonymous,
     User(UserCaller),
     DeployToken(DeployToken),
+    /// Whoever runs the command line on the data directory: they own the files, so they may
+    /// do everything.
+    Operator,
 }
 
 impl Caller {
@@ -71,6 +74,7 @@ impl Caller {
             Caller::Anonymous => "anonymous".into(),
             Caller::User(user) => format!("user:{}", user.username),
             Caller::DeployToken(token) => format!("deploy-token:{}", token.username),
+            Caller::Operator => "cli".into(),
         }
     }
 }

@@ -13,7 +13,9 @@ use crate::blobs::BlobStore;
 use crate::config::{self, Config, FileConfig};
 use crate::db::Db;
 use crate::model::{Role, Visibility};
+use crate::python::archive::Limits;
 use crate::registry::admin;
+use crate::registry::manage::{self, FileRef, PackageRef};
 
 #[derive(Parser)]
 #[command(
@@ -54,6 +56,43 @@ enum Command {
     /// Manage deploy tokens of groups and projects.
     #[command(subcommand, name = "deploy-token")]
     DeployToken(DeployTokenCommand),
+    /// Yank a version, or one file of it (PEP 592): pip and uv skip it unless pinned with ==.
+    Yank {
+        #[command(flatten)]
+        target: PackageTarget,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Undo a yank.
+    Unyank {
+        #[command(flatten)]
+        target: PackageTarget,
+    },
+    /// Delete a version, or one file of it; its filename can never return with other bytes.
+    Delete {
+        #[command(flatten)]
+        target: PackageTarget,
+    },
+    /// Core metadata (PEP 658) housekeeping.
+    #[command(subcommand)]
+    Metadata(MetadataCommand),
+}
+
+#[derive(Args)]
+struct PackageTarget {
+    /// The project: full path (acme/models) or numeric id.
+    project: String,
+    name: String,
+    version: String,
+    /// Only this file of the version.
+    #[arg(long)]
+    file: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum MetadataCommand {
+    /// Extract core metadata for stored files that lack it (also done at every start).
+    Backfill,
 }
 
 #[derive(Args)]
@@ -266,6 +305,10 @@ fn serve(config: Config) -> anyhow::Result<()> {
             config.data_dir.display()
         );
     }
+    let backfilled = manage::backfill_metadata(&mut *db.get()?, &blobs, &Limits::default())?;
+    if backfilled > 0 {
+        tracing::info!("extracted core metadata for {backfilled} stored files");
+    }
     let listener = TcpListener::bind(&config.listen).with_context(|| {
         format!(
             "cannot listen on {} (is --listen right, and the port free?)",
@@ -295,10 +338,55 @@ fn visibility(text: &str) -> anyhow::Result<Visibility> {
     Ok(text.parse::<Visibility>()?)
 }
 
+/// Runs a maintainer's operation as the operator, who owns the data directory.
+fn as_operator(
+    conn: &mut rusqlite::Connection,
+    target: &PackageTarget,
+    operation: impl FnOnce(
+        &mut rusqlite::Connection,
+        &crate::access::ProjectMaintainer,
+        &PackageRef,
+        &FileRef,
+    ) -> crate::error::Result<Vec<crate::db::packages::StoredFile>>,
+) -> anyhow::Result<()> {
+    let project = crate::access::find_project(conn, &target.project)?;
+    let maintainer =
+        crate::access::maintain_project(conn, &crate::auth::Caller::Operator, project)?;
+    let package = PackageRef::Named {
+        name: target.name.clone(),
+        version: target.version.clone(),
+    };
+    let file = target.file.clone().map_or(FileRef::All, FileRef::Named);
+    for file in operation(conn, &maintainer, &package, &file)? {
+        println!("{}", file.filename);
+    }
+    Ok(())
+}
+
 fn provision(db: &Db, blobs: &BlobStore, command: Command) -> anyhow::Result<()> {
     let mut conn = db.get()?;
     let conn = &mut *conn;
     match command {
+        Command::Yank { target, reason } => {
+            let reason = reason.unwrap_or_default();
+            as_operator(conn, &target, |c, m, p, f| {
+                manage::set_yanked(c, m, p, f, Some(&reason))
+            })?;
+        }
+        Command::Unyank { target } => {
+            as_operator(conn, &target, |c, m, p, f| {
+                manage::set_yanked(c, m, p, f, None)
+            })?;
+        }
+        Command::Delete { target } => {
+            as_operator(conn, &target, |c, m, p, f| {
+                manage::delete(c, blobs, m, p, f)
+            })?;
+        }
+        Command::Metadata(MetadataCommand::Backfill) => {
+            let done = manage::backfill_metadata(conn, blobs, &Limits::default())?;
+            println!("{done}");
+        }
         Command::Serve(_) => unreachable!("handled by run"),
         Command::User(cmd) => match cmd {
             UserCommand::Add {

@@ -5,6 +5,18 @@ use std::str::FromStr;
 
 use crate::error::{Error, Result};
 
+/// A stored unix-milliseconds time as ISO 8601 in UTC with microseconds and a `Z`
+/// (`2026-11-26T06:27:38.123000Z`): what PEP 700, Warehouse and GitLab all accept.
+pub fn iso8601(millis: i64) -> String {
+    let format = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z"
+    );
+    time::OffsetDateTime::from_unix_timestamp_nanos(millis as i128 * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&format).ok())
+        .unwrap_or_default()
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Visibility {
     Private,

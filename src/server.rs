@@ -58,6 +58,9 @@ pub async fn serve(
     HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
+            .app_data(web::QueryConfig::default().error_handler(|err, _| {
+                crate::error::Error::bad_request(format!("bad query parameters: {err}")).into()
+            }))
             .wrap(middleware::Logger::new("%a \"%r\" %s %b %Dms"))
             .configure(routes::configure)
     })

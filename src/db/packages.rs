@@ -268,3 +268,191 @@ pub fn insert_audit(
     )?;
     Ok(())
 }
+
+/// One (project, name, version) row.
+#[derive(Debug, Clone)]
+pub struct PackageRow {
+    pub id: i64,
+    pub project_id: i64,
+    pub name: String,
+    pub display_name: String,
+    pub version: String,
+    pub created_at: i64,
+}
+
+const PACKAGE_COLUMNS: &str = "id, project_id, name, display_name, version, created_at";
+
+fn package_from_row(row: &Row<'_>) -> rusqlite::Result<PackageRow> {
+    Ok(PackageRow {
+        id: row.get(0)?,
+        project_id: row.get(1)?,
+        name: row.get(2)?,
+        display_name: row.get(3)?,
+        version: row.get(4)?,
+        created_at: row.get(5)?,
+    })
+}
+
+pub fn find_package(
+    conn: &Connection,
+    project_id: i64,
+    name: &str,
+    version: &str,
+) -> Result<Option<PackageRow>> {
+    let sql = format!(
+        "SELECT {PACKAGE_COLUMNS} FROM packages WHERE project_id = ?1 AND name = ?2 AND version = ?3"
+    );
+    Ok(conn
+        .query_row(&sql, params![project_id, name, version], package_from_row)
+        .optional()?)
+}
+
+pub fn find_package_by_id(
+    conn: &Connection,
+    project_id: i64,
+    id: i64,
+) -> Result<Option<PackageRow>> {
+    let sql = format!("SELECT {PACKAGE_COLUMNS} FROM packages WHERE project_id = ?1 AND id = ?2");
+    Ok(conn
+        .query_row(&sql, params![project_id, id], package_from_row)
+        .optional()?)
+}
+
+/// Packages of a project, oldest first, optionally only those whose name contains `name_like`.
+pub fn list_packages(
+    conn: &Connection,
+    project_id: i64,
+    name_like: Option<&str>,
+) -> Result<Vec<PackageRow>> {
+    let sql = format!(
+        "SELECT {PACKAGE_COLUMNS} FROM packages
+         WHERE project_id = ?1 AND (?2 IS NULL OR instr(name, ?2) > 0 OR instr(lower(display_name), ?2) > 0)
+         ORDER BY id"
+    );
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt
+        .query_map(
+            params![project_id, name_like.map(str::to_lowercase)],
+            package_from_row,
+        )?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
+}
+
+pub fn files_of_package(conn: &Connection, package_id: i64) -> Result<Vec<StoredFile>> {
+    let sql = format!(
+        "SELECT {FILE_COLUMNS} FROM package_files f JOIN packages p ON p.id = f.package_id
+         WHERE f.package_id = ?1 ORDER BY f.filename"
+    );
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt
+        .query_map([package_id], file_from_row)?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
+}
+
+/// Yanks (with an optional reason) or unyanks one file.
+pub fn set_yanked(
+    conn: &Connection,
+    file_id: i64,
+    yanked: bool,
+    reason: Option<&str>,
+) -> Result<()> {
+    conn.execute(
+        "UPDATE package_files SET yanked = ?2, yanked_reason = ?3 WHERE id = ?1",
+        params![file_id, yanked, if yanked { reason } else { None }],
+    )?;
+    Ok(())
+}
+
+/// Deletes a version row; its metadata goes with it.
+pub fn delete_package(conn: &Connection, package_id: i64) -> Result<()> {
+    conn.execute("DELETE FROM packages WHERE id = ?1", [package_id])?;
+    Ok(())
+}
+
+/// Remembers a deleted filename and the bytes it had.
+pub fn insert_tombstone(
+    conn: &Connection,
+    project_id: i64,
+    filename: &str,
+    sha256: &str,
+    now: i64,
+) -> Result<()> {
+    conn.execute(
+        "INSERT OR REPLACE INTO deleted_files (project_id, filename, sha256, deleted_at)
+         VALUES (?1, ?2, ?3, ?4)",
+        params![project_id, filename, sha256, now],
+    )?;
+    Ok(())
+}
+
+/// The sha256 a deleted filename had, if it was ever deleted.
+pub fn find_tombstone(
+    conn: &Connection,
+    project_id: i64,
+    filename: &str,
+) -> Result<Option<String>> {
+    Ok(conn
+        .query_row(
+            "SELECT sha256 FROM deleted_files WHERE project_id = ?1 AND filename = ?2",
+            params![project_id, filename],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
+/// The stored metadata of a version, as the JSON API shows it.
+pub fn find_metadata(conn: &Connection, package_id: i64) -> Result<Option<CoreMetadata>> {
+    let list = |text: String| serde_json::from_str::<Vec<String>>(&text).unwrap_or_default();
+    Ok(conn
+        .query_row(
+            "SELECT p.display_name, p.version, m.metadata_version, m.summary, m.description,
+                    m.description_content_type, m.keywords, m.author, m.author_email, m.maintainer,
+                    m.maintainer_email, m.license, m.home_page, m.requires_python, m.classifiers,
+                    m.requires_dist, m.project_urls
+             FROM packages p JOIN package_metadata m ON m.package_id = p.id WHERE p.id = ?1",
+            [package_id],
+            |r| {
+                Ok(CoreMetadata {
+                    name: r.get(0)?,
+                    version: r.get(1)?,
+                    metadata_version: r.get(2)?,
+                    summary: r.get(3)?,
+                    description: r.get(4)?,
+                    description_content_type: r.get(5)?,
+                    keywords: r.get(6)?,
+                    author: r.get(7)?,
+                    author_email: r.get(8)?,
+                    maintainer: r.get(9)?,
+                    maintainer_email: r.get(10)?,
+                    license: r.get(11)?,
+                    home_page: r.get(12)?,
+                    requires_python: r.get(13)?,
+                    classifiers: list(r.get(14)?),
+                    requires_dist: list(r.get(15)?),
+                    project_urls: list(r.get(16)?),
+                })
+            },
+        )
+        .optional()?)
+}
+
+/// Files whose core metadata was never extracted (stored before extraction existed).
+pub fn files_without_metadata(conn: &Connection) -> Result<Vec<(i64, String, String)>> {
+    let mut stmt = conn.prepare(
+        "SELECT id, filename, sha256 FROM package_files WHERE metadata_sha256 IS NULL ORDER BY id",
+    )?;
+    let rows = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
+}
+
+pub fn set_metadata_sha256(conn: &Connection, file_id: i64, metadata_sha256: &str) -> Result<()> {
+    conn.execute(
+        "UPDATE package_files SET metadata_sha256 = ?2 WHERE id = ?1",
+        params![file_id, metadata_sha256],
+    )?;
+    Ok(())
+}

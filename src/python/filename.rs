@@ -80,6 +80,18 @@ impl Filename {
         self.kind
     }
 
+    /// The Python tag of a wheel (`py3`, `cp312`), `source` for an sdist: Warehouse's
+    /// `python_version`.
+    pub fn python_tag(&self) -> &str {
+        match self.kind {
+            DistKind::Wheel => {
+                let parts: Vec<&str> = self.stem().rsplitn(4, '-').collect();
+                parts.get(2).copied().unwrap_or("source")
+            }
+            DistKind::SdistTarGz | DistKind::SdistZip => "source",
+        }
+    }
+
     fn stem(&self) -> &str {
         &self.raw[..self.raw.len() - self.kind.extension().len()]
     }
@@ -159,6 +171,26 @@ mod tests {
         );
         assert!(Filename::parse("a-1.0.egg").is_err());
         assert!(Filename::parse("a-1.0.tar.bz2").is_err());
+    }
+
+    #[test]
+    fn knows_the_python_tag() {
+        assert_eq!(
+            Filename::parse("a-1.0-cp312-abi3-linux_x86_64.whl")
+                .unwrap()
+                .python_tag(),
+            "cp312"
+        );
+        assert_eq!(
+            Filename::parse("a-1.0-1-py3-none-any.whl")
+                .unwrap()
+                .python_tag(),
+            "py3"
+        );
+        assert_eq!(
+            Filename::parse("a-1.0.tar.gz").unwrap().python_tag(),
+            "source"
+        );
     }
 
     #[test]

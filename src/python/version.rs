@@ -21,6 +21,11 @@ impl Version {
         })
     }
 
+    /// A pre-release or development release (`1.0a1`, `1.0.dev0`).
+    pub fn is_prerelease(&self) -> bool {
+        self.0.any_prerelease()
+    }
+
     /// The normal form (`1.0.0-RC1` becomes `1.0.0rc1`), used as the stored key of a version.
     pub fn normalized(&self) -> String {
         self.0.to_string()

@@ -79,3 +79,82 @@ pub fn file(
     db::packages::find_file_by_digest(conn, &scope.project_ids(), sha256, filename)?
         .ok_or_else(|| Error::not_found("404 File Not Found"))
 }
+
+/// One release as the Warehouse-style JSON API shows it: the package's files, the chosen
+/// version and that version's metadata.
+#[derive(Debug)]
+pub struct Release {
+    pub page: PackagePage,
+    pub version: String,
+    pub metadata: crate::python::metadata::CoreMetadata,
+}
+
+/// The release `version`, or the latest one: the highest final release with a file that is not
+/// yanked, else the highest release with such a file, else the highest of all (as Warehouse).
+pub fn release(
+    conn: &Connection,
+    scope: &impl ReadScope,
+    requested: &str,
+    version: Option<&str>,
+) -> Result<Release> {
+    use crate::python::Version;
+    let page = package_page(conn, scope, requested)?;
+    let chosen = match version {
+        Some(wanted) => {
+            let wanted =
+                Version::parse(wanted).map_err(|_| Error::not_found("404 Version Not Found"))?;
+            page.versions
+                .iter()
+                .find(|v| Version::parse(v).is_ok_and(|v| v == wanted))
+                .cloned()
+                .ok_or_else(|| Error::not_found("404 Version Not Found"))?
+        }
+        None => {
+            let live = |v: &&String| page.files.iter().any(|f| &f.version == *v && !f.yanked);
+            let is_final = |v: &&String| Version::parse(v).is_ok_and(|v| !v.is_prerelease());
+            let pick = page.versions.iter().rev();
+            pick.clone()
+                .find(|v| live(v) && is_final(v))
+                .or_else(|| pick.clone().find(live))
+                .or_else(|| page.versions.last())
+                .cloned()
+                .ok_or_else(|| Error::not_found("404 Package Not Found"))?
+        }
+    };
+    // Several projects of a group may hold the version: the newest upload's metadata wins.
+    let newest = page
+        .files
+        .iter()
+        .filter(|f| f.version == chosen)
+        .max_by_key(|f| (f.created_at, f.id))
+        .ok_or_else(|| Error::not_found("404 Version Not Found"))?;
+    let metadata = db::packages::find_metadata(conn, newest.package_id)?.ok_or_else(|| {
+        Error::internal(format!("package {} has no metadata row", newest.package_id))
+    })?;
+    Ok(Release {
+        page,
+        version: chosen,
+        metadata,
+    })
+}
+
+/// The versions stored in one project (the REST API's package list), optionally filtered.
+pub fn packages(
+    conn: &Connection,
+    reader: &crate::access::ProjectReader,
+    name_like: Option<&str>,
+) -> Result<Vec<db::packages::PackageRow>> {
+    db::packages::list_packages(conn, reader.project().id, name_like)
+}
+
+/// One version of one project by id, with its files.
+pub fn package(
+    conn: &Connection,
+    reader: &crate::access::ProjectReader,
+    package_id: i64,
+) -> Result<(db::packages::PackageRow, Vec<StoredFile>)> {
+    let row = db::packages::find_package_by_id(conn, reader.project().id, package_id)?
+        .ok_or_else(|| Error::not_found("404 Package Not Found"))?;
+    let files = db::packages::files_of_package(conn, row.id)?;
+    Ok((row, files))
+}

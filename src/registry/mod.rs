@@ -2,4 +2,5 @@
 
 pub mod admin;
 pub mod index;
+pub mod manage;
 pub mod upload;

@@ -108,7 +108,7 @@ pub fn publish(
     let (uploader_user_id, uploader_deploy_token_id) = match writer.caller() {
         Caller::User(user) => (Some(user.user_id), None),
         Caller::DeployToken(token) => (None, Some(token.id)),
-        Caller::Anonymous => (None, None),
+        Caller::Anonymous | Caller::Operator => (None, None),
     };
     db::packages::insert_file(
         &tx,
@@ -139,7 +139,8 @@ pub fn publish(
 }
 
 /// The duplicate rule: same name and bytes is a harmless re-run; other bytes are refused with
-/// the words older twine's `--skip-existing` looks for.
+/// the words older twine's `--skip-existing` looks for. A deleted name may return only with
+/// its old bytes.
 fn duplicate_outcome(
     conn: &Connection,
     project_id: i64,
@@ -147,7 +148,13 @@ fn duplicate_outcome(
     digests: &Digests,
 ) -> Result<Option<UploadOutcome>> {
     match db::packages::find_file_by_name(conn, project_id, filename.as_str())? {
-        None => Ok(None),
+        None => match db::packages::find_tombstone(conn, project_id, filename.as_str())? {
+            Some(sha256) if sha256 != digests.sha256.as_str() => Err(Error::bad_request(format!(
+                "File already exists: \"{}\" was deleted, and its name cannot be reused with other content",
+                filename.as_str()
+            ))),
+            _ => Ok(None),
+        },
         Some(existing) if existing.sha256 == digests.sha256.as_str() => {
             Ok(Some(UploadOutcome::AlreadyStored))
         }

@@ -1,14 +1,66 @@
 //! HTTP routes: thin adapters from requests to services and back.
 
+mod api;
 mod negotiate;
 mod ops;
 mod pypi;
 mod simple;
 mod upload_form;
+mod warehouse;
 
-use actix_web::web;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use crate::access::IndexKind;
+use crate::auth::{self, Credentials};
+use crate::error::Result;
+use crate::server::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     pypi::configure(cfg);
+    warehouse::configure(cfg);
+    api::configure(cfg);
     ops::configure(cfg);
+}
+
+/// A GET and HEAD route that knows which kind of index it serves.
+fn read_route<F, Fut>(path: &str, kind: IndexKind, handler: F) -> actix_web::Resource
+where
+    F: Fn(HttpRequest, web::Data<AppState>, IndexKind) -> Fut + Clone + 'static,
+    Fut: std::future::Future<Output = Result<HttpResponse>> + 'static,
+{
+    let get = handler.clone();
+    web::resource(path)
+        .route(web::get().to(move |req, state| get(req, state, kind)))
+        .route(web::head().to(move |req, state| handler(req, state, kind)))
+}
+
+fn request_credentials(req: &HttpRequest) -> Option<Credentials> {
+    let header_str = |name| {
+        req.headers()
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+    };
+    auth::credentials(
+        header_str(header::AUTHORIZATION.as_str()),
+        header_str("private-token"),
+    )
+}
+
+/// A path parameter, percent-decoded (so `acme%2Fml` is the path `acme/ml`).
+fn param(req: &HttpRequest, name: &str) -> String {
+    let raw = req.match_info().get(name).unwrap_or_default();
+    percent_encoding::percent_decode_str(raw)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+/// Whether `If-None-Match` names this entity tag (or `*`); weak tags compare by their value.
+fn if_none_match(req: &HttpRequest, etag: &str) -> bool {
+    req.headers()
+        .get_all(header::IF_NONE_MATCH)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|tag| tag.trim().trim_start_matches("W/"))
+        .any(|tag| tag == "*" || tag == etag)
 }

@@ -9,11 +9,11 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use super::negotiate;
 use super::simple;
 use super::upload_form;
+use super::{if_none_match, negotiate, param, read_route, request_credentials};
 use crate::access::{self, IndexKind};
-use crate::auth::{self, Credentials};
+use crate::auth;
 use crate::blobs::Sha256Hex;
 use crate::error::{Error, Result};
 use crate::registry::index;
@@ -46,38 +46,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             }
         }
     }
-}
-
-/// A GET and HEAD route that knows which kind of index it serves.
-fn read_route<F, Fut>(path: &str, kind: IndexKind, handler: F) -> actix_web::Resource
-where
-    F: Fn(HttpRequest, web::Data<AppState>, IndexKind) -> Fut + Clone + 'static,
-    Fut: std::future::Future<Output = Result<HttpResponse>> + 'static,
-{
-    let get = handler.clone();
-    web::resource(path)
-        .route(web::get().to(move |req, state| get(req, state, kind)))
-        .route(web::head().to(move |req, state| handler(req, state, kind)))
-}
-
-fn request_credentials(req: &HttpRequest) -> Option<Credentials> {
-    let header_str = |name| {
-        req.headers()
-            .get(name)
-            .and_then(|v: &HeaderValue| v.to_str().ok())
-    };
-    auth::credentials(
-        header_str(header::AUTHORIZATION.as_str()),
-        header_str("private-token"),
-    )
-}
-
-/// A path parameter, percent-decoded (so `acme%2Fml` is the path `acme/ml`).
-fn param(req: &HttpRequest, name: &str) -> String {
-    let raw = req.match_info().get(name).unwrap_or_default();
-    percent_encoding::percent_decode_str(raw)
-        .decode_utf8_lossy()
-        .into_owned()
 }
 
 async fn simple_index(
@@ -167,16 +135,6 @@ fn page_response(
     } else {
         response.body(body)
     })
-}
-
-/// Whether `If-None-Match` names this entity tag (or `*`); weak tags compare by their value.
-fn if_none_match(req: &HttpRequest, etag: &str) -> bool {
-    req.headers()
-        .get_all(header::IF_NONE_MATCH)
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|tag| tag.trim().trim_start_matches("W/"))
-        .any(|tag| tag == "*" || tag == etag)
 }
 
 async fn file(

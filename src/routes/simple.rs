@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::registry::index::{IndexEntry, PackagePage};
 
 /// Characters that cannot stand in one URL path segment.
-const PATH_SEGMENT: &AsciiSet = &CONTROLS
+pub(super) const PATH_SEGMENT: &AsciiSet = &CONTROLS
     .add(b' ')
     .add(b'"')
     .add(b'#')
@@ -147,7 +147,7 @@ fn package_json(page: &PackagePage, views: &[FileView<'_>]) -> String {
                 Some(reason) => json!(reason),
             },
             size: file.size,
-            upload_time: upload_time(file.created_at),
+            upload_time: crate::model::iso8601(file.created_at),
         })
         .collect();
     json!({
@@ -157,17 +157,6 @@ fn package_json(page: &PackagePage, views: &[FileView<'_>]) -> String {
         "files": files,
     })
     .to_string()
-}
-
-/// PEP 700: ISO 8601 in UTC with a `Z`, e.g. `2026-11-26T06:27:38.123000Z`.
-fn upload_time(millis: i64) -> String {
-    let format = time::macros::format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z"
-    );
-    time::OffsetDateTime::from_unix_timestamp_nanos(millis as i128 * 1_000_000)
-        .ok()
-        .and_then(|t| t.format(&format).ok())
-        .unwrap_or_default()
 }
 
 #[cfg(test)]

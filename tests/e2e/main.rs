@@ -4,6 +4,7 @@
 mod access;
 mod cli;
 mod clients;
+mod modern;
 mod robustness;
 mod simple;
 mod support;

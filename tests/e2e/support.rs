@@ -25,15 +25,35 @@ impl Server {
 
     /// Starts the real binary on 127.0.0.1:0 and waits for its "listening" line (no sleeps).
     pub fn start_with(extra: &[&str]) -> Server {
+        Server::spawn(extra, false)
+    }
+
+    /// A server whose access log goes to `access_log()`, for tests that check which requests a
+    /// client made.
+    pub fn start_logged() -> Server {
+        Server::spawn(&[], true)
+    }
+
+    pub fn access_log(&self) -> String {
+        std::fs::read_to_string(self.data_dir().join("server.log")).unwrap_or_default()
+    }
+
+    fn spawn(extra: &[&str], log: bool) -> Server {
         let data = tempfile::tempdir().unwrap();
+        let stderr = if log {
+            Stdio::from(std::fs::File::create(data.path().join("server.log")).unwrap())
+        } else {
+            Stdio::inherit()
+        };
         let mut child = Command::new(BIN)
             .arg("--data-dir")
             .arg(data.path())
             .args(["serve", "--listen", "127.0.0.1:0"])
             .args(extra)
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", if log { "info" } else { "warn" })
+            .env("NO_COLOR", "1")
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .unwrap();
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
@@ -410,7 +430,15 @@ pub fn python_tools() -> &'static Path {
     VENV.get_or_init(|| {
         let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("client-venv");
         let bin = venv.join("bin");
-        if !(bin.join("twine").exists() && bin.join("uv").exists() && bin.join("pip").exists()) {
+        let has_pypi_simple = || {
+            Command::new(bin.join("python"))
+                .args(["-c", "import pypi_simple"])
+                .output()
+                .is_ok_and(|o| o.status.success())
+        };
+        let installed =
+            ["twine", "uv", "pip"].iter().all(|t| bin.join(t).exists()) && has_pypi_simple();
+        if !installed {
             let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
             run_ok(Command::new(python).args(["-m", "venv"]).arg(&venv));
             run_ok(Command::new(bin.join("python")).args([
@@ -423,6 +451,7 @@ pub fn python_tools() -> &'static Path {
                 "pip",
                 "uv",
                 "twine",
+                "pypi-simple",
             ]));
         }
         bin

@@ -1,0 +1,160 @@
+//! Managing stored packages: yank and unyank (PEP 592), delete, for maintainers.
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use crate::access::ProjectMaintainer;
+use crate::blobs::{BlobStore, Sha256Hex};
+use crate::db::packages::{PackageRow, StoredFile};
+use crate::db::{self, now_millis};
+use crate::error::{Error, Result};
+use crate::python::Version;
+use crate::python::name::normalize;
+
+/// Which version: by name and version (CLI) or by the id the REST API lists.
+#[derive(Debug, Clone)]
+pub enum PackageRef {
+    Named { name: String, version: String },
+    Id(i64),
+}
+
+/// Which files of the version: all, or one by filename or by id.
+#[derive(Debug, Clone)]
+pub enum FileRef {
+    All,
+    Named(String),
+    Id(i64),
+}
+
+/// The version and the files an operation acts on; a file that is not there is a 404.
+pub fn select(
+    conn: &Connection,
+    maintainer: &ProjectMaintainer,
+    package: &PackageRef,
+    file: &FileRef,
+) -> Result<(PackageRow, Vec<StoredFile>)> {
+    let project_id = maintainer.project().id;
+    let row = match package {
+        PackageRef::Named { name, version } => {
+            let version = Version::parse(version)?.normalized();
+            db::packages::find_package(conn, project_id, &normalize(name), &version)?
+        }
+        PackageRef::Id(id) => db::packages::find_package_by_id(conn, project_id, *id)?,
+    }
+    .ok_or_else(|| Error::not_found("404 Package Not Found"))?;
+    let files = db::packages::files_of_package(conn, row.id)?;
+    let chosen: Vec<StoredFile> = match file {
+        FileRef::All => files,
+        FileRef::Named(filename) => files
+            .into_iter()
+            .filter(|f| &f.filename == filename)
+            .collect(),
+        FileRef::Id(id) => files.into_iter().filter(|f| f.id == *id).collect(),
+    };
+    if chosen.is_empty() {
+        return Err(Error::not_found("404 Package File Not Found"));
+    }
+    Ok((row, chosen))
+}
+
+/// Yanks (`Some(reason)`, possibly empty) or unyanks (`None`) the selected files; returns them.
+pub fn set_yanked(
+    conn: &mut Connection,
+    maintainer: &ProjectMaintainer,
+    package: &PackageRef,
+    file: &FileRef,
+    yank: Option<&str>,
+) -> Result<Vec<StoredFile>> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let (row, files) = select(&tx, maintainer, package, file)?;
+    let reason = yank.map(str::trim).filter(|r| !r.is_empty());
+    for f in &files {
+        db::packages::set_yanked(&tx, f.id, yank.is_some(), reason)?;
+    }
+    let project = maintainer.project();
+    db::projects::bump_change_counter(&tx, project.id)?;
+    let action = if yank.is_some() { "yank" } else { "unyank" };
+    for f in &files {
+        let target = format!("{}/{}", project.full_path, f.filename);
+        db::packages::insert_audit(
+            &tx,
+            &maintainer.caller().actor(),
+            action,
+            &target,
+            now_millis(),
+        )?;
+    }
+    let updated = db::packages::files_of_package(&tx, row.id)?;
+    tx.commit()?;
+    Ok(updated
+        .into_iter()
+        .filter(|u| files.iter().any(|f| f.id == u.id))
+        .collect())
+}
+
+/// Deletes the selected files (and the version once it has none). Each filename is remembered
+/// with its sha256, so it can never come back with other bytes. Blobs nothing else refers to
+/// are removed after the commit: a crash in between leaves only garbage, never a dangling row.
+pub fn delete(
+    conn: &mut Connection,
+    blobs: &BlobStore,
+    maintainer: &ProjectMaintainer,
+    package: &PackageRef,
+    file: &FileRef,
+) -> Result<Vec<StoredFile>> {
+    let project = maintainer.project();
+    let now = now_millis();
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let (row, files) = select(&tx, maintainer, package, file)?;
+    for f in &files {
+        db::packages::insert_tombstone(&tx, project.id, &f.filename, &f.sha256, now)?;
+        db::packages::delete_file(&tx, f.id)?;
+        let target = format!("{}/{}", project.full_path, f.filename);
+        db::packages::insert_audit(&tx, &maintainer.caller().actor(), "delete", &target, now)?;
+    }
+    if db::packages::files_of_package(&tx, row.id)?.is_empty() {
+        db::packages::delete_package(&tx, row.id)?;
+    }
+    db::projects::bump_change_counter(&tx, project.id)?;
+    tx.commit()?;
+    for f in &files {
+        for digest in [Some(&f.sha256), f.metadata_sha256.as_ref()]
+            .into_iter()
+            .flatten()
+        {
+            if let Some(sha) = Sha256Hex::parse(digest)
+                && !db::packages::is_blob_referenced(conn, digest)?
+            {
+                blobs.remove(&sha)?;
+            }
+        }
+    }
+    Ok(files)
+}
+
+/// Extracts and stores the core metadata of files stored without it (before PEP 658 support),
+/// so their pages can advertise it. Returns how many files gained metadata; files whose archive
+/// cannot be read are reported and left as they are.
+pub fn backfill_metadata(
+    conn: &mut Connection,
+    blobs: &BlobStore,
+    limits: &crate::python::archive::Limits,
+) -> Result<usize> {
+    let mut done = 0;
+    for (file_id, filename, sha256) in db::packages::files_without_metadata(conn)? {
+        let (Ok(parsed), Some(sha)) = (
+            crate::python::Filename::parse(&filename),
+            Sha256Hex::parse(&sha256),
+        ) else {
+            continue;
+        };
+        match crate::python::archive::core_metadata(&blobs.path(&sha), parsed.kind(), limits) {
+            Ok(bytes) => {
+                let metadata_sha256 = blobs.put_bytes(&bytes)?;
+                db::packages::set_metadata_sha256(conn, file_id, metadata_sha256.as_str())?;
+                done += 1;
+            }
+            Err(err) => tracing::warn!(file = %filename, "cannot extract core metadata: {err}"),
+        }
+    }
+    Ok(done)
+}

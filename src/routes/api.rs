@@ -1,0 +1,269 @@
+//! The GitLab-style REST API for packages of a project: list, show, files, delete, and yank
+//! (which GitLab lacks; it follows GitLab's `POST …/action` style).
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{param, request_credentials};
+use crate::access;
+use crate::auth;
+use crate::db::packages::{PackageRow, StoredFile};
+use crate::error::{Error, Result};
+use crate::model::iso8601;
+use crate::registry::index;
+use crate::registry::manage::{self, FileRef, PackageRef};
+use crate::server::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    let base = "/api/v4/projects/{id}/packages";
+    cfg.route(base, web::get().to(list_packages))
+        .route(
+            &format!("{base}/{{package_id}}"),
+            web::get().to(show_package),
+        )
+        .route(
+            &format!("{base}/{{package_id}}"),
+            web::delete().to(delete_package),
+        )
+        .route(
+            &format!("{base}/{{package_id}}/package_files"),
+            web::get().to(list_files),
+        )
+        .route(
+            &format!("{base}/{{package_id}}/package_files/{{file_id}}"),
+            web::delete().to(delete_file),
+        )
+        .route(
+            &format!("{base}/{{package_id}}/yank"),
+            web::post().to(yank_package),
+        )
+        .route(
+            &format!("{base}/{{package_id}}/unyank"),
+            web::post().to(unyank_package),
+        )
+        .route(
+            &format!("{base}/{{package_id}}/package_files/{{file_id}}/yank"),
+            web::post().to(yank_file),
+        )
+        .route(
+            &format!("{base}/{{package_id}}/package_files/{{file_id}}/unyank"),
+            web::post().to(unyank_file),
+        );
+}
+
+/// A numeric path parameter; anything else names nothing (404).
+fn id_param(req: &HttpRequest, name: &str) -> Result<i64> {
+    param(req, name)
+        .parse()
+        .map_err(|_| Error::not_found("404 Not Found"))
+}
+
+fn package_json(row: &PackageRow) -> Value {
+    json!({
+        "id": row.id,
+        "name": row.display_name,
+        "version": row.version,
+        "package_type": "pypi",
+        "status": "default",
+        "created_at": iso8601(row.created_at),
+        "tags": [],
+    })
+}
+
+fn file_json(file: &StoredFile) -> Value {
+    json!({
+        "id": file.id,
+        "package_id": file.package_id,
+        "created_at": iso8601(file.created_at),
+        "file_name": file.filename,
+        "size": file.size,
+        "file_md5": file.md5,
+        "file_sha1": null,
+        "file_sha256": file.sha256,
+        "requires_python": file.requires_python,
+        "yanked": file.yanked,
+        "yanked_reason": file.yanked_reason,
+    })
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    package_name: Option<String>,
+    package_type: Option<String>,
+    page: Option<usize>,
+    per_page: Option<usize>,
+}
+
+async fn list_packages(
+    req: HttpRequest,
+    query: web::Query<ListQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse> {
+    let (creds, reference) = (request_credentials(&req), param(&req, "id"));
+    let query = query.into_inner();
+    let name = query.package_name.clone();
+    let rows = state
+        .db
+        .run(move |conn| {
+            let caller = auth::resolve(conn, creds.as_ref())?;
+            let reader =
+                access::read_project(conn, &caller, access::find_project(conn, &reference)?)?;
+            index::packages(conn, &reader, name.as_deref())
+        })
+        .await?;
+    // Wheelhouse holds PyPI packages only.
+    let rows = if query.package_type.as_deref().is_some_and(|t| t != "pypi") {
+        Vec::new()
+    } else {
+        rows
+    };
+    let per_page = query.per_page.unwrap_or(20).clamp(1, 100);
+    let page = query.page.unwrap_or(1).max(1);
+    let total = rows.len();
+    let items: Vec<Value> = rows
+        .iter()
+        .skip((page - 1) * per_page)
+        .take(per_page)
+        .map(package_json)
+        .collect();
+    let total_pages = total.div_ceil(per_page).max(1);
+    let mut response = HttpResponse::Ok();
+    response
+        .insert_header(("X-Total", total.to_string()))
+        .insert_header(("X-Total-Pages", total_pages.to_string()))
+        .insert_header(("X-Page", page.to_string()))
+        .insert_header(("X-Per-Page", per_page.to_string()))
+        .insert_header((
+            "X-Next-Page",
+            if page < total_pages {
+                (page + 1).to_string()
+            } else {
+                String::new()
+            },
+        ))
+        .insert_header((header::CACHE_CONTROL, "no-cache"));
+    Ok(response.json(items))
+}
+
+async fn show_package(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
+    let (row, _) = read_package(&req, &state).await?;
+    Ok(HttpResponse::Ok().json(package_json(&row)))
+}
+
+async fn list_files(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
+    let (_, files) = read_package(&req, &state).await?;
+    Ok(HttpResponse::Ok().json(files.iter().map(file_json).collect::<Vec<_>>()))
+}
+
+async fn read_package(
+    req: &HttpRequest,
+    state: &AppState,
+) -> Result<(PackageRow, Vec<StoredFile>)> {
+    let (creds, reference) = (request_credentials(req), param(req, "id"));
+    let package_id = id_param(req, "package_id")?;
+    state
+        .db
+        .run(move |conn| {
+            let caller = auth::resolve(conn, creds.as_ref())?;
+            let reader =
+                access::read_project(conn, &caller, access::find_project(conn, &reference)?)?;
+            index::package(conn, &reader, package_id)
+        })
+        .await
+}
+
+/// What a management request acts on.
+enum Action {
+    Delete,
+    Yank(String),
+    Unyank,
+}
+
+async fn manage(
+    req: &HttpRequest,
+    state: &AppState,
+    file: bool,
+    action: Action,
+) -> Result<Vec<StoredFile>> {
+    let (creds, reference) = (request_credentials(req), param(req, "id"));
+    let package = PackageRef::Id(id_param(req, "package_id")?);
+    let file = if file {
+        FileRef::Id(id_param(req, "file_id")?)
+    } else {
+        FileRef::All
+    };
+    let blobs = state.blobs.clone();
+    state
+        .db
+        .run(move |conn| {
+            let caller = auth::resolve(conn, creds.as_ref())?;
+            let maintainer =
+                access::maintain_project(conn, &caller, access::find_project(conn, &reference)?)?;
+            match action {
+                Action::Delete => manage::delete(conn, &blobs, &maintainer, &package, &file),
+                Action::Yank(reason) => {
+                    manage::set_yanked(conn, &maintainer, &package, &file, Some(&reason))
+                }
+                Action::Unyank => manage::set_yanked(conn, &maintainer, &package, &file, None),
+            }
+        })
+        .await
+}
+
+/// The optional JSON body of a yank: `{"reason": "…"}`. An empty body means no reason.
+#[derive(Deserialize, Default)]
+struct YankBody {
+    reason: Option<String>,
+}
+
+fn yank_reason(body: &web::Bytes) -> Result<String> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(String::new());
+    }
+    let parsed: YankBody = serde_json::from_slice(body).map_err(|e| {
+        Error::bad_request(format!(
+            "the body must be JSON like {{\"reason\": \"…\"}}: {e}"
+        ))
+    })?;
+    Ok(parsed.reason.unwrap_or_default())
+}
+
+async fn delete_package(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
+    manage(&req, &state, false, Action::Delete).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn delete_file(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
+    manage(&req, &state, true, Action::Delete).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn yank_package(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse> {
+    let files = manage(&req, &state, false, Action::Yank(yank_reason(&body)?)).await?;
+    Ok(HttpResponse::Ok().json(files.iter().map(file_json).collect::<Vec<_>>()))
+}
+
+async fn unyank_package(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
+    let files = manage(&req, &state, false, Action::Unyank).await?;
+    Ok(HttpResponse::Ok().json(files.iter().map(file_json).collect::<Vec<_>>()))
+}
+
+async fn yank_file(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse> {
+    let files = manage(&req, &state, true, Action::Yank(yank_reason(&body)?)).await?;
+    Ok(HttpResponse::Ok().json(files.iter().map(file_json).collect::<Vec<_>>()))
+}
+
+async fn unyank_file(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
+    let files = manage(&req, &state, true, Action::Unyank).await?;
+    Ok(HttpResponse::Ok().json(files.iter().map(file_json).collect::<Vec<_>>()))
+}

@@ -1,0 +1,172 @@
+//! The Warehouse-style JSON API (`…/pypi/NAME/json`, `…/pypi/NAME/VERSION/json`) that
+//! Dependabot, Renovate and Poetry still read, under the project and group prefixes.
+
+use std::collections::BTreeMap;
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use percent_encoding::utf8_percent_encode;
+use serde_json::{Value, json};
+
+use super::{param, read_route, request_credentials};
+use crate::access::{self, IndexKind};
+use crate::auth;
+use crate::db::packages::StoredFile;
+use crate::error::Result;
+use crate::model::iso8601;
+use crate::python::Filename;
+use crate::registry::index::{self, Release};
+use crate::server::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    for (prefix, kind) in [
+        ("/api/v4/projects/{id}/packages/pypi", IndexKind::Project),
+        ("/api/v4/groups/{id}/-/packages/pypi", IndexKind::Group),
+    ] {
+        for suffix in ["/pypi/{name}/json", "/pypi/{name}/json/"] {
+            cfg.service(read_route(&format!("{prefix}{suffix}"), kind, project_json));
+        }
+        for suffix in [
+            "/pypi/{name}/{version}/json",
+            "/pypi/{name}/{version}/json/",
+        ] {
+            cfg.service(read_route(&format!("{prefix}{suffix}"), kind, project_json));
+        }
+    }
+}
+
+async fn project_json(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    kind: IndexKind,
+) -> Result<HttpResponse> {
+    let (creds, reference, name) = (
+        request_credentials(&req),
+        param(&req, "id"),
+        param(&req, "name"),
+    );
+    let version = req
+        .match_info()
+        .get("version")
+        .map(|_| param(&req, "version"));
+    let wants_version = version.is_some();
+    let release = state
+        .db
+        .run(move |conn| {
+            let caller = auth::resolve(conn, creds.as_ref())?;
+            let scope = access::read_index(conn, &caller, kind, &reference)?;
+            index::release(conn, &scope, &name, version.as_deref())
+        })
+        .await?;
+    // Tools that read this API expect absolute URLs; build them from the request as received
+    // (Host, and X-Forwarded-* behind a proxy).
+    let info = req.connection_info();
+    let path = req.path();
+    let api_root = &path[..path
+        .find("/pypi/pypi/")
+        .map_or(path.len(), |i| i + "/pypi/".len())];
+    let base = format!("{}://{}{api_root}", info.scheme(), info.host());
+    let body = render(&release, &base, wants_version);
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "application/json"))
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .body(body.to_string()))
+}
+
+/// Shapes a release as Warehouse does; `for_version` leaves out `releases`, as Warehouse's
+/// version endpoint does.
+fn render(release: &Release, base: &str, for_version: bool) -> Value {
+    let meta = &release.metadata;
+    let name = &release.page.name;
+    let files_of = |version: &str| -> Vec<Value> {
+        release
+            .page
+            .files
+            .iter()
+            .filter(|f| f.version == version)
+            .map(|f| file_json(f, base))
+            .collect()
+    };
+    let urls = files_of(&release.version);
+    let chosen: Vec<&StoredFile> = release
+        .page
+        .files
+        .iter()
+        .filter(|f| f.version == release.version)
+        .collect();
+    let all_yanked = !chosen.is_empty() && chosen.iter().all(|f| f.yanked);
+    let project_urls: BTreeMap<String, String> = meta
+        .project_urls
+        .iter()
+        .filter_map(|entry| entry.split_once(','))
+        .map(|(label, url)| (label.trim().to_string(), url.trim().to_string()))
+        .collect();
+    let page_url = format!("{base}simple/{name}/");
+    let mut body = json!({
+        "info": {
+            "author": meta.author.clone().unwrap_or_default(),
+            "author_email": meta.author_email.clone().unwrap_or_default(),
+            "bugtrack_url": null,
+            "classifiers": meta.classifiers,
+            "description": meta.description.clone().unwrap_or_default(),
+            "description_content_type": meta.description_content_type,
+            "docs_url": null,
+            "download_url": "",
+            "downloads": { "last_day": -1, "last_month": -1, "last_week": -1 },
+            "home_page": meta.home_page.clone().unwrap_or_default(),
+            "keywords": meta.keywords.clone().unwrap_or_default(),
+            "license": meta.license.clone().unwrap_or_default(),
+            "maintainer": meta.maintainer.clone().unwrap_or_default(),
+            "maintainer_email": meta.maintainer_email.clone().unwrap_or_default(),
+            "name": meta.name,
+            "package_url": page_url,
+            "platform": null,
+            "project_url": page_url,
+            "project_urls": if project_urls.is_empty() { Value::Null } else { json!(project_urls) },
+            "release_url": format!("{base}pypi/{name}/{}/json", release.version),
+            "requires_dist": if meta.requires_dist.is_empty() { Value::Null } else { json!(meta.requires_dist) },
+            "requires_python": meta.requires_python.clone().unwrap_or_default(),
+            "summary": meta.summary.clone().unwrap_or_default(),
+            "version": release.version,
+            "yanked": all_yanked,
+            "yanked_reason": chosen.iter().find_map(|f| f.yanked_reason.clone()),
+        },
+        "last_serial": release.page.files.iter().map(|f| f.id).max().unwrap_or(0),
+        "urls": urls,
+        "vulnerabilities": [],
+    });
+    if !for_version {
+        let releases: serde_json::Map<String, Value> = release
+            .page
+            .versions
+            .iter()
+            .map(|v| (v.clone(), json!(files_of(v))))
+            .collect();
+        body["releases"] = Value::Object(releases);
+    }
+    body
+}
+
+fn file_json(file: &StoredFile, base: &str) -> Value {
+    let parsed = Filename::parse(&file.filename).ok();
+    let packagetype = parsed.as_ref().map_or("sdist", |f| f.kind().filetype());
+    let python_version = parsed.as_ref().map_or("source", |f| f.python_tag());
+    let uploaded = iso8601(file.created_at);
+    json!({
+        "comment_text": "",
+        "digests": { "blake2b_256": file.blake2b_256, "md5": file.md5, "sha256": file.sha256 },
+        "downloads": -1,
+        "filename": file.filename,
+        "has_sig": false,
+        "md5_digest": file.md5,
+        "packagetype": packagetype,
+        "python_version": python_version,
+        "requires_python": file.requires_python,
+        "size": file.size,
+        "upload_time": uploaded.get(..19).unwrap_or_default(),
+        "upload_time_iso_8601": uploaded,
+        "url": format!("{base}files/{}/{}", file.sha256, utf8_percent_encode(&file.filename, super::simple::PATH_SEGMENT)),
+        "yanked": file.yanked,
+        "yanked_reason": file.yanked_reason,
+    })
+}
