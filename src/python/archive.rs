@@ -44,12 +44,17 @@ pub fn core_metadata(path: &Path, kind: DistKind, limits: &Limits) -> Result<Vec
 
 /// `NAME-VERSION.dist-info/METADATA` at the top of a wheel.
 fn is_wheel_metadata(entry: &str) -> bool {
-    matches!(entry.split_once('/'), Some((dir, "METADATA")) if dir.ends_with(".dist-info"))
+    matches!(top_level_split(entry), Some((dir, "METADATA")) if dir.ends_with(".dist-info"))
 }
 
 /// `NAME-VERSION/PKG-INFO`: the sdist's own metadata, not an `.egg-info` copy deeper down.
 fn is_sdist_pkg_info(entry: &str) -> bool {
-    matches!(entry.split_once('/'), Some((dir, "PKG-INFO")) if !dir.is_empty())
+    matches!(top_level_split(entry), Some((dir, "PKG-INFO")) if !dir.is_empty())
+}
+
+/// Splits `dir/rest`, ignoring a leading `./` that some archivers write.
+fn top_level_split(entry: &str) -> Option<(&str, &str)> {
+    entry.strip_prefix("./").unwrap_or(entry).split_once('/')
 }
 
 fn from_zip(
@@ -248,6 +253,37 @@ mod tests {
         assert_eq!(bytes, b"Name: pkg\nVersion: 1.0\n");
         let z = zip_file(&[("pkg-1.0/PKG-INFO", b"Name: pkg\nVersion: 1.0\n")]);
         assert!(core_metadata(z.path(), DistKind::SdistZip, &Limits::default()).is_ok());
+    }
+
+    #[test]
+    fn reads_odd_but_valid_archives() {
+        // Stored (uncompressed) entries, directory entries and CRLF metadata.
+        let file = tempfile::NamedTempFile::new().unwrap();
+        let mut zip = zip::ZipWriter::new(file.reopen().unwrap());
+        let stored = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Stored);
+        zip.add_directory("Odd_Name-1.0.dist-info/", stored)
+            .unwrap();
+        zip.start_file("Odd_Name-1.0.dist-info/METADATA", stored)
+            .unwrap();
+        zip.write_all(b"Name: Odd.Name\r\nVersion: 1.0\r\n")
+            .unwrap();
+        zip.finish().unwrap();
+        let bytes = core_metadata(file.path(), DistKind::Wheel, &Limits::default()).unwrap();
+        assert_eq!(bytes, b"Name: Odd.Name\r\nVersion: 1.0\r\n");
+
+        // `./` prefixes, a long (PAX/GNU) path before PKG-INFO, and latin-1 text inside.
+        let long = format!("pkg-1.0/{}/x.py", "deep".repeat(40));
+        let f = tar_gz_file(&[
+            (&long, b""),
+            (
+                "./pkg-1.0/PKG-INFO",
+                b"Name: pkg\nVersion: 1.0\nAuthor: Jos\xe9\n",
+            ),
+        ]);
+        let bytes = core_metadata(f.path(), DistKind::SdistTarGz, &Limits::default()).unwrap();
+        let meta = crate::python::metadata::parse(&bytes).unwrap();
+        assert_eq!(meta.author.as_deref(), Some("José"));
     }
 
     #[test]

@@ -187,6 +187,25 @@ fn pages_carry_etags_and_answer_304() {
     assert!(again.body.is_empty());
     let other = request("GET", &url, &[("If-None-Match", "\"nope\"")]);
     assert_eq!(other.status, 200);
+    // An upload is visible in the very next request: the old tag no longer matches.
+    let token = f
+        .server
+        .cli(&["token", "add", "dev", "--name", "again", "--scopes", "api"]);
+    let (filename, bytes) = wheel_with("My.Pkg_Name", "1.1", &[], None);
+    let resp = upload(
+        &f.api,
+        Some(&basic("__token__", &token)),
+        "my-pkg-name",
+        "1.1",
+        &filename,
+        &bytes,
+        &[],
+    );
+    assert_eq!(resp.status, 201);
+    let fresh = request("GET", &url, &[("If-None-Match", &etag)]);
+    assert_eq!(fresh.status, 200);
+    assert!(fresh.text().contains(&filename));
+    assert_ne!(fresh.header("etag"), Some(etag.as_str()));
 }
 
 #[test]
