@@ -24,7 +24,7 @@ use crate::registry::manage::{self, FileRef, PackageRef};
     about = "A private Python package index in one executable"
 )]
 struct Cli {
-    /// TOML configuration file (keys: data_dir, listen, max_upload_size, workers).
+    /// TOML configuration file (keys: data_dir, listen, max_upload_size, workers, external_url).
     #[arg(long, global = true, env = "WHEELHOUSE_CONFIG")]
     config: Option<PathBuf>,
     /// Where the database and package files live [default: ~/.local/share/wheelhouse].
@@ -106,6 +106,9 @@ struct ServeArgs {
     /// HTTP worker threads [default: one per core].
     #[arg(long, env = "WHEELHOUSE_WORKERS")]
     workers: Option<usize>,
+    /// The URL clients reach this server at, when a reverse proxy changes it (https://pypi.lan).
+    #[arg(long, env = "WHEELHOUSE_EXTERNAL_URL")]
+    external_url: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -261,6 +264,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 listen: config::DEFAULT_LISTEN.into(),
                 max_upload_bytes: config::DEFAULT_MAX_UPLOAD,
                 workers: 0,
+                external_url: None,
             };
             let (db, blobs) = crate::server::open_data(&config)?;
             provision(&db, &blobs, command)
@@ -286,6 +290,11 @@ fn resolve_serve_config(
             .unwrap_or_else(|| config::DEFAULT_LISTEN.into()),
         max_upload_bytes,
         workers: args.workers.or(file.workers).unwrap_or(0),
+        external_url: args
+            .external_url
+            .or(file.external_url)
+            .map(|url| config::parse_external_url(&url))
+            .transpose()?,
     })
 }
 

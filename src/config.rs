@@ -15,6 +15,9 @@ pub struct Config {
     pub max_upload_bytes: u64,
     /// HTTP worker threads (0: one per core).
     pub workers: usize,
+    /// The address clients use (`https://pypi.example.lan`), when a proxy makes it differ from
+    /// the request's own; the only links it changes are the absolute ones of the JSON API.
+    pub external_url: Option<String>,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -34,6 +37,7 @@ pub struct FileConfig {
     pub listen: Option<String>,
     pub max_upload_size: Option<SizeValue>,
     pub workers: Option<usize>,
+    pub external_url: Option<String>,
 }
 
 /// A size written as a number of bytes or as text with a unit (`"512MiB"`).
@@ -70,6 +74,21 @@ pub fn default_data_dir() -> PathBuf {
         Some(home) => PathBuf::from(home).join(".local/share/wheelhouse"),
         None => PathBuf::from("wheelhouse-data"),
     }
+}
+
+/// Checks an external URL (`http(s)://host[:port][/prefix]`) and drops a trailing slash.
+pub fn parse_external_url(text: &str) -> anyhow::Result<String> {
+    let trimmed = text.trim().trim_end_matches('/');
+    let rest = trimmed
+        .strip_prefix("http://")
+        .or_else(|| trimmed.strip_prefix("https://"))
+        .with_context(|| format!("external_url \"{text}\" must start with http:// or https://"))?;
+    if rest.is_empty() || rest.starts_with('/') || rest.contains(['?', '#', ' ']) {
+        bail!(
+            "external_url \"{text}\" must be like https://pypi.example.lan or http://host:8080/prefix"
+        );
+    }
+    Ok(trimmed.to_string())
 }
 
 /// `1073741824`, `1GiB`, `512MiB`, `100MB`, `64k` (binary and decimal units, case-insensitive).
@@ -112,6 +131,27 @@ mod tests {
         assert!(parse_size("lots").is_err());
         assert!(parse_size("1TB").is_err());
         assert!(parse_size("99999999999GiB").is_err());
+    }
+
+    #[test]
+    fn checks_external_urls() {
+        assert_eq!(
+            parse_external_url("https://pypi.lan/").unwrap(),
+            "https://pypi.lan"
+        );
+        assert_eq!(
+            parse_external_url("http://h:8080/pkgs").unwrap(),
+            "http://h:8080/pkgs"
+        );
+        for bad in [
+            "pypi.lan",
+            "ftp://x",
+            "https://",
+            "https:///x",
+            "http://a b",
+        ] {
+            assert!(parse_external_url(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -58,14 +58,19 @@ async fn project_json(
             index::release(conn, &scope, &name, version.as_deref())
         })
         .await?;
-    // Tools that read this API expect absolute URLs; build them from the request as received
-    // (Host, and X-Forwarded-* behind a proxy).
-    let info = req.connection_info();
+    // Tools that read this API expect absolute URLs: from the configured external URL, else
+    // from the request as received (Host, and Forwarded / X-Forwarded-* behind a proxy).
     let path = req.path();
     let api_root = &path[..path
         .find("/pypi/pypi/")
         .map_or(path.len(), |i| i + "/pypi/".len())];
-    let base = format!("{}://{}{api_root}", info.scheme(), info.host());
+    let base = match &state.config.external_url {
+        Some(external) => format!("{external}{api_root}"),
+        None => {
+            let info = req.connection_info();
+            format!("{}://{}{api_root}", info.scheme(), info.host())
+        }
+    };
     let body = render(&release, &base, wants_version);
     Ok(HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, "application/json"))

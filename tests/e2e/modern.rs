@@ -471,3 +471,43 @@ fn metadata_backfill_restores_missing_core_metadata() {
     assert!(r.json_page("old")["files"][0]["core-metadata"]["sha256"].is_string());
     assert_eq!(r.server.cli(&["metadata", "backfill"]), "0");
 }
+
+#[test]
+fn json_api_links_follow_the_proxy_or_the_external_url() {
+    let r = registry();
+    r.publish(&wheel("linked", "1.0", &[]), "linked", "1.0");
+    let url = format!("{}/pypi/linked/json", r.api);
+    let proxied = request(
+        "GET",
+        &url,
+        &[
+            ("Authorization", &r.maintainer),
+            ("X-Forwarded-Host", "proxy.lan:9000"),
+            ("X-Forwarded-Proto", "https"),
+        ],
+    )
+    .json();
+    let link = proxied["urls"][0]["url"].as_str().unwrap();
+    assert!(
+        link.starts_with("https://proxy.lan:9000/api/v4/projects/acme%2Flibs/packages/pypi/files/"),
+        "{link}"
+    );
+
+    let configured = registry_with(Server::start_with(&[
+        "--external-url",
+        "https://pypi.example.lan/prefix/",
+    ]));
+    configured.publish(&wheel("linked", "1.0", &[]), "linked", "1.0");
+    let body = get(
+        &format!("{}/pypi/linked/json", configured.api),
+        Some(&configured.maintainer),
+    )
+    .json();
+    let link = body["urls"][0]["url"].as_str().unwrap();
+    assert!(
+        link.starts_with(
+            "https://pypi.example.lan/prefix/api/v4/projects/acme%2Flibs/packages/pypi/files/"
+        ),
+        "{link}"
+    );
+}
