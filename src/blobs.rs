@@ -85,6 +85,12 @@ impl BlobStore {
         drop(file);
         let target = self.path(sha256);
         if target.exists() {
+            // Refresh its time so `gc`'s grace period also covers a blob that an upload is
+            // about to reference again.
+            File::options()
+                .write(true)
+                .open(&target)?
+                .set_modified(std::time::SystemTime::now())?;
             return Ok(());
         }
         let dir = target.parent().expect("blob paths have a parent");
@@ -102,6 +108,67 @@ impl BlobStore {
         let digests = temp.digests();
         self.persist(temp, &digests.sha256)?;
         Ok(digests.sha256)
+    }
+
+    /// Every blob on disk with its path; files that are not named like a blob are skipped.
+    pub fn list(&self) -> io::Result<Vec<(Sha256Hex, PathBuf)>> {
+        let mut found = Vec::new();
+        for level1 in fs::read_dir(&self.blobs_dir)? {
+            let level1 = level1?.path();
+            if !level1.is_dir() {
+                continue;
+            }
+            for level2 in fs::read_dir(&level1)? {
+                let level2 = level2?.path();
+                if !level2.is_dir() {
+                    continue;
+                }
+                for blob in fs::read_dir(&level2)? {
+                    let path = blob?.path();
+                    let name = path
+                        .file_name()
+                        .and_then(|n| n.to_str())
+                        .unwrap_or_default();
+                    if let Some(sha) = Sha256Hex::parse(name) {
+                        found.push((sha, path));
+                    }
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    /// Files in DATA/tmp: uploads in progress, or left by a crash.
+    pub fn temp_files(&self) -> io::Result<Vec<PathBuf>> {
+        fs::read_dir(&self.tmp_dir)?
+            .map(|e| e.map(|e| e.path()))
+            .collect()
+    }
+
+    /// The sha256 and size of a blob's bytes as they are on disk now.
+    pub fn verify(&self, sha256: &Sha256Hex) -> io::Result<(Sha256Hex, u64)> {
+        let mut file = File::open(self.path(sha256))?;
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0u8; 1 << 20];
+        let mut size = 0u64;
+        loop {
+            let n = io::Read::read(&mut file, &mut buf)?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+            size += n as u64;
+        }
+        Ok((Sha256Hex(hex::encode(hasher.finalize())), size))
+    }
+
+    /// Moves a damaged blob to DATA/quarantine, out of service but kept for inspection.
+    pub fn quarantine(&self, sha256: &Sha256Hex) -> io::Result<PathBuf> {
+        let dir = self.tmp_dir.with_file_name("quarantine");
+        fs::create_dir_all(&dir)?;
+        let target = dir.join(sha256.as_str());
+        fs::rename(self.path(sha256), &target)?;
+        Ok(target)
     }
 
     /// Removes a blob that no row refers to any more. A missing blob is not an error.

@@ -24,6 +24,17 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_MAX_UPLOAD: u64 = 1 << 30;
 
 impl Config {
+    /// Defaults for everything but the data directory: what the non-serving commands use.
+    pub fn for_data_dir(data_dir: PathBuf) -> Config {
+        Config {
+            data_dir,
+            listen: DEFAULT_LISTEN.into(),
+            max_upload_bytes: DEFAULT_MAX_UPLOAD,
+            workers: 0,
+            external_url: None,
+        }
+    }
+
     pub fn db_path(&self) -> PathBuf {
         self.data_dir.join("wheelhouse.db")
     }

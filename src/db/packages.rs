@@ -456,3 +456,33 @@ pub fn set_metadata_sha256(conn: &Connection, file_id: i64, metadata_sha256: &st
     )?;
     Ok(())
 }
+
+/// What `fsck` checks of each file row.
+#[derive(Debug, Clone)]
+pub struct FileBlobs {
+    pub id: i64,
+    pub project_id: i64,
+    pub filename: String,
+    pub size: i64,
+    pub sha256: String,
+    pub metadata_sha256: Option<String>,
+}
+
+pub fn all_file_blobs(conn: &Connection) -> Result<Vec<FileBlobs>> {
+    let mut stmt = conn.prepare(
+        "SELECT id, project_id, filename, size, sha256, metadata_sha256 FROM package_files ORDER BY id",
+    )?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok(FileBlobs {
+                id: r.get(0)?,
+                project_id: r.get(1)?,
+                filename: r.get(2)?,
+                size: r.get(3)?,
+                sha256: r.get(4)?,
+                metadata_sha256: r.get(5)?,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
+}

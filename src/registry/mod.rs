@@ -1,6 +1,8 @@
 //! The registry's services: uploads, index pages and provisioning, each behind a capability.
 
 pub mod admin;
+pub mod backup;
 pub mod index;
+pub mod integrity;
 pub mod manage;
 pub mod upload;

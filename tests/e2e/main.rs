@@ -4,6 +4,7 @@
 mod access;
 mod cli;
 mod clients;
+mod maintenance;
 mod modern;
 mod robustness;
 mod simple;

@@ -15,7 +15,9 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_wheelhouse");
 pub struct Server {
     child: Child,
     pub base: String,
-    pub data: tempfile::TempDir,
+    /// Owns the temporary directory the data lives in (removed when the server is dropped).
+    holder: tempfile::TempDir,
+    data_dir: PathBuf,
 }
 
 impl Server {
@@ -39,15 +41,34 @@ impl Server {
     }
 
     fn spawn(extra: &[&str], log: bool) -> Server {
-        let data = tempfile::tempdir().unwrap();
+        let holder = tempfile::tempdir().unwrap();
+        let data_dir = holder.path().to_path_buf();
+        Server::spawn_in(holder, data_dir, extra, log)
+    }
+
+    /// Kills the server outright (SIGKILL: no shutdown code runs) and starts a new one on the
+    /// same data directory, on a new port.
+    pub fn crash_and_restart(mut self) -> Server {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+        let holder = std::mem::replace(&mut self.holder, tempfile::TempDir::new().unwrap());
+        Server::spawn_in(holder, self.data_dir.clone(), &[], false)
+    }
+
+    /// A server on an existing data directory, which `holder` keeps alive.
+    pub fn start_in(holder: tempfile::TempDir, data_dir: &Path) -> Server {
+        Server::spawn_in(holder, data_dir.to_path_buf(), &[], false)
+    }
+
+    fn spawn_in(holder: tempfile::TempDir, data_dir: PathBuf, extra: &[&str], log: bool) -> Server {
         let stderr = if log {
-            Stdio::from(std::fs::File::create(data.path().join("server.log")).unwrap())
+            Stdio::from(std::fs::File::create(data_dir.join("server.log")).unwrap())
         } else {
             Stdio::inherit()
         };
         let mut child = Command::new(BIN)
             .arg("--data-dir")
-            .arg(data.path())
+            .arg(&data_dir)
             .args(["serve", "--listen", "127.0.0.1:0"])
             .args(extra)
             .env("RUST_LOG", if log { "info" } else { "warn" })
@@ -68,11 +89,16 @@ impl Server {
         };
         // Keep draining stdout so the server never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
-        Server { child, base, data }
+        Server {
+            child,
+            base,
+            holder,
+            data_dir,
+        }
     }
 
     pub fn data_dir(&self) -> &Path {
-        self.data.path()
+        &self.data_dir
     }
 
     /// `host:port` of the listener, for raw TCP tests.

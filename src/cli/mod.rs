@@ -1,7 +1,9 @@
 //! The command line: `serve`, and the provisioning commands that scripts rely on. Each
 //! provisioning command prints the created secret or id alone on the last line of stdout.
 
-use std::io::{BufRead, Write};
+mod commands;
+
+use std::io::Write;
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -9,13 +11,9 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
-use crate::blobs::BlobStore;
 use crate::config::{self, Config, FileConfig};
-use crate::db::Db;
-use crate::model::{Role, Visibility};
 use crate::python::archive::Limits;
-use crate::registry::admin;
-use crate::registry::manage::{self, FileRef, PackageRef};
+use crate::registry::{admin, manage};
 
 #[derive(Parser)]
 #[command(
@@ -76,6 +74,22 @@ enum Command {
     /// Core metadata (PEP 658) housekeeping.
     #[command(subcommand)]
     Metadata(MetadataCommand),
+    /// Check every stored file against its digest; exits non-zero on damage.
+    Fsck {
+        /// Extract damaged metadata again and quarantine corrupt blobs.
+        #[arg(long)]
+        repair: bool,
+    },
+    /// Remove unreferenced blobs and stale temporary files (safe while the server runs).
+    Gc {
+        /// Only remove garbage older than this many seconds (younger may be an upload in flight).
+        #[arg(long, default_value_t = 3600)]
+        grace_seconds: u64,
+    },
+    /// Write a consistent copy of the database and blobs to DEST (safe while the server runs).
+    Backup { dest: PathBuf },
+    /// Fill the (new, empty) data directory from a backup made by `backup`.
+    Restore { source: PathBuf },
 }
 
 #[derive(Args)]
@@ -258,16 +272,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         .unwrap_or_else(config::default_data_dir);
     match cli.command {
         Command::Serve(args) => serve(resolve_serve_config(data_dir, file, args)?),
+        // Restoring must not create a database in the target first.
+        Command::Restore { source } => commands::restore(&source, &data_dir),
         command => {
-            let config = Config {
-                data_dir,
-                listen: config::DEFAULT_LISTEN.into(),
-                max_upload_bytes: config::DEFAULT_MAX_UPLOAD,
-                workers: 0,
-                external_url: None,
-            };
+            let config = Config::for_data_dir(data_dir);
             let (db, blobs) = crate::server::open_data(&config)?;
-            provision(&db, &blobs, command)
+            commands::run(&db, &blobs, command)
         }
     }
 }
@@ -331,227 +341,5 @@ fn serve(config: Config) -> anyhow::Result<()> {
     );
     std::io::stdout().flush()?;
     actix_web::rt::System::new().block_on(crate::server::serve(config, db, blobs, listener))?;
-    Ok(())
-}
-
-fn read_password_line() -> anyhow::Result<String> {
-    let mut line = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut line)
-        .context("cannot read the password from stdin")?;
-    Ok(line.trim_end_matches(['\r', '\n']).to_string())
-}
-
-fn visibility(text: &str) -> anyhow::Result<Visibility> {
-    Ok(text.parse::<Visibility>()?)
-}
-
-/// Runs a maintainer's operation as the operator, who owns the data directory.
-fn as_operator(
-    conn: &mut rusqlite::Connection,
-    target: &PackageTarget,
-    operation: impl FnOnce(
-        &mut rusqlite::Connection,
-        &crate::access::ProjectMaintainer,
-        &PackageRef,
-        &FileRef,
-    ) -> crate::error::Result<Vec<crate::db::packages::StoredFile>>,
-) -> anyhow::Result<()> {
-    let project = crate::access::find_project(conn, &target.project)?;
-    let maintainer =
-        crate::access::maintain_project(conn, &crate::auth::Caller::Operator, project)?;
-    let package = PackageRef::Named {
-        name: target.name.clone(),
-        version: target.version.clone(),
-    };
-    let file = target.file.clone().map_or(FileRef::All, FileRef::Named);
-    for file in operation(conn, &maintainer, &package, &file)? {
-        println!("{}", file.filename);
-    }
-    Ok(())
-}
-
-fn provision(db: &Db, blobs: &BlobStore, command: Command) -> anyhow::Result<()> {
-    let mut conn = db.get()?;
-    let conn = &mut *conn;
-    match command {
-        Command::Yank { target, reason } => {
-            let reason = reason.unwrap_or_default();
-            as_operator(conn, &target, |c, m, p, f| {
-                manage::set_yanked(c, m, p, f, Some(&reason))
-            })?;
-        }
-        Command::Unyank { target } => {
-            as_operator(conn, &target, |c, m, p, f| {
-                manage::set_yanked(c, m, p, f, None)
-            })?;
-        }
-        Command::Delete { target } => {
-            as_operator(conn, &target, |c, m, p, f| {
-                manage::delete(c, blobs, m, p, f)
-            })?;
-        }
-        Command::Metadata(MetadataCommand::Backfill) => {
-            let done = manage::backfill_metadata(conn, blobs, &Limits::default())?;
-            println!("{done}");
-        }
-        Command::Serve(_) => unreachable!("handled by run"),
-        Command::User(cmd) => match cmd {
-            UserCommand::Add {
-                name,
-                admin: is_admin,
-                email,
-                password_stdin,
-            } => {
-                let password = password_stdin.then(read_password_line).transpose()?;
-                let (user, generated) = admin::create_user(
-                    conn,
-                    &name,
-                    email.as_deref(),
-                    password.as_deref(),
-                    is_admin,
-                )?;
-                match generated {
-                    Some(password) => {
-                        eprintln!(
-                            "Created user \"{}\" (id {}). Password:",
-                            user.username, user.id
-                        );
-                        println!("{password}");
-                    }
-                    None => println!("{}", user.id),
-                }
-            }
-            UserCommand::List => {
-                for user in admin::list_users(conn)? {
-                    let flags = [(user.is_admin, "admin"), (user.is_blocked, "blocked")]
-                        .iter()
-                        .filter(|(on, _)| *on)
-                        .map(|(_, f)| *f)
-                        .collect::<Vec<_>>()
-                        .join(",");
-                    println!(
-                        "{}\t{}\t{}\t{}",
-                        user.id,
-                        user.username,
-                        user.email.unwrap_or_default(),
-                        flags
-                    );
-                }
-            }
-            UserCommand::Remove { name } => admin::remove_user(conn, &name)?,
-            UserCommand::Passwd {
-                name,
-                password_stdin,
-            } => {
-                let password = password_stdin.then(read_password_line).transpose()?;
-                if let Some(generated) = admin::set_password(conn, &name, password.as_deref())? {
-                    println!("{generated}");
-                }
-            }
-            UserCommand::Block { name } => admin::set_blocked(conn, &name, true)?,
-            UserCommand::Unblock { name } => admin::set_blocked(conn, &name, false)?,
-        },
-        Command::Token(cmd) => match cmd {
-            TokenCommand::Add {
-                user,
-                name,
-                scopes,
-                expires,
-            } => {
-                let (token, secret) =
-                    admin::create_token(conn, &user, &name, &scopes, expires.as_deref())?;
-                eprintln!(
-                    "Created token \"{}\" (id {}) for {user}. It is shown only now:",
-                    token.name, token.id
-                );
-                println!("{secret}");
-            }
-            TokenCommand::List { user } => {
-                for t in admin::list_tokens(conn, &user)? {
-                    let state = if t.revoked { "revoked" } else { "active" };
-                    let expires = t.expires_on.unwrap_or_else(|| "never".into());
-                    println!(
-                        "{}\t{}\t{}\t{state}\texpires:{expires}",
-                        t.id,
-                        t.name,
-                        t.scopes.to_stored()
-                    );
-                }
-            }
-            TokenCommand::Revoke { id } => admin::revoke_token(conn, id)?,
-        },
-        Command::Group(cmd) => match cmd {
-            GroupCommand::Add {
-                path,
-                visibility: v,
-            } => {
-                let group = admin::create_group(conn, &path, visibility(&v)?)?;
-                println!("{}", group.id);
-            }
-            GroupCommand::List => {
-                for g in admin::list_groups(conn)? {
-                    println!("{}\t{}\t{}", g.id, g.full_path, g.visibility);
-                }
-            }
-            GroupCommand::Remove { path } => admin::remove_group(conn, &path)?,
-        },
-        Command::Project(cmd) => match cmd {
-            ProjectCommand::Add {
-                path,
-                visibility: v,
-            } => {
-                let project = admin::create_project(conn, &path, visibility(&v)?)?;
-                println!("{}", project.id);
-            }
-            ProjectCommand::List => {
-                for p in admin::list_projects(conn)? {
-                    println!("{}\t{}\t{}", p.id, p.full_path, p.visibility);
-                }
-            }
-            ProjectCommand::Remove { path } => admin::remove_project(conn, blobs, &path)?,
-        },
-        Command::Member(cmd) => match cmd {
-            MemberCommand::Add { path, user, role } => {
-                admin::add_member(conn, &path, &user, role.parse::<Role>()?)?;
-            }
-            MemberCommand::List { path } => {
-                for (user, role) in admin::list_members(conn, &path)? {
-                    println!("{user}\t{}", role.as_str());
-                }
-            }
-            MemberCommand::Remove { path, user } => admin::remove_member(conn, &path, &user)?,
-        },
-        Command::DeployToken(cmd) => match cmd {
-            DeployTokenCommand::Add {
-                path,
-                name,
-                scopes,
-                expires,
-            } => {
-                let (token, secret) =
-                    admin::create_deploy_token(conn, &path, &name, &scopes, expires.as_deref())?;
-                eprintln!(
-                    "Created deploy token \"{}\" (id {}). It is shown only now:",
-                    token.name, token.id
-                );
-                println!("{} {secret}", token.username);
-            }
-            DeployTokenCommand::List { path } => {
-                for t in admin::list_deploy_tokens(conn, &path)? {
-                    let state = if t.revoked { "revoked" } else { "active" };
-                    println!(
-                        "{}\t{}\t{}\t{}\t{state}",
-                        t.id,
-                        t.name,
-                        t.username,
-                        t.scopes.to_stored()
-                    );
-                }
-            }
-            DeployTokenCommand::Revoke { id } => admin::revoke_deploy_token(conn, id)?,
-        },
-    }
     Ok(())
 }

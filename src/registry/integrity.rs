@@ -1,0 +1,190 @@
+//! `fsck` and `gc`: checking every stored byte against its digest, and removing garbage.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::time::{Duration, SystemTime};
+
+use rusqlite::Connection;
+
+use crate::blobs::{BlobStore, Sha256Hex};
+use crate::db;
+use crate::error::Result;
+use crate::python::Filename;
+use crate::python::archive::{self, Limits};
+
+/// One thing `fsck` found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Finding {
+    /// A file row whose blob is gone: the file cannot be served. Damage.
+    MissingFile { file: String, sha256: String },
+    /// A file whose bytes no longer hash to their name, or whose size differs. Damage.
+    CorruptFile { file: String, sha256: String },
+    /// A file's extracted metadata is missing or damaged; it can be extracted again.
+    BadMetadata { file: String },
+    /// A blob no row refers to: garbage (`gc` removes it), or an upload about to commit.
+    OrphanBlob { sha256: String },
+    /// A temporary upload file: garbage after a crash, or an upload in progress.
+    TempFile { path: String },
+}
+
+impl Finding {
+    pub fn is_damage(&self) -> bool {
+        matches!(
+            self,
+            Finding::MissingFile { .. } | Finding::CorruptFile { .. } | Finding::BadMetadata { .. }
+        )
+    }
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Finding::MissingFile { file, sha256 } => {
+                write!(f, "missing: {file} (blob {sha256} is gone)")
+            }
+            Finding::CorruptFile { file, sha256 } => {
+                write!(
+                    f,
+                    "corrupt: {file} (blob {sha256} does not match its digest or size)"
+                )
+            }
+            Finding::BadMetadata { file } => write!(f, "metadata missing or damaged: {file}"),
+            Finding::OrphanBlob { sha256 } => write!(f, "unreferenced blob: {sha256}"),
+            Finding::TempFile { path } => write!(f, "temporary file: {path}"),
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct FsckReport {
+    pub files_checked: usize,
+    pub findings: Vec<Finding>,
+    /// What `--repair` fixed, one line each.
+    pub repaired: Vec<String>,
+}
+
+impl FsckReport {
+    /// Damage that is still there after any repair.
+    pub fn damaged(&self) -> bool {
+        self.findings.iter().any(Finding::is_damage)
+    }
+}
+
+/// Reads every stored file and checks it against its row. With `repair`: extracts damaged or
+/// missing metadata again, and moves corrupt blobs to DATA/quarantine so they are not served.
+/// Garbage is reported but left to `gc`, which knows how old it must be before it is garbage.
+pub fn fsck(conn: &Connection, blobs: &BlobStore, repair: bool) -> Result<FsckReport> {
+    let mut report = FsckReport::default();
+    let rows = db::packages::all_file_blobs(conn)?;
+    let mut referenced = HashSet::new();
+    for row in &rows {
+        report.files_checked += 1;
+        referenced.insert(row.sha256.clone());
+        referenced.extend(row.metadata_sha256.clone());
+        let label = format!("project {} file {}", row.project_id, row.filename);
+        let Some(sha) = Sha256Hex::parse(&row.sha256) else {
+            report.findings.push(Finding::CorruptFile {
+                file: label,
+                sha256: row.sha256.clone(),
+            });
+            continue;
+        };
+        match blobs.verify(&sha) {
+            Err(_) => {
+                report.findings.push(Finding::MissingFile {
+                    file: label,
+                    sha256: row.sha256.clone(),
+                });
+                continue;
+            }
+            Ok((actual, size)) if actual != sha || size as i64 != row.size => {
+                if repair {
+                    let moved = blobs.quarantine(&sha)?;
+                    report
+                        .repaired
+                        .push(format!("quarantined {label} to {}", moved.display()));
+                }
+                report.findings.push(Finding::CorruptFile {
+                    file: label,
+                    sha256: row.sha256.clone(),
+                });
+                continue;
+            }
+            Ok(_) => {}
+        }
+        let metadata_ok = row
+            .metadata_sha256
+            .as_deref()
+            .and_then(Sha256Hex::parse)
+            .is_some_and(|m| blobs.verify(&m).is_ok_and(|(actual, _)| actual == m));
+        if metadata_ok {
+            continue;
+        }
+        if repair && let Some(restored) = extract_metadata(blobs, &sha, &row.filename) {
+            db::packages::set_metadata_sha256(conn, row.id, restored.as_str())?;
+            referenced.insert(restored.as_str().to_string());
+            report
+                .repaired
+                .push(format!("extracted the metadata of {label} again"));
+        } else {
+            report.findings.push(Finding::BadMetadata { file: label });
+        }
+    }
+    for (sha, _) in blobs.list()? {
+        if !referenced.contains(sha.as_str()) {
+            report.findings.push(Finding::OrphanBlob {
+                sha256: sha.as_str().to_string(),
+            });
+        }
+    }
+    for path in blobs.temp_files()? {
+        report.findings.push(Finding::TempFile {
+            path: path.display().to_string(),
+        });
+    }
+    Ok(report)
+}
+
+fn extract_metadata(blobs: &BlobStore, sha: &Sha256Hex, filename: &str) -> Option<Sha256Hex> {
+    let kind = Filename::parse(filename).ok()?.kind();
+    let bytes = archive::core_metadata(&blobs.path(sha), kind, &Limits::default()).ok()?;
+    blobs.put_bytes(&bytes).ok()
+}
+
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct GcReport {
+    pub blobs_removed: usize,
+    pub temp_files_removed: usize,
+}
+
+/// Removes blobs no row refers to and temporary files, once they are older than `grace`: a
+/// younger one may belong to an upload that is about to commit on a running server.
+pub fn gc(conn: &Connection, blobs: &BlobStore, grace: Duration) -> Result<GcReport> {
+    let mut referenced = HashSet::new();
+    for row in db::packages::all_file_blobs(conn)? {
+        referenced.insert(row.sha256);
+        referenced.extend(row.metadata_sha256);
+    }
+    let old_enough = |path: &std::path::Path| {
+        std::fs::metadata(path)
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| SystemTime::now().duration_since(t).unwrap_or_default() >= grace)
+    };
+    let mut report = GcReport::default();
+    for (sha, path) in blobs.list()? {
+        if !referenced.contains(sha.as_str()) && old_enough(&path) {
+            // Check again just before removing: an upload may have committed meanwhile.
+            if !db::packages::is_blob_referenced(conn, sha.as_str())? {
+                blobs.remove(&sha)?;
+                report.blobs_removed += 1;
+            }
+        }
+    }
+    for path in blobs.temp_files()? {
+        if old_enough(&path) {
+            std::fs::remove_file(&path)?;
+            report.temp_files_removed += 1;
+        }
+    }
+    Ok(report)
+}
