@@ -18,10 +18,16 @@ pub struct Config {
     /// The address clients use (`https://pypi.example.lan`), when a proxy makes it differ from
     /// the request's own; the only links it changes are the absolute ones of the JSON API.
     pub external_url: Option<String>,
+    /// Failed credentials one address may present per minute before it gets 429 (0: no limit).
+    pub max_auth_failures: u32,
+    /// How long an upload may send nothing before it is dropped with 408 (slow-loris defence).
+    pub upload_idle_timeout: std::time::Duration,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_MAX_UPLOAD: u64 = 1 << 30;
+pub const DEFAULT_MAX_AUTH_FAILURES: u32 = 20;
+pub const DEFAULT_UPLOAD_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 impl Config {
     /// Defaults for everything but the data directory: what the non-serving commands use.
@@ -32,6 +38,8 @@ impl Config {
             max_upload_bytes: DEFAULT_MAX_UPLOAD,
             workers: 0,
             external_url: None,
+            max_auth_failures: DEFAULT_MAX_AUTH_FAILURES,
+            upload_idle_timeout: DEFAULT_UPLOAD_IDLE_TIMEOUT,
         }
     }
 
@@ -49,6 +57,8 @@ pub struct FileConfig {
     pub max_upload_size: Option<SizeValue>,
     pub workers: Option<usize>,
     pub external_url: Option<String>,
+    pub max_auth_failures: Option<u32>,
+    pub upload_idle_timeout_seconds: Option<u64>,
 }
 
 /// A size written as a number of bytes or as text with a unit (`"512MiB"`).

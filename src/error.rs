@@ -23,6 +23,12 @@ pub enum Error {
     PayloadTooLarge(String),
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// Too many failed credentials from this address: wait this many seconds.
+    #[error("429 Too Many Requests: too many failed sign-ins from this address")]
+    TooManyRequests(u64),
+    /// The client stopped sending the request body.
+    #[error("{0}")]
+    RequestTimeout(String),
     /// The database stayed locked past the busy timeout: the client may retry.
     #[error("the server is busy, try again")]
     Busy,
@@ -91,6 +97,8 @@ impl ResponseError for Error {
             Error::Conflict(_) => StatusCode::CONFLICT,
             Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Error::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            Error::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Error::Busy => StatusCode::SERVICE_UNAVAILABLE,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -110,6 +118,9 @@ impl ResponseError for Error {
             }
             Error::Busy => {
                 response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));
+            }
+            Error::TooManyRequests(seconds) => {
+                response.insert_header((header::RETRY_AFTER, seconds.to_string()));
             }
             _ => {}
         }

@@ -15,3 +15,4 @@ pub mod registry;
 pub mod routes;
 pub mod secrets;
 pub mod server;
+pub mod throttle;

@@ -16,6 +16,7 @@ pub struct AppState {
     pub blobs: BlobStore,
     pub config: Config,
     pub archive_limits: Limits,
+    pub throttle: std::sync::Arc<crate::throttle::FailureThrottle>,
 }
 
 /// Connections in the pool: enough for the blocking threads to overlap on reads; SQLite takes
@@ -49,11 +50,14 @@ pub async fn serve(
     } else {
         config.workers
     };
+    let throttle =
+        crate::throttle::FailureThrottle::new(config.max_auth_failures, crate::throttle::WINDOW);
     let state = web::Data::new(AppState {
         db,
         blobs,
         config,
         archive_limits: Limits::default(),
+        throttle: std::sync::Arc::new(throttle),
     });
     HttpServer::new(move || {
         App::new()

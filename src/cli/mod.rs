@@ -123,6 +123,12 @@ struct ServeArgs {
     /// The URL clients reach this server at, when a reverse proxy changes it (https://pypi.lan).
     #[arg(long, env = "WHEELHOUSE_EXTERNAL_URL")]
     external_url: Option<String>,
+    /// Failed credentials one address may present per minute before it gets 429 [default: 20; 0: no limit].
+    #[arg(long, env = "WHEELHOUSE_MAX_AUTH_FAILURES")]
+    max_auth_failures: Option<u32>,
+    /// Seconds an upload may send nothing before it is dropped with 408 [default: 30].
+    #[arg(long, env = "WHEELHOUSE_UPLOAD_IDLE_TIMEOUT_SECONDS")]
+    upload_idle_timeout_seconds: Option<u64>,
 }
 
 #[derive(Subcommand)]
@@ -305,6 +311,17 @@ fn resolve_serve_config(
             .or(file.external_url)
             .map(|url| config::parse_external_url(&url))
             .transpose()?,
+        max_auth_failures: args
+            .max_auth_failures
+            .or(file.max_auth_failures)
+            .unwrap_or(config::DEFAULT_MAX_AUTH_FAILURES),
+        upload_idle_timeout: args
+            .upload_idle_timeout_seconds
+            .or(file.upload_idle_timeout_seconds)
+            .map_or(
+                config::DEFAULT_UPLOAD_IDLE_TIMEOUT,
+                std::time::Duration::from_secs,
+            ),
     })
 }
 

@@ -14,8 +14,12 @@ use crate::error::{Error, Result};
 pub struct Limits {
     /// Largest METADATA / PKG-INFO accepted.
     pub max_metadata_bytes: u64,
-    /// Most bytes a `.tar.gz` may expand to while we look for its PKG-INFO.
+    /// Most bytes a `.tar.gz` may expand to while we look for its PKG-INFO...
     pub max_scan_bytes: u64,
+    /// ...and at most this many times its own size (but always at least `min_scan_bytes`):
+    /// source compresses a few times over, a tar bomb a thousand times.
+    pub max_scan_ratio: u64,
+    pub min_scan_bytes: u64,
     /// Most entries an archive may list.
     pub max_entries: usize,
     pub max_duration: Duration,
@@ -26,6 +30,8 @@ impl Default for Limits {
         Limits {
             max_metadata_bytes: 16 << 20,
             max_scan_bytes: 2 << 30,
+            max_scan_ratio: 100,
+            min_scan_bytes: 64 << 20,
             max_entries: 200_000,
             max_duration: Duration::from_secs(20),
         }
@@ -96,9 +102,14 @@ fn from_zip(
 
 fn from_tar_gz(file: File, limits: &Limits) -> Result<Vec<u8>> {
     let started = Instant::now();
+    let compressed = file.metadata()?.len();
+    let budget = compressed.saturating_mul(limits.max_scan_ratio).clamp(
+        limits.min_scan_bytes,
+        limits.max_scan_bytes.max(limits.min_scan_bytes),
+    );
     let expanded = BoundedReader {
         inner: flate2::read::GzDecoder::new(io::BufReader::new(file)),
-        remaining: limits.max_scan_bytes,
+        remaining: budget,
     };
     let mut archive = tar::Archive::new(expanded);
     let entries = archive.entries().map_err(bad_tar)?;
@@ -295,6 +306,7 @@ mod tests {
         ]);
         let limits = Limits {
             max_scan_bytes: 1 << 20,
+            min_scan_bytes: 1 << 20,
             ..Limits::default()
         };
         let err = core_metadata(f.path(), DistKind::SdistTarGz, &limits).unwrap_err();

@@ -6,9 +6,8 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{param, request_credentials};
+use super::{RequestAuth, param};
 use crate::access;
-use crate::auth;
 use crate::db::packages::{PackageRow, StoredFile};
 use crate::error::{Error, Result};
 use crate::model::iso8601;
@@ -101,13 +100,13 @@ async fn list_packages(
     query: web::Query<ListQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse> {
-    let (creds, reference) = (request_credentials(&req), param(&req, "id"));
+    let (auth, reference) = (RequestAuth::new(&req, &state), param(&req, "id"));
     let query = query.into_inner();
     let name = query.package_name.clone();
     let rows = state
         .db
         .run(move |conn| {
-            let caller = auth::resolve(conn, creds.as_ref())?;
+            let caller = auth.caller(conn)?;
             let reader =
                 access::read_project(conn, &caller, access::find_project(conn, &reference)?)?;
             index::packages(conn, &reader, name.as_deref())
@@ -161,12 +160,12 @@ async fn read_package(
     req: &HttpRequest,
     state: &AppState,
 ) -> Result<(PackageRow, Vec<StoredFile>)> {
-    let (creds, reference) = (request_credentials(req), param(req, "id"));
+    let (auth, reference) = (RequestAuth::new(req, state), param(req, "id"));
     let package_id = id_param(req, "package_id")?;
     state
         .db
         .run(move |conn| {
-            let caller = auth::resolve(conn, creds.as_ref())?;
+            let caller = auth.caller(conn)?;
             let reader =
                 access::read_project(conn, &caller, access::find_project(conn, &reference)?)?;
             index::package(conn, &reader, package_id)
@@ -187,7 +186,7 @@ async fn manage(
     file: bool,
     action: Action,
 ) -> Result<Vec<StoredFile>> {
-    let (creds, reference) = (request_credentials(req), param(req, "id"));
+    let (auth, reference) = (RequestAuth::new(req, state), param(req, "id"));
     let package = PackageRef::Id(id_param(req, "package_id")?);
     let file = if file {
         FileRef::Id(id_param(req, "file_id")?)
@@ -198,7 +197,7 @@ async fn manage(
     state
         .db
         .run(move |conn| {
-            let caller = auth::resolve(conn, creds.as_ref())?;
+            let caller = auth.caller(conn)?;
             let maintainer =
                 access::maintain_project(conn, &caller, access::find_project(conn, &reference)?)?;
             match action {

@@ -35,6 +35,44 @@ where
         .route(web::head().to(move |req, state| handler(req, state, kind)))
 }
 
+/// The credentials of one request and where it came from: resolved to a `Caller` inside the
+/// request's database work, with failed credentials counted against the address.
+struct RequestAuth {
+    credentials: Option<Credentials>,
+    addr: Option<std::net::IpAddr>,
+    throttle: std::sync::Arc<crate::throttle::FailureThrottle>,
+}
+
+impl RequestAuth {
+    fn new(req: &HttpRequest, state: &AppState) -> RequestAuth {
+        RequestAuth {
+            credentials: request_credentials(req),
+            addr: req.peer_addr().map(|a| a.ip()),
+            throttle: state.throttle.clone(),
+        }
+    }
+
+    /// Who is calling. Requests without credentials are never throttled; credentials that
+    /// match no token, or a refused token, count as a failure of the address.
+    fn caller(&self, conn: &rusqlite::Connection) -> Result<auth::Caller> {
+        let (Some(creds), Some(addr)) = (&self.credentials, self.addr) else {
+            return auth::resolve(conn, self.credentials.as_ref());
+        };
+        let now = std::time::Instant::now();
+        self.throttle
+            .check(addr, now)
+            .map_err(|wait| crate::error::Error::TooManyRequests(wait.as_secs()))?;
+        let resolved = auth::resolve(conn, Some(creds));
+        if matches!(
+            resolved,
+            Ok(auth::Caller::Anonymous) | Err(crate::error::Error::Unauthorized)
+        ) {
+            self.throttle.record_failure(addr, now);
+        }
+        resolved
+    }
+}
+
 fn request_credentials(req: &HttpRequest) -> Option<Credentials> {
     let header_str = |name| {
         req.headers()

@@ -11,9 +11,8 @@ use sha2::{Digest, Sha256};
 
 use super::simple;
 use super::upload_form;
-use super::{if_none_match, negotiate, param, read_route, request_credentials};
+use super::{RequestAuth, if_none_match, negotiate, param, read_route};
 use crate::access::{self, IndexKind};
-use crate::auth;
 use crate::blobs::Sha256Hex;
 use crate::error::{Error, Result};
 use crate::registry::index;
@@ -58,11 +57,11 @@ async fn simple_index(
             .get(header::ACCEPT)
             .and_then(|v| v.to_str().ok()),
     );
-    let (creds, reference) = (request_credentials(&req), param(&req, "id"));
+    let (auth, reference) = (RequestAuth::new(&req, &state), param(&req, "id"));
     let entries = state
         .db
         .run(move |conn| {
-            let caller = auth::resolve(conn, creds.as_ref())?;
+            let caller = auth.caller(conn)?;
             let scope = access::read_index(conn, &caller, kind, &reference)?;
             index::package_names(conn, &scope)
         })
@@ -90,15 +89,15 @@ async fn package_page(
             .get(header::ACCEPT)
             .and_then(|v| v.to_str().ok()),
     );
-    let (creds, reference, name) = (
-        request_credentials(&req),
+    let (auth, reference, name) = (
+        RequestAuth::new(&req, &state),
         param(&req, "id"),
         param(&req, "name"),
     );
     let page = state
         .db
         .run(move |conn| {
-            let caller = auth::resolve(conn, creds.as_ref())?;
+            let caller = auth.caller(conn)?;
             let scope = access::read_index(conn, &caller, kind, &reference)?;
             index::package_page(conn, &scope, &name)
         })
@@ -142,7 +141,7 @@ async fn file(
     state: web::Data<AppState>,
     kind: IndexKind,
 ) -> Result<HttpResponse> {
-    let (creds, reference) = (request_credentials(&req), param(&req, "id"));
+    let (auth, reference) = (RequestAuth::new(&req, &state), param(&req, "id"));
     let (sha256, requested) = (param(&req, "sha256"), param(&req, "filename"));
     // PEP 658: `FILE.metadata` is the core metadata of FILE.
     let (filename, wants_metadata) = match requested.strip_suffix(".metadata") {
@@ -152,7 +151,7 @@ async fn file(
     let stored = state
         .db
         .run(move |conn| {
-            let caller = auth::resolve(conn, creds.as_ref())?;
+            let caller = auth.caller(conn)?;
             let scope = access::read_index(conn, &caller, kind, &reference)?;
             index::file(conn, &scope, &sha256, &filename)
         })
@@ -220,12 +219,12 @@ async fn upload_file(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse> {
     upload_form::check_content_type(req.headers())?;
-    let (creds, reference) = (request_credentials(&req), param(&req, "id"));
+    let (auth, reference) = (RequestAuth::new(&req, &state), param(&req, "id"));
     // Decide access before reading a byte of the body.
     let writer = state
         .db
         .run(move |conn| {
-            let caller = auth::resolve(conn, creds.as_ref())?;
+            let caller = auth.caller(conn)?;
             access::write_project(conn, &caller, access::find_project(conn, &reference)?)
         })
         .await?;
@@ -234,6 +233,7 @@ async fn upload_file(
         payload,
         &state.blobs,
         state.config.max_upload_bytes,
+        state.config.upload_idle_timeout,
     )
     .await?;
     let (blobs, limits) = (state.blobs.clone(), state.archive_limits);

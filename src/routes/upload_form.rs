@@ -1,8 +1,11 @@
 //! Receiving a `multipart/form-data` upload: the file streams to a temporary blob while it is
 //! hashed; the text fields are collected, each bounded.
 
+use std::time::Duration;
+
 use actix_multipart::Multipart;
 use actix_web::http::header::{self, HeaderMap};
+use actix_web::rt::time::timeout;
 use actix_web::web;
 use futures_util::StreamExt;
 
@@ -45,12 +48,24 @@ pub async fn receive(
     payload: web::Payload,
     blobs: &BlobStore,
     max_file_bytes: u64,
+    idle_timeout: Duration,
 ) -> Result<(UploadForm, ReceivedFile)> {
     let mut multipart = Multipart::new(headers, payload);
+    // actix bounds the time to send headers, not the body: a client that stops sending would
+    // hold a connection and a temporary file for ever.
+    let idle = |what: &str| {
+        Error::RequestTimeout(format!(
+            "the upload sent nothing for {} s ({what})",
+            idle_timeout.as_secs()
+        ))
+    };
     let mut form = UploadForm::default();
     let mut file: Option<ReceivedFile> = None;
     let (mut fields, mut text_bytes) = (0usize, 0usize);
-    while let Some(field) = multipart.next().await {
+    while let Some(field) = timeout(idle_timeout, multipart.next())
+        .await
+        .map_err(|_| idle("between parts"))?
+    {
         let mut field = field.map_err(bad_stream)?;
         fields += 1;
         if fields > MAX_FIELDS {
@@ -71,7 +86,10 @@ pub async fn receive(
                 .map(str::to_string)
                 .ok_or_else(|| Error::bad_request("the \"content\" part has no filename"))?;
             let mut temp = blobs.temp_file()?;
-            while let Some(chunk) = field.next().await {
+            while let Some(chunk) = timeout(idle_timeout, field.next())
+                .await
+                .map_err(|_| idle("in the file"))?
+            {
                 let chunk = chunk.map_err(bad_stream)?;
                 if temp.size() + chunk.len() as u64 > max_file_bytes {
                     return Err(Error::PayloadTooLarge(format!(
@@ -84,7 +102,10 @@ pub async fn receive(
             file = Some(ReceivedFile { filename, temp });
         } else {
             let mut value = Vec::new();
-            while let Some(chunk) = field.next().await {
+            while let Some(chunk) = timeout(idle_timeout, field.next())
+                .await
+                .map_err(|_| idle("in a field"))?
+            {
                 let chunk = chunk.map_err(bad_stream)?;
                 text_bytes += chunk.len();
                 if value.len() + chunk.len() > MAX_FIELD_BYTES || text_bytes > MAX_TEXT_BYTES {

@@ -8,9 +8,8 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use percent_encoding::utf8_percent_encode;
 use serde_json::{Value, json};
 
-use super::{param, read_route, request_credentials};
+use super::{RequestAuth, param, read_route};
 use crate::access::{self, IndexKind};
-use crate::auth;
 use crate::db::packages::StoredFile;
 use crate::error::Result;
 use crate::model::iso8601;
@@ -40,8 +39,8 @@ async fn project_json(
     state: web::Data<AppState>,
     kind: IndexKind,
 ) -> Result<HttpResponse> {
-    let (creds, reference, name) = (
-        request_credentials(&req),
+    let (auth, reference, name) = (
+        RequestAuth::new(&req, &state),
         param(&req, "id"),
         param(&req, "name"),
     );
@@ -53,7 +52,7 @@ async fn project_json(
     let release = state
         .db
         .run(move |conn| {
-            let caller = auth::resolve(conn, creds.as_ref())?;
+            let caller = auth.caller(conn)?;
             let scope = access::read_index(conn, &caller, kind, &reference)?;
             index::release(conn, &scope, &name, version.as_deref())
         })

@@ -2,6 +2,7 @@
 
 use std::io::Write;
 use std::net::TcpStream;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::support::{Server, basic, get, multipart, request, upload, wheel};
@@ -176,4 +177,46 @@ fn a_large_upload_streams_without_growing_memory() {
     );
     assert_eq!(file.body.len(), bytes.len());
     assert!(file.body == bytes);
+}
+
+#[test]
+fn repeated_bad_credentials_are_slowed_down_without_locking_out_others() {
+    let server = Server::start_with(&["--max-auth-failures", "3"]);
+    server.cli(&["group", "add", "g", "--visibility", "public"]);
+    server.cli(&["project", "add", "g/p", "--visibility", "public"]);
+    let good = server.user_with_token("dev", "api");
+    let url = format!("{}/simple/", server.project_api("g/p"));
+    for _ in 0..3 {
+        assert_eq!(
+            get(&url, Some(&basic("__token__", "whpat-guess"))).status,
+            200,
+            "a bad token is anonymous on a public project"
+        );
+    }
+    let blocked = get(&url, Some(&basic("__token__", "whpat-guess")));
+    assert_eq!(blocked.status, 429, "{}", blocked.text());
+    let wait: u64 = blocked.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=60).contains(&wait), "{wait}");
+    // Requests without credentials go on; so do other addresses (127.0.0.2 is loopback too).
+    assert_eq!(get(&url, None).status, 200);
+    let other = Command::new("curl")
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "--interface",
+            "127.0.0.2",
+            "-u",
+        ])
+        .arg(format!("__token__:{good}"))
+        .arg(&url)
+        .output()
+        .expect("curl is part of the machine");
+    assert_eq!(
+        String::from_utf8_lossy(&other.stdout),
+        "200",
+        "another address is not locked out"
+    );
 }

@@ -71,6 +71,12 @@ impl Server {
             .arg(&data_dir)
             .args(["serve", "--listen", "127.0.0.1:0"])
             .args(extra)
+            // Tests present bad credentials on purpose, many times; the throttle has its own test.
+            .args(if extra.contains(&"--max-auth-failures") {
+                &[][..]
+            } else {
+                &["--max-auth-failures", "0"][..]
+            })
             .env("RUST_LOG", if log { "info" } else { "warn" })
             .env("NO_COLOR", "1")
             .stdout(Stdio::piped())
