@@ -282,7 +282,7 @@ fn group_visible(conn: &Connection, caller: &Caller, group: &Namespace) -> Resul
 }
 
 /// Which kind of index a request addresses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum IndexKind {
     Project,
     Group,

@@ -17,6 +17,7 @@ pub struct AppState {
     pub config: Config,
     pub archive_limits: Limits,
     pub throttle: std::sync::Arc<crate::throttle::FailureThrottle>,
+    pub pages: crate::cache::PageCache,
 }
 
 /// Connections in the pool: enough for the blocking threads to overlap on reads; SQLite takes
@@ -50,6 +51,8 @@ pub async fn serve(
     } else {
         config.workers
     };
+    let watcher = crate::db::open_watcher(&config.db_path())
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
     let throttle =
         crate::throttle::FailureThrottle::new(config.max_auth_failures, crate::throttle::WINDOW);
     let state = web::Data::new(AppState {
@@ -58,6 +61,7 @@ pub async fn serve(
         config,
         archive_limits: Limits::default(),
         throttle: std::sync::Arc::new(throttle),
+        pages: crate::cache::PageCache::new(watcher),
     });
     HttpServer::new(move || {
         App::new()

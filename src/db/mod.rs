@@ -103,6 +103,19 @@ fn migrate(conn: &mut Connection) -> Result<()> {
     Ok(())
 }
 
+/// A connection outside the pool, for watching `data_version`.
+pub fn open_watcher(path: &Path) -> Result<Connection> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    Ok(conn)
+}
+
+/// SQLite's counter of commits made by *other* connections than `conn`: what tells a cache
+/// that the database changed, whoever changed it.
+pub fn data_version(conn: &Connection) -> Result<i64> {
+    Ok(conn.query_row("PRAGMA data_version", [], |r| r.get(0))?)
+}
+
 /// Now, in unix milliseconds: the unit of every `*_at` column.
 pub fn now_millis() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp_nanos() as i64 / 1_000_000

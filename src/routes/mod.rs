@@ -2,6 +2,7 @@
 
 mod api;
 mod negotiate;
+pub use negotiate::Format;
 mod ops;
 mod pypi;
 mod simple;
@@ -50,6 +51,13 @@ impl RequestAuth {
             addr: req.peer_addr().map(|a| a.ip()),
             throttle: state.throttle.clone(),
         }
+    }
+
+    /// What identifies these credentials in the page cache.
+    fn cache_key(&self) -> Option<[u8; 32]> {
+        self.credentials
+            .as_ref()
+            .map(|c| crate::cache::credentials_key(c.username.as_deref(), &c.secret))
     }
 
     /// Who is calling. Requests without credentials are never throttled; credentials that

@@ -1,7 +1,7 @@
 //! PEP 691 content negotiation: which representation of a simple page the `Accept` header asks for.
 
 /// A representation of a simple page, with the exact media type it is served as.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Format {
     /// `text/html`: what browsers and old clients get, and the default.
     Html,

@@ -7,13 +7,14 @@ use actix_web::http::header::{
 };
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
-use sha2::{Digest, Sha256};
 
 use super::simple;
 use super::upload_form;
 use super::{RequestAuth, if_none_match, negotiate, param, read_route};
 use crate::access::{self, IndexKind};
+use crate::auth::Caller;
 use crate::blobs::Sha256Hex;
+use crate::cache::{CachedPage, PageKey};
 use crate::error::{Error, Result};
 use crate::registry::index;
 use crate::registry::upload::{self, UploadOutcome};
@@ -52,31 +53,7 @@ async fn simple_index(
     state: web::Data<AppState>,
     kind: IndexKind,
 ) -> Result<HttpResponse> {
-    let format = negotiate::choose(
-        req.headers()
-            .get(header::ACCEPT)
-            .and_then(|v| v.to_str().ok()),
-    );
-    let (auth, reference) = (RequestAuth::new(&req, &state), param(&req, "id"));
-    let entries = state
-        .db
-        .run(move |conn| {
-            let caller = auth.caller(conn)?;
-            let scope = access::read_index(conn, &caller, kind, &reference)?;
-            index::package_names(conn, &scope)
-        })
-        .await?;
-    // Links relative to the page as requested: `…/simple/` → `NAME/`, `…/simple` → `simple/NAME/`.
-    let prefix = if req.path().ends_with('/') {
-        ""
-    } else {
-        "simple/"
-    };
-    page_response(
-        &req,
-        format,
-        simple::render_index(format, &entries, prefix)?,
-    )
+    simple_page(&req, &state, kind, None).await
 }
 
 async fn package_page(
@@ -84,41 +61,81 @@ async fn package_page(
     state: web::Data<AppState>,
     kind: IndexKind,
 ) -> Result<HttpResponse> {
+    let name = param(&req, "name");
+    simple_page(&req, &state, kind, Some(name)).await
+}
+
+/// The index (`package: None`) or a package page: from the page cache while the database is
+/// unchanged, else checked, queried and rendered on the blocking pool.
+async fn simple_page(
+    req: &HttpRequest,
+    state: &AppState,
+    kind: IndexKind,
+    package: Option<String>,
+) -> Result<HttpResponse> {
     let format = negotiate::choose(
         req.headers()
             .get(header::ACCEPT)
             .and_then(|v| v.to_str().ok()),
     );
-    let (auth, reference, name) = (
-        RequestAuth::new(&req, &state),
-        param(&req, "id"),
-        param(&req, "name"),
-    );
-    let page = state
+    let auth = RequestAuth::new(req, state);
+    let trailing_slash = req.path().ends_with('/');
+    let key = PageKey {
+        credentials: auth.cache_key(),
+        day: crate::auth::today(),
+        kind,
+        reference: param(req, "id"),
+        package: package.clone(),
+        format,
+        trailing_slash,
+    };
+    if let Some(page) = state.pages.get(&key)? {
+        return Ok(page_response(req, format, page));
+    }
+    let generation = state.pages.generation()?;
+    let reference = key.reference.clone();
+    let (body, cacheable) = state
         .db
         .run(move |conn| {
             let caller = auth.caller(conn)?;
+            // Credentials that matched nothing are a failure the throttle must count each
+            // time, so their page is never served from the cache.
+            let cacheable = auth.cache_key().is_none() || !matches!(caller, Caller::Anonymous);
             let scope = access::read_index(conn, &caller, kind, &reference)?;
-            index::package_page(conn, &scope, &name)
+            // Links are relative to the page as requested: from `…/simple/` a package is at
+            // `NAME/`, from `…/simple` at `simple/NAME/`; from `…/simple/NAME/` the files are
+            // at `../../files/`, from `…/simple/NAME` at `../files/`.
+            let body = match package {
+                None => {
+                    let prefix = if trailing_slash { "" } else { "simple/" };
+                    simple::render_index(format, &index::package_names(conn, &scope)?, prefix)
+                }
+                Some(name) => {
+                    let prefix = if trailing_slash {
+                        "../../files/"
+                    } else {
+                        "../files/"
+                    };
+                    simple::render_package(
+                        format,
+                        &index::package_page(conn, &scope, &name)?,
+                        prefix,
+                    )
+                }
+            }?;
+            Ok((body, cacheable))
         })
         .await?;
-    // From `…/simple/NAME/` the files are at `../../files/`; from `…/simple/NAME`, `../files/`.
-    let prefix = if req.path().ends_with('/') {
-        "../../files/"
-    } else {
-        "../files/"
-    };
-    page_response(&req, format, simple::render_package(format, &page, prefix)?)
+    let page = CachedPage::new(body);
+    if cacheable {
+        state.pages.put(key, generation, page.clone());
+    }
+    Ok(page_response(req, format, page))
 }
 
 /// A simple page with its negotiated type, `Vary: Accept`, and an ETag answering `If-None-Match`.
-fn page_response(
-    req: &HttpRequest,
-    format: negotiate::Format,
-    body: String,
-) -> Result<HttpResponse> {
-    let etag = format!("\"{}\"", hex::encode(Sha256::digest(body.as_bytes())));
-    let not_modified = if_none_match(req, &etag);
+fn page_response(req: &HttpRequest, format: negotiate::Format, page: CachedPage) -> HttpResponse {
+    let not_modified = if_none_match(req, &page.etag);
     let mut response = HttpResponse::build(if not_modified {
         StatusCode::NOT_MODIFIED
     } else {
@@ -127,13 +144,13 @@ fn page_response(
     response
         .insert_header((header::CONTENT_TYPE, format.content_type()))
         .insert_header((header::VARY, "Accept"))
-        .insert_header((header::ETAG, etag.as_str()))
+        .insert_header((header::ETAG, page.etag))
         .insert_header((header::CACHE_CONTROL, "no-cache"));
-    Ok(if not_modified {
+    if not_modified {
         response.finish()
     } else {
-        response.body(body)
-    })
+        response.body(page.body)
+    }
 }
 
 async fn file(
