@@ -1,6 +1,7 @@
 //! HTTP routes: thin adapters from requests to services and back.
 
 mod api;
+mod download;
 mod negotiate;
 pub use negotiate::Format;
 mod ops;

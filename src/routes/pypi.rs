@@ -1,16 +1,13 @@
 //! The PyPI package API under /api/v4: simple pages, files and uploads, for projects and groups.
 
-use actix_files::NamedFile;
 use actix_web::http::StatusCode;
-use actix_web::http::header::{
-    self, ContentDisposition, DispositionParam, DispositionType, HeaderValue,
-};
+use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
 
 use super::simple;
 use super::upload_form;
-use super::{RequestAuth, if_none_match, negotiate, param, read_route};
+use super::{RequestAuth, download, if_none_match, negotiate, param, read_route};
 use crate::access::{self, IndexKind};
 use crate::auth::Caller;
 use crate::blobs::Sha256Hex;
@@ -184,50 +181,16 @@ async fn file(
     let blob = blob
         .and_then(Sha256Hex::parse)
         .ok_or_else(|| Error::not_found("404 File Not Found"))?;
-    serve_blob(&req, &state, &blob, &requested, content_type).await
-}
-
-/// Sends a blob with Range support. The ETag is the content's sha256: it never changes under
-/// a name, so clients may cache it for good.
-async fn serve_blob(
-    req: &HttpRequest,
-    state: &AppState,
-    blob: &Sha256Hex,
-    filename: &str,
-    content_type: &str,
-) -> Result<HttpResponse> {
-    let etag = format!("\"{}\"", blob.as_str());
-    let cache_control = "private, max-age=31536000, immutable";
-    if if_none_match(req, &etag) {
-        return Ok(HttpResponse::NotModified()
-            .insert_header((header::ETAG, etag))
-            .insert_header((header::CACHE_CONTROL, cache_control))
-            .finish());
-    }
-    let path = state.blobs.path(blob);
-    let shown = path.display().to_string();
-    let named = web::block(move || NamedFile::open(path))
-        .await?
-        .map_err(|e| Error::internal(format!("blob {shown} is missing or unreadable: {e}")))?;
-    let content_type = content_type.parse().map_err(Error::internal)?;
-    let mut response = named
-        .use_etag(false)
-        .set_content_type(content_type)
-        .set_content_disposition(ContentDisposition {
-            disposition: DispositionType::Attachment,
-            parameters: vec![DispositionParam::Filename(filename.to_string())],
-        })
-        .into_response(req);
-    let headers = response.headers_mut();
-    headers.insert(
-        header::ETAG,
-        HeaderValue::from_str(&etag).map_err(Error::internal)?,
-    );
-    headers.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static(cache_control),
-    );
-    Ok(response)
+    download::send(
+        &req,
+        download::Download {
+            path: state.blobs.path(&blob),
+            etag: format!("\"{}\"", blob.as_str()),
+            filename: &requested,
+            content_type,
+        },
+    )
+    .await
 }
 
 async fn upload_file(
