@@ -310,6 +310,8 @@ def main():
     ap.add_argument("--seconds", type=int, default=5, help="duration of each wrk run")
     ap.add_argument("--workers", type=int, default=1, help="Wheelhouse HTTP workers (nginx runs one)")
     ap.add_argument("--skip-growth", action="store_true")
+    ap.add_argument("--soak", type=int, default=0, metavar="SECONDS",
+                    help="also run reads at 64 connections and uploads together this long, then fsck")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="wheelhouse-bench-"))
     # nginx's workers run as an unprivileged user when started by root: let them read.
@@ -426,6 +428,9 @@ def main():
         print(f"(f) {server.name}: {f[server.name]}", flush=True)
     results["f"] = f
 
+    if args.soak:
+        results["soak"] = soak(wh, args.soak)
+
     # (g) memory and start-up
     mem["peak_under_load"] = max(mem["peak_under_load"], proc_status(wh.pid)["VmHWM"])
     wh.stop()
@@ -447,6 +452,41 @@ def main():
          "load_times": load_times}, indent=1))
     write_report(results, args, load_times)
     print(f"wrote {ROOT / 'BENCHMARKS.md'}", flush=True)
+
+
+def soak(wh, seconds):
+    """Reads at 64 connections and a stream of uploads at once, for `seconds`: no failed
+    response, no lost upload, and fsck clean afterwards."""
+    import threading
+    stop = threading.Event()
+    uploaded = []
+
+    def upload_loop():
+        up = wh.uploader()
+        n = 0
+        while not stop.is_set():
+            name, version, filename, data = ("soak", f"1.{n}", *corpus.wheel("soak", f"1.{n}"))
+            up.upload(name, version, filename, data)
+            uploaded.append(filename)
+            n += 1
+
+    thread = threading.Thread(target=upload_loop)
+    thread.start()
+    try:
+        reads = wrk(wh.page("bigpkg"), 64, seconds, ["Accept: text/html"])
+    finally:
+        stop.set()
+        thread.join()
+    with urllib.request.urlopen(urllib.request.Request(wh.page("soak"), headers={"Accept": "application/vnd.pypi.simple.v1+json"})) as r:
+        listed = len(__import__("json").load(r)["files"])
+    if listed != len(uploaded):
+        raise SystemExit(f"soak: {len(uploaded)} uploads answered, {listed} listed")
+    fsck = subprocess.run([BIN, "--data-dir", wh.data, "fsck"], capture_output=True, text=True)
+    if fsck.returncode != 0:
+        raise SystemExit(f"soak: fsck failed: {fsck.stdout}")
+    result = {"seconds": seconds, "uploads": len(uploaded), "reads_per_s": reads["rps"], "p99": reads["p99"]}
+    print(f"soak: {result}", flush=True)
+    return result
 
 
 def growth(work, args, big, idx):
@@ -591,6 +631,9 @@ def write_report(r, args, load_times):
                   f"| (a) page, 64 connections, requests/s | {small['page']['rps']:.0f} | {large['page']['rps']:.0f} | {ratio(large['page']['rps'], small['page']['rps'])} |",
                   f"| (b) index, 64 connections, requests/s | {small['index']['rps']:.0f} | {large['index']['rps']:.0f} | {ratio(large['index']['rps'], small['index']['rps'])} |",
                   f"| uncached page (after a commit elsewhere), median ms | {small['cold_page_ms']:.2f} | {large['cold_page_ms']:.2f} | {ratio(large['cold_page_ms'], small['cold_page_ms'])} |"]
+    if "soak" in r:
+        k = r["soak"]
+        lines += ["", "## Soak", "", f"{k['seconds']} s of reads at 64 connections ({k['reads_per_s']:.0f}/s, p99 {k['p99']:.1f} ms) while {k['uploads']} uploads went in: no failed response, every upload listed, `fsck` clean."]
     lines += ["", *targets(r)]
     (ROOT / "BENCHMARKS.md").write_text("\n".join(lines) + "\n")
 

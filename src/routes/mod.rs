@@ -3,7 +3,7 @@
 mod api;
 mod download;
 mod negotiate;
-pub use negotiate::Format;
+pub use negotiate::{Format, choose as negotiate_format};
 mod ops;
 mod pypi;
 mod simple;
