@@ -226,14 +226,31 @@ fn files_support_head_range_and_etag() {
     assert_eq!(range.header("accept-ranges"), Some("bytes"));
     let cached = request("GET", &url, &[("If-None-Match", &format!("\"{}\"", f.sha))]);
     assert_eq!(cached.status, 304);
-    assert_eq!(range.header("content-range"), Some(format!("bytes 0-9/{}", f.bytes.len()).as_str()));
+    assert_eq!(
+        range.header("content-range"),
+        Some(format!("bytes 0-9/{}", f.bytes.len()).as_str())
+    );
     let tail = request("GET", &url, &[("Range", "bytes=-5")]);
-    assert_eq!((tail.status, tail.body.as_slice()), (206, &f.bytes[f.bytes.len() - 5..]));
-    let beyond = request("GET", &url, &[("Range", &format!("bytes={}-", f.bytes.len()))]);
+    assert_eq!(
+        (tail.status, tail.body.as_slice()),
+        (206, &f.bytes[f.bytes.len() - 5..])
+    );
+    let beyond = request(
+        "GET",
+        &url,
+        &[("Range", &format!("bytes={}-", f.bytes.len()))],
+    );
     assert_eq!(beyond.status, 416);
-    assert_eq!(beyond.header("content-range"), Some(format!("bytes */{}", f.bytes.len()).as_str()));
+    assert_eq!(
+        beyond.header("content-range"),
+        Some(format!("bytes */{}", f.bytes.len()).as_str())
+    );
     // A range for another version of the resource gets the whole (current) file.
-    let stale = request("GET", &url, &[("Range", "bytes=0-9"), ("If-Range", "\"other\"")]);
+    let stale = request(
+        "GET",
+        &url,
+        &[("Range", "bytes=0-9"), ("If-Range", "\"other\"")],
+    );
     assert_eq!((stale.status, stale.body.len()), (200, f.bytes.len()));
     assert!(head.header("last-modified").is_some());
     // Both the digest and the name must match a stored file.
