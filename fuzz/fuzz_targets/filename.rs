@@ -9,7 +9,12 @@ fuzz_target!(|input: (&str, &str, &str)| {
     let (file, name, version) = input;
     if let Ok(parsed) = Filename::parse(file) {
         let s = parsed.as_str();
-        assert!(!s.contains('/') && !s.contains('\\') && !s.contains("..") && !s.chars().any(char::is_control));
+        assert!(
+            !s.contains('/')
+                && !s.contains('\\')
+                && !s.contains("..")
+                && !s.chars().any(char::is_control)
+        );
         let _ = parsed.python_tag();
         if let (Ok(name), Ok(version)) = (DistName::parse(name), Version::parse(version)) {
             let _ = parsed.check_matches(&name, &version);
