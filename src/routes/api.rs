@@ -106,10 +106,11 @@ async fn list_packages(
     let rows = state
         .db
         .run(move |conn| {
-            let caller = auth.caller(conn)?;
-            let reader =
-                access::read_project(conn, &caller, access::find_project(conn, &reference)?)?;
-            index::packages(conn, &reader, name.as_deref())
+            auth.authorized(conn, |conn, caller| {
+                let reader =
+                    access::read_project(conn, caller, access::find_project(conn, &reference)?)?;
+                index::packages(conn, &reader, name.as_deref())
+            })
         })
         .await?;
     // Wheelhouse holds PyPI packages only.
@@ -165,10 +166,11 @@ async fn read_package(
     state
         .db
         .run(move |conn| {
-            let caller = auth.caller(conn)?;
-            let reader =
-                access::read_project(conn, &caller, access::find_project(conn, &reference)?)?;
-            index::package(conn, &reader, package_id)
+            auth.authorized(conn, |conn, caller| {
+                let reader =
+                    access::read_project(conn, caller, access::find_project(conn, &reference)?)?;
+                index::package(conn, &reader, package_id)
+            })
         })
         .await
 }
@@ -197,16 +199,17 @@ async fn manage(
     state
         .db
         .run(move |conn| {
-            let caller = auth.caller(conn)?;
-            let maintainer =
-                access::maintain_project(conn, &caller, access::find_project(conn, &reference)?)?;
-            match action {
-                Action::Delete => manage::delete(conn, &blobs, &maintainer, &package, &file),
-                Action::Yank(reason) => {
-                    manage::set_yanked(conn, &maintainer, &package, &file, Some(&reason))
+            auth.authorized(conn, |conn, caller| {
+                let project = access::find_project(conn, &reference)?;
+                let maintainer = access::maintain_project(conn, caller, project)?;
+                match action {
+                    Action::Delete => manage::delete(conn, &blobs, &maintainer, &package, &file),
+                    Action::Yank(reason) => {
+                        manage::set_yanked(conn, &maintainer, &package, &file, Some(&reason))
+                    }
+                    Action::Unyank => manage::set_yanked(conn, &maintainer, &package, &file, None),
                 }
-                Action::Unyank => manage::set_yanked(conn, &maintainer, &package, &file, None),
-            }
+            })
         })
         .await
 }

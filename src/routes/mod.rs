@@ -61,24 +61,29 @@ impl RequestAuth {
             .map(|c| crate::cache::credentials_key(c.username.as_deref(), &c.secret))
     }
 
-    /// Who is calling. Requests without credentials are never throttled; credentials that
-    /// match no token, or a refused token, count as a failure of the address.
-    fn caller(&self, conn: &rusqlite::Connection) -> Result<auth::Caller> {
-        let (Some(creds), Some(addr)) = (&self.credentials, self.addr) else {
-            return auth::resolve(conn, self.credentials.as_ref());
-        };
+    /// Resolves the caller and runs `work` with it. A request that presented credentials and
+    /// still ends in 401 counts as a failure of its address; an address past its limit gets
+    /// 429 before anything is looked up. Credentials that match nothing on a public project
+    /// (read anonymously, as GitLab does) are not a failure, so a stale CI token is not
+    /// throttled for reading public packages.
+    fn authorized<T>(
+        &self,
+        conn: &mut rusqlite::Connection,
+        work: impl FnOnce(&mut rusqlite::Connection, &auth::Caller) -> Result<T>,
+    ) -> Result<T> {
         let now = std::time::Instant::now();
-        self.throttle
-            .check(addr, now)
-            .map_err(|wait| crate::error::Error::TooManyRequests(wait.as_secs()))?;
-        let resolved = auth::resolve(conn, Some(creds));
-        if matches!(
-            resolved,
-            Ok(auth::Caller::Anonymous) | Err(crate::error::Error::Unauthorized)
-        ) {
+        let throttled_addr = self.credentials.as_ref().and(self.addr);
+        if let Some(addr) = throttled_addr {
+            self.throttle
+                .check(addr, now)
+                .map_err(|wait| crate::error::Error::TooManyRequests(wait.as_secs()))?;
+        }
+        let outcome =
+            auth::resolve(conn, self.credentials.as_ref()).and_then(|caller| work(conn, &caller));
+        if let (Some(addr), Err(crate::error::Error::Unauthorized)) = (throttled_addr, &outcome) {
             self.throttle.record_failure(addr, now);
         }
-        resolved
+        outcome
     }
 }
 

@@ -9,7 +9,6 @@ use super::simple;
 use super::upload_form;
 use super::{RequestAuth, download, if_none_match, negotiate, param, read_route};
 use crate::access::{self, IndexKind};
-use crate::auth::Caller;
 use crate::blobs::Sha256Hex;
 use crate::cache::{CachedPage, PageKey};
 use crate::error::{Error, Result};
@@ -91,42 +90,37 @@ async fn simple_page(
     }
     let generation = state.pages.generation()?;
     let reference = key.reference.clone();
-    let (body, cacheable) = state
+    let body = state
         .db
         .run(move |conn| {
-            let caller = auth.caller(conn)?;
-            // Credentials that matched nothing are a failure the throttle must count each
-            // time, so their page is never served from the cache.
-            let cacheable = auth.cache_key().is_none() || !matches!(caller, Caller::Anonymous);
-            let scope = access::read_index(conn, &caller, kind, &reference)?;
-            // Links are relative to the page as requested: from `…/simple/` a package is at
-            // `NAME/`, from `…/simple` at `simple/NAME/`; from `…/simple/NAME/` the files are
-            // at `../../files/`, from `…/simple/NAME` at `../files/`.
-            let body = match package {
-                None => {
-                    let prefix = if trailing_slash { "" } else { "simple/" };
-                    simple::render_index(format, &index::package_names(conn, &scope)?, prefix)
+            auth.authorized(conn, |conn, caller| {
+                let scope = access::read_index(conn, caller, kind, &reference)?;
+                // Links are relative to the page as requested: from `…/simple/` a package is at
+                // `NAME/`, from `…/simple` at `simple/NAME/`; from `…/simple/NAME/` the files are
+                // at `../../files/`, from `…/simple/NAME` at `../files/`.
+                match package {
+                    None => {
+                        let prefix = if trailing_slash { "" } else { "simple/" };
+                        simple::render_index(format, &index::package_names(conn, &scope)?, prefix)
+                    }
+                    Some(name) => {
+                        let prefix = if trailing_slash {
+                            "../../files/"
+                        } else {
+                            "../files/"
+                        };
+                        simple::render_package(
+                            format,
+                            &index::package_page(conn, &scope, &name)?,
+                            prefix,
+                        )
+                    }
                 }
-                Some(name) => {
-                    let prefix = if trailing_slash {
-                        "../../files/"
-                    } else {
-                        "../files/"
-                    };
-                    simple::render_package(
-                        format,
-                        &index::package_page(conn, &scope, &name)?,
-                        prefix,
-                    )
-                }
-            }?;
-            Ok((body, cacheable))
+            })
         })
         .await?;
     let page = CachedPage::new(body);
-    if cacheable {
-        state.pages.put(key, generation, page.clone());
-    }
+    state.pages.put(key, generation, page.clone());
     Ok(page_response(req, format, page))
 }
 
@@ -165,9 +159,10 @@ async fn file(
     let stored = state
         .db
         .run(move |conn| {
-            let caller = auth.caller(conn)?;
-            let scope = access::read_index(conn, &caller, kind, &reference)?;
-            index::file(conn, &scope, &sha256, &filename)
+            auth.authorized(conn, |conn, caller| {
+                let scope = access::read_index(conn, caller, kind, &reference)?;
+                index::file(conn, &scope, &sha256, &filename)
+            })
         })
         .await?;
     let (blob, content_type) = if wants_metadata {
@@ -204,8 +199,9 @@ async fn upload_file(
     let writer = state
         .db
         .run(move |conn| {
-            let caller = auth.caller(conn)?;
-            access::write_project(conn, &caller, access::find_project(conn, &reference)?)
+            auth.authorized(conn, |conn, caller| {
+                access::write_project(conn, caller, access::find_project(conn, &reference)?)
+            })
         })
         .await?;
     let (form, received) = upload_form::receive(

@@ -52,9 +52,10 @@ async fn project_json(
     let release = state
         .db
         .run(move |conn| {
-            let caller = auth.caller(conn)?;
-            let scope = access::read_index(conn, &caller, kind, &reference)?;
-            index::release(conn, &scope, &name, version.as_deref())
+            auth.authorized(conn, |conn, caller| {
+                let scope = access::read_index(conn, caller, kind, &reference)?;
+                index::release(conn, &scope, &name, version.as_deref())
+            })
         })
         .await?;
     // Tools that read this API expect absolute URLs: from the configured external URL, else
