@@ -238,6 +238,18 @@ pub(super) fn run(db: &Db, blobs: &BlobStore, command: Command) -> anyhow::Resul
                 let project = admin::create_project(conn, &path, visibility(&v)?)?;
                 println!("{}", project.id);
             }
+            ProjectCommand::Set {
+                path,
+                visibility: v,
+                allow_file_replace,
+            } => {
+                let visibility = v.as_deref().map(visibility).transpose()?;
+                let project = admin::update_project(conn, &path, visibility, allow_file_replace)?;
+                println!(
+                    "{}\t{}\t{}\tallow_file_replace={}",
+                    project.id, project.full_path, project.visibility, project.allow_file_replace
+                );
+            }
             ProjectCommand::List => {
                 for p in admin::list_projects(conn)? {
                     println!("{}\t{}\t{}", p.id, p.full_path, p.visibility);

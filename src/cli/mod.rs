@@ -209,6 +209,15 @@ enum ProjectCommand {
         #[arg(long, default_value = "private")]
         visibility: String,
     },
+    /// Change a project's settings.
+    Set {
+        path: String,
+        #[arg(long)]
+        visibility: Option<String>,
+        /// Whether an upload may replace a stored file of the same name with other bytes.
+        #[arg(long)]
+        allow_file_replace: Option<bool>,
+    },
     List,
     /// Remove a project and all its packages.
     Remove {

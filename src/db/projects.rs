@@ -70,6 +70,19 @@ pub fn list_below(conn: &Connection, group_full_path: &str) -> Result<Vec<Projec
     Ok(rows)
 }
 
+pub fn update_settings(
+    conn: &Connection,
+    id: i64,
+    visibility: Visibility,
+    allow_file_replace: bool,
+) -> Result<()> {
+    conn.execute(
+        "UPDATE projects SET visibility = ?2, allow_file_replace = ?3 WHERE id = ?1",
+        params![id, visibility.as_str(), allow_file_replace],
+    )?;
+    Ok(())
+}
+
 pub fn bump_change_counter(conn: &Connection, id: i64) -> Result<()> {
     conn.execute(
         "UPDATE projects SET change_counter = change_counter + 1 WHERE id = ?1",

@@ -3,7 +3,7 @@
 
 use rusqlite::{Connection, TransactionBehavior};
 
-use crate::blobs::{BlobStore, Sha256Hex};
+use crate::blobs::BlobStore;
 use crate::db::{self, now_millis};
 use crate::error::{Error, Result};
 use crate::model::{
@@ -354,6 +354,32 @@ pub fn create_project(
     db::projects::find(conn, id)?.ok_or_else(|| Error::internal("project vanished"))
 }
 
+/// Changes a project's visibility and whether its files may be replaced; `None` keeps a value.
+pub fn update_project(
+    conn: &Connection,
+    full_path: &str,
+    visibility: Option<Visibility>,
+    allow_file_replace: Option<bool>,
+) -> Result<Project> {
+    let Target::Project(project) = find_target(conn, full_path)? else {
+        return Err(Error::bad_request(format!(
+            "\"{full_path}\" is a group, not a project"
+        )));
+    };
+    let visibility = visibility.unwrap_or(project.visibility);
+    let namespace = db::namespaces::find(conn, project.namespace_id)?
+        .ok_or_else(|| Error::internal("project without namespace"))?;
+    check_visibility_within(visibility, &namespace)?;
+    let allow = allow_file_replace.unwrap_or(project.allow_file_replace);
+    db::projects::update_settings(conn, project.id, visibility, allow)?;
+    let what = format!(
+        "{} visibility={visibility} allow_file_replace={allow}",
+        project.full_path
+    );
+    db::packages::insert_audit(conn, ACTOR, "project.update", &what, now_millis())?;
+    db::projects::find(conn, project.id)?.ok_or_else(|| Error::internal("project vanished"))
+}
+
 pub fn list_projects(conn: &Connection) -> Result<Vec<Project>> {
     db::projects::list(conn)
 }
@@ -377,14 +403,7 @@ pub fn remove_project(conn: &mut Connection, blobs: &BlobStore, full_path: &str)
         now_millis(),
     )?;
     tx.commit()?;
-    for digest in digests {
-        if let Some(sha) = Sha256Hex::parse(&digest)
-            && !db::packages::is_blob_referenced(conn, &digest)?
-        {
-            blobs.remove(&sha)?;
-        }
-    }
-    Ok(())
+    super::manage::remove_unreferenced(conn, blobs, digests)
 }
 
 fn member_source(target: &Target) -> db::members::Source {

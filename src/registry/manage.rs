@@ -116,19 +116,28 @@ pub fn delete(
     }
     db::projects::bump_change_counter(&tx, project.id)?;
     tx.commit()?;
-    for f in &files {
-        for digest in [Some(&f.sha256), f.metadata_sha256.as_ref()]
-            .into_iter()
-            .flatten()
+    let digests = files
+        .iter()
+        .flat_map(|f| std::iter::once(f.sha256.clone()).chain(f.metadata_sha256.clone()));
+    remove_unreferenced(conn, blobs, digests)?;
+    Ok(files)
+}
+
+/// Removes those of `digests` that no row refers to any more. Called after the commit that
+/// dropped the rows: a crash in between leaves only unreferenced blobs, which `gc` collects.
+pub fn remove_unreferenced(
+    conn: &Connection,
+    blobs: &BlobStore,
+    digests: impl IntoIterator<Item = String>,
+) -> Result<()> {
+    for digest in digests {
+        if let Some(sha) = Sha256Hex::parse(&digest)
+            && !db::packages::is_blob_referenced(conn, &digest)?
         {
-            if let Some(sha) = Sha256Hex::parse(digest)
-                && !db::packages::is_blob_referenced(conn, digest)?
-            {
-                blobs.remove(&sha)?;
-            }
+            blobs.remove(&sha)?;
         }
     }
-    Ok(files)
+    Ok(())
 }
 
 /// Extracts and stores the core metadata of files stored without it (before PEP 658 support),

@@ -80,8 +80,8 @@ pub fn publish(
     }
     check_client_digests(form, &digests)?;
     // Decide duplicates before the costlier archive reading; the transaction below decides again.
-    if let Some(outcome) = duplicate_outcome(conn, project.id, &filename, &digests)? {
-        return Ok(outcome);
+    if let Duplicate::Identical = duplicate(conn, project, &filename, &digests)? {
+        return Ok(UploadOutcome::AlreadyStored);
     }
 
     let metadata_bytes = archive::core_metadata(file.temp.path(), filename.kind(), limits)?;
@@ -94,9 +94,14 @@ pub fn publish(
 
     let now = now_millis();
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    if let Some(outcome) = duplicate_outcome(&tx, project.id, &filename, &digests)? {
-        return Ok(outcome);
-    }
+    let replaced = match duplicate(&tx, project, &filename, &digests)? {
+        Duplicate::Identical => return Ok(UploadOutcome::AlreadyStored),
+        Duplicate::Replaces(old) => {
+            db::packages::delete_file(&tx, old.id)?;
+            Some(old)
+        }
+        Duplicate::New => None,
+    };
     let package_id = db::packages::upsert_package(
         &tx,
         project.id,
@@ -132,32 +137,52 @@ pub fn publish(
     db::packages::upsert_metadata(&tx, package_id, &meta)?;
     db::projects::bump_change_counter(&tx, project.id)?;
     let target = format!("{}/{}", project.full_path, filename.as_str());
-    db::packages::insert_audit(&tx, &writer.caller().actor(), "upload", &target, now)?;
+    let action = if replaced.is_some() {
+        "replace"
+    } else {
+        "upload"
+    };
+    db::packages::insert_audit(&tx, &writer.caller().actor(), action, &target, now)?;
     tx.commit()?;
+    if let Some(old) = replaced {
+        let digests = std::iter::once(old.sha256).chain(old.metadata_sha256);
+        super::manage::remove_unreferenced(conn, blobs, digests)?;
+    }
     tracing::info!(project = %project.full_path, file = %filename.as_str(), size = digests.size, "stored");
     Ok(UploadOutcome::Created)
 }
 
+/// What an upload is, next to what the project holds under its filename.
+enum Duplicate {
+    New,
+    /// The same name with the same bytes: a re-run of a publish job.
+    Identical,
+    /// Other bytes under a stored name, in a project whose setting allows replacing files.
+    Replaces(Box<db::packages::StoredFile>),
+}
+
 /// The duplicate rule: same name and bytes is a harmless re-run; other bytes are refused with
-/// the words older twine's `--skip-existing` looks for. A deleted name may return only with
-/// its old bytes.
-fn duplicate_outcome(
+/// the words older twine's `--skip-existing` looks for, unless the project allows replacing
+/// files. A deleted name may return only with its old bytes, unless the project allows
+/// replacing files: a pinned hash must not change meaning unless its owners chose that.
+fn duplicate(
     conn: &Connection,
-    project_id: i64,
+    project: &crate::model::Project,
     filename: &Filename,
     digests: &Digests,
-) -> Result<Option<UploadOutcome>> {
-    match db::packages::find_file_by_name(conn, project_id, filename.as_str())? {
-        None => match db::packages::find_tombstone(conn, project_id, filename.as_str())? {
-            Some(sha256) if sha256 != digests.sha256.as_str() => Err(Error::bad_request(format!(
-                "File already exists: \"{}\" was deleted, and its name cannot be reused with other content",
-                filename.as_str()
-            ))),
-            _ => Ok(None),
+) -> Result<Duplicate> {
+    match db::packages::find_file_by_name(conn, project.id, filename.as_str())? {
+        None => match db::packages::find_tombstone(conn, project.id, filename.as_str())? {
+            Some(sha256) if sha256 != digests.sha256.as_str() && !project.allow_file_replace => {
+                Err(Error::bad_request(format!(
+                    "File already exists: \"{}\" was deleted, and its name cannot be reused with other content",
+                    filename.as_str()
+                )))
+            }
+            _ => Ok(Duplicate::New),
         },
-        Some(existing) if existing.sha256 == digests.sha256.as_str() => {
-            Ok(Some(UploadOutcome::AlreadyStored))
-        }
+        Some(existing) if existing.sha256 == digests.sha256.as_str() => Ok(Duplicate::Identical),
+        Some(existing) if project.allow_file_replace => Ok(Duplicate::Replaces(Box::new(existing))),
         Some(_) => Err(Error::bad_request(format!(
             "File already exists: \"{}\" is stored with other content; upload a new version instead",
             filename.as_str()

@@ -403,3 +403,36 @@ fn sdists_and_twine_style_names_are_accepted() {
     assert_eq!(json["versions"], serde_json::json!(["1.0", "1.1"]));
     assert_eq!(json["files"][0]["filename"], "my_pkg-1.0.tar.gz");
 }
+
+#[test]
+fn a_project_may_allow_replacing_files() {
+    let p = project(&[]);
+    let (filename, first) = wheel("swap", "1.0", &[]);
+    assert_eq!(p.upload("swap", "1.0", &filename, &first, &[]).status, 201);
+    let (_, second) = crate::support::wheel_with("swap", "1.0", &["idna"], None);
+    assert_eq!(p.upload("swap", "1.0", &filename, &second, &[]).status, 400);
+
+    let out = p
+        .server
+        .cli(&["project", "set", "g/p", "--allow-file-replace", "true"]);
+    assert!(out.ends_with("allow_file_replace=true"), "{out}");
+    let blobs = p.server.blob_count();
+    let replaced = p.upload("swap", "1.0", &filename, &second, &[]);
+    assert_eq!(replaced.status, 201, "{}", replaced.text());
+    let page = get(&format!("{}/simple/swap/", p.api), Some(&p.auth)).text();
+    assert!(
+        page.contains(&sha256_hex(&second)) && !page.contains(&sha256_hex(&first)),
+        "{page}"
+    );
+    // The old file and its metadata blobs went; the new ones came.
+    assert_eq!(p.server.blob_count(), blobs);
+
+    // Settings are checked like creation: a private group cannot hold a public project.
+    let err = p
+        .server
+        .cli_fails(&["project", "set", "g/p", "--visibility", "public"]);
+    assert!(err.contains("cannot live in"), "{err}");
+    p.server
+        .cli(&["project", "set", "g/p", "--allow-file-replace", "false"]);
+    assert_eq!(p.upload("swap", "1.0", &filename, &first, &[]).status, 400);
+}
