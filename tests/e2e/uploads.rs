@@ -436,3 +436,43 @@ fn a_project_may_allow_replacing_files() {
         .cli(&["project", "set", "g/p", "--allow-file-replace", "false"]);
     assert_eq!(p.upload("swap", "1.0", &filename, &first, &[]).status, 400);
 }
+
+/// Poetry, pdm and hatch build the same form in other orders: the file may come first, and
+/// repeated fields come once per value.
+#[test]
+fn the_file_may_come_before_the_fields() {
+    let p = project(&[]);
+    let (filename, bytes) = wheel("early", "1.0", &[]);
+    let boundary = "----early";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"content\"; filename=\"{filename}\"\r\n\
+         Content-Type: application/octet-stream\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(&bytes);
+    body.extend_from_slice(b"\r\n");
+    for (name, value) in [
+        ("classifiers", "Programming Language :: Python"),
+        ("classifiers", "License :: OSI Approved"),
+        ("version", "1.0"),
+        (":action", "file_upload"),
+        ("name", "early"),
+        ("sha256_digest", &sha256_hex(&bytes)),
+    ] {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            )
+            .as_bytes(),
+        );
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    let content_type = format!("multipart/form-data; boundary={boundary}");
+    let resp = post(
+        &p.api,
+        &[("Content-Type", &content_type), ("Authorization", &p.auth)],
+        body,
+    );
+    assert_eq!(resp.status, 201, "{}", resp.text());
+    assert_eq!(p.listed("early"), 200);
+}
