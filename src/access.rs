@@ -136,19 +136,14 @@ pub fn write_project(
     caller: &Caller,
     project: Project,
 ) -> Result<ProjectWriter> {
-    let rights = project_rights(conn, caller, &project)?;
-    if !rights.see {
-        return Err(hidden(caller, project_not_found()));
-    }
-    if matches!(caller, Caller::Anonymous) {
-        return Err(Error::Unauthorized);
-    }
-    if !rights.write {
-        return Err(Error::forbidden(
-            "403 Forbidden: uploading needs the developer role (or higher) and a token with the \
-             api or write_package_registry scope",
-        ));
-    }
+    let project = require_change_right(
+        conn,
+        caller,
+        project,
+        |rights| rights.write,
+        "403 Forbidden: uploading needs the developer role (or higher) and a token with the \
+         api or write_package_registry scope",
+    )?;
     Ok(ProjectWriter {
         project,
         caller: caller.clone(),
@@ -160,6 +155,29 @@ pub fn maintain_project(
     caller: &Caller,
     project: Project,
 ) -> Result<ProjectMaintainer> {
+    let project = require_change_right(
+        conn,
+        caller,
+        project,
+        |rights| rights.maintain,
+        "403 Forbidden: managing packages needs the maintainer role (or higher) and a token \
+         with the api or write_package_registry scope",
+    )?;
+    Ok(ProjectMaintainer {
+        project,
+        caller: caller.clone(),
+    })
+}
+
+/// The rule shared by every change: hidden → 401/404, anonymous → 401, lacking the right →
+/// 403 with `refusal`.
+fn require_change_right(
+    conn: &Connection,
+    caller: &Caller,
+    project: Project,
+    granted: fn(&Rights) -> bool,
+    refusal: &str,
+) -> Result<Project> {
     let rights = project_rights(conn, caller, &project)?;
     if !rights.see {
         return Err(hidden(caller, project_not_found()));
@@ -167,16 +185,10 @@ pub fn maintain_project(
     if matches!(caller, Caller::Anonymous) {
         return Err(Error::Unauthorized);
     }
-    if !rights.maintain {
-        return Err(Error::forbidden(
-            "403 Forbidden: managing packages needs the maintainer role (or higher) and a token \
-             with the api or write_package_registry scope",
-        ));
+    if !granted(&rights) {
+        return Err(Error::forbidden(refusal));
     }
-    Ok(ProjectMaintainer {
-        project,
-        caller: caller.clone(),
-    })
+    Ok(project)
 }
 
 pub fn read_group(conn: &Connection, caller: &Caller, group: Namespace) -> Result<GroupReader> {
