@@ -174,7 +174,7 @@ enum TokenCommand {
         /// Comma-separated: api, read_api, read_package_registry, write_package_registry.
         #[arg(long)]
         scopes: String,
-        /// Last day before expiry, YYYY-MM-DD (the token stops working at the start of that day, UTC).
+        /// Expiry date, YYYY-MM-DD: the token stops working at the start of that day (UTC), as in GitLab.
         #[arg(long)]
         expires: Option<String>,
     },
@@ -253,6 +253,7 @@ enum DeployTokenCommand {
         /// Comma-separated: read_package_registry, write_package_registry.
         #[arg(long)]
         scopes: String,
+        /// Expiry date, YYYY-MM-DD (the token stops working at the start of that day, UTC).
         #[arg(long)]
         expires: Option<String>,
     },
