@@ -403,7 +403,8 @@ pub fn remove_project(conn: &mut Connection, blobs: &BlobStore, full_path: &str)
         now_millis(),
     )?;
     tx.commit()?;
-    super::manage::remove_unreferenced(conn, blobs, digests)
+    super::manage::remove_unreferenced(conn, blobs, digests);
+    Ok(())
 }
 
 fn member_source(target: &Target) -> db::members::Source {

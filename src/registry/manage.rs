@@ -119,25 +119,34 @@ pub fn delete(
     let digests = files
         .iter()
         .flat_map(|f| std::iter::once(f.sha256.clone()).chain(f.metadata_sha256.clone()));
-    remove_unreferenced(conn, blobs, digests)?;
+    remove_unreferenced(conn, blobs, digests);
     Ok(files)
 }
 
 /// Removes those of `digests` that no row refers to any more. Called after the commit that
-/// dropped the rows: a crash in between leaves only unreferenced blobs, which `gc` collects.
+/// dropped the rows, so it cannot fail the request: what it cannot remove stays as garbage for
+/// `gc` (as after a crash between the commit and the removal).
 pub fn remove_unreferenced(
     conn: &Connection,
     blobs: &BlobStore,
     digests: impl IntoIterator<Item = String>,
-) -> Result<()> {
+) {
     for digest in digests {
-        if let Some(sha) = Sha256Hex::parse(&digest)
-            && !db::packages::is_blob_referenced(conn, &digest)?
-        {
-            blobs.remove(&sha)?;
+        let Some(sha) = Sha256Hex::parse(&digest) else {
+            continue;
+        };
+        match db::packages::is_blob_referenced(conn, &digest) {
+            Ok(false) => {
+                if let Err(err) = blobs.remove(&sha) {
+                    tracing::warn!(blob = %digest, "cannot remove an unreferenced blob: {err}");
+                }
+            }
+            Ok(true) => {}
+            Err(err) => {
+                tracing::warn!(blob = %digest, "cannot check whether a blob is referenced: {err}")
+            }
         }
     }
-    Ok(())
 }
 
 /// Extracts and stores the core metadata of files stored without it (before PEP 658 support),

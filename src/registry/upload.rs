@@ -146,7 +146,7 @@ pub fn publish(
     tx.commit()?;
     if let Some(old) = replaced {
         let digests = std::iter::once(old.sha256).chain(old.metadata_sha256);
-        super::manage::remove_unreferenced(conn, blobs, digests)?;
+        super::manage::remove_unreferenced(conn, blobs, digests);
     }
     tracing::info!(project = %project.full_path, file = %filename.as_str(), size = digests.size, "stored");
     Ok(UploadOutcome::Created)
