@@ -4,10 +4,10 @@
 
 use rusqlite::Connection;
 
-use crate::auth::Caller;
+use crate::auth::{Caller, UserCaller};
 use crate::db;
 use crate::error::{Error, Result};
-use crate::model::{DeployToken, Namespace, NamespaceKind, Project, Role, Visibility};
+use crate::model::{DeployToken, Namespace, NamespaceKind, Project, Role, Scope, Visibility};
 
 /// Permission to read the packages of one project.
 #[derive(Debug)]
@@ -291,6 +291,58 @@ fn group_visible(conn: &Connection, caller: &Caller, group: &Namespace) -> Resul
         }
         (_, Caller::DeployToken(token)) => deploy_token_reaches(conn, token, group.id, None)?,
     })
+}
+
+/// A signed-in user on the management API (users, tokens), with what its token allows.
+#[derive(Debug)]
+pub struct ApiUser {
+    user: UserCaller,
+}
+
+impl ApiUser {
+    pub fn user_id(&self) -> i64 {
+        self.user.user_id
+    }
+
+    pub fn token_id(&self) -> i64 {
+        self.user.token_id
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.user.is_admin
+    }
+
+    pub fn actor(&self) -> String {
+        format!("user:{}", self.user.username)
+    }
+
+    /// May act on the tokens (or account) of `user_id`: their owner, or an admin.
+    pub fn may_manage(&self, user_id: i64) -> bool {
+        self.user.is_admin || self.user.user_id == user_id
+    }
+}
+
+/// The management API is for users' personal access tokens: `read_api` or `api` to read,
+/// `api` to change anything. Deploy tokens are for the package registry only.
+pub fn api_user(caller: &Caller, write: bool) -> Result<ApiUser> {
+    let user = match caller {
+        Caller::Anonymous => return Err(Error::Unauthorized),
+        Caller::DeployToken(_) | Caller::Operator => {
+            return Err(Error::forbidden(
+                "403 Forbidden: this API needs a personal access token",
+            ));
+        }
+        Caller::User(user) => user,
+    };
+    let scopes = &user.scopes;
+    let allowed = scopes.contains(Scope::Api) || (!write && scopes.contains(Scope::ReadApi));
+    if !allowed {
+        let needed = if write { "api" } else { "api or read_api" };
+        return Err(Error::forbidden(format!(
+            "403 Forbidden: the token needs the {needed} scope"
+        )));
+    }
+    Ok(ApiUser { user: user.clone() })
 }
 
 /// Which kind of index a request addresses.

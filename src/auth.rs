@@ -52,6 +52,8 @@ pub fn credentials(
 #[derive(Debug, Clone)]
 pub struct UserCaller {
     pub user_id: i64,
+    /// The personal access token the request came with.
+    pub token_id: i64,
     pub username: String,
     pub is_admin: bool,
     pub scopes: Scopes,
@@ -110,6 +112,7 @@ pub fn resolve(conn: &Connection, creds: Option<&Credentials>) -> Result<Caller>
         }
         return Ok(Caller::User(UserCaller {
             user_id: user.id,
+            token_id: token.id,
             username: user.username,
             is_admin: user.is_admin,
             scopes: token.scopes,

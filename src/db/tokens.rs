@@ -74,6 +74,21 @@ pub fn find_personal_by_digest(
         .optional()?)
 }
 
+pub fn find_personal(conn: &Connection, id: i64) -> Result<Option<PersonalAccessToken>> {
+    let sql = format!("SELECT {PAT_COLUMNS} FROM personal_access_tokens t WHERE t.id = ?1");
+    Ok(conn.query_row(&sql, [id], pat_from_row).optional()?)
+}
+
+/// Every token of every user (for admins), by id.
+pub fn list_all_personal(conn: &Connection) -> Result<Vec<PersonalAccessToken>> {
+    let sql = format!("SELECT {PAT_COLUMNS} FROM personal_access_tokens t ORDER BY t.id");
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt
+        .query_map([], pat_from_row)?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
+}
+
 pub fn list_personal(conn: &Connection, user_id: i64) -> Result<Vec<PersonalAccessToken>> {
     let sql = format!(
         "SELECT {PAT_COLUMNS} FROM personal_access_tokens t WHERE t.user_id = ?1 ORDER BY t.id"

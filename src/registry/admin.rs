@@ -184,7 +184,25 @@ pub fn create_token(
     expires_on: Option<&str>,
 ) -> Result<(PersonalAccessToken, String)> {
     let user = user_by_name(conn, username)?;
-    let scopes = Scopes::parse(scopes)?;
+    issue_token(
+        conn,
+        &user,
+        name,
+        &Scopes::parse(scopes)?,
+        expires_on,
+        ACTOR,
+    )
+}
+
+/// Creates a token for `user`, audited as `actor`: the one way tokens come to be.
+pub(crate) fn issue_token(
+    conn: &Connection,
+    user: &User,
+    name: &str,
+    scopes: &Scopes,
+    expires_on: Option<&str>,
+    actor: &str,
+) -> Result<(PersonalAccessToken, String)> {
     check_expiry(expires_on)?;
     if name.trim().is_empty() {
         return Err(Error::bad_request("a token needs a name"));
@@ -195,21 +213,14 @@ pub fn create_token(
     let token = db::tokens::NewToken {
         name,
         digest: &digest,
-        scopes: &scopes,
+        scopes,
         expires_on,
     };
     let id = db::tokens::insert_personal(conn, user.id, &token, now)?;
-    db::packages::insert_audit(
-        conn,
-        ACTOR,
-        "token.create",
-        &format!("{username}/{id}"),
-        now,
-    )?;
-    let created = db::tokens::list_personal(conn, user.id)?
-        .into_iter()
-        .find(|t| t.id == id)
-        .ok_or_else(|| Error::internal("token vanished"))?;
+    let target = format!("{}/{id}", user.username);
+    db::packages::insert_audit(conn, actor, "token.create", &target, now)?;
+    let created =
+        db::tokens::find_personal(conn, id)?.ok_or_else(|| Error::internal("token vanished"))?;
     Ok((created, secret))
 }
 
@@ -224,8 +235,13 @@ pub fn revoke_token(conn: &Connection, id: i64) -> Result<()> {
             "no personal access token with id {id}"
         )));
     }
+    withdraw_token(conn, id, ACTOR)
+}
+
+/// Revokes a token, audited as `actor`.
+pub(crate) fn withdraw_token(conn: &Connection, id: i64, actor: &str) -> Result<()> {
     db::tokens::revoke_personal(conn, id, now_millis())?;
-    db::packages::insert_audit(conn, ACTOR, "token.revoke", &id.to_string(), now_millis())
+    db::packages::insert_audit(conn, actor, "token.revoke", &id.to_string(), now_millis())
 }
 
 /// Either a project or a group, found by full path (a project and a group never share one).

@@ -5,4 +5,5 @@ pub mod backup;
 pub mod index;
 pub mod integrity;
 pub mod manage;
+pub mod tokens;
 pub mod upload;

@@ -8,6 +8,7 @@ mod ops;
 mod pypi;
 mod simple;
 mod upload_form;
+mod users_api;
 mod warehouse;
 
 use actix_web::http::header::{self, HeaderValue};
@@ -22,6 +23,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     pypi::configure(cfg);
     warehouse::configure(cfg);
     api::configure(cfg);
+    users_api::configure(cfg);
     ops::configure(cfg);
 }
 

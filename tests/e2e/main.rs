@@ -4,6 +4,7 @@
 mod access;
 mod cli;
 mod clients;
+mod gitlab_api;
 mod hostile;
 mod maintenance;
 mod modern;

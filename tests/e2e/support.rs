@@ -464,7 +464,7 @@ pub fn python_tools() -> &'static Path {
         let bin = venv.join("bin");
         let has_pypi_simple = || {
             Command::new(bin.join("python"))
-                .args(["-c", "import pypi_simple"])
+                .args(["-c", "import pypi_simple, gitlab"])
                 .output()
                 .is_ok_and(|o| o.status.success())
         };
@@ -484,6 +484,7 @@ pub fn python_tools() -> &'static Path {
                 "uv",
                 "twine",
                 "pypi-simple",
+                "python-gitlab",
             ]));
         }
         bin

@@ -1,0 +1,250 @@
+//! GitLab's REST API for the caller and personal access tokens (the part python-gitlab's
+//! `gl.auth()`, `gl.version()` and `personal_access_tokens` use).
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{RequestAuth, param};
+use crate::access;
+use crate::db;
+use crate::error::{Error, Result};
+use crate::model::{PersonalAccessToken, User, iso8601};
+use crate::registry::tokens;
+use crate::server::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/api/v4/version", web::get().to(version))
+        .route("/api/v4/user", web::get().to(current_user))
+        .route("/api/v4/personal_access_tokens", web::get().to(list_tokens))
+        .route(
+            "/api/v4/personal_access_tokens/{token}",
+            web::get().to(show_token),
+        )
+        .route(
+            "/api/v4/personal_access_tokens/{token}",
+            web::delete().to(revoke_token),
+        )
+        .route(
+            "/api/v4/personal_access_tokens/{token}/rotate",
+            web::post().to(rotate_token),
+        )
+        .route(
+            "/api/v4/user/personal_access_tokens",
+            web::post().to(create_own_token),
+        )
+        .route(
+            "/api/v4/users/{user_id}/personal_access_tokens",
+            web::post().to(create_token_for),
+        );
+}
+
+fn user_json(user: &User) -> Value {
+    json!({
+        "id": user.id,
+        "username": user.username,
+        "name": user.username,
+        "state": if user.is_blocked { "blocked" } else { "active" },
+        "email": user.email,
+        "is_admin": user.is_admin,
+        "avatar_url": null,
+        "created_at": iso8601(user.created_at),
+    })
+}
+
+fn token_json(token: &PersonalAccessToken, secret: Option<&str>) -> Value {
+    let mut body = json!({
+        "id": token.id,
+        "name": token.name,
+        "revoked": token.revoked,
+        "active": !token.revoked && token.expires_on.as_deref().is_none_or(|d| d > crate::auth::today().as_str()),
+        "scopes": token.scopes.to_stored().split(',').collect::<Vec<_>>(),
+        "user_id": token.user_id,
+        "created_at": iso8601(token.created_at),
+        "last_used_at": token.last_used_at.map(iso8601),
+        "expires_at": token.expires_on,
+    });
+    if let Some(secret) = secret {
+        body["token"] = json!(secret);
+    }
+    body
+}
+
+/// `self` names the token the request came with.
+fn token_id(raw: &str, api: &access::ApiUser) -> Result<i64> {
+    match raw {
+        "self" => Ok(api.token_id()),
+        other => other.parse().map_err(|_| Error::not_found("404 Not Found")),
+    }
+}
+
+async fn version() -> HttpResponse {
+    // python-gitlab reads `version` and `revision`; GitLab tooling compares the version, so
+    // it names the GitLab API level this one follows.
+    HttpResponse::Ok().json(json!({
+        "version": "17.0.0",
+        "revision": format!("wheelhouse-{}", env!("CARGO_PKG_VERSION")),
+    }))
+}
+
+async fn current_user(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
+    let auth = RequestAuth::new(&req, &state);
+    let user = state
+        .db
+        .run(move |conn| {
+            auth.authorized(conn, |conn, caller| {
+                let api = access::api_user(caller, false)?;
+                db::users::find(conn, api.user_id())?.ok_or(Error::Unauthorized)
+            })
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(user_json(&user)))
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    user_id: Option<i64>,
+}
+
+async fn list_tokens(
+    req: HttpRequest,
+    query: web::Query<ListQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse> {
+    let auth = RequestAuth::new(&req, &state);
+    let user_id = query.user_id;
+    let list = state
+        .db
+        .run(move |conn| {
+            auth.authorized(conn, |conn, caller| {
+                tokens::list(conn, &access::api_user(caller, false)?, user_id)
+            })
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(list.iter().map(|t| token_json(t, None)).collect::<Vec<_>>()))
+}
+
+async fn show_token(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
+    let auth = RequestAuth::new(&req, &state);
+    let raw = param(&req, "token");
+    let token = state
+        .db
+        .run(move |conn| {
+            auth.authorized(conn, |conn, caller| {
+                let api = access::api_user(caller, false)?;
+                tokens::get(conn, &api, token_id(&raw, &api)?)
+            })
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(token_json(&token, None)))
+}
+
+async fn revoke_token(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
+    let auth = RequestAuth::new(&req, &state);
+    let raw = param(&req, "token");
+    state
+        .db
+        .run(move |conn| {
+            auth.authorized(conn, |conn, caller| {
+                let api = access::api_user(caller, true)?;
+                tokens::revoke(conn, &api, token_id(&raw, &api)?)
+            })
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Deserialize, Default)]
+struct RotateBody {
+    expires_at: Option<String>,
+}
+
+async fn rotate_token(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse> {
+    let auth = RequestAuth::new(&req, &state);
+    let raw = param(&req, "token");
+    let body: RotateBody = json_body(&body)?;
+    let (token, secret) = state
+        .db
+        .run(move |conn| {
+            auth.authorized(conn, |conn, caller| {
+                let api = access::api_user(caller, true)?;
+                let id = token_id(&raw, &api)?;
+                tokens::rotate(conn, &api, id, body.expires_at.as_deref())
+            })
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(token_json(&token, Some(&secret))))
+}
+
+#[derive(Deserialize)]
+struct NewToken {
+    name: String,
+    scopes: Vec<String>,
+    expires_at: Option<String>,
+}
+
+/// A JSON body; an empty body is the type's default.
+fn json_body<T: serde::de::DeserializeOwned + Default>(body: &web::Bytes) -> Result<T> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body).map_err(|e| Error::bad_request(format!("400 Bad request - {e}")))
+}
+
+fn new_token_body(body: &web::Bytes) -> Result<NewToken> {
+    serde_json::from_slice(body).map_err(|e| {
+        Error::bad_request(format!(
+            "400 Bad request - name and scopes are required: {e}"
+        ))
+    })
+}
+
+async fn create_own_token(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse> {
+    create_token(req, new_token_body(&body)?, state, None).await
+}
+
+async fn create_token_for(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse> {
+    let user_id = param(&req, "user_id")
+        .parse()
+        .map_err(|_| Error::not_found("404 User Not Found"))?;
+    create_token(req, new_token_body(&body)?, state, Some(user_id)).await
+}
+
+async fn create_token(
+    req: HttpRequest,
+    body: NewToken,
+    state: web::Data<AppState>,
+    user_id: Option<i64>,
+) -> Result<HttpResponse> {
+    let auth = RequestAuth::new(&req, &state);
+    let (token, secret) = state
+        .db
+        .run(move |conn| {
+            auth.authorized(conn, |conn, caller| {
+                let api = access::api_user(caller, true)?;
+                let owner = user_id.unwrap_or(api.user_id());
+                tokens::create(
+                    conn,
+                    &api,
+                    owner,
+                    &body.name,
+                    &body.scopes,
+                    body.expires_at.as_deref(),
+                )
+            })
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(token_json(&token, Some(&secret))))
+}

@@ -1,0 +1,69 @@
+//! The REST API as python-gitlab drives it: sign-in, version, personal access tokens.
+
+use std::process::Command;
+
+use crate::support::{Server, basic, get, python_tools, request, run_ok};
+
+#[test]
+fn python_gitlab_manages_personal_access_tokens() {
+    let server = Server::start();
+    server.cli(&["user", "add", "root", "--admin"]);
+    let admin = server.cli(&["token", "add", "root", "--name", "admin", "--scopes", "api"]);
+    let out = crate::support::cli_output(
+        server.data_dir(),
+        &["user", "add", "alice", "--password-stdin"],
+        Some("alice password\n"),
+    );
+    let alice_id = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/e2e/check_gitlab.py");
+    let out = run_ok(Command::new(python_tools().join("python")).args([
+        script,
+        &server.base,
+        &admin,
+        &alice_id,
+    ]));
+    assert!(out.trim_end().ends_with("ok"), "{out}");
+}
+
+#[test]
+fn the_management_api_asks_for_a_personal_token_with_the_right_scope() {
+    let server = Server::start();
+    server.cli(&["group", "add", "g", "--visibility", "public"]);
+    let reader = server.user_with_token("reader", "read_package_registry");
+    let line = server.cli(&[
+        "deploy-token",
+        "add",
+        "g",
+        "--name",
+        "d",
+        "--scopes",
+        "read_package_registry",
+    ]);
+    let (user, secret) = line.split_once(' ').unwrap();
+    let url = server.url("/api/v4/user");
+    assert_eq!(get(&url, None).status, 401);
+    assert_eq!(
+        get(&url, Some(&basic(user, secret))).status,
+        403,
+        "deploy tokens are for the registry"
+    );
+    let scope = get(&url, Some(&basic("__token__", &reader)));
+    assert_eq!(scope.status, 403);
+    assert!(scope.text().contains("api or read_api"), "{}", scope.text());
+    let me = request(
+        "GET",
+        &url,
+        &[(
+            "PRIVATE-TOKEN",
+            &server.cli(&[
+                "token", "add", "reader", "--name", "r", "--scopes", "read_api",
+            ]),
+        )],
+    );
+    assert_eq!(me.status, 200);
+    assert_eq!(me.json()["username"], "reader");
+    assert_eq!(
+        get(&server.url("/api/v4/version"), None).json()["version"],
+        "17.0.0"
+    );
+}
