@@ -345,6 +345,31 @@ pub fn api_user(caller: &Caller, write: bool) -> Result<ApiUser> {
     Ok(ApiUser { user: user.clone() })
 }
 
+/// An admin on the management API, with a token that may change things.
+#[derive(Debug)]
+pub struct ApiAdmin {
+    api: ApiUser,
+}
+
+impl ApiAdmin {
+    pub fn actor(&self) -> String {
+        self.api.actor()
+    }
+
+    pub fn user_id(&self) -> i64 {
+        self.api.user_id()
+    }
+}
+
+/// Admin-only operations answer 403 to everyone else who may use the API.
+pub fn api_admin(caller: &Caller) -> Result<ApiAdmin> {
+    let api = api_user(caller, true)?;
+    if !api.is_admin() {
+        return Err(Error::forbidden("403 Forbidden: this needs an admin"));
+    }
+    Ok(ApiAdmin { api })
+}
+
 /// Which kind of index a request addresses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum IndexKind {

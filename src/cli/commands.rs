@@ -144,6 +144,7 @@ pub(super) fn run(db: &Db, blobs: &BlobStore, command: Command) -> anyhow::Resul
                     email.as_deref(),
                     password.as_deref(),
                     is_admin,
+                    admin::CLI_ACTOR,
                 )?;
                 match generated {
                     Some(password) => {
@@ -173,7 +174,7 @@ pub(super) fn run(db: &Db, blobs: &BlobStore, command: Command) -> anyhow::Resul
                     );
                 }
             }
-            UserCommand::Remove { name } => admin::remove_user(conn, &name)?,
+            UserCommand::Remove { name } => admin::remove_user(conn, &name, admin::CLI_ACTOR)?,
             UserCommand::Passwd {
                 name,
                 password_stdin,
@@ -183,8 +184,10 @@ pub(super) fn run(db: &Db, blobs: &BlobStore, command: Command) -> anyhow::Resul
                     println!("{generated}");
                 }
             }
-            UserCommand::Block { name } => admin::set_blocked(conn, &name, true)?,
-            UserCommand::Unblock { name } => admin::set_blocked(conn, &name, false)?,
+            UserCommand::Block { name } => admin::set_blocked(conn, &name, true, admin::CLI_ACTOR)?,
+            UserCommand::Unblock { name } => {
+                admin::set_blocked(conn, &name, false, admin::CLI_ACTOR)?
+            }
         },
         Command::Token(cmd) => match cmd {
             TokenCommand::Add {

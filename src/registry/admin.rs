@@ -12,7 +12,8 @@ use crate::model::{
 };
 use crate::secrets;
 
-const ACTOR: &str = "cli";
+/// How the audit log names whoever runs the command line.
+pub const CLI_ACTOR: &str = "cli";
 
 /// A path segment as GitLab allows it: letters, digits, `_`, `-`, `.`, not starting with `-` or
 /// `.`, not all digits (a number names an id in the API).
@@ -62,6 +63,7 @@ pub fn create_user(
     email: Option<&str>,
     password: Option<&str>,
     is_admin: bool,
+    actor: &str,
 ) -> Result<(User, Option<String>)> {
     check_segment(username, "username")?;
     let generated = match password {
@@ -85,7 +87,7 @@ pub fn create_user(
         },
         now,
     )?;
-    db::packages::insert_audit(&tx, ACTOR, "user.create", username, now)?;
+    db::packages::insert_audit(&tx, actor, "user.create", username, now)?;
     tx.commit()?;
     let user = db::users::find(conn, id)?.ok_or_else(|| Error::internal("user vanished"))?;
     Ok((user, generated))
@@ -96,7 +98,7 @@ pub fn ensure_first_admin(conn: &mut Connection) -> Result<Option<String>> {
     if db::users::count(conn)? > 0 {
         return Ok(None);
     }
-    let (_, password) = create_user(conn, "admin", None, None, true)?;
+    let (_, password) = create_user(conn, "admin", None, None, true, CLI_ACTOR)?;
     Ok(password)
 }
 
@@ -121,12 +123,12 @@ pub fn set_password(
 }
 
 /// Blocking stops the user's tokens at once: every request checks the owner's state.
-pub fn set_blocked(conn: &Connection, username: &str, blocked: bool) -> Result<()> {
+pub fn set_blocked(conn: &Connection, username: &str, blocked: bool, actor: &str) -> Result<()> {
     let user = user_by_name(conn, username)?;
     db::users::set_blocked(conn, user.id, blocked)?;
     db::packages::insert_audit(
         conn,
-        ACTOR,
+        actor,
         if blocked {
             "user.block"
         } else {
@@ -142,7 +144,7 @@ pub fn set_admin(conn: &Connection, username: &str, admin: bool) -> Result<()> {
     db::users::set_admin(conn, user.id, admin)
 }
 
-pub fn remove_user(conn: &mut Connection, username: &str) -> Result<()> {
+pub fn remove_user(conn: &mut Connection, username: &str, actor: &str) -> Result<()> {
     let user = user_by_name(conn, username)?;
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     if let Some(ns) = db::namespaces::find_by_path(&tx, &user.username)?
@@ -153,7 +155,7 @@ pub fn remove_user(conn: &mut Connection, username: &str) -> Result<()> {
         )));
     }
     db::users::delete(&tx, user.id)?;
-    db::packages::insert_audit(&tx, ACTOR, "user.remove", username, now_millis())?;
+    db::packages::insert_audit(&tx, actor, "user.remove", username, now_millis())?;
     tx.commit()?;
     Ok(())
 }
@@ -190,7 +192,7 @@ pub fn create_token(
         name,
         &Scopes::parse(scopes)?,
         expires_on,
-        ACTOR,
+        CLI_ACTOR,
     )
 }
 
@@ -235,7 +237,7 @@ pub fn revoke_token(conn: &Connection, id: i64) -> Result<()> {
             "no personal access token with id {id}"
         )));
     }
-    withdraw_token(conn, id, ACTOR)
+    withdraw_token(conn, id, CLI_ACTOR)
 }
 
 /// Revokes a token, audited as `actor`.
@@ -318,7 +320,7 @@ pub fn create_group(
         visibility,
     };
     let id = db::namespaces::insert(&tx, &new, now)?;
-    db::packages::insert_audit(&tx, ACTOR, "group.create", full_path, now)?;
+    db::packages::insert_audit(&tx, CLI_ACTOR, "group.create", full_path, now)?;
     tx.commit()?;
     db::namespaces::find(conn, id)?.ok_or_else(|| Error::internal("group vanished"))
 }
@@ -340,7 +342,13 @@ pub fn remove_group(conn: &Connection, full_path: &str) -> Result<()> {
         )));
     }
     db::namespaces::delete(conn, group.id)?;
-    db::packages::insert_audit(conn, ACTOR, "group.remove", &group.full_path, now_millis())
+    db::packages::insert_audit(
+        conn,
+        CLI_ACTOR,
+        "group.remove",
+        &group.full_path,
+        now_millis(),
+    )
 }
 
 pub fn create_project(
@@ -365,7 +373,7 @@ pub fn create_project(
     }
     let now = now_millis();
     let id = db::projects::insert(&tx, namespace.id, segment, full_path, visibility, now)?;
-    db::packages::insert_audit(&tx, ACTOR, "project.create", full_path, now)?;
+    db::packages::insert_audit(&tx, CLI_ACTOR, "project.create", full_path, now)?;
     tx.commit()?;
     db::projects::find(conn, id)?.ok_or_else(|| Error::internal("project vanished"))
 }
@@ -392,7 +400,7 @@ pub fn update_project(
         "{} visibility={visibility} allow_file_replace={allow}",
         project.full_path
     );
-    db::packages::insert_audit(conn, ACTOR, "project.update", &what, now_millis())?;
+    db::packages::insert_audit(conn, CLI_ACTOR, "project.update", &what, now_millis())?;
     db::projects::find(conn, project.id)?.ok_or_else(|| Error::internal("project vanished"))
 }
 
@@ -413,7 +421,7 @@ pub fn remove_project(conn: &mut Connection, blobs: &BlobStore, full_path: &str)
     db::projects::delete(&tx, project.id)?;
     db::packages::insert_audit(
         &tx,
-        ACTOR,
+        CLI_ACTOR,
         "project.remove",
         &project.full_path,
         now_millis(),
@@ -436,7 +444,7 @@ pub fn add_member(conn: &Connection, full_path: &str, username: &str, role: Role
     let now = now_millis();
     db::members::upsert(conn, member_source(&target), user.id, role, now)?;
     let what = format!("{full_path} {username} {}", role.as_str());
-    db::packages::insert_audit(conn, ACTOR, "member.add", &what, now)
+    db::packages::insert_audit(conn, CLI_ACTOR, "member.add", &what, now)
 }
 
 pub fn remove_member(conn: &Connection, full_path: &str, username: &str) -> Result<()> {
@@ -449,7 +457,7 @@ pub fn remove_member(conn: &Connection, full_path: &str, username: &str) -> Resu
     }
     db::packages::insert_audit(
         conn,
-        ACTOR,
+        CLI_ACTOR,
         "member.remove",
         &format!("{full_path} {username}"),
         now_millis(),
@@ -506,7 +514,7 @@ pub fn create_deploy_token(
     let token = db::tokens::insert_deploy(conn, namespace_id, project_id, &new, now)?;
     db::packages::insert_audit(
         conn,
-        ACTOR,
+        CLI_ACTOR,
         "deploy_token.create",
         &format!("{full_path} {}", token.username),
         now,
@@ -526,7 +534,7 @@ pub fn revoke_deploy_token(conn: &Connection, id: i64) -> Result<()> {
     db::tokens::revoke_deploy(conn, id, now_millis())?;
     db::packages::insert_audit(
         conn,
-        ACTOR,
+        CLI_ACTOR,
         "deploy_token.revoke",
         &id.to_string(),
         now_millis(),

@@ -7,3 +7,4 @@ pub mod integrity;
 pub mod manage;
 pub mod tokens;
 pub mod upload;
+pub mod users;

@@ -1,11 +1,11 @@
 //! The GitLab-style REST API for packages of a project: list, show, files, delete, and yank
 //! (which GitLab lacks; it follows GitLab's `POST …/action` style).
 
-use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::paging::Paging;
 use super::{RequestAuth, param};
 use crate::access;
 use crate::db::packages::{PackageRow, StoredFile};
@@ -119,32 +119,11 @@ async fn list_packages(
     } else {
         rows
     };
-    let per_page = query.per_page.unwrap_or(20).clamp(1, 100);
-    let page = query.page.unwrap_or(1).max(1);
-    let total = rows.len();
-    let items: Vec<Value> = rows
-        .iter()
-        .skip((page - 1) * per_page)
-        .take(per_page)
-        .map(package_json)
-        .collect();
-    let total_pages = total.div_ceil(per_page).max(1);
-    let mut response = HttpResponse::Ok();
-    response
-        .insert_header(("X-Total", total.to_string()))
-        .insert_header(("X-Total-Pages", total_pages.to_string()))
-        .insert_header(("X-Page", page.to_string()))
-        .insert_header(("X-Per-Page", per_page.to_string()))
-        .insert_header((
-            "X-Next-Page",
-            if page < total_pages {
-                (page + 1).to_string()
-            } else {
-                String::new()
-            },
-        ))
-        .insert_header((header::CACHE_CONTROL, "no-cache"));
-    Ok(response.json(items))
+    let paging = Paging {
+        page: query.page,
+        per_page: query.per_page,
+    };
+    Ok(paging.respond(&req, rows.iter().map(package_json).collect()))
 }
 
 async fn show_package(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {

@@ -3,6 +3,7 @@
 mod api;
 mod download;
 mod negotiate;
+mod paging;
 pub use negotiate::{Format, choose as negotiate_format};
 mod ops;
 mod pypi;

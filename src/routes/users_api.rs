@@ -1,16 +1,17 @@
-//! GitLab's REST API for the caller and personal access tokens (the part python-gitlab's
+//! GitLab's REST API for the caller, users and personal access tokens (the part python-gitlab's
 //! `gl.auth()`, `gl.version()` and `personal_access_tokens` use).
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::paging::Paging;
 use super::{RequestAuth, param};
 use crate::access;
 use crate::db;
 use crate::error::{Error, Result};
 use crate::model::{PersonalAccessToken, User, iso8601};
-use crate::registry::tokens;
+use crate::registry::{tokens, users};
 use crate::server::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -36,16 +37,26 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/api/v4/users/{user_id}/personal_access_tokens",
             web::post().to(create_token_for),
+        )
+        .route("/api/v4/users", web::get().to(list_users))
+        .route("/api/v4/users", web::post().to(create_user))
+        .route("/api/v4/users/{user_id}", web::get().to(show_user))
+        .route("/api/v4/users/{user_id}", web::delete().to(delete_user))
+        .route("/api/v4/users/{user_id}/block", web::post().to(block_user))
+        .route(
+            "/api/v4/users/{user_id}/unblock",
+            web::post().to(unblock_user),
         );
 }
 
-fn user_json(user: &User) -> Value {
+/// A user as GitLab shows one; the email only to admins and the user themselves.
+fn user_json(user: &User, show_email: bool) -> Value {
     json!({
         "id": user.id,
         "username": user.username,
         "name": user.username,
         "state": if user.is_blocked { "blocked" } else { "active" },
-        "email": user.email,
+        "email": if show_email { json!(user.email) } else { Value::Null },
         "is_admin": user.is_admin,
         "avatar_url": null,
         "created_at": iso8601(user.created_at),
@@ -98,7 +109,7 @@ async fn current_user(req: HttpRequest, state: web::Data<AppState>) -> Result<Ht
             })
         })
         .await?;
-    Ok(HttpResponse::Ok().json(user_json(&user)))
+    Ok(HttpResponse::Ok().json(user_json(&user, true)))
 }
 
 #[derive(Deserialize)]
@@ -247,4 +258,140 @@ async fn create_token(
         })
         .await?;
     Ok(HttpResponse::Created().json(token_json(&token, Some(&secret))))
+}
+
+fn user_id_param(req: &HttpRequest) -> Result<i64> {
+    param(req, "user_id")
+        .parse()
+        .map_err(|_| Error::not_found("404 User Not Found"))
+}
+
+#[derive(Deserialize)]
+struct UsersQuery {
+    username: Option<String>,
+    search: Option<String>,
+    page: Option<usize>,
+    per_page: Option<usize>,
+}
+
+async fn list_users(
+    req: HttpRequest,
+    query: web::Query<UsersQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse> {
+    let auth = RequestAuth::new(&req, &state);
+    let query = query.into_inner();
+    let (username, search) = (query.username.clone(), query.search.clone());
+    let (found, is_admin) = state
+        .db
+        .run(move |conn| {
+            auth.authorized(conn, |conn, caller| {
+                let api = access::api_user(caller, false)?;
+                let found = users::list(conn, &api, username.as_deref(), search.as_deref())?;
+                Ok((found, api.is_admin()))
+            })
+        })
+        .await?;
+    let paging = Paging {
+        page: query.page,
+        per_page: query.per_page,
+    };
+    Ok(paging.respond(&req, found.iter().map(|u| user_json(u, is_admin)).collect()))
+}
+
+async fn show_user(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
+    let auth = RequestAuth::new(&req, &state);
+    let id = user_id_param(&req)?;
+    let (user, show_email) = state
+        .db
+        .run(move |conn| {
+            auth.authorized(conn, |conn, caller| {
+                let api = access::api_user(caller, false)?;
+                let user = users::get(conn, &api, id)?;
+                Ok((user, api.may_manage(id)))
+            })
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(user_json(&user, show_email)))
+}
+
+#[derive(Deserialize)]
+struct NewUser {
+    username: String,
+    email: Option<String>,
+    password: Option<String>,
+    #[serde(default)]
+    admin: bool,
+}
+
+async fn create_user(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse> {
+    let auth = RequestAuth::new(&req, &state);
+    let new: NewUser = serde_json::from_slice(&body)
+        .map_err(|e| Error::bad_request(format!("400 Bad request - username is required: {e}")))?;
+    let user = state
+        .db
+        .run(move |conn| {
+            auth.authorized(conn, |conn, caller| {
+                let admin = access::api_admin(caller)?;
+                users::create(
+                    conn,
+                    &admin,
+                    &new.username,
+                    new.email.as_deref(),
+                    new.password.as_deref(),
+                    new.admin,
+                )
+            })
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(user_json(&user, true)))
+}
+
+/// What an admin does to a user.
+enum UserChange {
+    Block,
+    Unblock,
+    Delete,
+}
+
+async fn change_user(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    change: UserChange,
+) -> Result<()> {
+    let auth = RequestAuth::new(&req, &state);
+    let id = user_id_param(&req)?;
+    state
+        .db
+        .run(move |conn| {
+            auth.authorized(conn, |conn, caller| {
+                let admin = access::api_admin(caller)?;
+                match change {
+                    UserChange::Block => users::set_blocked(conn, &admin, id, true),
+                    UserChange::Unblock => users::set_blocked(conn, &admin, id, false),
+                    UserChange::Delete => users::delete(conn, &admin, id),
+                }
+            })
+        })
+        .await
+}
+
+async fn block_user(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
+    change_user(req, state, UserChange::Block).await?;
+    // GitLab answers 201 with `true`; python-gitlab checks for it.
+    Ok(HttpResponse::Created().json(true))
+}
+
+async fn unblock_user(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
+    change_user(req, state, UserChange::Unblock).await?;
+    Ok(HttpResponse::Created().json(true))
+}
+
+async fn delete_user(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
+    change_user(req, state, UserChange::Delete).await?;
+    Ok(HttpResponse::NoContent().finish())
 }

@@ -50,4 +50,38 @@ except gitlab.exceptions.GitlabAuthenticationError:
     pass
 admin.personal_access_tokens.delete(rotated["id"])
 assert not admin.personal_access_tokens.get(rotated["id"]).active
+
+# Users: an admin adds, finds, blocks, unblocks and removes them; paging follows the links.
+bob = admin.users.create({"username": "bob", "email": "bob@example.org", "password": "bob password 1"})
+assert bob.username == "bob" and bob.state == "active" and bob.email == "bob@example.org", bob.attributes
+for name in ("carol", "dave"):
+    admin.users.create({"username": name, "email": f"{name}@example.org"})
+found = admin.users.list(username="BOB")
+assert [u.id for u in found] == [bob.id], found
+everyone = admin.users.list(per_page=1, get_all=True)
+assert {u.username for u in everyone} == {"admin", "root", "alice", "bob", "carol", "dave"}, [u.username for u in everyone]
+assert admin.users.get(bob.id).username == "bob"
+bob_token = admin.users.get(bob.id, lazy=True).personal_access_tokens.create({"name": "t", "scopes": ["api"]}).token
+as_bob = gitlab.Gitlab(url, private_token=bob_token)
+as_bob.auth()
+assert as_bob.users.get(alice_id).email is None, "emails are for admins and their owners"
+try:
+    as_bob.users.create({"username": "eve", "email": "eve@example.org"})
+    raise SystemExit("a non-admin created a user")
+except gitlab.exceptions.GitlabCreateError as err:
+    assert err.response_code == 403, err.response_code
+assert admin.users.get(bob.id, lazy=True).block() is True
+try:
+    as_bob.auth()
+    raise SystemExit("a blocked user's token still works")
+except gitlab.exceptions.GitlabAuthenticationError:
+    pass
+assert admin.users.get(bob.id, lazy=True).unblock() is True
+as_bob.auth()
+admin.users.delete(bob.id)
+try:
+    admin.users.get(bob.id)
+    raise SystemExit("a removed user is still there")
+except gitlab.exceptions.GitlabGetError as err:
+    assert err.response_code == 404
 print("ok")

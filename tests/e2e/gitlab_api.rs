@@ -1,11 +1,11 @@
-//! The REST API as python-gitlab drives it: sign-in, version, personal access tokens.
+//! The REST API as python-gitlab drives it: sign-in, version, personal access tokens, users.
 
 use std::process::Command;
 
 use crate::support::{Server, basic, get, python_tools, request, run_ok};
 
 #[test]
-fn python_gitlab_manages_personal_access_tokens() {
+fn python_gitlab_manages_tokens_and_users() {
     let server = Server::start();
     server.cli(&["user", "add", "root", "--admin"]);
     let admin = server.cli(&["token", "add", "root", "--name", "admin", "--scopes", "api"]);
