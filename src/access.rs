@@ -316,6 +316,11 @@ impl ApiUser {
         format!("user:{}", self.user.username)
     }
 
+    /// The caller these rights belong to, for the rules the package routes share.
+    fn caller(&self) -> Caller {
+        Caller::User(self.user.clone())
+    }
+
     /// May act on the tokens (or account) of `user_id`: their owner, or an admin.
     pub fn may_manage(&self, user_id: i64) -> bool {
         self.user.is_admin || self.user.user_id == user_id
@@ -343,6 +348,38 @@ pub fn api_user(caller: &Caller, write: bool) -> Result<ApiUser> {
         )));
     }
     Ok(ApiUser { user: user.clone() })
+}
+
+/// Whether the management API shows this project: the same "may know it exists" rule as the
+/// package routes (public, internal to the signed-in, private to members and admins).
+pub fn api_sees_project(conn: &Connection, api: &ApiUser, project: &Project) -> Result<bool> {
+    Ok(project_rights(conn, &api.caller(), project)?.see)
+}
+
+/// Whether the management API shows this group: visible by itself, or through a project
+/// inside that the caller may see.
+pub fn api_sees_group(conn: &Connection, api: &ApiUser, group: &Namespace) -> Result<bool> {
+    let caller = api.caller();
+    if group_visible(conn, &caller, group)? {
+        return Ok(true);
+    }
+    for project in db::projects::list_below(conn, &group.full_path)? {
+        if project_rights(conn, &caller, &project)?.see {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// The caller's own role (memberships, inherited through groups), admin or not: what the
+/// `membership` and `owned` filters mean.
+pub fn api_role(
+    conn: &Connection,
+    api: &ApiUser,
+    namespace_id: i64,
+    project_id: Option<i64>,
+) -> Result<Option<Role>> {
+    db::members::highest_role(conn, api.user_id(), namespace_id, project_id)
 }
 
 /// An admin on the management API, with a token that may change things.

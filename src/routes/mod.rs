@@ -2,6 +2,7 @@
 
 mod api;
 mod download;
+mod groups_api;
 mod negotiate;
 mod paging;
 pub use negotiate::{Format, choose as negotiate_format};
@@ -25,6 +26,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     warehouse::configure(cfg);
     api::configure(cfg);
     users_api::configure(cfg);
+    groups_api::configure(cfg);
     ops::configure(cfg);
 }
 
@@ -118,4 +120,19 @@ fn if_none_match(req: &HttpRequest, etag: &str) -> bool {
         .flat_map(|v| v.split(','))
         .map(|tag| tag.trim().trim_start_matches("W/"))
         .any(|tag| tag == "*" || tag == etag)
+}
+
+/// A boolean query parameter as GitLab reads one: `true`/`false`, any case (python-gitlab
+/// sends Python's `True`), or `1`/`0`.
+fn lenient_bool<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> std::result::Result<bool, D::Error> {
+    let text = <String as serde::Deserialize>::deserialize(deserializer)?;
+    match text.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" => Ok(true),
+        "false" | "0" | "no" | "" => Ok(false),
+        _ => Err(serde::de::Error::custom(format!(
+            "\"{text}\" is not true or false"
+        ))),
+    }
 }

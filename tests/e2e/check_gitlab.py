@@ -1,13 +1,15 @@
 """Drives Wheelhouse's REST API with the real python-gitlab library.
 
-Usage: check_gitlab.py URL ADMIN_TOKEN ALICE_ID. Prints "ok" when every step behaved as
-GitLab's API does for python-gitlab.
+Usage: check_gitlab.py URL ADMIN_TOKEN ALICE_ID ALICE_TOKEN, on a server where alice is a
+developer of the group acme (public) holding acme/ml (internal) with projects acme/models
+(private) and acme/ml/training (internal), and a private group `secret` she is not in.
+Prints "ok" when every step behaved as GitLab's API does for python-gitlab.
 """
 import sys
 
 import gitlab
 
-url, admin_token, alice_id = sys.argv[1], sys.argv[2], int(sys.argv[3])
+url, admin_token, alice_id, alice_token = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 
 admin = gitlab.Gitlab(url, private_token=admin_token)
 admin.auth()
@@ -50,6 +52,27 @@ except gitlab.exceptions.GitlabAuthenticationError:
     pass
 admin.personal_access_tokens.delete(rotated["id"])
 assert not admin.personal_access_tokens.get(rotated["id"]).active
+
+# Groups and projects: each caller sees what the package routes would let it see.
+member = gitlab.Gitlab(url, private_token=alice_token)
+assert sorted(g.full_path for g in admin.groups.list(get_all=True)) == ["acme", "acme/ml", "secret"]
+assert sorted(g.full_path for g in member.groups.list(get_all=True)) == ["acme", "acme/ml"]
+try:
+    member.groups.get("secret")
+    raise SystemExit("a private group showed to a non-member")
+except gitlab.exceptions.GitlabGetError as err:
+    assert err.response_code == 404
+acme = member.groups.get("acme")
+assert acme.visibility == "public" and acme.full_path == "acme"
+assert [g.full_path for g in acme.subgroups.list(get_all=True)] == ["acme/ml"]
+assert [p.path_with_namespace for p in acme.projects.list(get_all=True)] == ["acme/models"]
+assert sorted(p.path_with_namespace for p in acme.projects.list(include_subgroups=True, get_all=True)) == ["acme/ml/training", "acme/models"]
+models = member.projects.get("acme/models")
+assert models.visibility == "private" and models.namespace["full_path"] == "acme", models.attributes
+assert [p.path_with_namespace for p in member.projects.list(search="train", get_all=True)] == ["acme/ml/training"]
+assert sorted(p.path_with_namespace for p in member.projects.list(membership=True, get_all=True)) == ["acme/ml/training", "acme/models"]
+assert "secret/vault" not in [p.path_with_namespace for p in member.projects.list(get_all=True)]
+assert "secret/vault" in [p.path_with_namespace for p in admin.projects.list(get_all=True)]
 
 # Users: an admin adds, finds, blocks, unblocks and removes them; paging follows the links.
 bob = admin.users.create({"username": "bob", "email": "bob@example.org", "password": "bob password 1"})

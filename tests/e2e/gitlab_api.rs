@@ -1,11 +1,12 @@
-//! The REST API as python-gitlab drives it: sign-in, version, personal access tokens, users.
+//! The REST API as python-gitlab drives it: sign-in, version, personal access tokens, users,
+//! groups and projects.
 
 use std::process::Command;
 
 use crate::support::{Server, basic, get, python_tools, request, run_ok};
 
 #[test]
-fn python_gitlab_manages_tokens_and_users() {
+fn python_gitlab_reads_and_manages_the_registry() {
     let server = Server::start();
     server.cli(&["user", "add", "root", "--admin"]);
     let admin = server.cli(&["token", "add", "root", "--name", "admin", "--scopes", "api"]);
@@ -15,12 +16,29 @@ fn python_gitlab_manages_tokens_and_users() {
         Some("alice password\n"),
     );
     let alice_id = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    server.cli(&["group", "add", "acme", "--visibility", "public"]);
+    server.cli(&["group", "add", "acme/ml", "--visibility", "internal"]);
+    server.cli(&["project", "add", "acme/models", "--visibility", "private"]);
+    server.cli(&[
+        "project",
+        "add",
+        "acme/ml/training",
+        "--visibility",
+        "internal",
+    ]);
+    server.cli(&["group", "add", "secret", "--visibility", "private"]);
+    server.cli(&["project", "add", "secret/vault", "--visibility", "private"]);
+    server.cli(&["member", "add", "acme", "alice", "--role", "developer"]);
+    let alice_token = server.cli(&[
+        "token", "add", "alice", "--name", "cli", "--scopes", "read_api",
+    ]);
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/e2e/check_gitlab.py");
     let out = run_ok(Command::new(python_tools().join("python")).args([
         script,
         &server.base,
         &admin,
         &alice_id,
+        &alice_token,
     ]));
     assert!(out.trim_end().ends_with("ok"), "{out}");
 }

@@ -1,0 +1,238 @@
+//! GitLab's REST API for reading groups, subgroups and projects (what `gl.groups` and
+//! `gl.projects` list and get).
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::paging::Paging;
+use super::{RequestAuth, lenient_bool, param};
+use crate::access;
+use crate::error::Result;
+use crate::model::{Namespace, NamespaceKind, Project};
+use crate::registry::directory::{self, Filters};
+use crate::server::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/api/v4/groups", web::get().to(list_groups))
+        .route("/api/v4/groups/{id}", web::get().to(show_group))
+        .route(
+            "/api/v4/groups/{id}/subgroups",
+            web::get().to(list_subgroups),
+        )
+        .route(
+            "/api/v4/groups/{id}/projects",
+            web::get().to(list_group_projects),
+        )
+        .route("/api/v4/projects", web::get().to(list_projects))
+        .route("/api/v4/projects/{id}", web::get().to(show_project));
+}
+
+fn last_segment(full_path: &str) -> &str {
+    full_path.rsplit('/').next().unwrap_or(full_path)
+}
+
+fn group_json(group: &Namespace) -> Value {
+    let path = last_segment(&group.full_path);
+    json!({
+        "id": group.id,
+        "name": path,
+        "path": path,
+        "full_name": group.full_path.replace('/', " / "),
+        "full_path": group.full_path,
+        "description": "",
+        "visibility": group.visibility.as_str(),
+        "parent_id": group.parent_id,
+    })
+}
+
+fn project_json(project: &Project, namespace: &Namespace) -> Value {
+    let path = last_segment(&project.full_path);
+    let kind = match namespace.kind {
+        NamespaceKind::User => "user",
+        NamespaceKind::Group => "group",
+    };
+    json!({
+        "id": project.id,
+        "name": path,
+        "path": path,
+        "path_with_namespace": project.full_path,
+        "name_with_namespace": project.full_path.replace('/', " / "),
+        "description": "",
+        "visibility": project.visibility.as_str(),
+        "packages_enabled": true,
+        "namespace": {
+            "id": namespace.id,
+            "name": last_segment(&namespace.full_path),
+            "path": last_segment(&namespace.full_path),
+            "kind": kind,
+            "full_path": namespace.full_path,
+            "parent_id": namespace.parent_id,
+        },
+    })
+}
+
+#[derive(Deserialize, Default)]
+struct ListQuery {
+    search: Option<String>,
+    #[serde(default, deserialize_with = "lenient_bool")]
+    membership: bool,
+    #[serde(default, deserialize_with = "lenient_bool")]
+    owned: bool,
+    visibility: Option<String>,
+    #[serde(default, deserialize_with = "lenient_bool")]
+    include_subgroups: bool,
+    page: Option<usize>,
+    per_page: Option<usize>,
+}
+
+impl ListQuery {
+    fn filters(&self) -> Filters {
+        Filters {
+            search: self.search.clone(),
+            membership: self.membership,
+            owned: self.owned,
+            visibility: self.visibility.clone(),
+        }
+    }
+
+    fn paging(&self) -> Paging {
+        Paging {
+            page: self.page,
+            per_page: self.per_page,
+        }
+    }
+}
+
+async fn list_groups(
+    req: HttpRequest,
+    query: web::Query<ListQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse> {
+    let auth = RequestAuth::new(&req, &state);
+    let filters = query.filters();
+    let groups = state
+        .db
+        .run(move |conn| {
+            auth.authorized(conn, |conn, caller| {
+                directory::groups(conn, &access::api_user(caller, false)?, &filters)
+            })
+        })
+        .await?;
+    Ok(query
+        .paging()
+        .respond(&req, groups.iter().map(group_json).collect()))
+}
+
+async fn show_group(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
+    let (auth, reference) = (RequestAuth::new(&req, &state), param(&req, "id"));
+    let group = state
+        .db
+        .run(move |conn| {
+            auth.authorized(conn, |conn, caller| {
+                directory::group(conn, &access::api_user(caller, false)?, &reference)
+            })
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(group_json(&group)))
+}
+
+async fn list_subgroups(
+    req: HttpRequest,
+    query: web::Query<ListQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse> {
+    let (auth, reference) = (RequestAuth::new(&req, &state), param(&req, "id"));
+    let groups = state
+        .db
+        .run(move |conn| {
+            auth.authorized(conn, |conn, caller| {
+                directory::subgroups(conn, &access::api_user(caller, false)?, &reference)
+            })
+        })
+        .await?;
+    Ok(query
+        .paging()
+        .respond(&req, groups.iter().map(group_json).collect()))
+}
+
+/// Projects with their namespaces, for the JSON.
+fn with_namespaces(
+    conn: &rusqlite::Connection,
+    projects: Vec<Project>,
+) -> Result<Vec<(Project, Namespace)>> {
+    projects
+        .into_iter()
+        .map(|p| {
+            let ns = directory::namespace_of(conn, &p)?;
+            Ok((p, ns))
+        })
+        .collect()
+}
+
+async fn list_group_projects(
+    req: HttpRequest,
+    query: web::Query<ListQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse> {
+    let (auth, reference) = (RequestAuth::new(&req, &state), param(&req, "id"));
+    let (filters, include_subgroups) = (query.filters(), query.include_subgroups);
+    let projects = state
+        .db
+        .run(move |conn| {
+            auth.authorized(conn, |conn, caller| {
+                let api = access::api_user(caller, false)?;
+                let found = directory::projects(
+                    conn,
+                    &api,
+                    &filters,
+                    Some((&reference, include_subgroups)),
+                )?;
+                with_namespaces(conn, found)
+            })
+        })
+        .await?;
+    Ok(query.paging().respond(
+        &req,
+        projects.iter().map(|(p, ns)| project_json(p, ns)).collect(),
+    ))
+}
+
+async fn list_projects(
+    req: HttpRequest,
+    query: web::Query<ListQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse> {
+    let auth = RequestAuth::new(&req, &state);
+    let filters = query.filters();
+    let projects = state
+        .db
+        .run(move |conn| {
+            auth.authorized(conn, |conn, caller| {
+                let found =
+                    directory::projects(conn, &access::api_user(caller, false)?, &filters, None)?;
+                with_namespaces(conn, found)
+            })
+        })
+        .await?;
+    Ok(query.paging().respond(
+        &req,
+        projects.iter().map(|(p, ns)| project_json(p, ns)).collect(),
+    ))
+}
+
+async fn show_project(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
+    let (auth, reference) = (RequestAuth::new(&req, &state), param(&req, "id"));
+    let (project, namespace) = state
+        .db
+        .run(move |conn| {
+            auth.authorized(conn, |conn, caller| {
+                let project =
+                    directory::project(conn, &access::api_user(caller, false)?, &reference)?;
+                let namespace = directory::namespace_of(conn, &project)?;
+                Ok((project, namespace))
+            })
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(project_json(&project, &namespace)))
+}
