@@ -6,8 +6,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::paging::Paging;
-use super::{RequestAuth, lenient_bool, param};
-use crate::access;
+use super::{as_api_user, lenient_bool, param};
 use crate::error::Result;
 use crate::model::{Namespace, NamespaceKind, Project};
 use crate::registry::directory::{self, Filters};
@@ -109,31 +108,22 @@ async fn list_groups(
     query: web::Query<ListQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse> {
-    let auth = RequestAuth::new(&req, &state);
     let filters = query.filters();
-    let groups = state
-        .db
-        .run(move |conn| {
-            auth.authorized(conn, |conn, caller| {
-                directory::groups(conn, &access::api_user(caller, false)?, &filters)
-            })
-        })
-        .await?;
+    let groups = as_api_user(&req, &state, false, move |conn, api| {
+        directory::groups(conn, api, &filters)
+    })
+    .await?;
     Ok(query
         .paging()
         .respond(&req, groups.iter().map(group_json).collect()))
 }
 
 async fn show_group(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
-    let (auth, reference) = (RequestAuth::new(&req, &state), param(&req, "id"));
-    let group = state
-        .db
-        .run(move |conn| {
-            auth.authorized(conn, |conn, caller| {
-                directory::group(conn, &access::api_user(caller, false)?, &reference)
-            })
-        })
-        .await?;
+    let reference = param(&req, "id");
+    let group = as_api_user(&req, &state, false, move |conn, api| {
+        directory::group(conn, api, &reference)
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(group_json(&group)))
 }
 
@@ -142,15 +132,11 @@ async fn list_subgroups(
     query: web::Query<ListQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse> {
-    let (auth, reference) = (RequestAuth::new(&req, &state), param(&req, "id"));
-    let groups = state
-        .db
-        .run(move |conn| {
-            auth.authorized(conn, |conn, caller| {
-                directory::subgroups(conn, &access::api_user(caller, false)?, &reference)
-            })
-        })
-        .await?;
+    let reference = param(&req, "id");
+    let groups = as_api_user(&req, &state, false, move |conn, api| {
+        directory::subgroups(conn, api, &reference)
+    })
+    .await?;
     Ok(query
         .paging()
         .respond(&req, groups.iter().map(group_json).collect()))
@@ -175,23 +161,13 @@ async fn list_group_projects(
     query: web::Query<ListQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse> {
-    let (auth, reference) = (RequestAuth::new(&req, &state), param(&req, "id"));
+    let reference = param(&req, "id");
     let (filters, include_subgroups) = (query.filters(), query.include_subgroups);
-    let projects = state
-        .db
-        .run(move |conn| {
-            auth.authorized(conn, |conn, caller| {
-                let api = access::api_user(caller, false)?;
-                let found = directory::projects(
-                    conn,
-                    &api,
-                    &filters,
-                    Some((&reference, include_subgroups)),
-                )?;
-                with_namespaces(conn, found)
-            })
-        })
-        .await?;
+    let projects = as_api_user(&req, &state, false, move |conn, api| {
+        let within = Some((reference.as_str(), include_subgroups));
+        with_namespaces(conn, directory::projects(conn, api, &filters, within)?)
+    })
+    .await?;
     Ok(query.paging().respond(
         &req,
         projects.iter().map(|(p, ns)| project_json(p, ns)).collect(),
@@ -203,18 +179,11 @@ async fn list_projects(
     query: web::Query<ListQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse> {
-    let auth = RequestAuth::new(&req, &state);
     let filters = query.filters();
-    let projects = state
-        .db
-        .run(move |conn| {
-            auth.authorized(conn, |conn, caller| {
-                let found =
-                    directory::projects(conn, &access::api_user(caller, false)?, &filters, None)?;
-                with_namespaces(conn, found)
-            })
-        })
-        .await?;
+    let projects = as_api_user(&req, &state, false, move |conn, api| {
+        with_namespaces(conn, directory::projects(conn, api, &filters, None)?)
+    })
+    .await?;
     Ok(query.paging().respond(
         &req,
         projects.iter().map(|(p, ns)| project_json(p, ns)).collect(),
@@ -222,17 +191,12 @@ async fn list_projects(
 }
 
 async fn show_project(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
-    let (auth, reference) = (RequestAuth::new(&req, &state), param(&req, "id"));
-    let (project, namespace) = state
-        .db
-        .run(move |conn| {
-            auth.authorized(conn, |conn, caller| {
-                let project =
-                    directory::project(conn, &access::api_user(caller, false)?, &reference)?;
-                let namespace = directory::namespace_of(conn, &project)?;
-                Ok((project, namespace))
-            })
-        })
-        .await?;
+    let reference = param(&req, "id");
+    let (project, namespace) = as_api_user(&req, &state, false, move |conn, api| {
+        let project = directory::project(conn, api, &reference)?;
+        let namespace = directory::namespace_of(conn, &project)?;
+        Ok((project, namespace))
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(project_json(&project, &namespace)))
 }

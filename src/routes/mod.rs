@@ -136,3 +136,38 @@ fn lenient_bool<'de, D: serde::Deserializer<'de>>(
         ))),
     }
 }
+
+/// Runs management-API work on the blocking pool as the calling user; `write` asks for a
+/// token with the `api` scope.
+async fn as_api_user<T, F>(req: &HttpRequest, state: &AppState, write: bool, work: F) -> Result<T>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut rusqlite::Connection, &crate::access::ApiUser) -> Result<T> + Send + 'static,
+{
+    let auth = RequestAuth::new(req, state);
+    state
+        .db
+        .run(move |conn| {
+            auth.authorized(conn, |conn, caller| {
+                work(conn, &crate::access::api_user(caller, write)?)
+            })
+        })
+        .await
+}
+
+/// Runs management-API work on the blocking pool as an admin (403 for anyone else).
+async fn as_api_admin<T, F>(req: &HttpRequest, state: &AppState, work: F) -> Result<T>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut rusqlite::Connection, &crate::access::ApiAdmin) -> Result<T> + Send + 'static,
+{
+    let auth = RequestAuth::new(req, state);
+    state
+        .db
+        .run(move |conn| {
+            auth.authorized(conn, |conn, caller| {
+                work(conn, &crate::access::api_admin(caller)?)
+            })
+        })
+        .await
+}

@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::paging::Paging;
-use super::{RequestAuth, param};
+use super::{as_api_admin, as_api_user, param};
 use crate::access;
 use crate::db;
 use crate::error::{Error, Result};
@@ -99,16 +99,10 @@ async fn version() -> HttpResponse {
 }
 
 async fn current_user(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
-    let auth = RequestAuth::new(&req, &state);
-    let user = state
-        .db
-        .run(move |conn| {
-            auth.authorized(conn, |conn, caller| {
-                let api = access::api_user(caller, false)?;
-                db::users::find(conn, api.user_id())?.ok_or(Error::Unauthorized)
-            })
-        })
-        .await?;
+    let user = as_api_user(&req, &state, false, |conn, api| {
+        db::users::find(conn, api.user_id())?.ok_or(Error::Unauthorized)
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(user_json(&user, true)))
 }
 
@@ -122,46 +116,29 @@ async fn list_tokens(
     query: web::Query<ListQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse> {
-    let auth = RequestAuth::new(&req, &state);
     let user_id = query.user_id;
-    let list = state
-        .db
-        .run(move |conn| {
-            auth.authorized(conn, |conn, caller| {
-                tokens::list(conn, &access::api_user(caller, false)?, user_id)
-            })
-        })
-        .await?;
+    let list = as_api_user(&req, &state, false, move |conn, api| {
+        tokens::list(conn, api, user_id)
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(list.iter().map(|t| token_json(t, None)).collect::<Vec<_>>()))
 }
 
 async fn show_token(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
-    let auth = RequestAuth::new(&req, &state);
     let raw = param(&req, "token");
-    let token = state
-        .db
-        .run(move |conn| {
-            auth.authorized(conn, |conn, caller| {
-                let api = access::api_user(caller, false)?;
-                tokens::get(conn, &api, token_id(&raw, &api)?)
-            })
-        })
-        .await?;
+    let token = as_api_user(&req, &state, false, move |conn, api| {
+        tokens::get(conn, api, token_id(&raw, api)?)
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(token_json(&token, None)))
 }
 
 async fn revoke_token(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
-    let auth = RequestAuth::new(&req, &state);
     let raw = param(&req, "token");
-    state
-        .db
-        .run(move |conn| {
-            auth.authorized(conn, |conn, caller| {
-                let api = access::api_user(caller, true)?;
-                tokens::revoke(conn, &api, token_id(&raw, &api)?)
-            })
-        })
-        .await?;
+    as_api_user(&req, &state, true, move |conn, api| {
+        tokens::revoke(conn, api, token_id(&raw, api)?)
+    })
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -175,19 +152,13 @@ async fn rotate_token(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse> {
-    let auth = RequestAuth::new(&req, &state);
     let raw = param(&req, "token");
     let body: RotateBody = json_body(&body)?;
-    let (token, secret) = state
-        .db
-        .run(move |conn| {
-            auth.authorized(conn, |conn, caller| {
-                let api = access::api_user(caller, true)?;
-                let id = token_id(&raw, &api)?;
-                tokens::rotate(conn, &api, id, body.expires_at.as_deref())
-            })
-        })
-        .await?;
+    let (token, secret) = as_api_user(&req, &state, true, move |conn, api| {
+        let id = token_id(&raw, api)?;
+        tokens::rotate(conn, api, id, body.expires_at.as_deref())
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(token_json(&token, Some(&secret))))
 }
 
@@ -239,24 +210,18 @@ async fn create_token(
     state: web::Data<AppState>,
     user_id: Option<i64>,
 ) -> Result<HttpResponse> {
-    let auth = RequestAuth::new(&req, &state);
-    let (token, secret) = state
-        .db
-        .run(move |conn| {
-            auth.authorized(conn, |conn, caller| {
-                let api = access::api_user(caller, true)?;
-                let owner = user_id.unwrap_or(api.user_id());
-                tokens::create(
-                    conn,
-                    &api,
-                    owner,
-                    &body.name,
-                    &body.scopes,
-                    body.expires_at.as_deref(),
-                )
-            })
-        })
-        .await?;
+    let (token, secret) = as_api_user(&req, &state, true, move |conn, api| {
+        let owner = user_id.unwrap_or(api.user_id());
+        tokens::create(
+            conn,
+            api,
+            owner,
+            &body.name,
+            &body.scopes,
+            body.expires_at.as_deref(),
+        )
+    })
+    .await?;
     Ok(HttpResponse::Created().json(token_json(&token, Some(&secret))))
 }
 
@@ -279,19 +244,13 @@ async fn list_users(
     query: web::Query<UsersQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse> {
-    let auth = RequestAuth::new(&req, &state);
     let query = query.into_inner();
     let (username, search) = (query.username.clone(), query.search.clone());
-    let (found, is_admin) = state
-        .db
-        .run(move |conn| {
-            auth.authorized(conn, |conn, caller| {
-                let api = access::api_user(caller, false)?;
-                let found = users::list(conn, &api, username.as_deref(), search.as_deref())?;
-                Ok((found, api.is_admin()))
-            })
-        })
-        .await?;
+    let (found, is_admin) = as_api_user(&req, &state, false, move |conn, api| {
+        let found = users::list(conn, api, username.as_deref(), search.as_deref())?;
+        Ok((found, api.is_admin()))
+    })
+    .await?;
     let paging = Paging {
         page: query.page,
         per_page: query.per_page,
@@ -300,18 +259,11 @@ async fn list_users(
 }
 
 async fn show_user(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
-    let auth = RequestAuth::new(&req, &state);
     let id = user_id_param(&req)?;
-    let (user, show_email) = state
-        .db
-        .run(move |conn| {
-            auth.authorized(conn, |conn, caller| {
-                let api = access::api_user(caller, false)?;
-                let user = users::get(conn, &api, id)?;
-                Ok((user, api.may_manage(id)))
-            })
-        })
-        .await?;
+    let (user, show_email) = as_api_user(&req, &state, false, move |conn, api| {
+        Ok((users::get(conn, api, id)?, api.may_manage(id)))
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(user_json(&user, show_email)))
 }
 
@@ -329,25 +281,13 @@ async fn create_user(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse> {
-    let auth = RequestAuth::new(&req, &state);
     let new: NewUser = serde_json::from_slice(&body)
         .map_err(|e| Error::bad_request(format!("400 Bad request - username is required: {e}")))?;
-    let user = state
-        .db
-        .run(move |conn| {
-            auth.authorized(conn, |conn, caller| {
-                let admin = access::api_admin(caller)?;
-                users::create(
-                    conn,
-                    &admin,
-                    &new.username,
-                    new.email.as_deref(),
-                    new.password.as_deref(),
-                    new.admin,
-                )
-            })
-        })
-        .await?;
+    let user = as_api_admin(&req, &state, move |conn, admin| {
+        let (email, password) = (new.email.as_deref(), new.password.as_deref());
+        users::create(conn, admin, &new.username, email, password, new.admin)
+    })
+    .await?;
     Ok(HttpResponse::Created().json(user_json(&user, true)))
 }
 
@@ -363,21 +303,13 @@ async fn change_user(
     state: web::Data<AppState>,
     change: UserChange,
 ) -> Result<()> {
-    let auth = RequestAuth::new(&req, &state);
     let id = user_id_param(&req)?;
-    state
-        .db
-        .run(move |conn| {
-            auth.authorized(conn, |conn, caller| {
-                let admin = access::api_admin(caller)?;
-                match change {
-                    UserChange::Block => users::set_blocked(conn, &admin, id, true),
-                    UserChange::Unblock => users::set_blocked(conn, &admin, id, false),
-                    UserChange::Delete => users::delete(conn, &admin, id),
-                }
-            })
-        })
-        .await
+    as_api_admin(&req, &state, move |conn, admin| match change {
+        UserChange::Block => users::set_blocked(conn, admin, id, true),
+        UserChange::Unblock => users::set_blocked(conn, admin, id, false),
+        UserChange::Delete => users::delete(conn, admin, id),
+    })
+    .await
 }
 
 async fn block_user(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
