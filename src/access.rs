@@ -84,6 +84,11 @@ impl GroupReader {
     pub fn group(&self) -> &Namespace {
         &self.group
     }
+
+    /// The projects (at any depth) the caller may read.
+    pub fn projects(&self) -> &[Project] {
+        &self.projects
+    }
 }
 
 /// Finds a project by numeric id or full path (`acme/ml/models`). Nothing found: 404 for all.

@@ -158,3 +158,23 @@ pub fn package(
     let files = db::packages::files_of_package(conn, row.id)?;
     Ok((row, files))
 }
+
+/// The versions stored in a group's readable projects (with its subgroups' unless
+/// `exclude_subgroups`), each with the path of its project.
+pub fn group_packages(
+    conn: &Connection,
+    reader: &crate::access::GroupReader,
+    exclude_subgroups: bool,
+    name_like: Option<&str>,
+) -> Result<Vec<(db::packages::PackageRow, String)>> {
+    let mut rows = Vec::new();
+    for project in reader.projects() {
+        if exclude_subgroups && project.namespace_id != reader.group().id {
+            continue;
+        }
+        for row in db::packages::list_packages(conn, project.id, name_like)? {
+            rows.push((row, project.full_path.clone()));
+        }
+    }
+    Ok(rows)
+}

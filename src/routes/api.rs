@@ -19,6 +19,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     let base = "/api/v4/projects/{id}/packages";
     cfg.route(base, web::get().to(list_packages))
         .route(
+            "/api/v4/groups/{id}/packages",
+            web::get().to(list_group_packages),
+        )
+        .route(
             &format!("{base}/{{package_id}}"),
             web::get().to(show_package),
         )
@@ -91,8 +95,47 @@ fn file_json(file: &StoredFile) -> Value {
 struct ListQuery {
     package_name: Option<String>,
     package_type: Option<String>,
+    order_by: Option<String>,
+    sort: Option<String>,
+    #[serde(default, deserialize_with = "super::lenient_bool")]
+    exclude_subgroups: bool,
     page: Option<usize>,
     per_page: Option<usize>,
+}
+
+impl ListQuery {
+    /// GitLab's `order_by` (created_at, name, version, type) and `sort` (asc, desc).
+    fn order(&self, rows: &mut [(PackageRow, Option<String>)]) -> Result<()> {
+        let by = self.order_by.as_deref().unwrap_or("created_at");
+        match by {
+            "created_at" => rows.sort_by_key(|(r, _)| (r.created_at, r.id)),
+            "name" => rows.sort_by(|(a, _), (b, _)| a.name.cmp(&b.name).then(a.id.cmp(&b.id))),
+            "version" => rows.sort_by(|(a, _), (b, _)| {
+                crate::python::version::compare_strs(&a.version, &b.version).then(a.id.cmp(&b.id))
+            }),
+            "type" => rows.sort_by_key(|(r, _)| r.id),
+            other => {
+                return Err(Error::bad_request(format!(
+                    "400 Bad request - order_by \"{other}\" is not one of created_at, name, version, type"
+                )));
+            }
+        }
+        match self.sort.as_deref().unwrap_or("asc") {
+            "asc" => {}
+            "desc" => rows.reverse(),
+            other => {
+                return Err(Error::bad_request(format!(
+                    "400 Bad request - sort \"{other}\" is not asc or desc"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Wheelhouse holds PyPI packages only: another `package_type` lists nothing.
+    fn wants_pypi(&self) -> bool {
+        self.package_type.as_deref().is_none_or(|t| t == "pypi")
+    }
 }
 
 async fn list_packages(
@@ -101,7 +144,6 @@ async fn list_packages(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse> {
     let (auth, reference) = (RequestAuth::new(&req, &state), param(&req, "id"));
-    let query = query.into_inner();
     let name = query.package_name.clone();
     let rows = state
         .db
@@ -113,17 +155,60 @@ async fn list_packages(
             })
         })
         .await?;
-    // Wheelhouse holds PyPI packages only.
-    let rows = if query.package_type.as_deref().is_some_and(|t| t != "pypi") {
-        Vec::new()
-    } else {
-        rows
-    };
+    let rows = rows.into_iter().map(|row| (row, None)).collect();
+    listed(&req, &query, rows)
+}
+
+async fn list_group_packages(
+    req: HttpRequest,
+    query: web::Query<ListQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse> {
+    let (auth, reference) = (RequestAuth::new(&req, &state), param(&req, "id"));
+    let (name, exclude_subgroups) = (query.package_name.clone(), query.exclude_subgroups);
+    let rows = state
+        .db
+        .run(move |conn| {
+            auth.authorized(conn, |conn, caller| {
+                let reader =
+                    access::read_group(conn, caller, access::find_group(conn, &reference)?)?;
+                index::group_packages(conn, &reader, exclude_subgroups, name.as_deref())
+            })
+        })
+        .await?;
+    let rows = rows
+        .into_iter()
+        .map(|(row, path)| (row, Some(path)))
+        .collect();
+    listed(&req, &query, rows)
+}
+
+/// One page of packages, filtered and ordered as asked; group lists name each one's project.
+fn listed(
+    req: &HttpRequest,
+    query: &ListQuery,
+    mut rows: Vec<(PackageRow, Option<String>)>,
+) -> Result<HttpResponse> {
+    if !query.wants_pypi() {
+        rows.clear();
+    }
+    query.order(&mut rows)?;
+    let items = rows
+        .iter()
+        .map(|(row, project_path)| {
+            let mut item = package_json(row);
+            if let Some(path) = project_path {
+                item["project_id"] = json!(row.project_id);
+                item["project_path"] = json!(path);
+            }
+            item
+        })
+        .collect();
     let paging = Paging {
         page: query.page,
         per_page: query.per_page,
     };
-    Ok(paging.respond(&req, rows.iter().map(package_json).collect()))
+    Ok(paging.respond(req, items))
 }
 
 async fn show_package(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {

@@ -74,6 +74,14 @@ assert sorted(p.path_with_namespace for p in member.projects.list(membership=Tru
 assert "secret/vault" not in [p.path_with_namespace for p in member.projects.list(get_all=True)]
 assert "secret/vault" in [p.path_with_namespace for p in admin.projects.list(get_all=True)]
 
+# Packages of a project and of a group (with its subgroups unless excluded), ordered as asked.
+versions = [p.version for p in models.packages.list(order_by="version", sort="desc", get_all=True)]
+assert versions == ["1.10", "1.9", "1.0"], versions
+in_group = acme.packages.list(get_all=True)
+assert sorted((p.name, p.project_path) for p in in_group) == [("model-kit", "acme/models")] * 3 + [("trainer", "acme/ml/training")], [(p.name, p.project_path) for p in in_group]
+assert {p.name for p in acme.packages.list(exclude_subgroups=True, get_all=True)} == {"model-kit"}
+assert [p.name for p in acme.packages.list(package_name="train", get_all=True)] == ["trainer"]
+
 # Users: an admin adds, finds, blocks, unblocks and removes them; paging follows the links.
 bob = admin.users.create({"username": "bob", "email": "bob@example.org", "password": "bob password 1"})
 assert bob.username == "bob" and bob.state == "active" and bob.email == "bob@example.org", bob.attributes

@@ -32,6 +32,19 @@ fn python_gitlab_reads_and_manages_the_registry() {
     let alice_token = server.cli(&[
         "token", "add", "alice", "--name", "cli", "--scopes", "read_api",
     ]);
+    let auth = basic("__token__", &admin);
+    let uploads = [
+        ("acme/models", "model-kit", "1.0"),
+        ("acme/models", "model-kit", "1.10"),
+        ("acme/models", "model-kit", "1.9"),
+        ("acme/ml/training", "trainer", "0.1"),
+    ];
+    for (project, name, version) in uploads {
+        let (file, bytes) = crate::support::wheel(name, version, &[]);
+        let api = server.project_api(project);
+        let resp = crate::support::upload(&api, Some(&auth), name, version, &file, &bytes, &[]);
+        assert_eq!(resp.status, 201, "{}", resp.text());
+    }
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/e2e/check_gitlab.py");
     let out = run_ok(Command::new(python_tools().join("python")).args([
         script,
