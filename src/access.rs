@@ -387,6 +387,46 @@ pub fn api_role(
     db::members::highest_role(conn, api.user_id(), namespace_id, project_id)
 }
 
+/// Permission to change the members of one project or group: maintainers and owners (admins
+/// count as owners). Only owners may make someone an owner.
+#[derive(Debug)]
+pub struct MemberManager {
+    role: Role,
+    actor: String,
+}
+
+impl MemberManager {
+    pub fn may_grant(&self, role: Role) -> bool {
+        role < Role::Owner || self.role == Role::Owner
+    }
+
+    pub fn actor(&self) -> &str {
+        &self.actor
+    }
+}
+
+pub fn api_manage_members(
+    conn: &Connection,
+    api: &ApiUser,
+    namespace_id: i64,
+    project_id: Option<i64>,
+) -> Result<MemberManager> {
+    let role = if api.is_admin() {
+        Some(Role::Owner)
+    } else {
+        db::members::highest_role(conn, api.user_id(), namespace_id, project_id)?
+    };
+    match role {
+        Some(role) if role >= Role::Maintainer => Ok(MemberManager {
+            role,
+            actor: api.actor(),
+        }),
+        _ => Err(Error::forbidden(
+            "403 Forbidden: managing members needs the maintainer role (or higher)",
+        )),
+    }
+}
+
 /// An admin on the management API, with a token that may change things.
 #[derive(Debug)]
 pub struct ApiAdmin {

@@ -111,3 +111,74 @@ pub fn namespace_within(conn: &Connection, namespace_id: i64, ancestor_id: i64) 
         |r| r.get(0),
     )?)
 }
+
+/// Direct members with their accounts, by username.
+pub fn list_users(conn: &Connection, source: Source) -> Result<Vec<(crate::model::User, Role)>> {
+    let (namespace_id, project_id) = source.columns();
+    let mut stmt = conn.prepare(
+        "SELECT u.id, u.username, u.email, u.is_admin, u.is_blocked, u.created_at, m.access_level
+         FROM members m JOIN users u ON u.id = m.user_id
+         WHERE m.namespace_id IS ?1 AND m.project_id IS ?2 ORDER BY u.username",
+    )?;
+    let rows = stmt
+        .query_map(params![namespace_id, project_id], user_and_level)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(u, l)| Role::from_level(l).map(|r| (u, r)))
+        .collect())
+}
+
+/// Members of a project or group counting those inherited from every ancestor group, each
+/// user once with their highest role.
+pub fn list_inherited(
+    conn: &Connection,
+    namespace_id: i64,
+    project_id: Option<i64>,
+) -> Result<Vec<(crate::model::User, Role)>> {
+    let mut stmt = conn.prepare(
+        "WITH RECURSIVE chain(id, parent_id) AS (
+             SELECT id, parent_id FROM namespaces WHERE id = ?1
+             UNION ALL
+             SELECT n.id, n.parent_id FROM namespaces n JOIN chain c ON n.id = c.parent_id
+         )
+         SELECT u.id, u.username, u.email, u.is_admin, u.is_blocked, u.created_at, MAX(m.access_level)
+         FROM members m JOIN users u ON u.id = m.user_id
+         WHERE m.project_id = ?2 OR m.namespace_id IN (SELECT id FROM chain)
+         GROUP BY u.id ORDER BY u.username",
+    )?;
+    let rows = stmt
+        .query_map(params![namespace_id, project_id], user_and_level)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(u, l)| Role::from_level(l).map(|r| (u, r)))
+        .collect())
+}
+
+fn user_and_level(row: &rusqlite::Row<'_>) -> rusqlite::Result<(crate::model::User, i64)> {
+    Ok((
+        crate::model::User {
+            id: row.get(0)?,
+            username: row.get(1)?,
+            email: row.get(2)?,
+            is_admin: row.get(3)?,
+            is_blocked: row.get(4)?,
+            created_at: row.get(5)?,
+        },
+        row.get(6)?,
+    ))
+}
+
+/// A user's direct role on the project or group, if any.
+pub fn direct_role(conn: &Connection, source: Source, user_id: i64) -> Result<Option<Role>> {
+    let (namespace_id, project_id) = source.columns();
+    let level: Option<i64> = conn
+        .query_row(
+            "SELECT access_level FROM members WHERE user_id = ?1 AND namespace_id IS ?2 AND project_id IS ?3",
+            params![user_id, namespace_id, project_id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(level.and_then(Role::from_level))
+}

@@ -6,6 +6,7 @@ pub mod directory;
 pub mod index;
 pub mod integrity;
 pub mod manage;
+pub mod membership;
 pub mod tokens;
 pub mod upload;
 pub mod users;

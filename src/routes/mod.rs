@@ -3,6 +3,7 @@
 mod api;
 mod download;
 mod groups_api;
+mod members_api;
 mod negotiate;
 mod paging;
 pub use negotiate::{Format, choose as negotiate_format};
@@ -27,6 +28,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     api::configure(cfg);
     users_api::configure(cfg);
     groups_api::configure(cfg);
+    members_api::configure(cfg);
     ops::configure(cfg);
 }
 

@@ -82,6 +82,33 @@ assert sorted((p.name, p.project_path) for p in in_group) == [("model-kit", "acm
 assert {p.name for p in acme.packages.list(exclude_subgroups=True, get_all=True)} == {"model-kit"}
 assert [p.name for p in acme.packages.list(package_name="train", get_all=True)] == ["trainer"]
 
+# Members: direct and inherited; maintainers add, change and remove; developers may not.
+models_admin = admin.projects.get("acme/models")
+assert models_admin.members.list(get_all=True) == []
+assert [(m.username, m.access_level) for m in models_admin.members_all.list(get_all=True)] == [("alice", 30)]
+assert [(m.username, m.access_level) for m in admin.groups.get("acme").members.list(get_all=True)] == [("alice", 30)]
+added = models_admin.members.create({"user_id": alice_id, "access_level": 40})
+assert added.access_level == 40 and added.username == "alice"
+try:
+    models_admin.members.create({"user_id": alice_id, "access_level": 40})
+    raise SystemExit("a member was added twice")
+except gitlab.exceptions.GitlabCreateError as err:
+    assert err.response_code == 409, err.response_code
+added.access_level = 20
+added.save()
+assert [(m.username, m.access_level) for m in models_admin.members.list(get_all=True)] == [("alice", 20)]
+# Inherited roles still count: the developer role from acme is the highest.
+assert [(m.username, m.access_level) for m in models_admin.members_all.list(get_all=True)] == [("alice", 30)]
+writer = admin.users.get(alice_id, lazy=True).personal_access_tokens.create({"name": "w", "scopes": ["api"]}).token
+as_alice = gitlab.Gitlab(url, private_token=writer)
+try:
+    as_alice.groups.get("acme").members.create({"user_id": 1, "access_level": 10})
+    raise SystemExit("a developer added a member")
+except gitlab.exceptions.GitlabCreateError as err:
+    assert err.response_code == 403, err.response_code
+models_admin.members.delete(alice_id)
+assert models_admin.members.list(get_all=True) == []
+
 # Users: an admin adds, finds, blocks, unblocks and removes them; paging follows the links.
 bob = admin.users.create({"username": "bob", "email": "bob@example.org", "password": "bob password 1"})
 assert bob.username == "bob" and bob.state == "active" and bob.email == "bob@example.org", bob.attributes
