@@ -387,15 +387,15 @@ pub fn api_role(
     db::members::highest_role(conn, api.user_id(), namespace_id, project_id)
 }
 
-/// Permission to change the members of one project or group: maintainers and owners (admins
-/// count as owners). Only owners may make someone an owner.
+/// Permission to change the settings of one project or group (members, deploy tokens):
+/// maintainers and owners (admins count as owners). Only owners may make someone an owner.
 #[derive(Debug)]
-pub struct MemberManager {
+pub struct TargetMaintainer {
     role: Role,
     actor: String,
 }
 
-impl MemberManager {
+impl TargetMaintainer {
     pub fn may_grant(&self, role: Role) -> bool {
         role < Role::Owner || self.role == Role::Owner
     }
@@ -405,24 +405,24 @@ impl MemberManager {
     }
 }
 
-pub fn api_manage_members(
+pub fn api_maintain(
     conn: &Connection,
     api: &ApiUser,
     namespace_id: i64,
     project_id: Option<i64>,
-) -> Result<MemberManager> {
+) -> Result<TargetMaintainer> {
     let role = if api.is_admin() {
         Some(Role::Owner)
     } else {
         db::members::highest_role(conn, api.user_id(), namespace_id, project_id)?
     };
     match role {
-        Some(role) if role >= Role::Maintainer => Ok(MemberManager {
+        Some(role) if role >= Role::Maintainer => Ok(TargetMaintainer {
             role,
             actor: api.actor(),
         }),
         _ => Err(Error::forbidden(
-            "403 Forbidden: managing members needs the maintainer role (or higher)",
+            "403 Forbidden: this needs the maintainer role (or higher)",
         )),
     }
 }

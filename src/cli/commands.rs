@@ -278,8 +278,14 @@ pub(super) fn run(db: &Db, blobs: &BlobStore, command: Command) -> anyhow::Resul
                 scopes,
                 expires,
             } => {
-                let (token, secret) =
-                    admin::create_deploy_token(conn, &path, &name, &scopes, expires.as_deref())?;
+                let (token, secret) = admin::create_deploy_token(
+                    conn,
+                    &path,
+                    &name,
+                    &scopes,
+                    expires.as_deref(),
+                    admin::CLI_ACTOR,
+                )?;
                 eprintln!(
                     "Created deploy token \"{}\" (id {}). It is shown only now:",
                     token.name, token.id
@@ -298,7 +304,9 @@ pub(super) fn run(db: &Db, blobs: &BlobStore, command: Command) -> anyhow::Resul
                     );
                 }
             }
-            DeployTokenCommand::Revoke { id } => admin::revoke_deploy_token(conn, id)?,
+            DeployTokenCommand::Revoke { id } => {
+                admin::revoke_deploy_token(conn, id, admin::CLI_ACTOR)?
+            }
         },
     }
     Ok(())

@@ -494,6 +494,7 @@ pub fn create_deploy_token(
     name: &str,
     scopes: &str,
     expires_on: Option<&str>,
+    actor: &str,
 ) -> Result<(DeployToken, String)> {
     let target = find_target(conn, full_path)?;
     let scopes = deploy_scopes(scopes)?;
@@ -514,7 +515,7 @@ pub fn create_deploy_token(
     let token = db::tokens::insert_deploy(conn, namespace_id, project_id, &new, now)?;
     db::packages::insert_audit(
         conn,
-        CLI_ACTOR,
+        actor,
         "deploy_token.create",
         &format!("{full_path} {}", token.username),
         now,
@@ -527,14 +528,14 @@ pub fn list_deploy_tokens(conn: &Connection, full_path: &str) -> Result<Vec<Depl
     db::tokens::list_deploy(conn, namespace_id, project_id)
 }
 
-pub fn revoke_deploy_token(conn: &Connection, id: i64) -> Result<()> {
+pub fn revoke_deploy_token(conn: &Connection, id: i64, actor: &str) -> Result<()> {
     if db::tokens::find_deploy(conn, id)?.is_none() {
         return Err(Error::not_found(format!("no deploy token with id {id}")));
     }
     db::tokens::revoke_deploy(conn, id, now_millis())?;
     db::packages::insert_audit(
         conn,
-        CLI_ACTOR,
+        actor,
         "deploy_token.revoke",
         &id.to_string(),
         now_millis(),

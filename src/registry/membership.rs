@@ -29,7 +29,17 @@ fn source(target: &Target) -> (Source, i64, Option<i64>) {
     }
 }
 
-fn label(target: &Target) -> &str {
+/// The caller's right to change the target's settings (maintainers and up).
+pub fn maintainer(
+    conn: &Connection,
+    api: &ApiUser,
+    target: &Target,
+) -> Result<access::TargetMaintainer> {
+    let (_, namespace_id, project_id) = source(target);
+    access::api_maintain(conn, api, namespace_id, project_id)
+}
+
+pub fn label(target: &Target) -> &str {
     match target {
         Target::Project(p) => &p.full_path,
         Target::Group(g) => &g.full_path,
@@ -60,7 +70,7 @@ pub fn set(
     must_exist: bool,
 ) -> Result<(User, Role)> {
     let (direct, namespace_id, project_id) = source(target);
-    let manager = access::api_manage_members(conn, api, namespace_id, project_id)?;
+    let manager = access::api_maintain(conn, api, namespace_id, project_id)?;
     if !manager.may_grant(role) {
         return Err(Error::forbidden("403 Forbidden: only owners make owners"));
     }
@@ -79,7 +89,7 @@ pub fn set(
 
 pub fn remove(conn: &Connection, api: &ApiUser, target: &Target, user_id: i64) -> Result<()> {
     let (direct, namespace_id, project_id) = source(target);
-    let manager = access::api_manage_members(conn, api, namespace_id, project_id)?;
+    let manager = access::api_maintain(conn, api, namespace_id, project_id)?;
     let current = db::members::direct_role(conn, direct, user_id)?.ok_or_else(member_not_found)?;
     if !manager.may_grant(current) {
         return Err(Error::forbidden("403 Forbidden: only owners remove owners"));

@@ -1,5 +1,5 @@
-//! GitLab's REST API for members of projects and groups: list (direct and `/all`), add,
-//! change role, remove.
+//! GitLab's REST API for the settings of projects and groups that maintainers manage:
+//! members (list direct and `/all`, add, change role, remove) and deploy tokens.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
@@ -7,8 +7,8 @@ use serde_json::{Value, json};
 
 use super::{as_api_user, param};
 use crate::error::{Error, Result};
-use crate::model::{Role, User};
-use crate::registry::membership;
+use crate::model::{DeployToken, Role, User};
+use crate::registry::{deploy_tokens, membership};
 use crate::server::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -31,6 +31,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(
                 &format!("{prefix}/members/{{user_id}}"),
                 web::delete().to(remove),
+            );
+        let tokens = move |req, state| list_tokens(req, state, is_group);
+        let create = move |req, body, state| create_token(req, body, state, is_group);
+        let revoke = move |req, state| revoke_token(req, state, is_group);
+        cfg.route(&format!("{prefix}/deploy_tokens"), web::get().to(tokens))
+            .route(&format!("{prefix}/deploy_tokens"), web::post().to(create))
+            .route(
+                &format!("{prefix}/deploy_tokens/{{token_id}}"),
+                web::delete().to(revoke),
             );
     }
 }
@@ -128,6 +137,93 @@ async fn remove_member(
     as_api_user(&req, &state, true, move |conn, api| {
         let target = membership::target(conn, api, is_group, &reference)?;
         membership::remove(conn, api, &target, user_id)
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+fn deploy_token_json(token: &DeployToken, secret: Option<&str>) -> Value {
+    let today = crate::auth::today();
+    let mut body = json!({
+        "id": token.id,
+        "name": token.name,
+        "username": token.username,
+        "expires_at": token.expires_on,
+        "scopes": token.scopes.to_stored().split(',').collect::<Vec<_>>(),
+        "revoked": token.revoked,
+        "expired": token.expires_on.as_deref().is_some_and(|d| d <= today.as_str()),
+    });
+    if let Some(secret) = secret {
+        body["token"] = json!(secret);
+    }
+    body
+}
+
+async fn list_tokens(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    is_group: bool,
+) -> Result<HttpResponse> {
+    let reference = param(&req, "id");
+    let tokens = as_api_user(&req, &state, false, move |conn, api| {
+        let target = membership::target(conn, api, is_group, &reference)?;
+        deploy_tokens::list(conn, api, &target)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(
+        tokens
+            .iter()
+            .map(|t| deploy_token_json(t, None))
+            .collect::<Vec<_>>(),
+    ))
+}
+
+#[derive(Deserialize)]
+struct NewDeployToken {
+    name: String,
+    scopes: Vec<String>,
+    expires_at: Option<String>,
+}
+
+async fn create_token(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+    is_group: bool,
+) -> Result<HttpResponse> {
+    let reference = param(&req, "id");
+    let new: NewDeployToken = serde_json::from_slice(&body).map_err(|e| {
+        Error::bad_request(format!(
+            "400 Bad request - name and scopes are required: {e}"
+        ))
+    })?;
+    let (token, secret) = as_api_user(&req, &state, true, move |conn, api| {
+        let target = membership::target(conn, api, is_group, &reference)?;
+        deploy_tokens::create(
+            conn,
+            api,
+            &target,
+            &new.name,
+            &new.scopes,
+            new.expires_at.as_deref(),
+        )
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(deploy_token_json(&token, Some(&secret))))
+}
+
+async fn revoke_token(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    is_group: bool,
+) -> Result<HttpResponse> {
+    let reference = param(&req, "id");
+    let token_id: i64 = param(&req, "token_id")
+        .parse()
+        .map_err(|_| Error::not_found("404 Deploy Token Not Found"))?;
+    as_api_user(&req, &state, true, move |conn, api| {
+        let target = membership::target(conn, api, is_group, &reference)?;
+        deploy_tokens::revoke(conn, api, &target, token_id)
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())

@@ -109,6 +109,24 @@ except gitlab.exceptions.GitlabCreateError as err:
 models_admin.members.delete(alice_id)
 assert models_admin.members.list(get_all=True) == []
 
+# Deploy tokens: maintainers create one, pip-style reads work with it, revoking stops it.
+import requests
+simple = f"{url}/api/v4/projects/acme%2Fmodels/packages/pypi/simple/"
+deploy = models_admin.deploytokens.create({"name": "ci", "scopes": ["read_package_registry", "write_package_registry"]})
+assert deploy.token.startswith("whdt-") and deploy.username.startswith("deploy-token-"), deploy.attributes
+assert requests.get(simple, auth=(deploy.username, deploy.token)).status_code == 200
+assert [t.name for t in models_admin.deploytokens.list(get_all=True)] == ["ci"]
+try:
+    as_alice.projects.get("acme/models").deploytokens.list(get_all=True)
+    raise SystemExit("a developer listed deploy tokens")
+except gitlab.exceptions.GitlabListError as err:
+    assert err.response_code == 403, err.response_code
+models_admin.deploytokens.delete(deploy.id)
+assert requests.get(simple, auth=(deploy.username, deploy.token)).status_code == 401
+group_token = admin.groups.get("acme").deploytokens.create({"name": "g", "scopes": ["read_package_registry"], "expires_at": "2999-01-01T00:00:00Z"})
+assert group_token.expires_at == "2999-01-01" and not group_token.expired, group_token.attributes
+assert requests.get(f"{url}/api/v4/groups/acme/-/packages/pypi/simple/", auth=(group_token.username, group_token.token)).status_code == 200
+
 # Users: an admin adds, finds, blocks, unblocks and removes them; paging follows the links.
 bob = admin.users.create({"username": "bob", "email": "bob@example.org", "password": "bob password 1"})
 assert bob.username == "bob" and bob.state == "active" and bob.email == "bob@example.org", bob.attributes
