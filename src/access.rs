@@ -403,6 +403,11 @@ impl TargetMaintainer {
     pub fn actor(&self) -> &str {
         &self.actor
     }
+
+    /// Owners (and admins) may also change visibility and delete.
+    pub fn is_owner(&self) -> bool {
+        self.role == Role::Owner
+    }
 }
 
 pub fn api_maintain(

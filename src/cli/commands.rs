@@ -223,7 +223,7 @@ pub(super) fn run(db: &Db, blobs: &BlobStore, command: Command) -> anyhow::Resul
                 path,
                 visibility: v,
             } => {
-                let group = admin::create_group(conn, &path, visibility(&v)?)?;
+                let group = admin::create_group(conn, &path, visibility(&v)?, admin::CLI_ACTOR)?;
                 println!("{}", group.id);
             }
             GroupCommand::List => {
@@ -231,14 +231,15 @@ pub(super) fn run(db: &Db, blobs: &BlobStore, command: Command) -> anyhow::Resul
                     println!("{}\t{}\t{}", g.id, g.full_path, g.visibility);
                 }
             }
-            GroupCommand::Remove { path } => admin::remove_group(conn, &path)?,
+            GroupCommand::Remove { path } => admin::remove_group(conn, &path, admin::CLI_ACTOR)?,
         },
         Command::Project(cmd) => match cmd {
             ProjectCommand::Add {
                 path,
                 visibility: v,
             } => {
-                let project = admin::create_project(conn, &path, visibility(&v)?)?;
+                let project =
+                    admin::create_project(conn, &path, visibility(&v)?, admin::CLI_ACTOR)?;
                 println!("{}", project.id);
             }
             ProjectCommand::Set {
@@ -247,7 +248,13 @@ pub(super) fn run(db: &Db, blobs: &BlobStore, command: Command) -> anyhow::Resul
                 allow_file_replace,
             } => {
                 let visibility = v.as_deref().map(visibility).transpose()?;
-                let project = admin::update_project(conn, &path, visibility, allow_file_replace)?;
+                let project = admin::update_project(
+                    conn,
+                    &path,
+                    visibility,
+                    allow_file_replace,
+                    admin::CLI_ACTOR,
+                )?;
                 println!(
                     "{}\t{}\t{}\tallow_file_replace={}",
                     project.id, project.full_path, project.visibility, project.allow_file_replace
@@ -258,7 +265,9 @@ pub(super) fn run(db: &Db, blobs: &BlobStore, command: Command) -> anyhow::Resul
                     println!("{}\t{}\t{}", p.id, p.full_path, p.visibility);
                 }
             }
-            ProjectCommand::Remove { path } => admin::remove_project(conn, blobs, &path)?,
+            ProjectCommand::Remove { path } => {
+                admin::remove_project(conn, blobs, &path, admin::CLI_ACTOR)?
+            }
         },
         Command::Member(cmd) => match cmd {
             MemberCommand::Add { path, user, role } => {

@@ -78,6 +78,14 @@ pub fn has_children(conn: &Connection, id: i64) -> Result<bool> {
     )?)
 }
 
+pub fn set_visibility(conn: &Connection, id: i64, visibility: Visibility) -> Result<()> {
+    conn.execute(
+        "UPDATE namespaces SET visibility = ?2 WHERE id = ?1",
+        params![id, visibility.as_str()],
+    )?;
+    Ok(())
+}
+
 pub fn delete(conn: &Connection, id: i64) -> Result<()> {
     conn.execute("DELETE FROM namespaces WHERE id = ?1", [id])?;
     Ok(())

@@ -288,6 +288,7 @@ pub fn create_group(
     conn: &mut Connection,
     full_path: &str,
     visibility: Visibility,
+    actor: &str,
 ) -> Result<Namespace> {
     let (parent_path, segment) = split_path(full_path, "group path")?;
     let full_path = full_path.trim_matches('/');
@@ -320,7 +321,7 @@ pub fn create_group(
         visibility,
     };
     let id = db::namespaces::insert(&tx, &new, now)?;
-    db::packages::insert_audit(&tx, CLI_ACTOR, "group.create", full_path, now)?;
+    db::packages::insert_audit(&tx, actor, "group.create", full_path, now)?;
     tx.commit()?;
     db::namespaces::find(conn, id)?.ok_or_else(|| Error::internal("group vanished"))
 }
@@ -329,7 +330,7 @@ pub fn list_groups(conn: &Connection) -> Result<Vec<Namespace>> {
     db::namespaces::list_groups(conn)
 }
 
-pub fn remove_group(conn: &Connection, full_path: &str) -> Result<()> {
+pub fn remove_group(conn: &Connection, full_path: &str, actor: &str) -> Result<()> {
     let Target::Group(group) = find_target(conn, full_path)? else {
         return Err(Error::bad_request(format!(
             "\"{full_path}\" is a project, not a group"
@@ -342,19 +343,14 @@ pub fn remove_group(conn: &Connection, full_path: &str) -> Result<()> {
         )));
     }
     db::namespaces::delete(conn, group.id)?;
-    db::packages::insert_audit(
-        conn,
-        CLI_ACTOR,
-        "group.remove",
-        &group.full_path,
-        now_millis(),
-    )
+    db::packages::insert_audit(conn, actor, "group.remove", &group.full_path, now_millis())
 }
 
 pub fn create_project(
     conn: &mut Connection,
     full_path: &str,
     visibility: Visibility,
+    actor: &str,
 ) -> Result<Project> {
     let (parent_path, segment) = split_path(full_path, "project path")?;
     let full_path = full_path.trim_matches('/');
@@ -373,7 +369,7 @@ pub fn create_project(
     }
     let now = now_millis();
     let id = db::projects::insert(&tx, namespace.id, segment, full_path, visibility, now)?;
-    db::packages::insert_audit(&tx, CLI_ACTOR, "project.create", full_path, now)?;
+    db::packages::insert_audit(&tx, actor, "project.create", full_path, now)?;
     tx.commit()?;
     db::projects::find(conn, id)?.ok_or_else(|| Error::internal("project vanished"))
 }
@@ -384,6 +380,7 @@ pub fn update_project(
     full_path: &str,
     visibility: Option<Visibility>,
     allow_file_replace: Option<bool>,
+    actor: &str,
 ) -> Result<Project> {
     let Target::Project(project) = find_target(conn, full_path)? else {
         return Err(Error::bad_request(format!(
@@ -400,7 +397,7 @@ pub fn update_project(
         "{} visibility={visibility} allow_file_replace={allow}",
         project.full_path
     );
-    db::packages::insert_audit(conn, CLI_ACTOR, "project.update", &what, now_millis())?;
+    db::packages::insert_audit(conn, actor, "project.update", &what, now_millis())?;
     db::projects::find(conn, project.id)?.ok_or_else(|| Error::internal("project vanished"))
 }
 
@@ -410,7 +407,12 @@ pub fn list_projects(conn: &Connection) -> Result<Vec<Project>> {
 
 /// Removes a project with its packages; blobs no other project refers to are deleted after
 /// the rows (a crash in between leaves only unreferenced blobs, which are garbage).
-pub fn remove_project(conn: &mut Connection, blobs: &BlobStore, full_path: &str) -> Result<()> {
+pub fn remove_project(
+    conn: &mut Connection,
+    blobs: &BlobStore,
+    full_path: &str,
+    actor: &str,
+) -> Result<()> {
     let Target::Project(project) = find_target(conn, full_path)? else {
         return Err(Error::bad_request(format!(
             "\"{full_path}\" is a group, not a project"
@@ -421,7 +423,7 @@ pub fn remove_project(conn: &mut Connection, blobs: &BlobStore, full_path: &str)
     db::projects::delete(&tx, project.id)?;
     db::packages::insert_audit(
         &tx,
-        CLI_ACTOR,
+        actor,
         "project.remove",
         &project.full_path,
         now_millis(),

@@ -8,6 +8,7 @@ pub mod index;
 pub mod integrity;
 pub mod manage;
 pub mod membership;
+pub mod structure;
 pub mod tokens;
 pub mod upload;
 pub mod users;

@@ -7,9 +7,10 @@ use serde_json::{Value, json};
 
 use super::paging::Paging;
 use super::{as_api_user, lenient_bool, param};
-use crate::error::Result;
-use crate::model::{Namespace, NamespaceKind, Project};
+use crate::error::{Error, Result};
+use crate::model::{Namespace, NamespaceKind, Project, Visibility};
 use crate::registry::directory::{self, Filters};
+use crate::registry::structure;
 use crate::server::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -24,7 +25,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::get().to(list_group_projects),
         )
         .route("/api/v4/projects", web::get().to(list_projects))
-        .route("/api/v4/projects/{id}", web::get().to(show_project));
+        .route("/api/v4/projects/{id}", web::get().to(show_project))
+        .route("/api/v4/groups", web::post().to(create_group))
+        .route("/api/v4/groups/{id}", web::put().to(update_group))
+        .route("/api/v4/groups/{id}", web::delete().to(delete_group))
+        .route("/api/v4/projects", web::post().to(create_project))
+        .route("/api/v4/projects/{id}", web::put().to(update_project))
+        .route("/api/v4/projects/{id}", web::delete().to(delete_project));
 }
 
 fn last_segment(full_path: &str) -> &str {
@@ -199,4 +206,129 @@ async fn show_project(req: HttpRequest, state: web::Data<AppState>) -> Result<Ht
     })
     .await?;
     Ok(HttpResponse::Ok().json(project_json(&project, &namespace)))
+}
+
+/// The body of a create or update: GitLab's field names; `path` defaults to `name`.
+#[derive(Deserialize, Default)]
+struct Settings {
+    name: Option<String>,
+    path: Option<String>,
+    parent_id: Option<i64>,
+    namespace_id: Option<i64>,
+    visibility: Option<String>,
+    allow_file_replace: Option<bool>,
+}
+
+impl Settings {
+    fn parse(body: &web::Bytes) -> Result<Settings> {
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Settings::default());
+        }
+        serde_json::from_slice(body)
+            .map_err(|e| Error::bad_request(format!("400 Bad request - {e}")))
+    }
+
+    fn path(&self) -> Result<String> {
+        self.path
+            .clone()
+            .or_else(|| self.name.clone())
+            .ok_or_else(|| Error::bad_request("400 Bad request - name or path is missing"))
+    }
+
+    fn visibility(&self) -> Result<Option<Visibility>> {
+        self.visibility.as_deref().map(str::parse).transpose()
+    }
+}
+
+async fn create_group(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse> {
+    let settings = Settings::parse(&body)?;
+    let (path, visibility) = (
+        settings.path()?,
+        settings.visibility()?.unwrap_or(Visibility::Private),
+    );
+    let group = as_api_user(&req, &state, true, move |conn, api| {
+        structure::create_group(conn, api, &path, settings.parent_id, visibility)
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(group_json(&group)))
+}
+
+async fn update_group(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse> {
+    let reference = param(&req, "id");
+    let visibility = Settings::parse(&body)?.visibility()?;
+    let group = as_api_user(&req, &state, true, move |conn, api| {
+        structure::update_group(conn, api, &reference, visibility)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(group_json(&group)))
+}
+
+async fn delete_group(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
+    let reference = param(&req, "id");
+    as_api_user(&req, &state, true, move |conn, api| {
+        structure::delete_group(conn, api, &reference)
+    })
+    .await?;
+    Ok(HttpResponse::Accepted().json(json!({ "message": "202 Accepted" })))
+}
+
+async fn create_project(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse> {
+    let settings = Settings::parse(&body)?;
+    let (path, visibility) = (
+        settings.path()?,
+        settings.visibility()?.unwrap_or(Visibility::Private),
+    );
+    let (project, namespace) = as_api_user(&req, &state, true, move |conn, api| {
+        let project =
+            structure::create_project(conn, api, &path, settings.namespace_id, visibility)?;
+        let namespace = directory::namespace_of(conn, &project)?;
+        Ok((project, namespace))
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(project_json(&project, &namespace)))
+}
+
+async fn update_project(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse> {
+    let reference = param(&req, "id");
+    let settings = Settings::parse(&body)?;
+    let visibility = settings.visibility()?;
+    let (project, namespace) = as_api_user(&req, &state, true, move |conn, api| {
+        let project = structure::update_project(
+            conn,
+            api,
+            &reference,
+            visibility,
+            settings.allow_file_replace,
+        )?;
+        let namespace = directory::namespace_of(conn, &project)?;
+        Ok((project, namespace))
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(project_json(&project, &namespace)))
+}
+
+async fn delete_project(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
+    let reference = param(&req, "id");
+    let blobs = state.blobs.clone();
+    as_api_user(&req, &state, true, move |conn, api| {
+        structure::delete_project(conn, &blobs, api, &reference)
+    })
+    .await?;
+    Ok(HttpResponse::Accepted().json(json!({ "message": "202 Accepted" })))
 }

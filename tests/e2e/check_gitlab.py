@@ -127,6 +127,39 @@ group_token = admin.groups.get("acme").deploytokens.create({"name": "g", "scopes
 assert group_token.expires_at == "2999-01-01" and not group_token.expired, group_token.attributes
 assert requests.get(f"{url}/api/v4/groups/acme/-/packages/pypi/simple/", auth=(group_token.username, group_token.token)).status_code == 200
 
+# Structure: any user creates top-level groups (and owns them); maintainers create inside.
+team = as_alice.groups.create({"name": "team", "path": "team", "visibility": "internal"})
+assert team.full_path == "team" and team.visibility == "internal"
+libs = as_alice.groups.create({"name": "libs", "path": "libs", "parent_id": team.id, "visibility": "internal"})
+assert libs.full_path == "team/libs"
+tool = as_alice.projects.create({"name": "tool", "namespace_id": libs.id, "visibility": "private"})
+assert tool.path_with_namespace == "team/libs/tool" and tool.namespace["id"] == libs.id
+scratch = as_alice.projects.create({"name": "scratch"})
+assert scratch.path_with_namespace == "alice/scratch" and scratch.visibility == "private"
+try:
+    as_alice.projects.create({"name": "loud", "namespace_id": libs.id, "visibility": "public"})
+    raise SystemExit("a public project went into an internal group")
+except gitlab.exceptions.GitlabCreateError as err:
+    assert err.response_code == 400, err.response_code
+try:
+    as_alice.groups.create({"name": "x", "path": "x", "parent_id": acme.id})
+    raise SystemExit("a developer created a subgroup")
+except gitlab.exceptions.GitlabCreateError as err:
+    assert err.response_code == 403, err.response_code
+tool.visibility = "internal"
+tool.save()
+assert as_alice.projects.get(tool.id).visibility == "internal"
+try:
+    as_alice.groups.delete(team.id)
+    raise SystemExit("a group with subgroups was removed")
+except gitlab.exceptions.GitlabDeleteError as err:
+    assert err.response_code == 409, err.response_code
+as_alice.projects.delete(tool.id)
+as_alice.projects.delete(scratch.id)
+as_alice.groups.delete(libs.id)
+as_alice.groups.delete(team.id)
+assert "team" not in [g.full_path for g in admin.groups.list(get_all=True)]
+
 # Users: an admin adds, finds, blocks, unblocks and removes them; paging follows the links.
 bob = admin.users.create({"username": "bob", "email": "bob@example.org", "password": "bob password 1"})
 assert bob.username == "bob" and bob.state == "active" and bob.email == "bob@example.org", bob.attributes
