@@ -32,7 +32,6 @@ CREATE TABLE projects (
     full_path             TEXT NOT NULL UNIQUE COLLATE NOCASE,
     visibility            TEXT NOT NULL CHECK (visibility IN ('private', 'internal', 'public')),
     allow_file_replace    INTEGER NOT NULL DEFAULT 0,
-    change_counter        INTEGER NOT NULL DEFAULT 0,   -- bumped by every upload, yank, delete
     created_at            INTEGER NOT NULL
 );
 CREATE INDEX projects_namespace ON projects(namespace_id);

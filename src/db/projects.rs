@@ -83,14 +83,6 @@ pub fn update_settings(
     Ok(())
 }
 
-pub fn bump_change_counter(conn: &Connection, id: i64) -> Result<()> {
-    conn.execute(
-        "UPDATE projects SET change_counter = change_counter + 1 WHERE id = ?1",
-        [id],
-    )?;
-    Ok(())
-}
-
 pub fn delete(conn: &Connection, id: i64) -> Result<()> {
     conn.execute("DELETE FROM projects WHERE id = ?1", [id])?;
     Ok(())

@@ -71,7 +71,6 @@ pub fn set_yanked(
         db::packages::set_yanked(&tx, f.id, yank.is_some(), reason)?;
     }
     let project = maintainer.project();
-    db::projects::bump_change_counter(&tx, project.id)?;
     let action = if yank.is_some() { "yank" } else { "unyank" };
     for f in &files {
         let target = format!("{}/{}", project.full_path, f.filename);
@@ -114,7 +113,6 @@ pub fn delete(
     if db::packages::files_of_package(&tx, row.id)?.is_empty() {
         db::packages::delete_package(&tx, row.id)?;
     }
-    db::projects::bump_change_counter(&tx, project.id)?;
     tx.commit()?;
     let digests = files
         .iter()

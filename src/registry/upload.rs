@@ -135,7 +135,6 @@ pub fn publish(
         now,
     )?;
     db::packages::upsert_metadata(&tx, package_id, &meta)?;
-    db::projects::bump_change_counter(&tx, project.id)?;
     let target = format!("{}/{}", project.full_path, filename.as_str());
     let action = if replaced.is_some() {
         "replace"
