@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::paging::Paging;
-use super::{RequestAuth, param};
+use super::{RequestAuth, json_body, param};
 use crate::access;
 use crate::db::packages::{PackageRow, StoredFile};
 use crate::error::{Error, Result};
@@ -285,15 +285,7 @@ struct YankBody {
 }
 
 fn yank_reason(body: &web::Bytes) -> Result<String> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(String::new());
-    }
-    let parsed: YankBody = serde_json::from_slice(body).map_err(|e| {
-        Error::bad_request(format!(
-            "the body must be JSON like {{\"reason\": \"…\"}}: {e}"
-        ))
-    })?;
-    Ok(parsed.reason.unwrap_or_default())
+    Ok(json_body::<YankBody>(body)?.reason.unwrap_or_default())
 }
 
 async fn delete_package(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {

@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::paging::Paging;
-use super::{as_api_user, lenient_bool, param};
+use super::{as_api_user, json_body, lenient_bool, param};
 use crate::error::{Error, Result};
 use crate::model::{Namespace, NamespaceKind, Project, Visibility};
 use crate::registry::directory::{self, Filters};
@@ -220,14 +220,6 @@ struct Settings {
 }
 
 impl Settings {
-    fn parse(body: &web::Bytes) -> Result<Settings> {
-        if body.iter().all(u8::is_ascii_whitespace) {
-            return Ok(Settings::default());
-        }
-        serde_json::from_slice(body)
-            .map_err(|e| Error::bad_request(format!("400 Bad request - {e}")))
-    }
-
     fn path(&self) -> Result<String> {
         self.path
             .clone()
@@ -245,7 +237,7 @@ async fn create_group(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse> {
-    let settings = Settings::parse(&body)?;
+    let settings = json_body::<Settings>(&body)?;
     let (path, visibility) = (
         settings.path()?,
         settings.visibility()?.unwrap_or(Visibility::Private),
@@ -263,7 +255,7 @@ async fn update_group(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse> {
     let reference = param(&req, "id");
-    let visibility = Settings::parse(&body)?.visibility()?;
+    let visibility = json_body::<Settings>(&body)?.visibility()?;
     let group = as_api_user(&req, &state, true, move |conn, api| {
         structure::update_group(conn, api, &reference, visibility)
     })
@@ -285,7 +277,7 @@ async fn create_project(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse> {
-    let settings = Settings::parse(&body)?;
+    let settings = json_body::<Settings>(&body)?;
     let (path, visibility) = (
         settings.path()?,
         settings.visibility()?.unwrap_or(Visibility::Private),
@@ -306,7 +298,7 @@ async fn update_project(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse> {
     let reference = param(&req, "id");
-    let settings = Settings::parse(&body)?;
+    let settings = json_body::<Settings>(&body)?;
     let visibility = settings.visibility()?;
     let (project, namespace) = as_api_user(&req, &state, true, move |conn, api| {
         let project = structure::update_project(

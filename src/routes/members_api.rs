@@ -5,7 +5,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{as_api_user, param};
+use super::{as_api_user, json_required, param};
 use crate::error::{Error, Result};
 use crate::model::{DeployToken, Role, User};
 use crate::registry::{deploy_tokens, membership};
@@ -79,9 +79,7 @@ struct MemberBody {
 }
 
 fn member_body(body: &web::Bytes) -> Result<(Option<i64>, Role)> {
-    let parsed: MemberBody = serde_json::from_slice(body).map_err(|_| {
-        Error::bad_request("400 Bad request - access_level is missing or not a number")
-    })?;
+    let parsed: MemberBody = json_required(body)?;
     let role = Role::from_level(parsed.access_level).ok_or_else(|| {
         Error::bad_request("400 Bad request - access_level must be 10, 20, 30, 40 or 50")
     })?;
@@ -192,11 +190,7 @@ async fn create_token(
     is_group: bool,
 ) -> Result<HttpResponse> {
     let reference = param(&req, "id");
-    let new: NewDeployToken = serde_json::from_slice(&body).map_err(|e| {
-        Error::bad_request(format!(
-            "400 Bad request - name and scopes are required: {e}"
-        ))
-    })?;
+    let new: NewDeployToken = json_required(&body)?;
     let (token, secret) = as_api_user(&req, &state, true, move |conn, api| {
         let target = membership::target(conn, api, is_group, &reference)?;
         deploy_tokens::create(

@@ -173,3 +173,21 @@ where
         })
         .await
 }
+
+/// A JSON request body for the endpoints whose body is optional: an empty body is
+/// `T::default()`.
+fn json_body<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Result<T> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    json_required(body)
+}
+
+/// A JSON request body that must be there; what is wrong with it is the 400's message.
+fn json_required<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T> {
+    serde_json::from_slice(body).map_err(|e| {
+        crate::error::Error::bad_request(format!(
+            "400 Bad request - the body is not the JSON this takes: {e}"
+        ))
+    })
+}

@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::paging::Paging;
-use super::{as_api_admin, as_api_user, param};
+use super::{as_api_admin, as_api_user, json_body, json_required, param};
 use crate::access;
 use crate::db;
 use crate::error::{Error, Result};
@@ -169,28 +169,12 @@ struct NewToken {
     expires_at: Option<String>,
 }
 
-/// A JSON body; an empty body is the type's default.
-fn json_body<T: serde::de::DeserializeOwned + Default>(body: &web::Bytes) -> Result<T> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(T::default());
-    }
-    serde_json::from_slice(body).map_err(|e| Error::bad_request(format!("400 Bad request - {e}")))
-}
-
-fn new_token_body(body: &web::Bytes) -> Result<NewToken> {
-    serde_json::from_slice(body).map_err(|e| {
-        Error::bad_request(format!(
-            "400 Bad request - name and scopes are required: {e}"
-        ))
-    })
-}
-
 async fn create_own_token(
     req: HttpRequest,
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse> {
-    create_token(req, new_token_body(&body)?, state, None).await
+    create_token(req, json_required(&body)?, state, None).await
 }
 
 async fn create_token_for(
@@ -201,7 +185,7 @@ async fn create_token_for(
     let user_id = param(&req, "user_id")
         .parse()
         .map_err(|_| Error::not_found("404 User Not Found"))?;
-    create_token(req, new_token_body(&body)?, state, Some(user_id)).await
+    create_token(req, json_required(&body)?, state, Some(user_id)).await
 }
 
 async fn create_token(
@@ -281,8 +265,7 @@ async fn create_user(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse> {
-    let new: NewUser = serde_json::from_slice(&body)
-        .map_err(|e| Error::bad_request(format!("400 Bad request - username is required: {e}")))?;
+    let new: NewUser = json_required(&body)?;
     let user = as_api_admin(&req, &state, move |conn, admin| {
         let (email, password) = (new.email.as_deref(), new.password.as_deref());
         users::create(conn, admin, &new.username, email, password, new.admin)
