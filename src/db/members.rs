@@ -49,24 +49,6 @@ pub fn delete(conn: &Connection, source: Source, user_id: i64) -> Result<bool> {
     Ok(n > 0)
 }
 
-/// Direct members: (username, role), by username.
-pub fn list(conn: &Connection, source: Source) -> Result<Vec<(String, Role)>> {
-    let (namespace_id, project_id) = source.columns();
-    let mut stmt = conn.prepare(
-        "SELECT u.username, m.access_level FROM members m JOIN users u ON u.id = m.user_id
-         WHERE m.namespace_id IS ?1 AND m.project_id IS ?2 ORDER BY u.username",
-    )?;
-    let rows = stmt
-        .query_map(params![namespace_id, project_id], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|(name, level)| Role::from_level(level).map(|role| (name, role)))
-        .collect())
-}
-
 /// The user's highest role on a project (`project_id`) or a namespace, counting memberships of
 /// the namespace and every ancestor group (inherited, as in GitLab) and ownership of a personal
 /// namespace.
@@ -113,7 +95,7 @@ pub fn namespace_within(conn: &Connection, namespace_id: i64, ancestor_id: i64) 
 }
 
 /// Direct members with their accounts, by username.
-pub fn list_users(conn: &Connection, source: Source) -> Result<Vec<(crate::model::User, Role)>> {
+pub fn list(conn: &Connection, source: Source) -> Result<Vec<(crate::model::User, Role)>> {
     let (namespace_id, project_id) = source.columns();
     let mut stmt = conn.prepare(
         "SELECT u.id, u.username, u.email, u.is_admin, u.is_blocked, u.created_at, m.access_level

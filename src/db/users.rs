@@ -75,14 +75,6 @@ pub fn set_blocked(conn: &Connection, id: i64, blocked: bool) -> Result<()> {
     Ok(())
 }
 
-pub fn set_admin(conn: &Connection, id: i64, admin: bool) -> Result<()> {
-    conn.execute(
-        "UPDATE users SET is_admin = ?2 WHERE id = ?1",
-        params![id, admin],
-    )?;
-    Ok(())
-}
-
 /// Deletes the user; memberships, tokens and the personal namespace go with it (cascade).
 pub fn delete(conn: &Connection, id: i64) -> Result<()> {
     conn.execute("DELETE FROM users WHERE id = ?1", [id])?;

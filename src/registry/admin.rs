@@ -139,11 +139,6 @@ pub fn set_blocked(conn: &Connection, username: &str, blocked: bool, actor: &str
     )
 }
 
-pub fn set_admin(conn: &Connection, username: &str, admin: bool) -> Result<()> {
-    let user = user_by_name(conn, username)?;
-    db::users::set_admin(conn, user.id, admin)
-}
-
 pub fn remove_user(conn: &mut Connection, username: &str, actor: &str) -> Result<()> {
     let user = user_by_name(conn, username)?;
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -468,7 +463,11 @@ pub fn remove_member(conn: &Connection, full_path: &str, username: &str) -> Resu
 
 pub fn list_members(conn: &Connection, full_path: &str) -> Result<Vec<(String, Role)>> {
     let target = find_target(conn, full_path)?;
-    db::members::list(conn, member_source(&target))
+    let members = db::members::list(conn, member_source(&target))?;
+    Ok(members
+        .into_iter()
+        .map(|(user, role)| (user.username, role))
+        .collect())
 }
 
 /// Deploy tokens only carry the package registry scopes, as in GitLab.

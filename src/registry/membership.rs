@@ -52,7 +52,7 @@ pub fn list(conn: &Connection, target: &Target, inherited: bool) -> Result<Vec<(
     if inherited {
         db::members::list_inherited(conn, namespace_id, project_id)
     } else {
-        db::members::list_users(conn, direct)
+        db::members::list(conn, direct)
     }
 }
 
