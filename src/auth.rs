@@ -97,6 +97,11 @@ fn expired(expires_on: Option<&str>, today: &str) -> bool {
     expires_on.is_some_and(|date| date <= today)
 }
 
+/// Whether a token with this expiry date has expired now (what the APIs report).
+pub fn is_expired(expires_on: Option<&str>) -> bool {
+    expired(expires_on, &today())
+}
+
 /// Resolves credentials to a caller. Credentials that match no token make the caller anonymous;
 /// an expired or revoked token, a blocked owner, or a deploy token presented under another
 /// username is refused outright (401), so a stale CI secret fails loudly.

@@ -141,7 +141,6 @@ async fn remove_member(
 }
 
 fn deploy_token_json(token: &DeployToken, secret: Option<&str>) -> Value {
-    let today = crate::auth::today();
     let mut body = json!({
         "id": token.id,
         "name": token.name,
@@ -149,7 +148,7 @@ fn deploy_token_json(token: &DeployToken, secret: Option<&str>) -> Value {
         "expires_at": token.expires_on,
         "scopes": token.scopes.to_stored().split(',').collect::<Vec<_>>(),
         "revoked": token.revoked,
-        "expired": token.expires_on.as_deref().is_some_and(|d| d <= today.as_str()),
+        "expired": crate::auth::is_expired(token.expires_on.as_deref()),
     });
     if let Some(secret) = secret {
         body["token"] = json!(secret);

@@ -68,7 +68,7 @@ fn token_json(token: &PersonalAccessToken, secret: Option<&str>) -> Value {
         "id": token.id,
         "name": token.name,
         "revoked": token.revoked,
-        "active": !token.revoked && token.expires_on.as_deref().is_none_or(|d| d > crate::auth::today().as_str()),
+        "active": !token.revoked && !crate::auth::is_expired(token.expires_on.as_deref()),
         "scopes": token.scopes.to_stored().split(',').collect::<Vec<_>>(),
         "user_id": token.user_id,
         "created_at": iso8601(token.created_at),
