@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::registry::index::{IndexEntry, PackagePage};
 
 /// Characters that cannot stand in one URL path segment.
-pub(super) const PATH_SEGMENT: &AsciiSet = &CONTROLS
+const PATH_SEGMENT: &AsciiSet = &CONTROLS
     .add(b' ')
     .add(b'"')
     .add(b'#')
@@ -94,14 +94,19 @@ pub fn render_package(format: Format, page: &PackagePage, files_prefix: &str) ->
     .map_err(Error::internal)
 }
 
+/// Where a file is served: `PREFIX` + `SHA256/FILENAME`, the name encoded as one path segment.
+pub(super) fn file_url(files_prefix: &str, file: &StoredFile) -> String {
+    format!(
+        "{files_prefix}{}/{}",
+        file.sha256,
+        utf8_percent_encode(&file.filename, PATH_SEGMENT)
+    )
+}
+
 fn file_view<'a>(file: &'a StoredFile, files_prefix: &str) -> FileView<'a> {
     FileView {
         filename: &file.filename,
-        url: format!(
-            "{files_prefix}{}/{}",
-            file.sha256,
-            utf8_percent_encode(&file.filename, PATH_SEGMENT)
-        ),
+        url: file_url(files_prefix, file),
         sha256: &file.sha256,
         requires_python: file.requires_python.as_deref(),
         metadata_sha256: file.metadata_sha256.as_deref(),

@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use percent_encoding::utf8_percent_encode;
 use serde_json::{Value, json};
 
 use super::{RequestAuth, param, read_route};
@@ -170,7 +169,7 @@ fn file_json(file: &StoredFile, base: &str) -> Value {
         "size": file.size,
         "upload_time": uploaded.get(..19).unwrap_or_default(),
         "upload_time_iso_8601": uploaded,
-        "url": format!("{base}files/{}/{}", file.sha256, utf8_percent_encode(&file.filename, super::simple::PATH_SEGMENT)),
+        "url": super::simple::file_url(&format!("{base}files/"), file),
         "yanked": file.yanked,
         "yanked_reason": file.yanked_reason,
     })
