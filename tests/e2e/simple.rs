@@ -273,3 +273,46 @@ fn health_and_home_answer() {
     assert_eq!(get(&f.server.url("/-/static/style.css"), None).status, 200);
     assert_eq!(get(&f.server.url("/nothing/here"), None).status, 404);
 }
+
+/// Spec: a group page merges a package's files from several projects; a filename held by two
+/// projects is listed once, the newest upload winning.
+#[test]
+fn group_pages_merge_projects_and_the_newest_duplicate_wins() {
+    let server = Server::start();
+    server.cli(&["group", "add", "g", "--visibility", "public"]);
+    server.cli(&["project", "add", "g/a", "--visibility", "public"]);
+    server.cli(&["project", "add", "g/b", "--visibility", "public"]);
+    let auth = basic("__token__", &server.user_with_token("dev", "api"));
+    server.cli(&["member", "add", "g", "dev", "--role", "developer"]);
+    let put = |project: &str, dist: &(String, Vec<u8>), version: &str| {
+        let resp = upload(
+            &server.project_api(project),
+            Some(&auth),
+            "shared",
+            version,
+            &dist.0,
+            &dist.1,
+            &[],
+        );
+        assert_eq!(resp.status, 201, "{}", resp.text());
+    };
+    put("g/a", &wheel_with("shared", "1.0", &[], None), "1.0");
+    put("g/b", &wheel_with("shared", "2.0", &[], None), "2.0");
+    let older = wheel_with("shared", "3.0", &[], None);
+    let newer = wheel_with("shared", "3.0", &["idna"], None);
+    put("g/a", &older, "3.0");
+    put("g/b", &newer, "3.0");
+    let page = request(
+        "GET",
+        &format!("{}/simple/shared/", server.group_api("g")),
+        &[("Accept", "application/vnd.pypi.simple.v1+json")],
+    )
+    .json();
+    assert_eq!(page["versions"], serde_json::json!(["1.0", "2.0", "3.0"]));
+    let files = page["files"].as_array().unwrap();
+    assert_eq!(files.len(), 3, "{page}");
+    assert_eq!(
+        files[2]["hashes"]["sha256"],
+        crate::support::sha256_hex(&newer.1)
+    );
+}
