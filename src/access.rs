@@ -446,6 +446,11 @@ impl ApiAdmin {
     pub fn user_id(&self) -> i64 {
         self.api.user_id()
     }
+
+    /// An admin is also an API user, with every read right.
+    pub fn api(&self) -> &ApiUser {
+        &self.api
+    }
 }
 
 /// Admin-only operations answer 403 to everyone else who may use the API.

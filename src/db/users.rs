@@ -67,6 +67,22 @@ pub fn set_password_hash(conn: &Connection, id: i64, password_hash: &str) -> Res
     Ok(())
 }
 
+pub fn set_email(conn: &Connection, id: i64, email: Option<&str>) -> Result<()> {
+    conn.execute(
+        "UPDATE users SET email = ?2 WHERE id = ?1",
+        params![id, email],
+    )?;
+    Ok(())
+}
+
+pub fn set_admin(conn: &Connection, id: i64, is_admin: bool) -> Result<()> {
+    conn.execute(
+        "UPDATE users SET is_admin = ?2 WHERE id = ?1",
+        params![id, is_admin],
+    )?;
+    Ok(())
+}
+
 pub fn set_blocked(conn: &Connection, id: i64, blocked: bool) -> Result<()> {
     conn.execute(
         "UPDATE users SET is_blocked = ?2 WHERE id = ?1",

@@ -122,6 +122,45 @@ pub fn set_password(
     Ok(generated)
 }
 
+/// What an admin may change about an account; `None` leaves a field as it is.
+#[derive(Debug, Default)]
+pub struct UserChanges {
+    pub email: Option<String>,
+    pub password: Option<String>,
+    pub is_admin: Option<bool>,
+}
+
+/// Applies `changes` in one transaction (the password is checked and hashed first, so a weak
+/// one changes nothing).
+pub fn update_user(
+    conn: &mut Connection,
+    user_id: i64,
+    changes: &UserChanges,
+    actor: &str,
+) -> Result<User> {
+    let not_found = || Error::not_found("404 User Not Found");
+    let password_hash = changes
+        .password
+        .as_deref()
+        .map(secrets::hash_password)
+        .transpose()?;
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let user = db::users::find(&tx, user_id)?.ok_or_else(not_found)?;
+    if let Some(email) = &changes.email {
+        let email = Some(email.trim()).filter(|e| !e.is_empty());
+        db::users::set_email(&tx, user.id, email)?;
+    }
+    if let Some(hash) = &password_hash {
+        db::users::set_password_hash(&tx, user.id, hash)?;
+    }
+    if let Some(is_admin) = changes.is_admin {
+        db::users::set_admin(&tx, user.id, is_admin)?;
+    }
+    db::packages::insert_audit(&tx, actor, "user.update", &user.username, now_millis())?;
+    tx.commit()?;
+    db::users::find(conn, user_id)?.ok_or_else(not_found)
+}
+
 /// Blocking stops the user's tokens at once: every request checks the owner's state.
 pub fn set_blocked(conn: &Connection, username: &str, blocked: bool, actor: &str) -> Result<()> {
     let user = user_by_name(conn, username)?;

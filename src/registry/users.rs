@@ -57,6 +57,22 @@ pub fn create(
     Ok(user)
 }
 
+/// Admins change others freely, but not their own admin flag: the last admin must not lock
+/// everyone out by accident.
+pub fn update(
+    conn: &mut Connection,
+    admin: &ApiAdmin,
+    id: i64,
+    changes: &admin::UserChanges,
+) -> Result<User> {
+    if id == admin.user_id() && changes.is_admin == Some(false) {
+        return Err(Error::forbidden(
+            "403 Forbidden: an admin cannot take away their own admin rights",
+        ));
+    }
+    admin::update_user(conn, id, changes, &admin.actor())
+}
+
 pub fn set_blocked(conn: &Connection, admin: &ApiAdmin, id: i64, blocked: bool) -> Result<()> {
     let user = db::users::find(conn, id)?.ok_or_else(not_found)?;
     if user.id == admin.user_id() && blocked {

@@ -11,6 +11,7 @@ use crate::access;
 use crate::db;
 use crate::error::{Error, Result};
 use crate::model::{PersonalAccessToken, User, iso8601};
+use crate::registry::admin::UserChanges;
 use crate::registry::{tokens, users};
 use crate::server::AppState;
 
@@ -41,6 +42,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/api/v4/users", web::get().to(list_users))
         .route("/api/v4/users", web::post().to(create_user))
         .route("/api/v4/users/{user_id}", web::get().to(show_user))
+        .route("/api/v4/users/{user_id}", web::put().to(update_user))
         .route("/api/v4/users/{user_id}", web::delete().to(delete_user))
         .route("/api/v4/users/{user_id}/block", web::post().to(block_user))
         .route(
@@ -272,6 +274,41 @@ async fn create_user(
     })
     .await?;
     Ok(HttpResponse::Created().json(user_json(&user, true)))
+}
+
+/// The fields of GitLab's user update this server keeps; others (name, bio …) are ignored,
+/// as a rename would move the personal namespace.
+#[derive(Deserialize, Default)]
+struct UserUpdate {
+    email: Option<String>,
+    password: Option<String>,
+    admin: Option<bool>,
+    username: Option<String>,
+}
+
+async fn update_user(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse> {
+    let id = user_id_param(&req)?;
+    let update: UserUpdate = json_body(&body)?;
+    let user = as_api_admin(&req, &state, move |conn, admin| {
+        let current = users::get(conn, admin.api(), id)?;
+        if update.username.is_some_and(|name| name != current.username) {
+            return Err(Error::bad_request(
+                "400 Bad request - usernames cannot be changed here",
+            ));
+        }
+        let changes = UserChanges {
+            email: update.email,
+            password: update.password,
+            is_admin: update.admin,
+        };
+        users::update(conn, admin, id, &changes)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(user_json(&user, true)))
 }
 
 /// What an admin does to a user.

@@ -179,6 +179,32 @@ try:
     raise SystemExit("a non-admin created a user")
 except gitlab.exceptions.GitlabCreateError as err:
     assert err.response_code == 403, err.response_code
+try:
+    as_bob.users.update(alice_id, {"email": "mine@example.org"})
+    raise SystemExit("a non-admin changed a user")
+except gitlab.exceptions.GitlabUpdateError as err:
+    assert err.response_code == 403, err.response_code
+# An admin edits a user through save(): email and admin flag change, a weak password is refused.
+editable = admin.users.get(bob.id)
+editable.email = "bob@new.example.org"
+editable.admin = True
+editable.save()
+assert admin.users.get(bob.id).email == "bob@new.example.org"
+dave = admin.users.list(username="dave")[0]
+as_bob.auth()
+assert as_bob.user.is_admin is True and as_bob.users.get(dave.id).email == "dave@example.org", "bob is an admin now"
+try:
+    admin.users.update(bob.id, {"password": "short"})
+    raise SystemExit("a short password was taken")
+except gitlab.exceptions.GitlabUpdateError as err:
+    assert err.response_code == 400 and "8 characters" in err.error_message, err.error_message
+admin.users.update(bob.id, {"admin": False, "password": "a better password"})
+assert admin.users.get(bob.id).is_admin is False
+try:
+    admin.users.update(admin.user.id, {"admin": False})
+    raise SystemExit("an admin dropped their own admin rights")
+except gitlab.exceptions.GitlabUpdateError as err:
+    assert err.response_code == 403, err.response_code
 assert admin.users.get(bob.id, lazy=True).block() is True
 try:
     as_bob.auth()
