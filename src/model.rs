@@ -107,7 +107,8 @@ impl FromStr for Role {
 }
 
 /// Token scopes as GitLab names them; only those that concern the package registry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
 pub enum Scope {
     Api,
     ReadApi,

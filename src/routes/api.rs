@@ -3,14 +3,14 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use utoipa::{IntoParams, ToSchema};
 
+use super::api_views::{PackageFileView, PackageView};
 use super::paging::Paging;
 use super::{RequestAuth, json_body, param};
 use crate::access;
 use crate::db::packages::{PackageRow, StoredFile};
 use crate::error::{Error, Result};
-use crate::model::iso8601;
 use crate::registry::index;
 use crate::registry::manage::{self, FileRef, PackageRef};
 use crate::server::AppState;
@@ -63,43 +63,20 @@ fn id_param(req: &HttpRequest, name: &str) -> Result<i64> {
         .map_err(|_| Error::not_found("404 Not Found"))
 }
 
-fn package_json(row: &PackageRow) -> Value {
-    json!({
-        "id": row.id,
-        "name": row.display_name,
-        "version": row.version,
-        "package_type": "pypi",
-        "status": "default",
-        "created_at": iso8601(row.created_at),
-        "tags": [],
-    })
-}
-
-fn file_json(file: &StoredFile) -> Value {
-    json!({
-        "id": file.id,
-        "package_id": file.package_id,
-        "created_at": iso8601(file.created_at),
-        "file_name": file.filename,
-        "size": file.size,
-        "file_md5": file.md5,
-        "file_sha1": null,
-        "file_sha256": file.sha256,
-        "requires_python": file.requires_python,
-        "yanked": file.yanked,
-        "yanked_reason": file.yanked_reason,
-    })
-}
-
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
     package_name: Option<String>,
     package_type: Option<String>,
+    #[param(pattern = "^(created_at|name|version|type)$")]
     order_by: Option<String>,
+    #[param(pattern = "^(asc|desc)$")]
     sort: Option<String>,
     #[serde(default, deserialize_with = "super::lenient_bool")]
     exclude_subgroups: bool,
+    #[param(minimum = 1)]
     page: Option<usize>,
+    #[param(minimum = 1, maximum = 100)]
     per_page: Option<usize>,
 }
 
@@ -138,6 +115,13 @@ impl ListQuery {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v4/projects/{id}/packages",
+    tag = "packages",
+    params(("id" = String, Path, description = "The numeric id or the URL-encoded full path"), ListQuery),
+    responses((status = 200, description = "The project's packages, one page", body = [PackageView]))
+)]
 async fn list_packages(
     req: HttpRequest,
     query: web::Query<ListQuery>,
@@ -159,6 +143,13 @@ async fn list_packages(
     listed(&req, &query, rows)
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v4/groups/{id}/packages",
+    tag = "packages",
+    params(("id" = String, Path, description = "The numeric id or the URL-encoded full path"), ListQuery),
+    responses((status = 200, description = "The packages of the group's projects, one page", body = [PackageView]))
+)]
 async fn list_group_packages(
     req: HttpRequest,
     query: web::Query<ListQuery>,
@@ -195,15 +186,8 @@ fn listed(
     query.order(&mut rows)?;
     let items = rows
         .iter()
-        .map(|(row, project_path)| {
-            let mut item = package_json(row);
-            if let Some(path) = project_path {
-                item["project_id"] = json!(row.project_id);
-                item["project_path"] = json!(path);
-            }
-            item
-        })
-        .collect();
+        .map(|(row, project_path)| PackageView::new(row, project_path.clone()))
+        .collect::<Vec<_>>();
     let paging = Paging {
         page: query.page,
         per_page: query.per_page,
@@ -211,14 +195,28 @@ fn listed(
     Ok(paging.respond(req, items))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v4/projects/{id}/packages/{package_id}",
+    tag = "packages",
+    params(("id" = String, Path, description = "The numeric id or the URL-encoded full path"), ("package_id" = i64, Path)),
+    responses((status = 200, description = "One version of a package", body = PackageView))
+)]
 async fn show_package(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
     let (row, _) = read_package(&req, &state).await?;
-    Ok(HttpResponse::Ok().json(package_json(&row)))
+    Ok(HttpResponse::Ok().json(PackageView::new(&row, None)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v4/projects/{id}/packages/{package_id}/package_files",
+    tag = "packages",
+    params(("id" = String, Path, description = "The numeric id or the URL-encoded full path"), ("package_id" = i64, Path)),
+    responses((status = 200, description = "The version's files", body = [PackageFileView]))
+)]
 async fn list_files(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
     let (_, files) = read_package(&req, &state).await?;
-    Ok(HttpResponse::Ok().json(files.iter().map(file_json).collect::<Vec<_>>()))
+    Ok(HttpResponse::Ok().json(files.iter().map(PackageFileView::new).collect::<Vec<_>>()))
 }
 
 async fn read_package(
@@ -279,7 +277,7 @@ async fn manage(
 }
 
 /// The optional JSON body of a yank: `{"reason": "…"}`. An empty body means no reason.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, ToSchema)]
 struct YankBody {
     reason: Option<String>,
 }
@@ -288,40 +286,84 @@ fn yank_reason(body: &web::Bytes) -> Result<String> {
     Ok(json_body::<YankBody>(body)?.reason.unwrap_or_default())
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v4/projects/{id}/packages/{package_id}",
+    tag = "packages",
+    params(("id" = String, Path, description = "The numeric id or the URL-encoded full path"), ("package_id" = i64, Path)),
+    responses((status = 204, description = "Removed with its files"))
+)]
 async fn delete_package(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
     manage(&req, &state, false, Action::Delete).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v4/projects/{id}/packages/{package_id}/package_files/{file_id}",
+    tag = "packages",
+    params(("id" = String, Path, description = "The numeric id or the URL-encoded full path"), ("package_id" = i64, Path), ("file_id" = i64, Path)),
+    responses((status = 204, description = "Removed"))
+)]
 async fn delete_file(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
     manage(&req, &state, true, Action::Delete).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v4/projects/{id}/packages/{package_id}/yank",
+    tag = "packages",
+    params(("id" = String, Path, description = "The numeric id or the URL-encoded full path"), ("package_id" = i64, Path)),
+    request_body = Option<YankBody>,
+    responses((status = 200, description = "The version's files, yanked", body = [PackageFileView]))
+)]
 async fn yank_package(
     req: HttpRequest,
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse> {
     let files = manage(&req, &state, false, Action::Yank(yank_reason(&body)?)).await?;
-    Ok(HttpResponse::Ok().json(files.iter().map(file_json).collect::<Vec<_>>()))
+    Ok(HttpResponse::Ok().json(files.iter().map(PackageFileView::new).collect::<Vec<_>>()))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v4/projects/{id}/packages/{package_id}/unyank",
+    tag = "packages",
+    params(("id" = String, Path, description = "The numeric id or the URL-encoded full path"), ("package_id" = i64, Path)),
+    responses((status = 200, description = "The version's files, no longer yanked", body = [PackageFileView]))
+)]
 async fn unyank_package(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
     let files = manage(&req, &state, false, Action::Unyank).await?;
-    Ok(HttpResponse::Ok().json(files.iter().map(file_json).collect::<Vec<_>>()))
+    Ok(HttpResponse::Ok().json(files.iter().map(PackageFileView::new).collect::<Vec<_>>()))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v4/projects/{id}/packages/{package_id}/package_files/{file_id}/yank",
+    tag = "packages",
+    params(("id" = String, Path, description = "The numeric id or the URL-encoded full path"), ("package_id" = i64, Path), ("file_id" = i64, Path)),
+    request_body = Option<YankBody>,
+    responses((status = 200, description = "The version's files", body = [PackageFileView]))
+)]
 async fn yank_file(
     req: HttpRequest,
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse> {
     let files = manage(&req, &state, true, Action::Yank(yank_reason(&body)?)).await?;
-    Ok(HttpResponse::Ok().json(files.iter().map(file_json).collect::<Vec<_>>()))
+    Ok(HttpResponse::Ok().json(files.iter().map(PackageFileView::new).collect::<Vec<_>>()))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v4/projects/{id}/packages/{package_id}/package_files/{file_id}/unyank",
+    tag = "packages",
+    params(("id" = String, Path, description = "The numeric id or the URL-encoded full path"), ("package_id" = i64, Path), ("file_id" = i64, Path)),
+    responses((status = 200, description = "The version's files", body = [PackageFileView]))
+)]
 async fn unyank_file(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
     let files = manage(&req, &state, true, Action::Unyank).await?;
-    Ok(HttpResponse::Ok().json(files.iter().map(file_json).collect::<Vec<_>>()))
+    Ok(HttpResponse::Ok().json(files.iter().map(PackageFileView::new).collect::<Vec<_>>()))
 }

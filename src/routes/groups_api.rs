@@ -3,12 +3,13 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use utoipa::{IntoParams, ToSchema};
 
+use super::api_views::{ErrorView, GroupView, ProjectView, accepted};
 use super::paging::Paging;
 use super::{as_api_user, json_body, lenient_bool, param};
 use crate::error::{Error, Result};
-use crate::model::{Namespace, NamespaceKind, Project, Visibility};
+use crate::model::{Namespace, Project, Visibility};
 use crate::registry::directory::{self, Filters};
 use crate::registry::structure;
 use crate::server::AppState;
@@ -34,61 +35,21 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/api/v4/projects/{id}", web::delete().to(delete_project));
 }
 
-fn last_segment(full_path: &str) -> &str {
-    full_path.rsplit('/').next().unwrap_or(full_path)
-}
-
-fn group_json(group: &Namespace) -> Value {
-    let path = last_segment(&group.full_path);
-    json!({
-        "id": group.id,
-        "name": path,
-        "path": path,
-        "full_name": group.full_path.replace('/', " / "),
-        "full_path": group.full_path,
-        "description": "",
-        "visibility": group.visibility.as_str(),
-        "parent_id": group.parent_id,
-    })
-}
-
-fn project_json(project: &Project, namespace: &Namespace) -> Value {
-    let path = last_segment(&project.full_path);
-    let kind = match namespace.kind {
-        NamespaceKind::User => "user",
-        NamespaceKind::Group => "group",
-    };
-    json!({
-        "id": project.id,
-        "name": path,
-        "path": path,
-        "path_with_namespace": project.full_path,
-        "name_with_namespace": project.full_path.replace('/', " / "),
-        "description": "",
-        "visibility": project.visibility.as_str(),
-        "packages_enabled": true,
-        "namespace": {
-            "id": namespace.id,
-            "name": last_segment(&namespace.full_path),
-            "path": last_segment(&namespace.full_path),
-            "kind": kind,
-            "full_path": namespace.full_path,
-            "parent_id": namespace.parent_id,
-        },
-    })
-}
-
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
     search: Option<String>,
     #[serde(default, deserialize_with = "lenient_bool")]
     membership: bool,
     #[serde(default, deserialize_with = "lenient_bool")]
     owned: bool,
+    #[param(pattern = "^(private|internal|public)$")]
     visibility: Option<String>,
     #[serde(default, deserialize_with = "lenient_bool")]
     include_subgroups: bool,
+    #[param(minimum = 1)]
     page: Option<usize>,
+    #[param(minimum = 1, maximum = 100)]
     per_page: Option<usize>,
 }
 
@@ -110,6 +71,13 @@ impl ListQuery {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v4/groups",
+    tag = "groups",
+    params(ListQuery),
+    responses((status = 200, description = "Groups the caller can see, one page", body = [GroupView]))
+)]
 async fn list_groups(
     req: HttpRequest,
     query: web::Query<ListQuery>,
@@ -122,18 +90,32 @@ async fn list_groups(
     .await?;
     Ok(query
         .paging()
-        .respond(&req, groups.iter().map(group_json).collect()))
+        .respond(&req, groups.iter().map(GroupView::new).collect()))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v4/groups/{id}",
+    tag = "groups",
+    params(("id" = String, Path, description = "The numeric id or the URL-encoded full path")),
+    responses((status = 200, description = "The group", body = GroupView))
+)]
 async fn show_group(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
     let reference = param(&req, "id");
     let group = as_api_user(&req, &state, false, move |conn, api| {
         directory::group(conn, api, &reference)
     })
     .await?;
-    Ok(HttpResponse::Ok().json(group_json(&group)))
+    Ok(HttpResponse::Ok().json(GroupView::new(&group)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v4/groups/{id}/subgroups",
+    tag = "groups",
+    params(("id" = String, Path, description = "The numeric id or the URL-encoded full path"), ListQuery),
+    responses((status = 200, description = "Direct subgroups, one page", body = [GroupView]))
+)]
 async fn list_subgroups(
     req: HttpRequest,
     query: web::Query<ListQuery>,
@@ -146,7 +128,7 @@ async fn list_subgroups(
     .await?;
     Ok(query
         .paging()
-        .respond(&req, groups.iter().map(group_json).collect()))
+        .respond(&req, groups.iter().map(GroupView::new).collect()))
 }
 
 /// Projects with their namespaces, for the JSON.
@@ -163,6 +145,13 @@ fn with_namespaces(
         .collect()
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v4/groups/{id}/projects",
+    tag = "groups",
+    params(("id" = String, Path, description = "The numeric id or the URL-encoded full path"), ListQuery),
+    responses((status = 200, description = "The group's projects, one page", body = [ProjectView]))
+)]
 async fn list_group_projects(
     req: HttpRequest,
     query: web::Query<ListQuery>,
@@ -177,10 +166,20 @@ async fn list_group_projects(
     .await?;
     Ok(query.paging().respond(
         &req,
-        projects.iter().map(|(p, ns)| project_json(p, ns)).collect(),
+        projects
+            .iter()
+            .map(|(p, ns)| ProjectView::new(p, ns))
+            .collect(),
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v4/projects",
+    tag = "projects",
+    params(ListQuery),
+    responses((status = 200, description = "Projects the caller can see, one page", body = [ProjectView]))
+)]
 async fn list_projects(
     req: HttpRequest,
     query: web::Query<ListQuery>,
@@ -193,10 +192,20 @@ async fn list_projects(
     .await?;
     Ok(query.paging().respond(
         &req,
-        projects.iter().map(|(p, ns)| project_json(p, ns)).collect(),
+        projects
+            .iter()
+            .map(|(p, ns)| ProjectView::new(p, ns))
+            .collect(),
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v4/projects/{id}",
+    tag = "projects",
+    params(("id" = String, Path, description = "The numeric id or the URL-encoded full path")),
+    responses((status = 200, description = "The project", body = ProjectView))
+)]
 async fn show_project(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
     let reference = param(&req, "id");
     let (project, namespace) = as_api_user(&req, &state, false, move |conn, api| {
@@ -205,16 +214,20 @@ async fn show_project(req: HttpRequest, state: web::Data<AppState>) -> Result<Ht
         Ok((project, namespace))
     })
     .await?;
-    Ok(HttpResponse::Ok().json(project_json(&project, &namespace)))
+    Ok(HttpResponse::Ok().json(ProjectView::new(&project, &namespace)))
 }
 
 /// The body of a create or update: GitLab's field names; `path` defaults to `name`.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, ToSchema)]
 struct Settings {
+    #[schema(pattern = "^[A-Za-z_][A-Za-z0-9_-]{0,40}$")]
     name: Option<String>,
+    /// Letters, digits, `_`, `-` and `.`; not all digits, not starting with `-` or `.`.
+    #[schema(pattern = "^[A-Za-z_][A-Za-z0-9_-]{0,40}$")]
     path: Option<String>,
     parent_id: Option<i64>,
     namespace_id: Option<i64>,
+    #[schema(pattern = "^(private|internal|public)$")]
     visibility: Option<String>,
     allow_file_replace: Option<bool>,
 }
@@ -232,6 +245,13 @@ impl Settings {
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v4/groups",
+    tag = "groups",
+    request_body = Settings,
+    responses((status = 201, description = "The new group", body = GroupView), (status = 409, description = "The path is taken", body = ErrorView))
+)]
 async fn create_group(
     req: HttpRequest,
     body: web::Bytes,
@@ -246,9 +266,17 @@ async fn create_group(
         structure::create_group(conn, api, &path, settings.parent_id, visibility)
     })
     .await?;
-    Ok(HttpResponse::Created().json(group_json(&group)))
+    Ok(HttpResponse::Created().json(GroupView::new(&group)))
 }
 
+#[utoipa::path(
+    put,
+    path = "/api/v4/groups/{id}",
+    tag = "groups",
+    params(("id" = String, Path, description = "The numeric id or the URL-encoded full path")),
+    request_body = Option<Settings>,
+    responses((status = 200, description = "The changed group", body = GroupView))
+)]
 async fn update_group(
     req: HttpRequest,
     body: web::Bytes,
@@ -260,18 +288,32 @@ async fn update_group(
         structure::update_group(conn, api, &reference, visibility)
     })
     .await?;
-    Ok(HttpResponse::Ok().json(group_json(&group)))
+    Ok(HttpResponse::Ok().json(GroupView::new(&group)))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v4/groups/{id}",
+    tag = "groups",
+    params(("id" = String, Path, description = "The numeric id or the URL-encoded full path")),
+    responses((status = 202, description = "Removed", body = ErrorView), (status = 409, description = "The group is not empty", body = ErrorView))
+)]
 async fn delete_group(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
     let reference = param(&req, "id");
     as_api_user(&req, &state, true, move |conn, api| {
         structure::delete_group(conn, api, &reference)
     })
     .await?;
-    Ok(HttpResponse::Accepted().json(json!({ "message": "202 Accepted" })))
+    Ok(HttpResponse::Accepted().json(accepted()))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v4/projects",
+    tag = "projects",
+    request_body = Settings,
+    responses((status = 201, description = "The new project", body = ProjectView), (status = 409, description = "The path is taken", body = ErrorView))
+)]
 async fn create_project(
     req: HttpRequest,
     body: web::Bytes,
@@ -289,9 +331,17 @@ async fn create_project(
         Ok((project, namespace))
     })
     .await?;
-    Ok(HttpResponse::Created().json(project_json(&project, &namespace)))
+    Ok(HttpResponse::Created().json(ProjectView::new(&project, &namespace)))
 }
 
+#[utoipa::path(
+    put,
+    path = "/api/v4/projects/{id}",
+    tag = "projects",
+    params(("id" = String, Path, description = "The numeric id or the URL-encoded full path")),
+    request_body = Option<Settings>,
+    responses((status = 200, description = "The changed project", body = ProjectView))
+)]
 async fn update_project(
     req: HttpRequest,
     body: web::Bytes,
@@ -312,9 +362,16 @@ async fn update_project(
         Ok((project, namespace))
     })
     .await?;
-    Ok(HttpResponse::Ok().json(project_json(&project, &namespace)))
+    Ok(HttpResponse::Ok().json(ProjectView::new(&project, &namespace)))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v4/projects/{id}",
+    tag = "projects",
+    params(("id" = String, Path, description = "The numeric id or the URL-encoded full path")),
+    responses((status = 202, description = "Removed with its packages", body = ErrorView))
+)]
 async fn delete_project(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
     let reference = param(&req, "id");
     let blobs = state.blobs.clone();
@@ -322,5 +379,5 @@ async fn delete_project(req: HttpRequest, state: web::Data<AppState>) -> Result<
         structure::delete_project(conn, &blobs, api, &reference)
     })
     .await?;
-    Ok(HttpResponse::Accepted().json(json!({ "message": "202 Accepted" })))
+    Ok(HttpResponse::Accepted().json(accepted()))
 }

@@ -3,78 +3,114 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use utoipa::ToSchema;
 
+use super::api_views::{DeployTokenView, ErrorView, MemberView};
 use super::{as_api_user, json_required, param};
 use crate::error::{Error, Result};
-use crate::model::{DeployToken, Role, User};
+use crate::model::Role;
 use crate::registry::{deploy_tokens, membership};
 use crate::server::AppState;
 
+/// Members and deploy tokens work alike for projects and groups: one route for both, with
+/// the kind as the first path segment, as GitLab's URLs have it.
+const OWNER: &str = "/api/v4/{kind:projects|groups}/{id}";
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    for (prefix, is_group) in [
-        ("/api/v4/projects/{id}", false),
-        ("/api/v4/groups/{id}", true),
-    ] {
-        let list = move |req, state| list_members(req, state, is_group, false);
-        let all = move |req, state| list_members(req, state, is_group, true);
-        let add = move |req, body, state| add_member(req, body, state, is_group);
-        let edit = move |req, body, state| edit_member(req, body, state, is_group);
-        let remove = move |req, state| remove_member(req, state, is_group);
-        cfg.route(&format!("{prefix}/members"), web::get().to(list))
-            .route(&format!("{prefix}/members/all"), web::get().to(all))
-            .route(&format!("{prefix}/members"), web::post().to(add))
-            .route(
-                &format!("{prefix}/members/{{user_id}}"),
-                web::put().to(edit),
-            )
-            .route(
-                &format!("{prefix}/members/{{user_id}}"),
-                web::delete().to(remove),
-            );
-        let tokens = move |req, state| list_tokens(req, state, is_group);
-        let create = move |req, body, state| create_token(req, body, state, is_group);
-        let revoke = move |req, state| revoke_token(req, state, is_group);
-        cfg.route(&format!("{prefix}/deploy_tokens"), web::get().to(tokens))
-            .route(&format!("{prefix}/deploy_tokens"), web::post().to(create))
-            .route(
-                &format!("{prefix}/deploy_tokens/{{token_id}}"),
-                web::delete().to(revoke),
-            );
-    }
+    cfg.route(&format!("{OWNER}/members"), web::get().to(list_members))
+        .route(
+            &format!("{OWNER}/members/all"),
+            web::get().to(list_all_members),
+        )
+        .route(&format!("{OWNER}/members"), web::post().to(add_member))
+        .route(
+            &format!("{OWNER}/members/{{user_id}}"),
+            web::put().to(edit_member),
+        )
+        .route(
+            &format!("{OWNER}/members/{{user_id}}"),
+            web::delete().to(remove_member),
+        )
+        .route(
+            &format!("{OWNER}/deploy_tokens"),
+            web::get().to(list_tokens),
+        )
+        .route(
+            &format!("{OWNER}/deploy_tokens"),
+            web::post().to(create_token),
+        )
+        .route(
+            &format!("{OWNER}/deploy_tokens/{{token_id}}"),
+            web::delete().to(revoke_token),
+        );
 }
 
-fn member_json(user: &User, role: Role) -> Value {
-    json!({
-        "id": user.id,
-        "username": user.username,
-        "name": user.username,
-        "state": if user.is_blocked { "blocked" } else { "active" },
-        "access_level": role.level(),
-        "expires_at": null,
-    })
+/// Whether a project or a group owns the members or tokens: the `{kind}` the route's pattern
+/// admits, named for the OpenAPI description.
+#[derive(ToSchema)]
+#[expect(
+    dead_code,
+    reason = "only described: `owner` reads the segment the route matched"
+)]
+#[serde(rename_all = "lowercase")]
+pub enum OwnerKind {
+    Projects,
+    Groups,
 }
 
-async fn list_members(
+/// The owner a request names: (is it a group, its id or path).
+fn owner(req: &HttpRequest) -> (bool, String) {
+    (param(req, "kind") == "groups", param(req, "id"))
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v4/{kind}/{id}/members",
+    tag = "members",
+    params(("kind" = OwnerKind, Path, description = "projects or groups"), ("id" = String, Path, description = "The numeric id or the URL-encoded full path")),
+    responses((status = 200, description = "Direct members", body = [MemberView]))
+)]
+async fn list_members(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
+    members(req, state, false).await
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v4/{kind}/{id}/members/all",
+    tag = "members",
+    params(("kind" = OwnerKind, Path, description = "projects or groups"), ("id" = String, Path, description = "The numeric id or the URL-encoded full path")),
+    responses((status = 200, description = "Direct and inherited members, each with the highest role", body = [MemberView]))
+)]
+async fn list_all_members(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
+    members(req, state, true).await
+}
+
+/// Direct members, or with `inherited` everyone with a role through a parent group too
+/// (each with their highest role).
+async fn members(
     req: HttpRequest,
     state: web::Data<AppState>,
-    is_group: bool,
     inherited: bool,
 ) -> Result<HttpResponse> {
-    let reference = param(&req, "id");
+    let (is_group, reference) = owner(&req);
     let members = as_api_user(&req, &state, false, move |conn, api| {
         let target = membership::target(conn, api, is_group, &reference)?;
         membership::list(conn, &target, inherited)
     })
     .await?;
-    let items: Vec<Value> = members.iter().map(|(u, r)| member_json(u, *r)).collect();
+    let items: Vec<MemberView> = members
+        .iter()
+        .map(|(u, r)| MemberView::new(u, *r))
+        .collect();
     Ok(HttpResponse::Ok().json(items))
 }
 
 /// `{"user_id": 3, "access_level": 30}` (what python-gitlab sends).
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct MemberBody {
     user_id: Option<i64>,
+    /// 10 guest, 20 reporter, 30 developer, 40 maintainer, 50 owner.
+    #[schema(minimum = 10, maximum = 50, multiple_of = 10)]
     access_level: i64,
 }
 
@@ -86,13 +122,20 @@ fn member_body(body: &web::Bytes) -> Result<(Option<i64>, Role)> {
     Ok((parsed.user_id, role))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v4/{kind}/{id}/members",
+    tag = "members",
+    params(("kind" = OwnerKind, Path, description = "projects or groups"), ("id" = String, Path, description = "The numeric id or the URL-encoded full path")),
+    request_body = MemberBody,
+    responses((status = 201, description = "The new member", body = MemberView), (status = 409, description = "Already a member", body = ErrorView))
+)]
 async fn add_member(
     req: HttpRequest,
     body: web::Bytes,
     state: web::Data<AppState>,
-    is_group: bool,
 ) -> Result<HttpResponse> {
-    let reference = param(&req, "id");
+    let (is_group, reference) = owner(&req);
     let (user_id, role) = member_body(&body)?;
     let user_id =
         user_id.ok_or_else(|| Error::bad_request("400 Bad request - user_id is missing"))?;
@@ -101,7 +144,7 @@ async fn add_member(
         membership::set(conn, api, &target, user_id, role, false)
     })
     .await?;
-    Ok(HttpResponse::Created().json(member_json(&user, role)))
+    Ok(HttpResponse::Created().json(MemberView::new(&user, role)))
 }
 
 fn user_id_param(req: &HttpRequest) -> Result<i64> {
@@ -110,28 +153,38 @@ fn user_id_param(req: &HttpRequest) -> Result<i64> {
         .map_err(|_| Error::not_found("404 Member Not Found"))
 }
 
+#[utoipa::path(
+    put,
+    path = "/api/v4/{kind}/{id}/members/{user_id}",
+    tag = "members",
+    params(("kind" = OwnerKind, Path, description = "projects or groups"), ("id" = String, Path, description = "The numeric id or the URL-encoded full path"), ("user_id" = i64, Path)),
+    request_body = MemberBody,
+    responses((status = 200, description = "The member with the new role", body = MemberView))
+)]
 async fn edit_member(
     req: HttpRequest,
     body: web::Bytes,
     state: web::Data<AppState>,
-    is_group: bool,
 ) -> Result<HttpResponse> {
-    let (reference, user_id) = (param(&req, "id"), user_id_param(&req)?);
+    let ((is_group, reference), user_id) = (owner(&req), user_id_param(&req)?);
     let (_, role) = member_body(&body)?;
     let (user, role) = as_api_user(&req, &state, true, move |conn, api| {
         let target = membership::target(conn, api, is_group, &reference)?;
         membership::set(conn, api, &target, user_id, role, true)
     })
     .await?;
-    Ok(HttpResponse::Ok().json(member_json(&user, role)))
+    Ok(HttpResponse::Ok().json(MemberView::new(&user, role)))
 }
 
-async fn remove_member(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    is_group: bool,
-) -> Result<HttpResponse> {
-    let (reference, user_id) = (param(&req, "id"), user_id_param(&req)?);
+#[utoipa::path(
+    delete,
+    path = "/api/v4/{kind}/{id}/members/{user_id}",
+    tag = "members",
+    params(("kind" = OwnerKind, Path, description = "projects or groups"), ("id" = String, Path, description = "The numeric id or the URL-encoded full path"), ("user_id" = i64, Path)),
+    responses((status = 204, description = "Removed"))
+)]
+async fn remove_member(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
+    let ((is_group, reference), user_id) = (owner(&req), user_id_param(&req)?);
     as_api_user(&req, &state, true, move |conn, api| {
         let target = membership::target(conn, api, is_group, &reference)?;
         membership::remove(conn, api, &target, user_id)
@@ -140,28 +193,15 @@ async fn remove_member(
     Ok(HttpResponse::NoContent().finish())
 }
 
-fn deploy_token_json(token: &DeployToken, secret: Option<&str>) -> Value {
-    let mut body = json!({
-        "id": token.id,
-        "name": token.name,
-        "username": token.username,
-        "expires_at": token.expires_on,
-        "scopes": token.scopes.to_stored().split(',').collect::<Vec<_>>(),
-        "revoked": token.revoked,
-        "expired": crate::auth::is_expired(token.expires_on.as_deref()),
-    });
-    if let Some(secret) = secret {
-        body["token"] = json!(secret);
-    }
-    body
-}
-
-async fn list_tokens(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    is_group: bool,
-) -> Result<HttpResponse> {
-    let reference = param(&req, "id");
+#[utoipa::path(
+    get,
+    path = "/api/v4/{kind}/{id}/deploy_tokens",
+    tag = "deploy tokens",
+    params(("kind" = OwnerKind, Path, description = "projects or groups"), ("id" = String, Path, description = "The numeric id or the URL-encoded full path")),
+    responses((status = 200, description = "Deploy tokens (without secrets)", body = [DeployTokenView]))
+)]
+async fn list_tokens(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
+    let (is_group, reference) = owner(&req);
     let tokens = as_api_user(&req, &state, false, move |conn, api| {
         let target = membership::target(conn, api, is_group, &reference)?;
         deploy_tokens::list(conn, api, &target)
@@ -170,25 +210,35 @@ async fn list_tokens(
     Ok(HttpResponse::Ok().json(
         tokens
             .iter()
-            .map(|t| deploy_token_json(t, None))
+            .map(|t| DeployTokenView::new(t, None))
             .collect::<Vec<_>>(),
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct NewDeployToken {
     name: String,
+    /// read_package_registry and/or write_package_registry.
+    #[schema(value_type = Vec<crate::model::Scope>)]
     scopes: Vec<String>,
+    #[schema(format = Date)]
     expires_at: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v4/{kind}/{id}/deploy_tokens",
+    tag = "deploy tokens",
+    params(("kind" = OwnerKind, Path, description = "projects or groups"), ("id" = String, Path, description = "The numeric id or the URL-encoded full path")),
+    request_body = NewDeployToken,
+    responses((status = 201, description = "The token with its secret, shown once", body = DeployTokenView))
+)]
 async fn create_token(
     req: HttpRequest,
     body: web::Bytes,
     state: web::Data<AppState>,
-    is_group: bool,
 ) -> Result<HttpResponse> {
-    let reference = param(&req, "id");
+    let (is_group, reference) = owner(&req);
     let new: NewDeployToken = json_required(&body)?;
     let (token, secret) = as_api_user(&req, &state, true, move |conn, api| {
         let target = membership::target(conn, api, is_group, &reference)?;
@@ -202,15 +252,18 @@ async fn create_token(
         )
     })
     .await?;
-    Ok(HttpResponse::Created().json(deploy_token_json(&token, Some(&secret))))
+    Ok(HttpResponse::Created().json(DeployTokenView::new(&token, Some(secret))))
 }
 
-async fn revoke_token(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    is_group: bool,
-) -> Result<HttpResponse> {
-    let reference = param(&req, "id");
+#[utoipa::path(
+    delete,
+    path = "/api/v4/{kind}/{id}/deploy_tokens/{token_id}",
+    tag = "deploy tokens",
+    params(("kind" = OwnerKind, Path, description = "projects or groups"), ("id" = String, Path, description = "The numeric id or the URL-encoded full path"), ("token_id" = i64, Path)),
+    responses((status = 204, description = "Revoked"))
+)]
+async fn revoke_token(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
+    let (is_group, reference) = owner(&req);
     let token_id: i64 = param(&req, "token_id")
         .parse()
         .map_err(|_| Error::not_found("404 Deploy Token Not Found"))?;

@@ -1,10 +1,12 @@
 //! HTTP routes: thin adapters from requests to services and back.
 
 mod api;
+mod api_views;
 mod download;
 mod groups_api;
 mod members_api;
 mod negotiate;
+mod openapi;
 mod paging;
 pub use negotiate::{Format, choose as negotiate_format};
 mod ops;
@@ -29,6 +31,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     users_api::configure(cfg);
     groups_api::configure(cfg);
     members_api::configure(cfg);
+    openapi::configure(cfg);
     ops::configure(cfg);
 }
 

@@ -3,7 +3,7 @@
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse};
-use serde_json::Value;
+use serde::Serialize;
 
 /// The requested page (1-based) and size (GitLab's default 20, at most 100).
 #[derive(Debug, Clone, Copy, Default)]
@@ -15,14 +15,14 @@ pub struct Paging {
 impl Paging {
     /// Answers one page of `items` with the headers python-gitlab follows (`get_all=True`
     /// walks the `next` link).
-    pub fn respond(self, req: &HttpRequest, items: Vec<Value>) -> HttpResponse {
+    pub fn respond<T: Serialize>(self, req: &HttpRequest, items: Vec<T>) -> HttpResponse {
         let per_page = self.per_page.unwrap_or(20).clamp(1, 100);
         let page = self.page.unwrap_or(1).max(1);
         let total = items.len();
         let total_pages = total.div_ceil(per_page).max(1);
-        let shown: Vec<Value> = items
+        let shown: Vec<T> = items
             .into_iter()
-            .skip((page - 1) * per_page)
+            .skip((page - 1).saturating_mul(per_page))
             .take(per_page)
             .collect();
         let number = |n: usize, present: bool| {
@@ -38,7 +38,10 @@ impl Paging {
             .insert_header(("X-Total-Pages", total_pages.to_string()))
             .insert_header(("X-Page", page.to_string()))
             .insert_header(("X-Per-Page", per_page.to_string()))
-            .insert_header(("X-Next-Page", number(page + 1, page < total_pages)))
+            .insert_header((
+                "X-Next-Page",
+                number(page.saturating_add(1), page < total_pages),
+            ))
             .insert_header(("X-Prev-Page", number(page.saturating_sub(1), page > 1)))
             .insert_header((header::CACHE_CONTROL, "no-cache"));
         if page < total_pages {

@@ -3,14 +3,14 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use utoipa::{IntoParams, ToSchema};
 
+use super::api_views::{ErrorView, PersonalAccessTokenView, UserView, VersionView};
 use super::paging::Paging;
 use super::{as_api_admin, as_api_user, json_body, json_required, param};
 use crate::access;
 use crate::db;
 use crate::error::{Error, Result};
-use crate::model::{PersonalAccessToken, User, iso8601};
 use crate::registry::admin::UserChanges;
 use crate::registry::{tokens, users};
 use crate::server::AppState;
@@ -51,38 +51,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         );
 }
 
-/// A user as GitLab shows one; the email only to admins and the user themselves.
-fn user_json(user: &User, show_email: bool) -> Value {
-    json!({
-        "id": user.id,
-        "username": user.username,
-        "name": user.username,
-        "state": if user.is_blocked { "blocked" } else { "active" },
-        "email": if show_email { json!(user.email) } else { Value::Null },
-        "is_admin": user.is_admin,
-        "avatar_url": null,
-        "created_at": iso8601(user.created_at),
-    })
-}
-
-fn token_json(token: &PersonalAccessToken, secret: Option<&str>) -> Value {
-    let mut body = json!({
-        "id": token.id,
-        "name": token.name,
-        "revoked": token.revoked,
-        "active": !token.revoked && !crate::auth::is_expired(token.expires_on.as_deref()),
-        "scopes": token.scopes.to_stored().split(',').collect::<Vec<_>>(),
-        "user_id": token.user_id,
-        "created_at": iso8601(token.created_at),
-        "last_used_at": token.last_used_at.map(iso8601),
-        "expires_at": token.expires_on,
-    });
-    if let Some(secret) = secret {
-        body["token"] = json!(secret);
-    }
-    body
-}
-
 /// `self` names the token the request came with.
 fn token_id(raw: &str, api: &access::ApiUser) -> Result<i64> {
     match raw {
@@ -91,28 +59,48 @@ fn token_id(raw: &str, api: &access::ApiUser) -> Result<i64> {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v4/version",
+    tag = "meta",
+    responses((status = 200, description = "The API level and this build", body = VersionView))
+)]
 async fn version() -> HttpResponse {
     // python-gitlab reads `version` and `revision`; GitLab tooling compares the version, so
     // it names the GitLab API level this one follows.
-    HttpResponse::Ok().json(json!({
-        "version": "17.0.0",
-        "revision": format!("wheelhouse-{}", env!("CARGO_PKG_VERSION")),
-    }))
+    HttpResponse::Ok().json(VersionView {
+        version: "17.0.0".to_owned(),
+        revision: format!("wheelhouse-{}", env!("CARGO_PKG_VERSION")),
+    })
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v4/user",
+    tag = "users",
+    responses((status = 200, description = "The user the token belongs to", body = UserView))
+)]
 async fn current_user(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
     let user = as_api_user(&req, &state, false, |conn, api| {
         db::users::find(conn, api.user_id())?.ok_or(Error::Unauthorized)
     })
     .await?;
-    Ok(HttpResponse::Ok().json(user_json(&user, true)))
+    Ok(HttpResponse::Ok().json(UserView::new(&user, true)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
     user_id: Option<i64>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v4/personal_access_tokens",
+    tag = "personal access tokens",
+    params(ListQuery),
+    responses((status = 200, description = "The caller's tokens (admins: anyone's with `user_id`)", body = [PersonalAccessTokenView]))
+)]
 async fn list_tokens(
     req: HttpRequest,
     query: web::Query<ListQuery>,
@@ -123,18 +111,36 @@ async fn list_tokens(
         tokens::list(conn, api, user_id)
     })
     .await?;
-    Ok(HttpResponse::Ok().json(list.iter().map(|t| token_json(t, None)).collect::<Vec<_>>()))
+    Ok(HttpResponse::Ok().json(
+        list.iter()
+            .map(|t| PersonalAccessTokenView::new(t, None))
+            .collect::<Vec<_>>(),
+    ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v4/personal_access_tokens/{token}",
+    tag = "personal access tokens",
+    params(("token" = String, Path, description = "The token's id, or `self` for the token of the request")),
+    responses((status = 200, description = "The token", body = PersonalAccessTokenView))
+)]
 async fn show_token(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
     let raw = param(&req, "token");
     let token = as_api_user(&req, &state, false, move |conn, api| {
         tokens::get(conn, api, token_id(&raw, api)?)
     })
     .await?;
-    Ok(HttpResponse::Ok().json(token_json(&token, None)))
+    Ok(HttpResponse::Ok().json(PersonalAccessTokenView::new(&token, None)))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v4/personal_access_tokens/{token}",
+    tag = "personal access tokens",
+    params(("token" = String, Path, description = "The token's id, or `self` for the token of the request")),
+    responses((status = 204, description = "Revoked"))
+)]
 async fn revoke_token(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
     let raw = param(&req, "token");
     as_api_user(&req, &state, true, move |conn, api| {
@@ -144,11 +150,20 @@ async fn revoke_token(req: HttpRequest, state: web::Data<AppState>) -> Result<Ht
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, ToSchema)]
 struct RotateBody {
+    #[schema(format = Date)]
     expires_at: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v4/personal_access_tokens/{token}/rotate",
+    tag = "personal access tokens",
+    params(("token" = String, Path, description = "The token's id, or `self` for the token of the request")),
+    request_body = Option<RotateBody>,
+    responses((status = 200, description = "The new token with its secret; the old one stops at once", body = PersonalAccessTokenView))
+)]
 async fn rotate_token(
     req: HttpRequest,
     body: web::Bytes,
@@ -161,16 +176,26 @@ async fn rotate_token(
         tokens::rotate(conn, api, id, body.expires_at.as_deref())
     })
     .await?;
-    Ok(HttpResponse::Ok().json(token_json(&token, Some(&secret))))
+    Ok(HttpResponse::Ok().json(PersonalAccessTokenView::new(&token, Some(secret))))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct NewToken {
     name: String,
+    #[schema(value_type = Vec<crate::model::Scope>)]
     scopes: Vec<String>,
+    /// YYYY-MM-DD, after today.
+    #[schema(format = Date)]
     expires_at: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v4/user/personal_access_tokens",
+    tag = "personal access tokens",
+    request_body = NewToken,
+    responses((status = 201, description = "The token with its secret, shown once", body = PersonalAccessTokenView))
+)]
 async fn create_own_token(
     req: HttpRequest,
     body: web::Bytes,
@@ -179,6 +204,14 @@ async fn create_own_token(
     create_token(req, json_required(&body)?, state, None).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v4/users/{user_id}/personal_access_tokens",
+    tag = "personal access tokens",
+    params(("user_id" = i64, Path)),
+    request_body = NewToken,
+    responses((status = 201, description = "The token with its secret, shown once", body = PersonalAccessTokenView))
+)]
 async fn create_token_for(
     req: HttpRequest,
     body: web::Bytes,
@@ -208,7 +241,7 @@ async fn create_token(
         )
     })
     .await?;
-    Ok(HttpResponse::Created().json(token_json(&token, Some(&secret))))
+    Ok(HttpResponse::Created().json(PersonalAccessTokenView::new(&token, Some(secret))))
 }
 
 fn user_id_param(req: &HttpRequest) -> Result<i64> {
@@ -217,14 +250,24 @@ fn user_id_param(req: &HttpRequest) -> Result<i64> {
         .map_err(|_| Error::not_found("404 User Not Found"))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct UsersQuery {
     username: Option<String>,
     search: Option<String>,
+    #[param(minimum = 1)]
     page: Option<usize>,
+    #[param(minimum = 1, maximum = 100)]
     per_page: Option<usize>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v4/users",
+    tag = "users",
+    params(UsersQuery),
+    responses((status = 200, description = "Users (non-admins see active ones), one page", body = [UserView]))
+)]
 async fn list_users(
     req: HttpRequest,
     query: web::Query<UsersQuery>,
@@ -241,27 +284,46 @@ async fn list_users(
         page: query.page,
         per_page: query.per_page,
     };
-    Ok(paging.respond(&req, found.iter().map(|u| user_json(u, is_admin)).collect()))
+    Ok(paging.respond(
+        &req,
+        found.iter().map(|u| UserView::new(u, is_admin)).collect(),
+    ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v4/users/{user_id}",
+    tag = "users",
+    params(("user_id" = i64, Path)),
+    responses((status = 200, description = "The user", body = UserView))
+)]
 async fn show_user(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
     let id = user_id_param(&req)?;
     let (user, show_email) = as_api_user(&req, &state, false, move |conn, api| {
         Ok((users::get(conn, api, id)?, api.may_manage(id)))
     })
     .await?;
-    Ok(HttpResponse::Ok().json(user_json(&user, show_email)))
+    Ok(HttpResponse::Ok().json(UserView::new(&user, show_email)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct NewUser {
+    #[schema(pattern = "^[A-Za-z_][A-Za-z0-9_-]{0,40}$")]
     username: String,
     email: Option<String>,
+    #[schema(min_length = 8)]
     password: Option<String>,
     #[serde(default)]
     admin: bool,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v4/users",
+    tag = "users",
+    request_body = NewUser,
+    responses((status = 201, description = "The new user", body = UserView), (status = 409, description = "The username is taken", body = ErrorView))
+)]
 async fn create_user(
     req: HttpRequest,
     body: web::Bytes,
@@ -273,19 +335,28 @@ async fn create_user(
         users::create(conn, admin, &new.username, email, password, new.admin)
     })
     .await?;
-    Ok(HttpResponse::Created().json(user_json(&user, true)))
+    Ok(HttpResponse::Created().json(UserView::new(&user, true)))
 }
 
 /// The fields of GitLab's user update this server keeps; others (name, bio …) are ignored,
 /// as a rename would move the personal namespace.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, ToSchema)]
 struct UserUpdate {
     email: Option<String>,
+    #[schema(min_length = 8)]
     password: Option<String>,
     admin: Option<bool>,
     username: Option<String>,
 }
 
+#[utoipa::path(
+    put,
+    path = "/api/v4/users/{user_id}",
+    tag = "users",
+    params(("user_id" = i64, Path)),
+    request_body = Option<UserUpdate>,
+    responses((status = 200, description = "The changed user", body = UserView))
+)]
 async fn update_user(
     req: HttpRequest,
     body: web::Bytes,
@@ -308,7 +379,7 @@ async fn update_user(
         users::update(conn, admin, id, &changes)
     })
     .await?;
-    Ok(HttpResponse::Ok().json(user_json(&user, true)))
+    Ok(HttpResponse::Ok().json(UserView::new(&user, true)))
 }
 
 /// What an admin does to a user.
@@ -332,17 +403,38 @@ async fn change_user(
     .await
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v4/users/{user_id}/block",
+    tag = "users",
+    params(("user_id" = i64, Path)),
+    responses((status = 201, description = "Blocked: `true`", body = bool, content_type = "application/json"))
+)]
 async fn block_user(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
     change_user(req, state, UserChange::Block).await?;
     // GitLab answers 201 with `true`; python-gitlab checks for it.
     Ok(HttpResponse::Created().json(true))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v4/users/{user_id}/unblock",
+    tag = "users",
+    params(("user_id" = i64, Path)),
+    responses((status = 201, description = "Unblocked: `true`", body = bool, content_type = "application/json"))
+)]
 async fn unblock_user(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
     change_user(req, state, UserChange::Unblock).await?;
     Ok(HttpResponse::Created().json(true))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v4/users/{user_id}",
+    tag = "users",
+    params(("user_id" = i64, Path)),
+    responses((status = 204, description = "Removed"), (status = 409, description = "The user still has personal projects", body = ErrorView))
+)]
 async fn delete_user(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
     change_user(req, state, UserChange::Delete).await?;
     Ok(HttpResponse::NoContent().finish())

@@ -98,3 +98,58 @@ fn the_management_api_asks_for_a_personal_token_with_the_right_scope() {
         "17.0.0"
     );
 }
+
+/// schemathesis generates requests from /api/v4/openapi.json for a bounded time (examples,
+/// coverage, fuzzing and stateful sequences) as an admin: no answer may be a 5xx, carry a
+/// status, content type or body the description does not promise.
+#[test]
+fn schemathesis_finds_nothing_the_openapi_description_does_not_promise() {
+    let server = Server::start();
+    server.cli(&["user", "add", "root", "--admin"]);
+    let admin = server.cli(&["token", "add", "root", "--name", "admin", "--scopes", "api"]);
+    server.cli(&["group", "add", "acme", "--visibility", "public"]);
+    server.cli(&["project", "add", "acme/models", "--visibility", "private"]);
+    server.cli(&["user", "add", "alice"]);
+    server.cli(&["member", "add", "acme", "alice", "--role", "developer"]);
+    let (file, bytes) = crate::support::wheel("model-kit", "1.0", &[]);
+    let auth = basic("__token__", &admin);
+    let api = server.project_api("acme/models");
+    let resp = crate::support::upload(&api, Some(&auth), "model-kit", "1.0", &file, &bytes, &[]);
+    assert_eq!(resp.status, 201, "{}", resp.text());
+
+    let seconds = std::env::var("SCHEMATHESIS_SECONDS").unwrap_or_else(|_| "45".into());
+    let out = Command::new(python_tools().join("schemathesis"))
+        .current_dir(server.data_dir())
+        .args(["run", &server.url("/api/v4/openapi.json")])
+        .args(["--header", &format!("PRIVATE-TOKEN: {admin}")])
+        .args([
+            "--checks",
+            "not_a_server_error,status_code_conformance,content_type_conformance,\
+             response_headers_conformance,response_schema_conformance",
+        ])
+        .args(["--max-time", &seconds, "--workers", "2"])
+        // Revoking or rotating `self` would end the run's own credentials; python-gitlab's
+        // test covers both.
+        .args(["--exclude-path", "/api/v4/personal_access_tokens/{token}"])
+        .args([
+            "--exclude-path",
+            "/api/v4/personal_access_tokens/{token}/rotate",
+        ])
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("schemathesis runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "schemathesis found problems:\n{text}");
+    assert!(
+        text.contains("45 total"),
+        "not every operation was loaded:\n{text}"
+    );
+    assert!(
+        get(&server.url("/api/v4/version"), None).status == 200,
+        "the server died"
+    );
+}

@@ -265,6 +265,7 @@ fn hostile_requests_get_a_4xx_and_change_nothing() {
         ("non-numeric package id", http("DELETE", "/api/v4/projects/g%2Fp/packages/abc", &[("Authorization", auth.clone())], b""), 404, ""),
         ("yank with bad JSON", http("POST", "/api/v4/projects/g%2Fp/packages/1/yank", &[("Authorization", auth.clone()), ("Content-Type", "application/json".into())], b"{not json"), 400, "JSON"),
         ("bad pagination", http("GET", "/api/v4/projects/g%2Fp/packages?page=abc", &[("Authorization", auth.clone())], b""), 400, "query"),
+        ("page past the end of memory", http("GET", "/api/v4/projects/g%2Fp/packages?page=18446744073709551615&per_page=99999999999", &[("Authorization", auth.clone())], b""), 200, "[]"),
     ];
     assert!(cases.len() >= 50, "{} cases", cases.len());
 

@@ -455,7 +455,7 @@ pub fn dist_dir(dists: &[(String, Vec<u8>)]) -> tempfile::TempDir {
     dir
 }
 
-/// The venv with pip, uv and twine from PyPI, created once per test run (and kept in target/
+/// The venv with pip, uv, twine, pypi-simple, python-gitlab and schemathesis from PyPI, created once per test run (and kept in target/
 /// between runs). Nothing is assumed to be installed on the machine beyond python3.
 pub fn python_tools() -> &'static Path {
     static VENV: OnceLock<PathBuf> = OnceLock::new();
@@ -464,7 +464,7 @@ pub fn python_tools() -> &'static Path {
         let bin = venv.join("bin");
         let has_pypi_simple = || {
             Command::new(bin.join("python"))
-                .args(["-c", "import pypi_simple, gitlab"])
+                .args(["-c", "import pypi_simple, gitlab, schemathesis"])
                 .output()
                 .is_ok_and(|o| o.status.success())
         };
@@ -485,6 +485,7 @@ pub fn python_tools() -> &'static Path {
                 "twine",
                 "pypi-simple",
                 "python-gitlab",
+                "schemathesis",
             ]));
         }
         bin

@@ -1,0 +1,324 @@
+//! The management API's response bodies in GitLab's shapes, typed so that the handlers serialize
+//! exactly what the OpenAPI description (generated from these types) promises.
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::db::packages::{PackageRow, StoredFile};
+use crate::model::{
+    DeployToken, Namespace, NamespaceKind, PersonalAccessToken, Project, Role, User, iso8601,
+};
+
+/// The last segment of a path: GitLab's `path` (and, here, `name`).
+fn last_segment(full_path: &str) -> &str {
+    full_path.rsplit('/').next().unwrap_or(full_path)
+}
+
+fn scope_names(stored: &str) -> Vec<String> {
+    stored.split(',').map(str::to_owned).collect()
+}
+
+/// Every error: `{"message": "..."}` naming the problem.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorView {
+    pub message: String,
+}
+
+/// An accepted deletion (GitLab answers 202 with this message).
+pub fn accepted() -> ErrorView {
+    ErrorView {
+        message: "202 Accepted".to_owned(),
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct VersionView {
+    /// The GitLab API level this server follows.
+    pub version: String,
+    pub revision: String,
+}
+
+/// Which GitLab state a user is in.
+#[derive(Serialize, ToSchema, Clone, Copy)]
+#[serde(rename_all = "snake_case")]
+pub enum UserState {
+    Active,
+    Blocked,
+}
+
+impl UserState {
+    fn of(user: &User) -> UserState {
+        if user.is_blocked {
+            UserState::Blocked
+        } else {
+            UserState::Active
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct UserView {
+    pub id: i64,
+    pub username: String,
+    pub name: String,
+    pub state: UserState,
+    /// Shown to admins and the user themselves only.
+    pub email: Option<String>,
+    pub is_admin: bool,
+    pub avatar_url: Option<String>,
+    /// ISO 8601, UTC.
+    pub created_at: String,
+}
+
+impl UserView {
+    pub fn new(user: &User, show_email: bool) -> UserView {
+        UserView {
+            id: user.id,
+            username: user.username.clone(),
+            name: user.username.clone(),
+            state: UserState::of(user),
+            email: user.email.clone().filter(|_| show_email),
+            is_admin: user.is_admin,
+            avatar_url: None,
+            created_at: iso8601(user.created_at),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PersonalAccessTokenView {
+    pub id: i64,
+    pub name: String,
+    pub revoked: bool,
+    pub active: bool,
+    pub scopes: Vec<String>,
+    pub user_id: i64,
+    pub created_at: String,
+    pub last_used_at: Option<String>,
+    /// YYYY-MM-DD; the token stops working on that day.
+    pub expires_at: Option<String>,
+    /// The secret: only in the answer that created or rotated the token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+}
+
+impl PersonalAccessTokenView {
+    pub fn new(token: &PersonalAccessToken, secret: Option<String>) -> PersonalAccessTokenView {
+        PersonalAccessTokenView {
+            id: token.id,
+            name: token.name.clone(),
+            revoked: token.revoked,
+            active: !token.revoked && !crate::auth::is_expired(token.expires_on.as_deref()),
+            scopes: scope_names(&token.scopes.to_stored()),
+            user_id: token.user_id,
+            created_at: iso8601(token.created_at),
+            last_used_at: token.last_used_at.map(iso8601),
+            expires_at: token.expires_on.clone(),
+            token: secret,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct GroupView {
+    pub id: i64,
+    pub name: String,
+    pub path: String,
+    pub full_name: String,
+    pub full_path: String,
+    pub description: String,
+    /// public, internal or private.
+    pub visibility: String,
+    pub parent_id: Option<i64>,
+}
+
+impl GroupView {
+    pub fn new(group: &Namespace) -> GroupView {
+        let path = last_segment(&group.full_path);
+        GroupView {
+            id: group.id,
+            name: path.to_owned(),
+            path: path.to_owned(),
+            full_name: group.full_path.replace('/', " / "),
+            full_path: group.full_path.clone(),
+            description: String::new(),
+            visibility: group.visibility.as_str().to_owned(),
+            parent_id: group.parent_id,
+        }
+    }
+}
+
+/// Where a project lives: a group or a user's personal namespace.
+#[derive(Serialize, ToSchema)]
+pub struct NamespaceView {
+    pub id: i64,
+    pub name: String,
+    pub path: String,
+    /// `group` or `user`.
+    pub kind: String,
+    pub full_path: String,
+    pub parent_id: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ProjectView {
+    pub id: i64,
+    pub name: String,
+    pub path: String,
+    pub path_with_namespace: String,
+    pub name_with_namespace: String,
+    pub description: String,
+    pub visibility: String,
+    pub packages_enabled: bool,
+    pub namespace: NamespaceView,
+}
+
+impl ProjectView {
+    pub fn new(project: &Project, namespace: &Namespace) -> ProjectView {
+        let path = last_segment(&project.full_path);
+        let kind = match namespace.kind {
+            NamespaceKind::User => "user",
+            NamespaceKind::Group => "group",
+        };
+        let namespace_path = last_segment(&namespace.full_path);
+        ProjectView {
+            id: project.id,
+            name: path.to_owned(),
+            path: path.to_owned(),
+            path_with_namespace: project.full_path.clone(),
+            name_with_namespace: project.full_path.replace('/', " / "),
+            description: String::new(),
+            visibility: project.visibility.as_str().to_owned(),
+            packages_enabled: true,
+            namespace: NamespaceView {
+                id: namespace.id,
+                name: namespace_path.to_owned(),
+                path: namespace_path.to_owned(),
+                kind: kind.to_owned(),
+                full_path: namespace.full_path.clone(),
+                parent_id: namespace.parent_id,
+            },
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MemberView {
+    pub id: i64,
+    pub username: String,
+    pub name: String,
+    pub state: UserState,
+    /// 10 guest, 20 reporter, 30 developer, 40 maintainer, 50 owner.
+    pub access_level: i64,
+    pub expires_at: Option<String>,
+}
+
+impl MemberView {
+    pub fn new(user: &User, role: Role) -> MemberView {
+        MemberView {
+            id: user.id,
+            username: user.username.clone(),
+            name: user.username.clone(),
+            state: UserState::of(user),
+            access_level: role.level(),
+            expires_at: None,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DeployTokenView {
+    pub id: i64,
+    pub name: String,
+    /// The user name to send with the token (HTTP Basic).
+    pub username: String,
+    pub expires_at: Option<String>,
+    pub scopes: Vec<String>,
+    pub revoked: bool,
+    pub expired: bool,
+    /// The secret: only in the answer that created the token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+}
+
+impl DeployTokenView {
+    pub fn new(token: &DeployToken, secret: Option<String>) -> DeployTokenView {
+        DeployTokenView {
+            id: token.id,
+            name: token.name.clone(),
+            username: token.username.clone(),
+            expires_at: token.expires_on.clone(),
+            scopes: scope_names(&token.scopes.to_stored()),
+            revoked: token.revoked,
+            expired: crate::auth::is_expired(token.expires_on.as_deref()),
+            token: secret,
+        }
+    }
+}
+
+/// One version of one package.
+#[derive(Serialize, ToSchema)]
+pub struct PackageView {
+    pub id: i64,
+    pub name: String,
+    pub version: String,
+    /// Always `pypi`.
+    pub package_type: String,
+    pub status: String,
+    pub created_at: String,
+    pub tags: Vec<String>,
+    /// In a group's list: the project that holds the package.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub project_id: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub project_path: Option<String>,
+}
+
+impl PackageView {
+    pub fn new(row: &PackageRow, project_path: Option<String>) -> PackageView {
+        PackageView {
+            id: row.id,
+            name: row.display_name.clone(),
+            version: row.version.clone(),
+            package_type: "pypi".to_owned(),
+            status: "default".to_owned(),
+            created_at: iso8601(row.created_at),
+            tags: Vec::new(),
+            project_id: project_path.is_some().then_some(row.project_id),
+            project_path,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PackageFileView {
+    pub id: i64,
+    pub package_id: i64,
+    pub created_at: String,
+    pub file_name: String,
+    pub size: i64,
+    pub file_md5: String,
+    pub file_sha1: Option<String>,
+    pub file_sha256: String,
+    pub requires_python: Option<String>,
+    pub yanked: bool,
+    pub yanked_reason: Option<String>,
+}
+
+impl PackageFileView {
+    pub fn new(file: &StoredFile) -> PackageFileView {
+        PackageFileView {
+            id: file.id,
+            package_id: file.package_id,
+            created_at: iso8601(file.created_at),
+            file_name: file.filename.clone(),
+            size: file.size,
+            file_md5: file.md5.clone(),
+            file_sha1: None,
+            file_sha256: file.sha256.clone(),
+            requires_python: file.requires_python.clone(),
+            yanked: file.yanked,
+            yanked_reason: file.yanked_reason.clone(),
+        }
+    }
+}
