@@ -309,7 +309,8 @@ impl ApiUser {
         self.user.user_id
     }
 
-    pub fn token_id(&self) -> i64 {
+    /// The personal access token of the request (none when signed in on the web).
+    pub fn token_id(&self) -> Option<i64> {
         self.user.token_id
     }
 
@@ -322,7 +323,7 @@ impl ApiUser {
     }
 
     /// The caller these rights belong to, for the rules the package routes share.
-    fn caller(&self) -> Caller {
+    pub fn caller(&self) -> Caller {
         Caller::User(self.user.clone())
     }
 
@@ -355,36 +356,40 @@ pub fn api_user(caller: &Caller, write: bool) -> Result<ApiUser> {
     Ok(ApiUser { user: user.clone() })
 }
 
-/// Whether the management API shows this project: the same "may know it exists" rule as the
-/// package routes (public, internal to the signed-in, private to members and admins).
-pub fn api_sees_project(conn: &Connection, api: &ApiUser, project: &Project) -> Result<bool> {
-    Ok(project_rights(conn, &api.caller(), project)?.see)
+/// Whether the caller may know that this project exists (public; internal to the signed-in;
+/// private to members and admins): what lists and pages show.
+pub fn sees_project(conn: &Connection, caller: &Caller, project: &Project) -> Result<bool> {
+    Ok(project_rights(conn, caller, project)?.see)
 }
 
-/// Whether the management API shows this group: visible by itself, or through a project
-/// inside that the caller may see.
-pub fn api_sees_group(conn: &Connection, api: &ApiUser, group: &Namespace) -> Result<bool> {
-    let caller = api.caller();
-    if group_visible(conn, &caller, group)? {
+/// Whether the caller may know this group: visible by itself, or through a project inside
+/// that the caller may see.
+pub fn sees_group(conn: &Connection, caller: &Caller, group: &Namespace) -> Result<bool> {
+    if group_visible(conn, caller, group)? {
         return Ok(true);
     }
     for project in db::projects::list_below(conn, &group.full_path)? {
-        if project_rights(conn, &caller, &project)?.see {
+        if project_rights(conn, caller, &project)?.see {
             return Ok(true);
         }
     }
     Ok(false)
 }
 
-/// The caller's own role (memberships, inherited through groups), admin or not: what the
-/// `membership` and `owned` filters mean.
-pub fn api_role(
+/// The caller's own role (memberships, inherited through groups; admins as members only):
+/// what the `membership` and `owned` filters mean. Others have none.
+pub fn role_of(
     conn: &Connection,
-    api: &ApiUser,
+    caller: &Caller,
     namespace_id: i64,
     project_id: Option<i64>,
 ) -> Result<Option<Role>> {
-    db::members::highest_role(conn, api.user_id(), namespace_id, project_id)
+    match caller {
+        Caller::User(user) => {
+            db::members::highest_role(conn, user.user_id, namespace_id, project_id)
+        }
+        _ => Ok(None),
+    }
 }
 
 /// Permission to change the settings of one project or group (members, deploy tokens):

@@ -52,8 +52,8 @@ pub fn credentials(
 #[derive(Debug, Clone)]
 pub struct UserCaller {
     pub user_id: i64,
-    /// The personal access token the request came with.
-    pub token_id: i64,
+    /// The personal access token the request came with; none for a web session.
+    pub token_id: Option<i64>,
     pub username: String,
     pub is_admin: bool,
     pub scopes: Scopes,
@@ -117,7 +117,7 @@ pub fn resolve(conn: &Connection, creds: Option<&Credentials>) -> Result<Caller>
         }
         return Ok(Caller::User(UserCaller {
             user_id: user.id,
-            token_id: token.id,
+            token_id: Some(token.id),
             username: user.username,
             is_admin: user.is_admin,
             scopes: token.scopes,

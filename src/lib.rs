@@ -16,4 +16,6 @@ pub mod registry;
 pub mod routes;
 pub mod secrets;
 pub mod server;
+pub mod sessions;
 pub mod throttle;
+pub mod usage;

@@ -18,6 +18,7 @@ pub struct AppState {
     pub archive_limits: Limits,
     pub throttle: std::sync::Arc<crate::throttle::FailureThrottle>,
     pub pages: crate::cache::PageCache,
+    pub token_usage: std::sync::Arc<crate::usage::TokenUsage>,
 }
 
 /// Threads per worker for blocking work (database, file reads). Each may hold a connection and
@@ -64,7 +65,17 @@ pub async fn serve(
         archive_limits: Limits::default(),
         throttle: std::sync::Arc::new(throttle),
         pages: crate::cache::PageCache::new(watcher),
+        token_usage: Default::default(),
     });
+    let flusher = state.clone();
+    actix_web::rt::spawn(async move {
+        let mut every = actix_web::rt::time::interval(crate::usage::FLUSH_EVERY);
+        loop {
+            every.tick().await;
+            flush_token_usage(&flusher).await;
+        }
+    });
+    let last_flush = state.clone();
     HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
@@ -85,5 +96,15 @@ pub async fn serve(
     .workers(workers)
     .listen(listener)?
     .run()
-    .await
+    .await?;
+    flush_token_usage(&last_flush).await;
+    Ok(())
+}
+
+/// Writes the noted token uses; a failure is logged and retried at the next flush.
+async fn flush_token_usage(state: &web::Data<AppState>) {
+    let usage = state.token_usage.clone();
+    if let Err(e) = state.db.run(move |conn| usage.flush(conn)).await {
+        tracing::warn!("cannot record when tokens were last used: {e}");
+    }
 }

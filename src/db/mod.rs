@@ -4,6 +4,7 @@ pub mod members;
 pub mod namespaces;
 pub mod packages;
 pub mod projects;
+pub mod sessions;
 pub mod tokens;
 pub mod users;
 

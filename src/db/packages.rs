@@ -66,6 +66,16 @@ pub fn find_file_by_name(
         .optional()?)
 }
 
+pub fn find_file_by_id(conn: &Connection, project_id: i64, id: i64) -> Result<Option<StoredFile>> {
+    let sql = format!(
+        "SELECT {FILE_COLUMNS} FROM package_files f JOIN packages p ON p.id = f.package_id
+         WHERE f.project_id = ?1 AND f.id = ?2"
+    );
+    Ok(conn
+        .query_row(&sql, params![project_id, id], file_from_row)
+        .optional()?)
+}
+
 /// The newest file with this sha256 and filename among the given projects.
 pub fn find_file_by_digest(
     conn: &Connection,
@@ -483,6 +493,56 @@ pub fn all_file_blobs(conn: &Connection) -> Result<Vec<FileBlobs>> {
                 metadata_sha256: r.get(5)?,
             })
         })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
+}
+
+/// Every version of one package in a project, with its number of files and whether all of
+/// them are yanked (the web's version list).
+pub fn versions_named(
+    conn: &Connection,
+    project_id: i64,
+    name: &str,
+) -> Result<Vec<(PackageRow, i64, bool)>> {
+    let mut stmt = conn.prepare(
+        "SELECT p.id, p.project_id, p.name, p.display_name, p.version, p.created_at,
+                COUNT(f.id), COALESCE(MIN(f.yanked), 0)
+         FROM packages p LEFT JOIN package_files f ON f.package_id = p.id
+         WHERE p.project_id = ?1 AND p.name = ?2
+         GROUP BY p.id",
+    )?;
+    let rows = stmt
+        .query_map(params![project_id, name], |r| {
+            Ok((package_from_row(r)?, r.get(6)?, r.get(7)?))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
+}
+
+/// Who uploaded each file of a version: `user:NAME` or `deploy token NAME`; files whose
+/// uploader is gone are left out.
+pub fn uploaders(conn: &Connection, package_id: i64) -> Result<Vec<(i64, String)>> {
+    let mut stmt = conn.prepare(
+        "SELECT f.id, COALESCE(u.username, 'deploy token ' || d.name)
+         FROM package_files f
+         LEFT JOIN users u ON u.id = f.uploader_user_id
+         LEFT JOIN deploy_tokens d ON d.id = f.uploader_deploy_token_id
+         WHERE f.package_id = ?1 AND (u.id IS NOT NULL OR d.id IS NOT NULL)",
+    )?;
+    let rows = stmt
+        .query_map([package_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
+}
+
+/// Bytes of package files stored for each project (the admin area's disk usage); a blob
+/// shared by two projects counts in both.
+pub fn bytes_per_project(conn: &Connection) -> Result<Vec<(i64, i64, i64)>> {
+    let mut stmt = conn.prepare(
+        "SELECT project_id, COUNT(*), COALESCE(SUM(size), 0) FROM package_files GROUP BY project_id",
+    )?;
+    let rows = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
         .collect::<rusqlite::Result<_>>()?;
     Ok(rows)
 }

@@ -191,3 +191,19 @@ pub fn revoke_deploy(conn: &Connection, id: i64, now: i64) -> Result<bool> {
     )?;
     Ok(n > 0)
 }
+
+/// Records when tokens were last used, in one transaction (never moving a time backwards).
+pub fn record_last_used(conn: &mut Connection, uses: &[(i64, i64)]) -> Result<()> {
+    let tx = conn.transaction()?;
+    {
+        let mut stmt = tx.prepare(
+            "UPDATE personal_access_tokens SET last_used_at = MAX(COALESCE(last_used_at, 0), ?2)
+             WHERE id = ?1",
+        )?;
+        for (id, at) in uses {
+            stmt.execute(params![id, at])?;
+        }
+    }
+    tx.commit()?;
+    Ok(())
+}

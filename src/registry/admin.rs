@@ -119,6 +119,8 @@ pub fn set_password(
     };
     let hash = secrets::hash_password(password.or(generated.as_deref()).unwrap_or_default())?;
     db::users::set_password_hash(conn, user.id, &hash)?;
+    // A new password signs the user out of the web everywhere.
+    db::sessions::delete_for_user(conn, user.id, None)?;
     Ok(generated)
 }
 
@@ -152,6 +154,7 @@ pub fn update_user(
     }
     if let Some(hash) = &password_hash {
         db::users::set_password_hash(&tx, user.id, hash)?;
+        db::sessions::delete_for_user(&tx, user.id, None)?;
     }
     if let Some(is_admin) = changes.is_admin {
         db::users::set_admin(&tx, user.id, is_admin)?;

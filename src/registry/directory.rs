@@ -1,9 +1,10 @@
-//! Groups and projects as the management API lists them: only what the caller may see, by the
-//! same rules as the package routes.
+//! Groups and projects as the management API and the web pages list them: only what the
+//! caller may see, by the same rules as the package routes.
 
 use rusqlite::Connection;
 
-use crate::access::{self, ApiUser};
+use crate::access;
+use crate::auth::Caller;
 use crate::db;
 use crate::error::{Error, Result};
 use crate::model::{Namespace, Project, Role};
@@ -36,12 +37,12 @@ fn group_not_found() -> Error {
     Error::not_found("404 Group Not Found")
 }
 
-pub fn groups(conn: &Connection, api: &ApiUser, filters: &Filters) -> Result<Vec<Namespace>> {
+pub fn groups(conn: &Connection, caller: &Caller, filters: &Filters) -> Result<Vec<Namespace>> {
     let mut shown = Vec::new();
     for group in db::namespaces::list_groups(conn)? {
-        let role = access::api_role(conn, api, group.id, None)?;
+        let role = access::role_of(conn, caller, group.id, None)?;
         if filters.admits(&group.full_path, group.visibility.as_str(), role)
-            && access::api_sees_group(conn, api, &group)?
+            && access::sees_group(conn, caller, &group)?
         {
             shown.push(group);
         }
@@ -50,9 +51,9 @@ pub fn groups(conn: &Connection, api: &ApiUser, filters: &Filters) -> Result<Vec
 }
 
 /// A group by id or full path; one the caller may not see does not exist.
-pub fn group(conn: &Connection, api: &ApiUser, reference: &str) -> Result<Namespace> {
+pub fn group(conn: &Connection, caller: &Caller, reference: &str) -> Result<Namespace> {
     let group = access::find_group(conn, reference)?;
-    if access::api_sees_group(conn, api, &group)? {
+    if access::sees_group(conn, caller, &group)? {
         Ok(group)
     } else {
         Err(group_not_found())
@@ -60,14 +61,14 @@ pub fn group(conn: &Connection, api: &ApiUser, reference: &str) -> Result<Namesp
 }
 
 /// The direct subgroups the caller may see.
-pub fn subgroups(conn: &Connection, api: &ApiUser, reference: &str) -> Result<Vec<Namespace>> {
-    let parent = group(conn, api, reference)?;
+pub fn subgroups(conn: &Connection, caller: &Caller, reference: &str) -> Result<Vec<Namespace>> {
+    let parent = group(conn, caller, reference)?;
     let mut shown = Vec::new();
     for child in db::namespaces::list_groups(conn)?
         .into_iter()
         .filter(|g| g.parent_id == Some(parent.id))
     {
-        if access::api_sees_group(conn, api, &child)? {
+        if access::sees_group(conn, caller, &child)? {
             shown.push(child);
         }
     }
@@ -78,14 +79,14 @@ pub fn subgroups(conn: &Connection, api: &ApiUser, reference: &str) -> Result<Ve
 /// `include_subgroups`, of its subgroups).
 pub fn projects(
     conn: &Connection,
-    api: &ApiUser,
+    caller: &Caller,
     filters: &Filters,
     within: Option<(&str, bool)>,
 ) -> Result<Vec<Project>> {
     let candidates = match within {
         None => db::projects::list(conn)?,
         Some((reference, include_subgroups)) => {
-            let parent = group(conn, api, reference)?;
+            let parent = group(conn, caller, reference)?;
             db::projects::list_below(conn, &parent.full_path)?
                 .into_iter()
                 .filter(|p| include_subgroups || p.namespace_id == parent.id)
@@ -94,9 +95,9 @@ pub fn projects(
     };
     let mut shown = Vec::new();
     for project in candidates {
-        let role = access::api_role(conn, api, project.namespace_id, Some(project.id))?;
+        let role = access::role_of(conn, caller, project.namespace_id, Some(project.id))?;
         if filters.admits(&project.full_path, project.visibility.as_str(), role)
-            && access::api_sees_project(conn, api, &project)?
+            && access::sees_project(conn, caller, &project)?
         {
             shown.push(project);
         }
@@ -105,9 +106,9 @@ pub fn projects(
 }
 
 /// A project by id or full path; one the caller may not see does not exist.
-pub fn project(conn: &Connection, api: &ApiUser, reference: &str) -> Result<Project> {
+pub fn project(conn: &Connection, caller: &Caller, reference: &str) -> Result<Project> {
     let project = access::find_project(conn, reference)?;
-    if access::api_sees_project(conn, api, &project)? {
+    if access::sees_project(conn, caller, &project)? {
         Ok(project)
     } else {
         Err(Error::not_found("404 Project Not Found"))
@@ -118,4 +119,23 @@ pub fn project(conn: &Connection, api: &ApiUser, reference: &str) -> Result<Proj
 pub fn namespace_of(conn: &Connection, project: &Project) -> Result<Namespace> {
     db::namespaces::find(conn, project.namespace_id)?
         .ok_or_else(|| Error::internal("project without namespace"))
+}
+
+/// What a web address names: a project or a group the caller may see.
+#[derive(Debug)]
+pub enum Place {
+    Project(access::ProjectReader),
+    Group(access::GroupReader),
+}
+
+/// The project or group at `full_path` (a project wins: paths are unique across both). One the
+/// caller may not see answers as the package routes do: 401 to the anonymous, else 404.
+pub fn place(conn: &Connection, caller: &Caller, full_path: &str) -> Result<Place> {
+    if let Some(project) = db::projects::find_by_path(conn, full_path)? {
+        return Ok(Place::Project(access::read_project(conn, caller, project)?));
+    }
+    let group = db::namespaces::find_by_path(conn, full_path)?
+        .filter(|ns| ns.kind == crate::model::NamespaceKind::Group)
+        .ok_or_else(group_not_found)?;
+    Ok(Place::Group(access::read_group(conn, caller, group)?))
 }

@@ -13,11 +13,13 @@ use crate::model::{Role, User};
 /// A project or group by id or full path, if the caller may see it.
 pub fn target(conn: &Connection, api: &ApiUser, is_group: bool, reference: &str) -> Result<Target> {
     if is_group {
-        let group = super::directory::group(conn, api, reference)?;
+        let group = super::directory::group(conn, &api.caller(), reference)?;
         Ok(Target::Group(group))
     } else {
         Ok(Target::Project(super::directory::project(
-            conn, api, reference,
+            conn,
+            &api.caller(),
+            reference,
         )?))
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod backup;
+pub mod catalog;
 pub mod deploy_tokens;
 pub mod directory;
 pub mod index;

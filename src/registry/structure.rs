@@ -28,7 +28,7 @@ pub fn create_group(
 ) -> Result<Namespace> {
     let full_path = match parent_id {
         Some(id) => {
-            let parent = directory::group(conn, api, &id.to_string())?;
+            let parent = directory::group(conn, &api.caller(), &id.to_string())?;
             maintainer(conn, api, &Target::Group(parent.clone()))?;
             format!("{}/{path}", parent.full_path)
         }
@@ -52,7 +52,7 @@ pub fn update_group(
     reference: &str,
     visibility: Option<Visibility>,
 ) -> Result<Namespace> {
-    let group = directory::group(conn, api, reference)?;
+    let group = directory::group(conn, &api.caller(), reference)?;
     if !maintainer(conn, api, &Target::Group(group.clone()))?.is_owner() {
         return Err(owner_only());
     }
@@ -93,13 +93,13 @@ pub fn update_group(
             now_millis(),
         )?;
     }
-    directory::group(conn, api, reference)
+    directory::group(conn, &api.caller(), reference)
 }
 
 /// Removes an empty group (owners). GitLab removes everything inside; here a group that still
 /// holds subgroups or projects is refused, so nothing is lost by one call.
 pub fn delete_group(conn: &Connection, api: &ApiUser, reference: &str) -> Result<()> {
-    let group = directory::group(conn, api, reference)?;
+    let group = directory::group(conn, &api.caller(), reference)?;
     if !maintainer(conn, api, &Target::Group(group.clone()))?.is_owner() {
         return Err(owner_only());
     }
@@ -123,7 +123,7 @@ pub fn create_project(
         Some(owner) if owner == api.user_id() || api.is_admin() => {}
         Some(_) => return Err(Error::not_found("404 Namespace Not Found")),
         None => {
-            let group = directory::group(conn, api, &namespace.id.to_string())?;
+            let group = directory::group(conn, &api.caller(), &namespace.id.to_string())?;
             maintainer(conn, api, &Target::Group(group))?;
         }
     }
@@ -149,7 +149,7 @@ pub fn update_project(
     visibility: Option<Visibility>,
     allow_file_replace: Option<bool>,
 ) -> Result<Project> {
-    let project = directory::project(conn, api, reference)?;
+    let project = directory::project(conn, &api.caller(), reference)?;
     if !maintainer(conn, api, &Target::Project(project.clone()))?.is_owner() {
         return Err(owner_only());
     }
@@ -169,7 +169,7 @@ pub fn delete_project(
     api: &ApiUser,
     reference: &str,
 ) -> Result<()> {
-    let project = directory::project(conn, api, reference)?;
+    let project = directory::project(conn, &api.caller(), reference)?;
     if !maintainer(conn, api, &Target::Project(project.clone()))?.is_owner() {
         return Err(owner_only());
     }

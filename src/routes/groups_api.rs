@@ -85,7 +85,7 @@ async fn list_groups(
 ) -> Result<HttpResponse> {
     let filters = query.filters();
     let groups = as_api_user(&req, &state, false, move |conn, api| {
-        directory::groups(conn, api, &filters)
+        directory::groups(conn, &api.caller(), &filters)
     })
     .await?;
     Ok(query
@@ -103,7 +103,7 @@ async fn list_groups(
 async fn show_group(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
     let reference = param(&req, "id");
     let group = as_api_user(&req, &state, false, move |conn, api| {
-        directory::group(conn, api, &reference)
+        directory::group(conn, &api.caller(), &reference)
     })
     .await?;
     Ok(HttpResponse::Ok().json(GroupView::new(&group)))
@@ -123,7 +123,7 @@ async fn list_subgroups(
 ) -> Result<HttpResponse> {
     let reference = param(&req, "id");
     let groups = as_api_user(&req, &state, false, move |conn, api| {
-        directory::subgroups(conn, api, &reference)
+        directory::subgroups(conn, &api.caller(), &reference)
     })
     .await?;
     Ok(query
@@ -161,7 +161,10 @@ async fn list_group_projects(
     let (filters, include_subgroups) = (query.filters(), query.include_subgroups);
     let projects = as_api_user(&req, &state, false, move |conn, api| {
         let within = Some((reference.as_str(), include_subgroups));
-        with_namespaces(conn, directory::projects(conn, api, &filters, within)?)
+        with_namespaces(
+            conn,
+            directory::projects(conn, &api.caller(), &filters, within)?,
+        )
     })
     .await?;
     Ok(query.paging().respond(
@@ -187,7 +190,10 @@ async fn list_projects(
 ) -> Result<HttpResponse> {
     let filters = query.filters();
     let projects = as_api_user(&req, &state, false, move |conn, api| {
-        with_namespaces(conn, directory::projects(conn, api, &filters, None)?)
+        with_namespaces(
+            conn,
+            directory::projects(conn, &api.caller(), &filters, None)?,
+        )
     })
     .await?;
     Ok(query.paging().respond(
@@ -209,7 +215,7 @@ async fn list_projects(
 async fn show_project(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
     let reference = param(&req, "id");
     let (project, namespace) = as_api_user(&req, &state, false, move |conn, api| {
-        let project = directory::project(conn, api, &reference)?;
+        let project = directory::project(conn, &api.caller(), &reference)?;
         let namespace = directory::namespace_of(conn, &project)?;
         Ok((project, namespace))
     })

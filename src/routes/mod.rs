@@ -10,6 +10,7 @@ mod openapi;
 mod paging;
 pub use negotiate::{Format, choose as negotiate_format};
 mod ops;
+mod pages;
 mod pypi;
 mod simple;
 mod upload_form;
@@ -32,7 +33,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     groups_api::configure(cfg);
     members_api::configure(cfg);
     openapi::configure(cfg);
+    pages::configure(cfg);
     ops::configure(cfg);
+    // Group and project pages take every other path, so they go last.
+    pages::configure_places(cfg);
 }
 
 /// A GET and HEAD route that knows which kind of index it serves.
@@ -53,6 +57,7 @@ struct RequestAuth {
     credentials: Option<Credentials>,
     addr: Option<std::net::IpAddr>,
     throttle: std::sync::Arc<crate::throttle::FailureThrottle>,
+    token_usage: std::sync::Arc<crate::usage::TokenUsage>,
 }
 
 impl RequestAuth {
@@ -61,6 +66,7 @@ impl RequestAuth {
             credentials: request_credentials(req),
             addr: req.peer_addr().map(|a| a.ip()),
             throttle: state.throttle.clone(),
+            token_usage: state.token_usage.clone(),
         }
     }
 
@@ -88,8 +94,15 @@ impl RequestAuth {
                 .check(addr, now)
                 .map_err(|wait| crate::error::Error::TooManyRequests(wait.as_secs()))?;
         }
-        let outcome =
-            auth::resolve(conn, self.credentials.as_ref()).and_then(|caller| work(conn, &caller));
+        let outcome = auth::resolve(conn, self.credentials.as_ref()).and_then(|caller| {
+            if let auth::Caller::User(auth::UserCaller {
+                token_id: Some(id), ..
+            }) = &caller
+            {
+                self.token_usage.note(*id, crate::db::now_millis());
+            }
+            work(conn, &caller)
+        });
         if let (Some(addr), Err(crate::error::Error::Unauthorized)) = (throttled_addr, &outcome) {
             self.throttle.record_failure(addr, now);
         }

@@ -1,8 +1,7 @@
-//! Operations routes: the home page, embedded static files, and a health check.
+//! Operations routes: embedded static files, a health check, and the 404 for everything else.
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use askama::Template;
 use rust_embed::RustEmbed;
 
 use crate::error::{Error, Result};
@@ -12,32 +11,11 @@ use crate::server::AppState;
 #[folder = "assets/static/"]
 struct Static;
 
-#[derive(Template)]
-#[template(path = "home.html")]
-struct Home {
-    version: &'static str,
-}
-
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/", web::get().to(home))
-        .route("/", web::head().to(home))
-        .route("/-/health", web::get().to(health))
+    cfg.route("/-/health", web::get().to(health))
         .route("/-/health", web::head().to(health))
         .route("/-/static/{file}", web::get().to(static_file))
-        .default_service(web::to(not_found));
-}
-
-async fn home() -> Result<HttpResponse> {
-    let body = Home {
-        version: env!("CARGO_PKG_VERSION"),
-    }
-    .render()
-    .map_err(Error::internal)?;
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))
-        .insert_header(("Content-Security-Policy", "default-src 'self'"))
-        .insert_header(("X-Content-Type-Options", "nosniff"))
-        .body(body))
+        .default_service(web::to(super::pages::not_found));
 }
 
 /// Answers 200 once the database answers: what a load balancer or systemd check wants.
@@ -55,6 +33,8 @@ async fn static_file(req: HttpRequest) -> Result<HttpResponse> {
     let etag = format!("\"{}\"", hex::encode(file.metadata.sha256_hash()));
     let content_type = if name.ends_with(".css") {
         "text/css; charset=utf-8"
+    } else if name.ends_with(".js") {
+        "text/javascript; charset=utf-8"
     } else {
         "application/octet-stream"
     };
@@ -64,8 +44,4 @@ async fn static_file(req: HttpRequest) -> Result<HttpResponse> {
         .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
         .insert_header(("X-Content-Type-Options", "nosniff"))
         .body(file.data.into_owned()))
-}
-
-async fn not_found() -> Result<HttpResponse> {
-    Err(Error::not_found("404 Not Found"))
 }

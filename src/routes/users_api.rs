@@ -54,7 +54,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// `self` names the token the request came with.
 fn token_id(raw: &str, api: &access::ApiUser) -> Result<i64> {
     match raw {
-        "self" => Ok(api.token_id()),
+        "self" => api
+            .token_id()
+            .ok_or_else(|| Error::not_found("404 Not Found")),
         other => other.parse().map_err(|_| Error::not_found("404 Not Found")),
     }
 }
@@ -106,8 +108,10 @@ async fn list_tokens(
     query: web::Query<ListQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse> {
-    let user_id = query.user_id;
+    let (user_id, usage) = (query.user_id, state.token_usage.clone());
     let list = as_api_user(&req, &state, false, move |conn, api| {
+        // Last use is noted in memory; write it first so the list shows it.
+        usage.flush(conn)?;
         tokens::list(conn, api, user_id)
     })
     .await?;

@@ -12,3 +12,4 @@ mod robustness;
 mod simple;
 mod support;
 mod uploads;
+mod web;

@@ -372,6 +372,17 @@ pub fn wheel_with(
     requires: &[&str],
     requires_python: Option<&str>,
 ) -> (String, Vec<u8>) {
+    wheel_described(name, version, requires, requires_python, "# Hello\n")
+}
+
+/// A wheel whose METADATA carries this Markdown description.
+pub fn wheel_described(
+    name: &str,
+    version: &str,
+    requires: &[&str],
+    requires_python: Option<&str>,
+    description: &str,
+) -> (String, Vec<u8>) {
     let module = name.replace(['-', '.'], "_").to_lowercase();
     let dist_info = format!("{module}-{version}.dist-info");
     let mut metadata = format!(
@@ -383,7 +394,8 @@ pub fn wheel_with(
     for req in requires {
         metadata.push_str(&format!("Requires-Dist: {req}\n"));
     }
-    metadata.push_str("Description-Content-Type: text/markdown\n\n# Hello\n");
+    metadata.push_str("Description-Content-Type: text/markdown\n\n");
+    metadata.push_str(description);
     let files = vec![
         (format!("{module}/__init__.py"), format!("VERSION = {version:?}\n")),
         (format!("{dist_info}/METADATA"), metadata),

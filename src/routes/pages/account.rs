@@ -1,0 +1,450 @@
+//! Pages of one's own account: sign in and out, change the password, personal access tokens.
+
+use std::time::{Duration, Instant};
+
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::{HttpRequest, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::{
+    Chrome, PageResult, Visitor, form, page_error, render, see_other, session_cookie,
+    session_secret, visit,
+};
+use crate::access;
+use crate::error::Error;
+use crate::model::PersonalAccessToken;
+use crate::registry::tokens;
+use crate::server::AppState;
+use crate::sessions;
+
+/// The cookie that ties the sign-in form to the browser that loaded it (no session yet, so
+/// the form's token is checked against this cookie instead).
+const SIGN_IN_COOKIE: &str = "wh_sign_in";
+
+/// A wrong password waits this long before the answer, so guessing is slow even below the
+/// per-address limit.
+const FAILED_SIGN_IN_DELAY: Duration = Duration::from_millis(400);
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/users/sign_in", web::get().to(sign_in_page))
+        .route("/users/sign_in", web::post().to(sign_in))
+        .route("/users/sign_out", web::post().to(sign_out))
+        .route("/-/user_settings/password", web::get().to(password_page))
+        .route("/-/user_settings/password", web::post().to(change_password))
+        .route(
+            "/-/user_settings/personal_access_tokens",
+            web::get().to(tokens_page),
+        )
+        .route(
+            "/-/user_settings/personal_access_tokens",
+            web::post().to(create_token),
+        )
+        .route(
+            "/-/user_settings/personal_access_tokens/{id}/revoke",
+            web::post().to(revoke_token),
+        );
+}
+
+#[derive(Template)]
+#[template(path = "web/sign_in.html")]
+struct SignInPage {
+    chrome: Chrome,
+    form_token: String,
+    return_to: String,
+    username: String,
+    problem: Option<String>,
+}
+
+/// Only paths on this site: never `//host` or `https://…` (no open redirect).
+fn local_path(return_to: Option<&str>) -> String {
+    match return_to {
+        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => {
+            path.to_owned()
+        }
+        _ => "/explore".to_owned(),
+    }
+}
+
+#[derive(Deserialize)]
+struct ReturnTo {
+    return_to: Option<String>,
+}
+
+async fn sign_in_page(
+    req: HttpRequest,
+    query: web::Query<ReturnTo>,
+    state: web::Data<AppState>,
+) -> PageResult {
+    let return_to = local_path(query.return_to.as_deref());
+    render_sign_in(&req, &state, return_to, String::new(), None)
+}
+
+fn render_sign_in(
+    req: &HttpRequest,
+    state: &AppState,
+    return_to: String,
+    username: String,
+    problem: Option<String>,
+) -> PageResult {
+    let form_token = crate::secrets::new_token("").map_err(|e| page_error(req, e))?;
+    let page = SignInPage {
+        chrome: Chrome::default(),
+        form_token: form_token.clone(),
+        return_to,
+        username,
+        problem,
+    };
+    let status = if page.problem.is_some() {
+        actix_web::http::StatusCode::UNAUTHORIZED
+    } else {
+        actix_web::http::StatusCode::OK
+    };
+    let body = page
+        .render()
+        .map_err(|e| page_error(req, Error::internal(e)))?;
+    let mut response = super::html(status, body);
+    let cookie = Cookie::build(SIGN_IN_COOKIE, form_token)
+        .path("/users/sign_in")
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(session_cookie(req, state, String::new(), 0).secure() == Some(true))
+        .finish();
+    response
+        .add_cookie(&cookie)
+        .map_err(|e| page_error(req, Error::internal(e)))?;
+    Ok(response)
+}
+
+#[derive(Deserialize)]
+struct SignInForm {
+    csrf_token: String,
+    username: String,
+    password: String,
+    return_to: Option<String>,
+}
+
+async fn sign_in(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> PageResult {
+    let fields: SignInForm = form(&body).map_err(|e| page_error(&req, e))?;
+    let expected = req.cookie(SIGN_IN_COOKIE).map(|c| c.value().to_owned());
+    if expected.as_deref() != Some(fields.csrf_token.as_str()) {
+        return Err(page_error(
+            &req,
+            Error::forbidden(
+                "The sign-in form has expired or did not come from this site. Reload it and try \
+                 again (cookies must be enabled).",
+            ),
+        ));
+    }
+    let addr = req.peer_addr().map(|a| a.ip());
+    if let Some(addr) = addr {
+        state
+            .throttle
+            .check(addr, Instant::now())
+            .map_err(|wait| page_error(&req, Error::TooManyRequests(wait.as_secs())))?;
+    }
+    let (username, password) = (fields.username.clone(), fields.password);
+    let opened = state
+        .db
+        .run(move |conn| sessions::sign_in(conn, &username, &password))
+        .await
+        .map_err(|e| page_error(&req, e))?;
+    let return_to = local_path(fields.return_to.as_deref());
+    let Some(opened) = opened else {
+        if let Some(addr) = addr {
+            state.throttle.record_failure(addr, Instant::now());
+        }
+        actix_web::rt::time::sleep(FAILED_SIGN_IN_DELAY).await;
+        let problem = Some("Invalid username or password.".to_owned());
+        return render_sign_in(&req, &state, return_to, fields.username, problem);
+    };
+    let mut response = see_other(&return_to);
+    let cookie = session_cookie(&req, &state, opened.secret, sessions::SESSION_DAYS);
+    response
+        .add_cookie(&cookie)
+        .map_err(|e| page_error(&req, Error::internal(e)))?;
+    Ok(response)
+}
+
+#[derive(Deserialize)]
+pub(super) struct CsrfOnly {
+    pub(super) csrf_token: String,
+}
+
+async fn sign_out(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> PageResult {
+    let fields: CsrfOnly = form(&body).map_err(|e| page_error(&req, e))?;
+    let secret = session_secret(&req);
+    visit(&req, &state, move |conn, visitor| {
+        visitor.check_form(&fields.csrf_token)?;
+        match &secret {
+            Some(secret) => sessions::sign_out(conn, secret),
+            None => Ok(()),
+        }
+    })
+    .await?;
+    let mut response = see_other("/explore");
+    response
+        .add_removal_cookie(&session_cookie(&req, &state, String::new(), 0))
+        .map_err(|e| page_error(&req, Error::internal(e)))?;
+    Ok(response)
+}
+
+#[derive(Template)]
+#[template(path = "web/password.html")]
+struct PasswordPage {
+    chrome: Chrome,
+    problem: Option<String>,
+    changed: bool,
+}
+
+/// The signed-in visitor, or a 401 (which sends the browser to the sign-in form).
+fn signed_in(visitor: &Visitor) -> Result<&sessions::WebSession, Error> {
+    visitor.session.as_ref().ok_or(Error::Unauthorized)
+}
+
+async fn password_page(req: HttpRequest, state: web::Data<AppState>) -> PageResult {
+    let chrome = visit(&req, &state, |_, visitor| {
+        signed_in(visitor)?;
+        Ok(visitor.chrome())
+    })
+    .await?;
+    let page = PasswordPage {
+        chrome,
+        problem: None,
+        changed: false,
+    };
+    render(&page).map_err(|e| page_error(&req, e))
+}
+
+#[derive(Deserialize)]
+struct PasswordForm {
+    csrf_token: String,
+    current_password: String,
+    new_password: String,
+}
+
+async fn change_password(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> PageResult {
+    let fields: PasswordForm = form(&body).map_err(|e| page_error(&req, e))?;
+    let (chrome, outcome) = visit(&req, &state, move |conn, visitor| {
+        let session = visitor.check_form(&fields.csrf_token)?;
+        let outcome = sessions::change_password(
+            conn,
+            session,
+            &fields.current_password,
+            &fields.new_password,
+        );
+        match outcome {
+            Ok(()) => Ok((visitor.chrome(), None)),
+            Err(Error::BadRequest(problem)) => Ok((visitor.chrome(), Some(problem))),
+            Err(other) => Err(other),
+        }
+    })
+    .await?;
+    let page = PasswordPage {
+        chrome,
+        changed: outcome.is_none(),
+        problem: outcome,
+    };
+    let status = if page.changed {
+        actix_web::http::StatusCode::OK
+    } else {
+        actix_web::http::StatusCode::BAD_REQUEST
+    };
+    let body = page
+        .render()
+        .map_err(|e| page_error(&req, Error::internal(e)))?;
+    Ok(super::html(status, body))
+}
+
+/// A token as the tokens page lists it.
+struct TokenRow {
+    id: i64,
+    name: String,
+    scopes: String,
+    created: String,
+    last_used: String,
+    expires: String,
+    state: &'static str,
+}
+
+impl TokenRow {
+    fn new(token: &PersonalAccessToken) -> TokenRow {
+        let state = if token.revoked {
+            "revoked"
+        } else if crate::auth::is_expired(token.expires_on.as_deref()) {
+            "expired"
+        } else {
+            "active"
+        };
+        TokenRow {
+            id: token.id,
+            name: token.name.clone(),
+            scopes: token.scopes.to_stored().replace(',', ", "),
+            created: super::browse::day(token.created_at),
+            last_used: token
+                .last_used_at
+                .map_or_else(|| "never".to_owned(), super::browse::moment),
+            expires: token.expires_on.clone().unwrap_or_else(|| "never".into()),
+            state,
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "web/tokens.html")]
+struct TokensPage {
+    chrome: Chrome,
+    tokens: Vec<TokenRow>,
+    /// A token just created: its name and its secret, shown only now.
+    created: Option<(String, String)>,
+    problem: Option<String>,
+}
+
+fn own_tokens(
+    conn: &mut rusqlite::Connection,
+    visitor: &Visitor,
+    usage: &crate::usage::TokenUsage,
+) -> Result<(access::ApiUser, Vec<TokenRow>), Error> {
+    signed_in(visitor)?;
+    // Last use is noted in memory; write it first so the list shows it.
+    usage.flush(conn)?;
+    let api = access::api_user(&visitor.caller(), true)?;
+    let rows = tokens::list(conn, &api, Some(api.user_id()))?
+        .iter()
+        .map(TokenRow::new)
+        .collect();
+    Ok((api, rows))
+}
+
+async fn tokens_page(req: HttpRequest, state: web::Data<AppState>) -> PageResult {
+    let usage = state.token_usage.clone();
+    let (chrome, tokens) = visit(&req, &state, move |conn, visitor| {
+        let (_, rows) = own_tokens(conn, visitor, &usage)?;
+        Ok((visitor.chrome(), rows))
+    })
+    .await?;
+    let page = TokensPage {
+        chrome,
+        tokens,
+        created: None,
+        problem: None,
+    };
+    render(&page).map_err(|e| page_error(&req, e))
+}
+
+#[derive(Deserialize)]
+struct NewTokenForm {
+    csrf_token: String,
+    name: String,
+    #[serde(default)]
+    scope: Vec<String>,
+    expires_at: Option<String>,
+}
+
+async fn create_token(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> PageResult {
+    // Checkboxes repeat their name (`scope=api&scope=read_api`), which serde_urlencoded reads
+    // only through pairs.
+    let pairs: Vec<(String, String)> = form(&body).map_err(|e| page_error(&req, e))?;
+    let value = |key: &str| pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+    let fields = NewTokenForm {
+        csrf_token: value("csrf_token").unwrap_or_default(),
+        name: value("name").unwrap_or_default(),
+        scope: pairs
+            .iter()
+            .filter(|(k, _)| k == "scope")
+            .map(|(_, v)| v.clone())
+            .collect(),
+        expires_at: value("expires_at").filter(|v| !v.is_empty()),
+    };
+    let usage = state.token_usage.clone();
+    let page = visit(&req, &state, move |conn, visitor| {
+        visitor.check_form(&fields.csrf_token)?;
+        let api = access::api_user(&visitor.caller(), true)?;
+        let outcome = if fields.name.trim().is_empty() {
+            Err(Error::bad_request("Give the token a name."))
+        } else if fields.scope.is_empty() {
+            Err(Error::bad_request("Choose at least one scope."))
+        } else {
+            tokens::create(
+                conn,
+                &api,
+                api.user_id(),
+                fields.name.trim(),
+                &fields.scope,
+                fields.expires_at.as_deref(),
+            )
+        };
+        let (created, problem) = match outcome {
+            Ok((token, secret)) => (Some((token.name, secret)), None),
+            Err(Error::BadRequest(problem)) => (None, Some(problem)),
+            Err(other) => return Err(other),
+        };
+        let (_, tokens) = own_tokens(conn, visitor, &usage)?;
+        Ok(TokensPage {
+            chrome: visitor.chrome(),
+            tokens,
+            created,
+            problem,
+        })
+    })
+    .await?;
+    let status = if page.problem.is_some() {
+        actix_web::http::StatusCode::BAD_REQUEST
+    } else {
+        actix_web::http::StatusCode::OK
+    };
+    let body = page
+        .render()
+        .map_err(|e| page_error(&req, Error::internal(e)))?;
+    Ok(super::html(status, body))
+}
+
+async fn revoke_token(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> PageResult {
+    let fields: CsrfOnly = form(&body).map_err(|e| page_error(&req, e))?;
+    let id = req
+        .match_info()
+        .get("id")
+        .unwrap_or_default()
+        .parse::<i64>();
+    visit(&req, &state, move |conn, visitor| {
+        visitor.check_form(&fields.csrf_token)?;
+        let id = id.map_err(|_| Error::not_found("No such token."))?;
+        let api = access::api_user(&visitor.caller(), true)?;
+        tokens::revoke(conn, &api, id)
+    })
+    .await?;
+    Ok(see_other("/-/user_settings/personal_access_tokens"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::local_path;
+
+    #[test]
+    fn sign_in_returns_only_to_paths_on_this_site() {
+        assert_eq!(local_path(Some("/acme/models")), "/acme/models");
+        assert_eq!(local_path(Some("/a?b=c")), "/a?b=c");
+        for outside in [
+            "//evil.example",
+            "https://evil.example",
+            "/\\evil",
+            "evil",
+            "",
+        ] {
+            assert_eq!(local_path(Some(outside)), "/explore", "{outside}");
+        }
+        assert_eq!(local_path(None), "/explore");
+    }
+}

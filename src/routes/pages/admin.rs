@@ -1,0 +1,235 @@
+//! The admin area: users (add, block, make admin, reset password), every group and project,
+//! and the disk they use.
+
+use actix_web::{HttpRequest, web};
+use askama::Template;
+
+use super::browse::day;
+use super::{Chrome, PageResult, Visitor, form, page_error, see_other, visit};
+use crate::access::{self, ApiAdmin};
+use crate::error::Error;
+use crate::registry::admin::UserChanges;
+use crate::registry::users;
+use crate::server::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/admin", web::get().to(admin_page))
+        .route("/admin/users", web::post().to(add_user))
+        .route("/admin/users/{id}/{action}", web::post().to(change_user));
+}
+
+struct UserRow {
+    id: i64,
+    username: String,
+    email: String,
+    is_admin: bool,
+    blocked: bool,
+    created: String,
+}
+
+struct ProjectUsage {
+    path: String,
+    visibility: &'static str,
+    files: i64,
+    size: String,
+}
+
+#[derive(Template)]
+#[template(path = "web/admin.html")]
+struct AdminPage {
+    chrome: Chrome,
+    users: Vec<UserRow>,
+    groups: Vec<(String, &'static str)>,
+    projects: Vec<ProjectUsage>,
+    total_files: i64,
+    total_size: String,
+    database_size: String,
+    /// After a reset or a new user without a password: (username, password), shown once.
+    password: Option<(String, String)>,
+    problem: Option<String>,
+    own_id: i64,
+}
+
+fn admin_of(visitor: &Visitor) -> Result<ApiAdmin, Error> {
+    visitor.session.as_ref().ok_or(Error::Unauthorized)?;
+    access::api_admin(&visitor.caller())
+}
+
+fn admin_view(
+    conn: &rusqlite::Connection,
+    visitor: &Visitor,
+    database_bytes: u64,
+    password: Option<(String, String)>,
+    problem: Option<String>,
+) -> Result<AdminPage, Error> {
+    let admin = admin_of(visitor)?;
+    let users = users::list(conn, admin.api(), None, None)?
+        .into_iter()
+        .map(|u| UserRow {
+            id: u.id,
+            username: u.username,
+            email: u.email.unwrap_or_default(),
+            is_admin: u.is_admin,
+            blocked: u.is_blocked,
+            created: day(u.created_at),
+        })
+        .collect();
+    let usage = crate::registry::catalog::disk_usage(conn, &admin)?;
+    let total_files = usage.iter().map(|u| u.files).sum();
+    let total_bytes = usage.iter().map(|u| u.bytes).sum();
+    Ok(AdminPage {
+        chrome: visitor.chrome(),
+        users,
+        groups: usage_groups(conn, &admin)?,
+        projects: usage
+            .into_iter()
+            .map(|u| ProjectUsage {
+                path: u.project.full_path,
+                visibility: u.project.visibility.as_str(),
+                files: u.files,
+                size: super::browse::size(u.bytes),
+            })
+            .collect(),
+        total_files,
+        total_size: super::browse::size(total_bytes),
+        database_size: super::browse::size(database_bytes as i64),
+        password,
+        problem,
+        own_id: admin.user_id(),
+    })
+}
+
+fn usage_groups(
+    conn: &rusqlite::Connection,
+    admin: &ApiAdmin,
+) -> Result<Vec<(String, &'static str)>, Error> {
+    let groups =
+        crate::registry::directory::groups(conn, &admin.api().caller(), &Default::default())?;
+    Ok(groups
+        .into_iter()
+        .map(|g| (g.full_path, g.visibility.as_str()))
+        .collect())
+}
+
+/// The size of the database file and its write-ahead log.
+fn database_bytes(state: &AppState) -> u64 {
+    ["wheelhouse.db", "wheelhouse.db-wal"]
+        .iter()
+        .filter_map(|name| std::fs::metadata(state.config.data_dir.join(name)).ok())
+        .map(|m| m.len())
+        .sum()
+}
+
+async fn admin_page(req: HttpRequest, state: web::Data<AppState>) -> PageResult {
+    let db_bytes = database_bytes(&state);
+    let page = visit(&req, &state, move |conn, visitor| {
+        admin_view(conn, visitor, db_bytes, None, None)
+    })
+    .await?;
+    super::render(&page).map_err(|e| page_error(&req, e))
+}
+
+fn show(req: &HttpRequest, page: AdminPage) -> PageResult {
+    let status = if page.problem.is_some() {
+        actix_web::http::StatusCode::BAD_REQUEST
+    } else {
+        actix_web::http::StatusCode::OK
+    };
+    let body = page
+        .render()
+        .map_err(|e| page_error(req, Error::internal(e)))?;
+    Ok(super::html(status, body))
+}
+
+async fn add_user(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> PageResult {
+    let pairs: Vec<(String, String)> = form(&body).map_err(|e| page_error(&req, e))?;
+    let db_bytes = database_bytes(&state);
+    let page = visit(&req, &state, move |conn, visitor| {
+        let value = |key: &str| {
+            pairs
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        visitor.check_form(&value("csrf_token").unwrap_or_default())?;
+        let admin = admin_of(visitor)?;
+        let username = value("username").unwrap_or_default();
+        let typed = value("password");
+        let password = match &typed {
+            Some(p) => p.clone(),
+            None => crate::secrets::new_password()?,
+        };
+        let created = users::create(
+            conn,
+            &admin,
+            &username,
+            value("email").as_deref(),
+            Some(&password),
+            value("admin").is_some(),
+        );
+        match created {
+            Ok(user) => {
+                let shown = typed.is_none().then_some((user.username, password));
+                admin_view(conn, visitor, db_bytes, shown, None)
+            }
+            Err(Error::BadRequest(problem) | Error::Conflict(problem)) => {
+                admin_view(conn, visitor, db_bytes, None, Some(problem))
+            }
+            Err(other) => Err(other),
+        }
+    })
+    .await?;
+    show(&req, page)
+}
+
+async fn change_user(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> PageResult {
+    let fields: super::account::CsrfOnly = form(&body).map_err(|e| page_error(&req, e))?;
+    let id = req
+        .match_info()
+        .get("id")
+        .unwrap_or_default()
+        .parse::<i64>();
+    let action = req
+        .match_info()
+        .get("action")
+        .unwrap_or_default()
+        .to_owned();
+    let db_bytes = database_bytes(&state);
+    let page = visit(&req, &state, move |conn, visitor| {
+        visitor.check_form(&fields.csrf_token)?;
+        let admin = admin_of(visitor)?;
+        let id = id.map_err(|_| Error::not_found("There is no such user."))?;
+        let mut shown = None;
+        match action.as_str() {
+            "block" => users::set_blocked(conn, &admin, id, true)?,
+            "unblock" => users::set_blocked(conn, &admin, id, false)?,
+            "make_admin" | "remove_admin" => {
+                let changes = UserChanges {
+                    is_admin: Some(action == "make_admin"),
+                    ..UserChanges::default()
+                };
+                users::update(conn, &admin, id, &changes)?;
+            }
+            "reset_password" => {
+                let password = crate::secrets::new_password()?;
+                let changes = UserChanges {
+                    password: Some(password.clone()),
+                    ..UserChanges::default()
+                };
+                let user = users::update(conn, &admin, id, &changes)?;
+                shown = Some((user.username, password));
+            }
+            _ => return Err(Error::not_found("There is no such page.")),
+        }
+        match shown {
+            Some(_) => admin_view(conn, visitor, db_bytes, shown, None).map(Some),
+            None => Ok(None),
+        }
+    })
+    .await?;
+    match page {
+        Some(page) => show(&req, page),
+        None => Ok(see_other("/admin")),
+    }
+}

@@ -1,0 +1,611 @@
+//! Pages for looking around: explore, a group, a project with its packages and set-up, one
+//! package version, and file downloads for signed-in browsers.
+
+use actix_web::{HttpRequest, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::description;
+use super::{Chrome, PageResult, Visitor, page_error, render, site_url, visit};
+use crate::access::{self, GroupReader, ProjectReader};
+use crate::blobs::Sha256Hex;
+use crate::error::Error;
+use crate::model::{Namespace, NamespaceKind, Project, Role};
+use crate::registry::catalog;
+use crate::registry::directory::{self, Filters, Place};
+use crate::server::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/", web::get().to(explore))
+        .route("/explore", web::get().to(explore));
+}
+
+pub fn configure_places(cfg: &mut web::ServiceConfig) {
+    cfg.route("/{path:.+}", web::get().to(place_page));
+}
+
+/// A date as the pages show it (UTC).
+pub fn day(millis: i64) -> String {
+    crate::model::iso8601(millis)
+        .get(..10)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// A moment as the pages show it: `2026-11-26 09:30 UTC`.
+pub fn moment(millis: i64) -> String {
+    let text = crate::model::iso8601(millis);
+    format!(
+        "{} {} UTC",
+        text.get(..10).unwrap_or_default(),
+        text.get(11..16).unwrap_or_default()
+    )
+}
+
+/// A size for people: `1.4 MB`.
+pub fn size(bytes: i64) -> String {
+    const UNITS: [&str; 4] = ["kB", "MB", "GB", "TB"];
+    if bytes < 1000 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1000.0;
+    let mut unit = 0;
+    while value >= 1000.0 && unit < UNITS.len() - 1 {
+        value /= 1000.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
+/// A group or project in a list.
+struct Entry {
+    path: String,
+    visibility: &'static str,
+    /// The visitor's role here, if a member.
+    role: Option<&'static str>,
+}
+
+fn entry(
+    conn: &rusqlite::Connection,
+    visitor: &Visitor,
+    path: &str,
+    visibility: &'static str,
+    namespace_id: i64,
+    project_id: Option<i64>,
+) -> Result<Entry, Error> {
+    let role = access::role_of(conn, &visitor.caller(), namespace_id, project_id)?;
+    Ok(Entry {
+        path: path.to_owned(),
+        visibility,
+        role: role.map(Role::as_str),
+    })
+}
+
+/// Members' own entries first, then by path.
+fn members_first(entries: &mut [Entry]) {
+    entries.sort_by(|a, b| {
+        (a.role.is_none(), a.path.to_lowercase()).cmp(&(b.role.is_none(), b.path.to_lowercase()))
+    });
+}
+
+#[derive(Template)]
+#[template(path = "web/explore.html")]
+struct ExplorePage {
+    chrome: Chrome,
+    groups: Vec<Entry>,
+    projects: Vec<Entry>,
+}
+
+async fn explore(req: HttpRequest, state: web::Data<AppState>) -> PageResult {
+    let page = visit(&req, &state, |conn, visitor| {
+        let caller = visitor.caller();
+        let mut groups = Vec::new();
+        for group in directory::groups(conn, &caller, &Filters::default())? {
+            let visibility = group.visibility.as_str();
+            groups.push(entry(
+                conn,
+                visitor,
+                &group.full_path,
+                visibility,
+                group.id,
+                None,
+            )?);
+        }
+        let mut projects = Vec::new();
+        for project in directory::projects(conn, &caller, &Filters::default(), None)? {
+            let (visibility, ns) = (project.visibility.as_str(), project.namespace_id);
+            projects.push(entry(
+                conn,
+                visitor,
+                &project.full_path,
+                visibility,
+                ns,
+                Some(project.id),
+            )?);
+        }
+        members_first(&mut groups);
+        members_first(&mut projects);
+        Ok(ExplorePage {
+            chrome: visitor.chrome(),
+            groups,
+            projects,
+        })
+    })
+    .await?;
+    render(&page).map_err(|e| page_error(&req, e))
+}
+
+/// A web address split into the group or project it names and the page below it:
+/// `acme/models/-/packages/5` is (`acme/models`, `packages/5`).
+pub fn split_place(path: &str) -> (&str, &str) {
+    let path = path.trim_matches('/');
+    match path.split_once("/-/") {
+        Some((place, rest)) => (place, rest.trim_matches('/')),
+        None => (path.strip_suffix("/-").unwrap_or(path), ""),
+    }
+}
+
+/// The breadcrumb of a path: each ancestor's path with its last segment.
+fn crumbs(full_path: &str) -> Vec<(String, String)> {
+    let mut crumbs = Vec::new();
+    let mut so_far = String::new();
+    for segment in full_path.split('/') {
+        if !so_far.is_empty() {
+            so_far.push('/');
+        }
+        so_far.push_str(segment);
+        crumbs.push((so_far.clone(), segment.to_owned()));
+    }
+    crumbs
+}
+
+#[derive(Deserialize)]
+struct PlaceQuery {
+    filter: Option<String>,
+}
+
+async fn place_page(
+    req: HttpRequest,
+    query: web::Query<PlaceQuery>,
+    state: web::Data<AppState>,
+) -> PageResult {
+    if req.path().starts_with("/api/") {
+        return Ok(super::not_found(req).await);
+    }
+    let path = req.match_info().get("path").unwrap_or_default().to_owned();
+    let (place_path, rest) = split_place(&path);
+    let (place_path, rest) = (place_path.to_owned(), rest.to_owned());
+    if rest == "settings" {
+        return super::settings::settings_page(req, state, place_path).await;
+    }
+    if let Some(file_id) = rest
+        .strip_prefix("package_files/")
+        .and_then(|r| r.strip_suffix("/download"))
+    {
+        let file_id = file_id.parse::<i64>().ok();
+        return download(req, state, place_path, file_id).await;
+    }
+    let site = site_url(&req, &state);
+    let filter = query.into_inner().filter.filter(|f| !f.trim().is_empty());
+    let page = visit(&req, &state, move |conn, visitor| {
+        let place = directory::place(conn, &visitor.caller(), &place_path)?;
+        match (place, rest.as_str()) {
+            (Place::Group(reader), "") => group_page(conn, visitor, &reader).map(Page::Group),
+            (Place::Project(reader), "" | "packages") => {
+                project_page(conn, visitor, &reader, &site, filter).map(Page::Project)
+            }
+            (Place::Project(reader), rest) => {
+                let id = rest
+                    .strip_prefix("packages/")
+                    .and_then(|id| id.parse::<i64>().ok())
+                    .ok_or_else(|| Error::not_found("There is no such page."))?;
+                package_page(conn, visitor, &reader, &site, id).map(|p| Page::Package(Box::new(p)))
+            }
+            (Place::Group(_), _) => Err(Error::not_found("There is no such page.")),
+        }
+    })
+    .await?;
+    match page {
+        Page::Group(page) => render(&page),
+        Page::Project(page) => render(&page),
+        Page::Package(page) => render(page.as_ref()),
+    }
+    .map_err(|e| page_error(&req, e))
+}
+
+enum Page {
+    Group(GroupPage),
+    Project(ProjectPage),
+    Package(Box<PackagePage>),
+}
+
+/// A member as the group and settings pages list them.
+pub struct MemberRow {
+    pub user_id: i64,
+    pub username: String,
+    pub role: &'static str,
+    pub level: i64,
+}
+
+#[derive(Template)]
+#[template(path = "web/group.html")]
+struct GroupPage {
+    chrome: Chrome,
+    group: Namespace,
+    crumbs: Vec<(String, String)>,
+    subgroups: Vec<Entry>,
+    projects: Vec<Entry>,
+    members: Vec<MemberRow>,
+    may_manage: bool,
+}
+
+fn group_page(
+    conn: &rusqlite::Connection,
+    visitor: &Visitor,
+    reader: &GroupReader,
+) -> Result<GroupPage, Error> {
+    let group = reader.group().clone();
+    let caller = visitor.caller();
+    let mut subgroups = Vec::new();
+    for sub in directory::subgroups(conn, &caller, &group.full_path)? {
+        subgroups.push(entry(
+            conn,
+            visitor,
+            &sub.full_path,
+            sub.visibility.as_str(),
+            sub.id,
+            None,
+        )?);
+    }
+    let mut projects = Vec::new();
+    for project in reader
+        .projects()
+        .iter()
+        .filter(|p| p.namespace_id == group.id)
+    {
+        let visibility = project.visibility.as_str();
+        projects.push(entry(
+            conn,
+            visitor,
+            &project.full_path,
+            visibility,
+            group.id,
+            Some(project.id),
+        )?);
+    }
+    let target = crate::registry::admin::Target::Group(group.clone());
+    let members = crate::registry::membership::list(conn, &target, false)?
+        .into_iter()
+        .map(|(user, role)| MemberRow {
+            user_id: user.id,
+            username: user.username,
+            role: role.as_str(),
+            level: role.level(),
+        })
+        .collect();
+    let may_manage = super::settings::may_maintain(conn, visitor, group.id, None)?;
+    Ok(GroupPage {
+        chrome: visitor.chrome(),
+        crumbs: crumbs(&group.full_path),
+        group,
+        subgroups,
+        projects,
+        members,
+        may_manage,
+    })
+}
+
+/// The addresses clients use for one project.
+struct SetUp {
+    /// The project's simple index.
+    index: String,
+    /// The index with `__token__:TOKEN@` in it, as pip takes credentials.
+    index_with_token: String,
+    /// The simple index of the group the project is in, if it is in a group.
+    group_index: Option<String>,
+    /// Where twine and uv publish.
+    upload: String,
+    /// The index name uv and poetry use for it.
+    source_name: String,
+    /// The name as uv's environment variables spell it (`UV_INDEX_<NAME>_USERNAME`).
+    env_name: String,
+}
+
+impl SetUp {
+    fn new(site: &str, project: &Project, namespace: &Namespace) -> SetUp {
+        let api = format!("{site}/api/v4/projects/{}/packages/pypi", project.id);
+        let host = site
+            .split_once("://")
+            .map_or(site, |(_, rest)| rest)
+            .to_owned();
+        let source_name = project
+            .full_path
+            .rsplit('/')
+            .next()
+            .unwrap_or("wheelhouse")
+            .to_owned();
+        let (scheme, _) = site.split_once("://").unwrap_or(("http", site));
+        SetUp {
+            index: format!("{api}/simple"),
+            index_with_token: format!(
+                "{scheme}://__token__:TOKEN@{host}/api/v4/projects/{}/packages/pypi/simple",
+                project.id
+            ),
+            env_name: source_name
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() {
+                        c.to_ascii_uppercase()
+                    } else {
+                        '_'
+                    }
+                })
+                .collect(),
+            group_index: (namespace.kind == NamespaceKind::Group).then(|| {
+                format!(
+                    "{site}/api/v4/groups/{}/-/packages/pypi/simple",
+                    namespace.id
+                )
+            }),
+            upload: api,
+            source_name,
+        }
+    }
+}
+
+/// A package as the project page lists it.
+struct PackageLine {
+    name: String,
+    latest_version: String,
+    latest_id: i64,
+    versions: usize,
+    updated: String,
+}
+
+#[derive(Template)]
+#[template(path = "web/project.html")]
+struct ProjectPage {
+    chrome: Chrome,
+    project: Project,
+    crumbs: Vec<(String, String)>,
+    packages: Vec<PackageLine>,
+    filter: String,
+    setup: SetUp,
+    may_manage: bool,
+}
+
+fn project_page(
+    conn: &rusqlite::Connection,
+    visitor: &Visitor,
+    reader: &ProjectReader,
+    site: &str,
+    filter: Option<String>,
+) -> Result<ProjectPage, Error> {
+    let project = reader.project().clone();
+    let namespace = directory::namespace_of(conn, &project)?;
+    let packages = catalog::packages(conn, reader, filter.as_deref().map(str::trim))?
+        .into_iter()
+        .map(|p| PackageLine {
+            name: p.display_name,
+            latest_version: p.latest_version,
+            latest_id: p.latest_id,
+            versions: p.version_count,
+            updated: day(p.updated_at),
+        })
+        .collect();
+    let may_manage =
+        super::settings::may_maintain(conn, visitor, project.namespace_id, Some(project.id))?;
+    Ok(ProjectPage {
+        chrome: visitor.chrome(),
+        crumbs: crumbs(&project.full_path),
+        setup: SetUp::new(site, &project, &namespace),
+        project,
+        packages,
+        filter: filter.unwrap_or_default(),
+        may_manage,
+    })
+}
+
+/// A file as the package page lists it.
+struct FileLine {
+    id: i64,
+    filename: String,
+    size: String,
+    sha256: String,
+    uploaded: String,
+    uploader: String,
+    requires_python: String,
+    yanked: bool,
+    yanked_reason: String,
+}
+
+/// A version in the package page's list.
+struct VersionLine {
+    id: i64,
+    version: String,
+    date: String,
+    files: i64,
+    yanked: bool,
+    current: bool,
+}
+
+/// The metadata fields the page shows, ready to print.
+#[derive(Default)]
+struct About {
+    summary: String,
+    license: String,
+    requires_python: String,
+    author: String,
+    dependencies: Vec<String>,
+    classifiers: Vec<String>,
+    /// (label, URL), only http(s) URLs.
+    links: Vec<(String, String)>,
+    description_html: String,
+}
+
+impl About {
+    fn new(meta: &crate::python::metadata::CoreMetadata) -> About {
+        let mut links: Vec<(String, String)> = meta
+            .project_urls
+            .iter()
+            .filter_map(|entry| entry.split_once(','))
+            .map(|(label, url)| (label.trim().to_owned(), url.trim().to_owned()))
+            .collect();
+        if let Some(home) = &meta.home_page {
+            links.insert(0, ("Homepage".to_owned(), home.clone()));
+        }
+        // Only web links: a `javascript:` URL in metadata must never become a link.
+        links.retain(|(_, url)| url.starts_with("https://") || url.starts_with("http://"));
+        let author = [&meta.author, &meta.author_email]
+            .into_iter()
+            .flatten()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .join(" ");
+        About {
+            summary: meta.summary.clone().unwrap_or_default(),
+            license: meta.license.clone().unwrap_or_default(),
+            requires_python: meta.requires_python.clone().unwrap_or_default(),
+            author,
+            dependencies: meta.requires_dist.clone(),
+            classifiers: meta.classifiers.clone(),
+            links,
+            description_html: meta
+                .description
+                .as_deref()
+                .filter(|d| !d.trim().is_empty())
+                .map(|d| description::to_html(d, meta.description_content_type.as_deref()))
+                .unwrap_or_default(),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "web/package.html")]
+struct PackagePage {
+    chrome: Chrome,
+    project: Project,
+    crumbs: Vec<(String, String)>,
+    package_id: i64,
+    name: String,
+    version: String,
+    yanked: bool,
+    files: Vec<FileLine>,
+    versions: Vec<VersionLine>,
+    about: About,
+    index: String,
+    may_manage: bool,
+}
+
+fn package_page(
+    conn: &rusqlite::Connection,
+    visitor: &Visitor,
+    reader: &ProjectReader,
+    site: &str,
+    package_id: i64,
+) -> Result<PackagePage, Error> {
+    let project = reader.project().clone();
+    let detail = catalog::package(conn, reader, package_id)?;
+    let files: Vec<FileLine> = detail
+        .files
+        .into_iter()
+        .map(|(file, uploader)| FileLine {
+            id: file.id,
+            size: size(file.size),
+            uploaded: moment(file.created_at),
+            uploader: uploader.unwrap_or_else(|| "—".to_owned()),
+            requires_python: file.requires_python.unwrap_or_default(),
+            yanked: file.yanked,
+            yanked_reason: file.yanked_reason.unwrap_or_default(),
+            filename: file.filename,
+            sha256: file.sha256,
+        })
+        .collect();
+    let versions = detail
+        .versions
+        .into_iter()
+        .map(|v| VersionLine {
+            current: v.id == detail.package.id,
+            id: v.id,
+            version: v.version,
+            date: day(v.created_at),
+            files: v.file_count,
+            yanked: v.yanked,
+        })
+        .collect();
+    let may_manage =
+        super::settings::may_maintain(conn, visitor, project.namespace_id, Some(project.id))?;
+    Ok(PackagePage {
+        chrome: visitor.chrome(),
+        crumbs: crumbs(&project.full_path),
+        index: format!("{site}/api/v4/projects/{}/packages/pypi/simple", project.id),
+        package_id: detail.package.id,
+        name: detail.package.display_name,
+        version: detail.package.version,
+        yanked: !files.is_empty() && files.iter().all(|f| f.yanked),
+        files,
+        versions,
+        about: detail.metadata.as_ref().map(About::new).unwrap_or_default(),
+        project,
+        may_manage,
+    })
+}
+
+/// A file for a signed-in browser (pip and uv use the API's file routes with a token).
+async fn download(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    place_path: String,
+    file_id: Option<i64>,
+) -> PageResult {
+    let file = visit(&req, &state, move |conn, visitor| {
+        let Place::Project(reader) = directory::place(conn, &visitor.caller(), &place_path)? else {
+            return Err(Error::not_found("There is no such file."));
+        };
+        let file_id = file_id.ok_or_else(|| Error::not_found("There is no such file."))?;
+        catalog::file(conn, &reader, file_id)
+    })
+    .await?;
+    let blob = Sha256Hex::parse(&file.sha256)
+        .ok_or_else(|| page_error(&req, Error::internal("stored sha256 is not hex")))?;
+    super::super::download::send(
+        &req,
+        super::super::download::Download {
+            path: state.blobs.path(&blob),
+            etag: format!("\"{}\"", blob.as_str()),
+            filename: &file.filename,
+            content_type: "application/octet-stream",
+        },
+    )
+    .await
+    .map_err(|e| page_error(&req, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn web_addresses_split_into_place_and_page() {
+        assert_eq!(split_place("acme/models"), ("acme/models", ""));
+        assert_eq!(split_place("acme/models/"), ("acme/models", ""));
+        assert_eq!(
+            split_place("acme/models/-/packages"),
+            ("acme/models", "packages")
+        );
+        assert_eq!(
+            split_place("acme/ml/m/-/packages/12/"),
+            ("acme/ml/m", "packages/12")
+        );
+        assert_eq!(split_place("acme/-/settings"), ("acme", "settings"));
+    }
+
+    #[test]
+    fn sizes_and_dates_read_well() {
+        assert_eq!(size(999), "999 B");
+        assert_eq!(size(1_400_000), "1.4 MB");
+        assert_eq!(size(100_000_000_000), "100.0 GB");
+        assert_eq!(day(0), "1970-01-01");
+        assert_eq!(moment(90_000_000), "1970-01-02 01:00 UTC");
+    }
+}

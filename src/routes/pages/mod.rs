@@ -1,0 +1,271 @@
+//! The web interface: server-rendered pages and forms for browsers, signed in by a session
+//! cookie, with the same access rules as every other route.
+
+mod account;
+mod admin;
+mod browse;
+mod description;
+mod settings;
+
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use askama::Template;
+
+use crate::auth::Caller;
+use crate::error::Error;
+use crate::server::AppState;
+use crate::sessions::WebSession;
+
+/// The session cookie's name.
+const SESSION_COOKIE: &str = "wh_session";
+
+/// What every HTML page sends: no script but our own file, no framing, no guessing of types.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
+    style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; \
+    base-uri 'none'";
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    account::configure(cfg);
+    admin::configure(cfg);
+    browse::configure(cfg);
+}
+
+/// The catch-all routes for group and project pages go last, after every other route.
+pub fn configure_places(cfg: &mut web::ServiceConfig) {
+    browse::configure_places(cfg);
+    settings::configure_places(cfg);
+}
+
+/// Who is looking at a page: a signed-in session or nobody.
+#[derive(Debug, Clone)]
+pub struct Visitor {
+    pub session: Option<WebSession>,
+}
+
+impl Visitor {
+    /// The caller the access rules judge.
+    pub fn caller(&self) -> Caller {
+        match &self.session {
+            Some(session) => Caller::User(session.user.clone()),
+            None => Caller::Anonymous,
+        }
+    }
+
+    /// What the layout shows: the user's name and the token of the sign-out form.
+    pub fn chrome(&self) -> Chrome {
+        match &self.session {
+            Some(session) => Chrome {
+                username: Some(session.user.username.clone()),
+                is_admin: session.user.is_admin,
+                csrf_token: session.csrf_token.clone(),
+            },
+            None => Chrome::default(),
+        }
+    }
+
+    /// Forms change things only with the token of the session that showed them.
+    pub fn check_form(&self, token: &str) -> Result<&WebSession, Error> {
+        let session = self.session.as_ref().ok_or(Error::Unauthorized)?;
+        if !constant_time_eq(session.csrf_token.as_bytes(), token.as_bytes()) {
+            return Err(Error::forbidden(
+                "This form has expired or did not come from this site (its CSRF token does not \
+                 match your session). Reload the page and try again.",
+            ));
+        }
+        Ok(session)
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The layout's data, part of every page.
+#[derive(Debug, Clone, Default)]
+pub struct Chrome {
+    pub username: Option<String>,
+    pub is_admin: bool,
+    pub csrf_token: String,
+}
+
+/// The session cookie a request carries, if any.
+fn session_secret(req: &HttpRequest) -> Option<String> {
+    req.cookie(SESSION_COOKIE)
+        .map(|c| c.value().to_owned())
+        .filter(|v| !v.is_empty() && v.len() < 200)
+}
+
+/// A failure on a page: shown as a page in the same style (never a stack trace); a page that
+/// needs signing in sends the browser to the sign-in form, and back afterwards.
+#[derive(Debug)]
+pub struct PageError {
+    error: Error,
+    return_to: String,
+}
+
+impl std::fmt::Display for PageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+#[derive(Template)]
+#[template(path = "web/error.html")]
+struct ErrorPage {
+    chrome: Chrome,
+    status: u16,
+    title: &'static str,
+    message: String,
+}
+
+impl ResponseError for PageError {
+    fn status_code(&self) -> StatusCode {
+        self.error.status_code()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if matches!(self.error, Error::Unauthorized) {
+            let target = format!(
+                "/users/sign_in?return_to={}",
+                percent_encoding::utf8_percent_encode(&self.return_to, QUERY_VALUE)
+            );
+            return HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, target))
+                .finish();
+        }
+        if let Error::Internal(detail) = &self.error {
+            tracing::error!("{detail}");
+        }
+        let status = self.status_code();
+        let message = match &self.error {
+            Error::Internal(_) => "Something went wrong on the server; it has been logged.".into(),
+            other => other.to_string(),
+        };
+        let page = ErrorPage {
+            chrome: Chrome::default(),
+            status: status.as_u16(),
+            title: status.canonical_reason().unwrap_or("Error"),
+            message,
+        };
+        match page.render() {
+            Ok(body) => html(status, body),
+            Err(_) => HttpResponse::build(status).body(page.message),
+        }
+    }
+}
+
+/// Characters escaped in a query value (everything but unreserved characters and `/`).
+const QUERY_VALUE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b'/');
+
+type PageResult<T = HttpResponse> = Result<T, PageError>;
+
+/// Runs page work on the blocking pool for the visitor the session cookie names.
+async fn visit<T, F>(req: &HttpRequest, state: &AppState, work: F) -> PageResult<T>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut rusqlite::Connection, &Visitor) -> Result<T, Error> + Send + 'static,
+{
+    let secret = session_secret(req);
+    let outcome = state
+        .db
+        .run(move |conn| {
+            let session = match &secret {
+                Some(secret) => crate::sessions::resolve(conn, secret)?,
+                None => None,
+            };
+            work(conn, &Visitor { session })
+        })
+        .await;
+    outcome.map_err(|error| page_error(req, error))
+}
+
+fn page_error(req: &HttpRequest, error: Error) -> PageError {
+    let return_to = match req.query_string() {
+        "" => req.path().to_owned(),
+        query => format!("{}?{query}", req.path()),
+    };
+    PageError { error, return_to }
+}
+
+/// An HTML answer with the headers every page carries.
+fn html(status: StatusCode, body: String) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))
+        .insert_header(("Content-Security-Policy", CONTENT_SECURITY_POLICY))
+        .insert_header(("X-Content-Type-Options", "nosniff"))
+        .insert_header(("X-Frame-Options", "DENY"))
+        .insert_header(("Referrer-Policy", "same-origin"))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(body)
+}
+
+/// Renders a page (200).
+fn render(page: &impl Template) -> Result<HttpResponse, Error> {
+    Ok(html(
+        StatusCode::OK,
+        page.render().map_err(Error::internal)?,
+    ))
+}
+
+/// After a form: back to a page (303, so a reload does not post again).
+fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location.to_owned()))
+        .finish()
+}
+
+/// A form body; what is wrong with it is the 400's message.
+fn form<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
+    serde_urlencoded::from_bytes(body)
+        .map_err(|e| Error::bad_request(format!("The form is not what this page takes: {e}")))
+}
+
+/// The session cookie: HttpOnly, SameSite=Lax, Secure when the site is served over TLS.
+fn session_cookie(
+    req: &HttpRequest,
+    state: &AppState,
+    value: String,
+    days: i64,
+) -> Cookie<'static> {
+    let secure = req.connection_info().scheme() == "https"
+        || state
+            .config
+            .external_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("https://"));
+    Cookie::build(SESSION_COOKIE, value)
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(secure)
+        .max_age(actix_web::cookie::time::Duration::days(days))
+        .finish()
+}
+
+/// This server's address as clients should use it: the configured external URL, else the
+/// address the request came to (Host, and X-Forwarded-* behind a proxy).
+fn site_url(req: &HttpRequest, state: &AppState) -> String {
+    match &state.config.external_url {
+        Some(external) => external.trim_end_matches('/').to_owned(),
+        None => {
+            let info = req.connection_info();
+            format!("{}://{}", info.scheme(), info.host())
+        }
+    }
+}
+
+/// Renders an HTML 404 for paths nothing else answers (the API keeps its JSON 404).
+pub async fn not_found(req: HttpRequest) -> HttpResponse {
+    let error = if req.path().starts_with("/api/") {
+        return Error::not_found("404 Not Found").error_response();
+    } else {
+        Error::not_found("There is nothing at this address, or you may not see it.")
+    };
+    page_error(&req, error).error_response()
+}

@@ -1,0 +1,374 @@
+//! Pages and forms for maintainers: a project's or group's settings (visibility, the upload
+//! policy, members and roles, deploy tokens) and yank, unyank and delete of package versions.
+
+use actix_web::{HttpRequest, web};
+use askama::Template;
+
+use super::browse::{MemberRow, split_place};
+use super::{Chrome, PageResult, Visitor, form, page_error, render, see_other, visit};
+use crate::access::{self, ApiUser};
+use crate::error::Error;
+use crate::model::{DeployToken, Role};
+use crate::registry::admin::Target;
+use crate::registry::directory::{self, Place};
+use crate::registry::manage::{self, FileRef, PackageRef};
+use crate::registry::{deploy_tokens, membership, structure, users};
+use crate::server::AppState;
+
+pub fn configure_places(cfg: &mut web::ServiceConfig) {
+    cfg.route("/{path:.+}", web::post().to(place_form));
+}
+
+/// Whether the visitor may change this project's or group's settings and packages (the
+/// pages show the controls only then; the forms ask again).
+pub fn may_maintain(
+    conn: &rusqlite::Connection,
+    visitor: &Visitor,
+    namespace_id: i64,
+    project_id: Option<i64>,
+) -> Result<bool, Error> {
+    let Ok(api) = access::api_user(&visitor.caller(), true) else {
+        return Ok(false);
+    };
+    Ok(access::api_maintain(conn, &api, namespace_id, project_id).is_ok())
+}
+
+/// The signed-in visitor as a user of the management services.
+fn api_of(visitor: &Visitor) -> Result<ApiUser, Error> {
+    visitor.session.as_ref().ok_or(Error::Unauthorized)?;
+    access::api_user(&visitor.caller(), true)
+}
+
+/// A deploy token as the settings page lists it.
+struct DeployTokenRow {
+    id: i64,
+    name: String,
+    username: String,
+    scopes: String,
+    expires: String,
+    state: &'static str,
+}
+
+impl DeployTokenRow {
+    fn new(token: &DeployToken) -> DeployTokenRow {
+        let state = if token.revoked {
+            "revoked"
+        } else if crate::auth::is_expired(token.expires_on.as_deref()) {
+            "expired"
+        } else {
+            "active"
+        };
+        DeployTokenRow {
+            id: token.id,
+            name: token.name.clone(),
+            username: token.username.clone(),
+            scopes: token.scopes.to_stored().replace(',', ", "),
+            expires: token.expires_on.clone().unwrap_or_else(|| "never".into()),
+            state,
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "web/settings.html")]
+struct SettingsPage {
+    chrome: Chrome,
+    path: String,
+    is_project: bool,
+    /// Each visibility with whether it is the current one.
+    visibilities: Vec<(&'static str, bool)>,
+    allow_file_replace: bool,
+    is_owner: bool,
+    members: Vec<MemberRow>,
+    deploy_tokens: Vec<DeployTokenRow>,
+    /// A deploy token just created: (username, secret), shown only now.
+    created: Option<(String, String)>,
+    problem: Option<String>,
+    roles: [(&'static str, i64); 5],
+}
+
+const ROLES: [(&str, i64); 5] = [
+    ("guest", 10),
+    ("reporter", 20),
+    ("developer", 30),
+    ("maintainer", 40),
+    ("owner", 50),
+];
+
+/// The settings target at a path, if the visitor maintains it (others get 404 or 403).
+fn target_of(
+    conn: &rusqlite::Connection,
+    api: &ApiUser,
+    path: &str,
+) -> Result<(Target, access::TargetMaintainer), Error> {
+    let target = match directory::place(conn, &api.caller(), path)? {
+        Place::Project(reader) => Target::Project(reader.project().clone()),
+        Place::Group(reader) => Target::Group(reader.group().clone()),
+    };
+    let maintainer = membership::maintainer(conn, api, &target)?;
+    Ok((target, maintainer))
+}
+
+fn settings_view(
+    conn: &rusqlite::Connection,
+    visitor: &Visitor,
+    path: &str,
+    created: Option<(String, String)>,
+    problem: Option<String>,
+) -> Result<SettingsPage, Error> {
+    let api = api_of(visitor)?;
+    let (target, maintainer) = target_of(conn, &api, path)?;
+    let members = membership::list(conn, &target, false)?
+        .into_iter()
+        .map(|(user, role)| MemberRow {
+            user_id: user.id,
+            username: user.username,
+            role: role.as_str(),
+            level: role.level(),
+        })
+        .collect();
+    let deploy_tokens = deploy_tokens::list(conn, &api, &target)?
+        .iter()
+        .map(DeployTokenRow::new)
+        .collect();
+    let (is_project, visibility, allow_file_replace, full_path) = match &target {
+        Target::Project(p) => (
+            true,
+            p.visibility,
+            p.allow_file_replace,
+            p.full_path.clone(),
+        ),
+        Target::Group(g) => (false, g.visibility, false, g.full_path.clone()),
+    };
+    Ok(SettingsPage {
+        chrome: visitor.chrome(),
+        path: full_path,
+        is_project,
+        visibilities: ["private", "internal", "public"]
+            .into_iter()
+            .map(|v| (v, v == visibility.as_str()))
+            .collect(),
+        allow_file_replace,
+        is_owner: maintainer.is_owner(),
+        members,
+        deploy_tokens,
+        created,
+        problem,
+        roles: ROLES,
+    })
+}
+
+pub async fn settings_page(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: String,
+) -> PageResult {
+    let page = visit(&req, &state, move |conn, visitor| {
+        settings_view(conn, visitor, &path, None, None)
+    })
+    .await?;
+    render(&page).map_err(|e| page_error(&req, e))
+}
+
+/// Every form on a group or project page posts to `PATH/-/…`; the part after `-/` says which.
+async fn place_form(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> PageResult {
+    let path = req.match_info().get("path").unwrap_or_default().to_owned();
+    let (place, action) = split_place(&path);
+    let (place, action) = (place.to_owned(), action.to_owned());
+    let pairs: Vec<(String, String)> = form(&body).map_err(|e| page_error(&req, e))?;
+    let fields = Fields(pairs);
+    let blobs = state.blobs.clone();
+    let outcome = visit(&req, &state, move |conn, visitor| {
+        visitor.check_form(&fields.get("csrf_token"))?;
+        let api = api_of(visitor)?;
+        let segments: Vec<&str> = action.split('/').collect();
+        match segments.as_slice() {
+            ["packages", id, change] => {
+                let id = id.parse::<i64>().map_err(|_| no_such_page())?;
+                change_package(conn, &blobs, visitor, &place, id, change, &fields)
+            }
+            ["settings", "general"] => {
+                let visibility = fields
+                    .optional("visibility")
+                    .map(|v| v.parse())
+                    .transpose()?;
+                match target_of(conn, &api, &place)?.0 {
+                    Target::Project(_) => {
+                        let replace = fields.optional("allow_file_replace").is_some();
+                        structure::update_project(conn, &api, &place, visibility, Some(replace))?;
+                    }
+                    Target::Group(_) => {
+                        structure::update_group(conn, &api, &place, visibility)?;
+                    }
+                }
+                Ok(Done::Back(settings_url(&place)))
+            }
+            ["settings", "members"] => {
+                let (target, _) = target_of(conn, &api, &place)?;
+                let username = fields.get("username");
+                let user = users::list(conn, &api, Some(username.trim()), None)?
+                    .into_iter()
+                    .next()
+                    .ok_or_else(|| {
+                        Error::bad_request(format!(
+                            "There is no user named \"{}\".",
+                            username.trim()
+                        ))
+                    })?;
+                membership::set(conn, &api, &target, user.id, fields.role()?, false)?;
+                Ok(Done::Back(settings_url(&place)))
+            }
+            ["settings", "members", user_id] => {
+                let user_id = user_id.parse::<i64>().map_err(|_| no_such_page())?;
+                let (target, _) = target_of(conn, &api, &place)?;
+                membership::set(conn, &api, &target, user_id, fields.role()?, true)?;
+                Ok(Done::Back(settings_url(&place)))
+            }
+            ["settings", "members", user_id, "remove"] => {
+                let user_id = user_id.parse::<i64>().map_err(|_| no_such_page())?;
+                let (target, _) = target_of(conn, &api, &place)?;
+                membership::remove(conn, &api, &target, user_id)?;
+                Ok(Done::Back(settings_url(&place)))
+            }
+            ["settings", "deploy_tokens"] => {
+                let (target, _) = target_of(conn, &api, &place)?;
+                let scopes = fields.all("scope");
+                let expires = fields.optional("expires_at");
+                let name = fields.get("name");
+                let outcome = if scopes.is_empty() {
+                    Err(Error::bad_request("Choose at least one scope."))
+                } else {
+                    deploy_tokens::create(
+                        conn,
+                        &api,
+                        &target,
+                        name.trim(),
+                        &scopes,
+                        expires.as_deref(),
+                    )
+                };
+                let (created, problem) = match outcome {
+                    Ok((token, secret)) => (Some((token.username, secret)), None),
+                    Err(Error::BadRequest(problem)) => (None, Some(problem)),
+                    Err(other) => return Err(other),
+                };
+                let page = settings_view(conn, visitor, &place, created, problem)?;
+                Ok(Done::Show(Box::new(page)))
+            }
+            ["settings", "deploy_tokens", id, "revoke"] => {
+                let id = id.parse::<i64>().map_err(|_| no_such_page())?;
+                let (target, _) = target_of(conn, &api, &place)?;
+                deploy_tokens::revoke(conn, &api, &target, id)?;
+                Ok(Done::Back(settings_url(&place)))
+            }
+            _ => Err(no_such_page()),
+        }
+    })
+    .await?;
+    match outcome {
+        Done::Back(location) => Ok(see_other(&location)),
+        Done::Show(page) => {
+            let status = if page.problem.is_some() {
+                actix_web::http::StatusCode::BAD_REQUEST
+            } else {
+                actix_web::http::StatusCode::OK
+            };
+            let body = page
+                .render()
+                .map_err(|e| page_error(&req, Error::internal(e)))?;
+            Ok(super::html(status, body))
+        }
+    }
+}
+
+/// What a form leads to: back to a page, or a page shown at once (a new secret).
+enum Done {
+    Back(String),
+    Show(Box<SettingsPage>),
+}
+
+fn no_such_page() -> Error {
+    Error::not_found("There is no such page.")
+}
+
+fn settings_url(place: &str) -> String {
+    format!("/{place}/-/settings")
+}
+
+/// A form's fields in order (checkboxes repeat their name).
+struct Fields(Vec<(String, String)>);
+
+impl Fields {
+    fn get(&self, key: &str) -> String {
+        self.optional(key).unwrap_or_default()
+    }
+
+    fn optional(&self, key: &str) -> Option<String> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+            .filter(|v| !v.is_empty())
+    }
+
+    fn all(&self, key: &str) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+
+    fn role(&self) -> Result<Role, Error> {
+        self.get("access_level")
+            .parse::<i64>()
+            .ok()
+            .and_then(Role::from_level)
+            .ok_or_else(|| Error::bad_request("Choose a role."))
+    }
+}
+
+/// Yank (with an optional reason), unyank or delete one version, for maintainers.
+fn change_package(
+    conn: &mut rusqlite::Connection,
+    blobs: &crate::blobs::BlobStore,
+    visitor: &Visitor,
+    place: &str,
+    package_id: i64,
+    change: &str,
+    fields: &Fields,
+) -> Result<Done, Error> {
+    let Place::Project(reader) = directory::place(conn, &visitor.caller(), place)? else {
+        return Err(no_such_page());
+    };
+    let maintainer = access::maintain_project(conn, &visitor.caller(), reader.project().clone())?;
+    let package = PackageRef::Id(package_id);
+    let back = format!("/{place}/-/packages/{package_id}");
+    match change {
+        "yank" => {
+            let reason = fields.get("reason");
+            manage::set_yanked(
+                conn,
+                &maintainer,
+                &package,
+                &FileRef::All,
+                Some(reason.trim()),
+            )?;
+            Ok(Done::Back(back))
+        }
+        "unyank" => {
+            manage::set_yanked(conn, &maintainer, &package, &FileRef::All, None)?;
+            Ok(Done::Back(back))
+        }
+        "delete" => {
+            if fields.optional("confirm").is_none() {
+                return Err(Error::bad_request(
+                    "Tick the box to confirm that the version and its files should be deleted.",
+                ));
+            }
+            manage::delete(conn, blobs, &maintainer, &package, &FileRef::All)?;
+            Ok(Done::Back(format!("/{place}/-/packages")))
+        }
+        _ => Err(no_such_page()),
+    }
+}
