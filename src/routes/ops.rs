@@ -35,6 +35,8 @@ async fn static_file(req: HttpRequest) -> Result<HttpResponse> {
         "text/css; charset=utf-8"
     } else if name.ends_with(".js") {
         "text/javascript; charset=utf-8"
+    } else if name.ends_with(".svg") {
+        "image/svg+xml"
     } else {
         "application/octet-stream"
     };

@@ -2,6 +2,7 @@
 //! command line, and by the real pip, uv and twine.
 
 mod access;
+mod browser;
 mod cli;
 mod clients;
 mod gitlab_api;

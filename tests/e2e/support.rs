@@ -467,7 +467,7 @@ pub fn dist_dir(dists: &[(String, Vec<u8>)]) -> tempfile::TempDir {
     dir
 }
 
-/// The venv with pip, uv, twine, pypi-simple, python-gitlab and schemathesis from PyPI, created once per test run (and kept in target/
+/// The venv with pip, uv, twine, pypi-simple, python-gitlab, schemathesis and selenium from PyPI, created once per test run (and kept in target/
 /// between runs). Nothing is assumed to be installed on the machine beyond python3.
 pub fn python_tools() -> &'static Path {
     static VENV: OnceLock<PathBuf> = OnceLock::new();
@@ -476,7 +476,7 @@ pub fn python_tools() -> &'static Path {
         let bin = venv.join("bin");
         let has_pypi_simple = || {
             Command::new(bin.join("python"))
-                .args(["-c", "import pypi_simple, gitlab, schemathesis"])
+                .args(["-c", "import pypi_simple, gitlab, schemathesis, selenium"])
                 .output()
                 .is_ok_and(|o| o.status.success())
         };
@@ -498,10 +498,32 @@ pub fn python_tools() -> &'static Path {
                 "pypi-simple",
                 "python-gitlab",
                 "schemathesis",
+                "selenium",
             ]));
         }
         bin
     })
+}
+
+/// Debian's Chromium and ChromeDriver for the browser test, installed with apt-get the first
+/// time (the test machines are Debian and the tests run as root there).
+pub fn chromium() {
+    static READY: OnceLock<()> = OnceLock::new();
+    READY.get_or_init(|| {
+        let present = ["/usr/bin/chromium", "/usr/bin/chromedriver"]
+            .iter()
+            .all(|p| Path::new(p).exists());
+        if present {
+            return;
+        }
+        run_ok(Command::new("apt-get").arg("update").arg("-qq"));
+        run_ok(
+            Command::new("apt-get")
+                .args(["install", "-y", "-qq", "--no-install-recommends"])
+                .args(["chromium", "chromium-driver"])
+                .env("DEBIAN_FRONTEND", "noninteractive"),
+        );
+    });
 }
 
 /// Runs a command, panicking with its output unless it succeeds; returns stdout + stderr.
