@@ -250,6 +250,35 @@ fn sign_in_sets_a_safe_session_and_sign_out_ends_it() {
 }
 
 #[test]
+fn repeated_failed_sign_ins_are_slowed_then_refused() {
+    let server = Server::start_with(&["--max-auth-failures", "2"]);
+    add_user(&server, "alice", "alice password", false);
+    let mut visitor = Visitor::new(&server);
+    for _ in 0..2 {
+        let started = std::time::Instant::now();
+        let wrong = visitor.submit(
+            "/users/sign_in",
+            "/users/sign_in",
+            &[("username", "alice"), ("password", "guess guess")],
+        );
+        assert_eq!(wrong.status, 401);
+        assert!(
+            started.elapsed() >= std::time::Duration::from_millis(300),
+            "a failure answers slowly"
+        );
+    }
+    let refused = visitor.submit(
+        "/users/sign_in",
+        "/users/sign_in",
+        &[("username", "alice"), ("password", "alice password")],
+    );
+    assert_eq!(refused.status, 429, "{}", refused.text());
+    assert!(refused.header("retry-after").is_some());
+    assert_html_headers(&refused, "429 page");
+    assert!(refused.text().contains("too many failed sign-ins"));
+}
+
+#[test]
 fn a_user_changes_their_own_password() {
     let server = Server::start();
     add_user(&server, "bob", "bob password", false);

@@ -148,10 +148,16 @@ impl ResponseError for PageError {
             title: status.canonical_reason().unwrap_or("Error"),
             message,
         };
-        match page.render() {
+        let mut response = match page.render() {
             Ok(body) => html(status, body),
             Err(_) => HttpResponse::build(status).body(page.message),
+        };
+        if let Error::TooManyRequests(seconds) = &self.error
+            && let Ok(value) = header::HeaderValue::from_str(&seconds.to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
         }
+        response
     }
 }
 

@@ -172,6 +172,9 @@ pub async fn settings_page(
 
 /// Every form on a group or project page posts to `PATH/-/…`; the part after `-/` says which.
 async fn place_form(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> PageResult {
+    if req.path().starts_with("/api/") {
+        return Ok(super::not_found(req).await);
+    }
     let path = req.match_info().get("path").unwrap_or_default().to_owned();
     let (place, action) = split_place(&path);
     let (place, action) = (place.to_owned(), action.to_owned());
