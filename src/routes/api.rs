@@ -5,7 +5,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-use super::api_views::{PackageFileView, PackageView};
+use super::api_views::{FilePath, IdPath, PackageFileView, PackagePath, PackageView};
 use super::paging::Paging;
 use super::{RequestAuth, json_body, param};
 use crate::access;
@@ -119,7 +119,7 @@ impl ListQuery {
     get,
     path = "/api/v4/projects/{id}/packages",
     tag = "packages",
-    params(("id" = String, Path, description = "The numeric id or the URL-encoded full path"), ListQuery),
+    params(IdPath, ListQuery),
     responses((status = 200, description = "The project's packages, one page", body = [PackageView]))
 )]
 async fn list_packages(
@@ -147,7 +147,7 @@ async fn list_packages(
     get,
     path = "/api/v4/groups/{id}/packages",
     tag = "packages",
-    params(("id" = String, Path, description = "The numeric id or the URL-encoded full path"), ListQuery),
+    params(IdPath, ListQuery),
     responses((status = 200, description = "The packages of the group's projects, one page", body = [PackageView]))
 )]
 async fn list_group_packages(
@@ -199,7 +199,7 @@ fn listed(
     get,
     path = "/api/v4/projects/{id}/packages/{package_id}",
     tag = "packages",
-    params(("id" = String, Path, description = "The numeric id or the URL-encoded full path"), ("package_id" = i64, Path)),
+    params(PackagePath),
     responses((status = 200, description = "One version of a package", body = PackageView))
 )]
 async fn show_package(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
@@ -211,7 +211,7 @@ async fn show_package(req: HttpRequest, state: web::Data<AppState>) -> Result<Ht
     get,
     path = "/api/v4/projects/{id}/packages/{package_id}/package_files",
     tag = "packages",
-    params(("id" = String, Path, description = "The numeric id or the URL-encoded full path"), ("package_id" = i64, Path)),
+    params(PackagePath),
     responses((status = 200, description = "The version's files", body = [PackageFileView]))
 )]
 async fn list_files(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
@@ -290,7 +290,7 @@ fn yank_reason(body: &web::Bytes) -> Result<String> {
     delete,
     path = "/api/v4/projects/{id}/packages/{package_id}",
     tag = "packages",
-    params(("id" = String, Path, description = "The numeric id or the URL-encoded full path"), ("package_id" = i64, Path)),
+    params(PackagePath),
     responses((status = 204, description = "Removed with its files"))
 )]
 async fn delete_package(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
@@ -302,7 +302,7 @@ async fn delete_package(req: HttpRequest, state: web::Data<AppState>) -> Result<
     delete,
     path = "/api/v4/projects/{id}/packages/{package_id}/package_files/{file_id}",
     tag = "packages",
-    params(("id" = String, Path, description = "The numeric id or the URL-encoded full path"), ("package_id" = i64, Path), ("file_id" = i64, Path)),
+    params(FilePath),
     responses((status = 204, description = "Removed"))
 )]
 async fn delete_file(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
@@ -314,7 +314,7 @@ async fn delete_file(req: HttpRequest, state: web::Data<AppState>) -> Result<Htt
     post,
     path = "/api/v4/projects/{id}/packages/{package_id}/yank",
     tag = "packages",
-    params(("id" = String, Path, description = "The numeric id or the URL-encoded full path"), ("package_id" = i64, Path)),
+    params(PackagePath),
     request_body = Option<YankBody>,
     responses((status = 200, description = "The version's files, yanked", body = [PackageFileView]))
 )]
@@ -331,7 +331,7 @@ async fn yank_package(
     post,
     path = "/api/v4/projects/{id}/packages/{package_id}/unyank",
     tag = "packages",
-    params(("id" = String, Path, description = "The numeric id or the URL-encoded full path"), ("package_id" = i64, Path)),
+    params(PackagePath),
     responses((status = 200, description = "The version's files, no longer yanked", body = [PackageFileView]))
 )]
 async fn unyank_package(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
@@ -343,7 +343,7 @@ async fn unyank_package(req: HttpRequest, state: web::Data<AppState>) -> Result<
     post,
     path = "/api/v4/projects/{id}/packages/{package_id}/package_files/{file_id}/yank",
     tag = "packages",
-    params(("id" = String, Path, description = "The numeric id or the URL-encoded full path"), ("package_id" = i64, Path), ("file_id" = i64, Path)),
+    params(FilePath),
     request_body = Option<YankBody>,
     responses((status = 200, description = "The version's files", body = [PackageFileView]))
 )]
@@ -360,7 +360,7 @@ async fn yank_file(
     post,
     path = "/api/v4/projects/{id}/packages/{package_id}/package_files/{file_id}/unyank",
     tag = "packages",
-    params(("id" = String, Path, description = "The numeric id or the URL-encoded full path"), ("package_id" = i64, Path), ("file_id" = i64, Path)),
+    params(FilePath),
     responses((status = 200, description = "The version's files", body = [PackageFileView]))
 )]
 async fn unyank_file(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {

@@ -1,8 +1,9 @@
 //! The management API's response bodies in GitLab's shapes, typed so that the handlers serialize
-//! exactly what the OpenAPI description (generated from these types) promises.
+//! exactly what the OpenAPI description (generated from these types) promises, and the path
+//! parameters that description names.
 
 use serde::Serialize;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::db::packages::{PackageRow, StoredFile};
 use crate::model::{
@@ -16,6 +17,45 @@ fn last_segment(full_path: &str) -> &str {
 
 fn scope_names(stored: &str) -> Vec<String> {
     stored.split(',').map(str::to_owned).collect()
+}
+
+/// `…/projects/{id}` or `…/groups/{id}`.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+#[expect(
+    dead_code,
+    reason = "only described: handlers read the path through `param`"
+)]
+pub struct IdPath {
+    /// The numeric id or the URL-encoded full path (`acme%2Fmodels`).
+    id: String,
+}
+
+/// `…/packages/{package_id}` of a project.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+#[expect(
+    dead_code,
+    reason = "only described: handlers read the path through `param`"
+)]
+pub struct PackagePath {
+    /// The project's numeric id or URL-encoded full path.
+    id: String,
+    package_id: i64,
+}
+
+/// `…/package_files/{file_id}` of a package.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+#[expect(
+    dead_code,
+    reason = "only described: handlers read the path through `param`"
+)]
+pub struct FilePath {
+    /// The project's numeric id or URL-encoded full path.
+    id: String,
+    package_id: i64,
+    file_id: i64,
 }
 
 /// Every error: `{"message": "..."}` naming the problem.

@@ -5,7 +5,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-use super::api_views::{ErrorView, GroupView, ProjectView, accepted};
+use super::api_views::{ErrorView, GroupView, IdPath, ProjectView, accepted};
 use super::paging::Paging;
 use super::{as_api_user, json_body, lenient_bool, param};
 use crate::error::{Error, Result};
@@ -97,7 +97,7 @@ async fn list_groups(
     get,
     path = "/api/v4/groups/{id}",
     tag = "groups",
-    params(("id" = String, Path, description = "The numeric id or the URL-encoded full path")),
+    params(IdPath),
     responses((status = 200, description = "The group", body = GroupView))
 )]
 async fn show_group(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
@@ -113,7 +113,7 @@ async fn show_group(req: HttpRequest, state: web::Data<AppState>) -> Result<Http
     get,
     path = "/api/v4/groups/{id}/subgroups",
     tag = "groups",
-    params(("id" = String, Path, description = "The numeric id or the URL-encoded full path"), ListQuery),
+    params(IdPath, ListQuery),
     responses((status = 200, description = "Direct subgroups, one page", body = [GroupView]))
 )]
 async fn list_subgroups(
@@ -149,7 +149,7 @@ fn with_namespaces(
     get,
     path = "/api/v4/groups/{id}/projects",
     tag = "groups",
-    params(("id" = String, Path, description = "The numeric id or the URL-encoded full path"), ListQuery),
+    params(IdPath, ListQuery),
     responses((status = 200, description = "The group's projects, one page", body = [ProjectView]))
 )]
 async fn list_group_projects(
@@ -209,7 +209,7 @@ async fn list_projects(
     get,
     path = "/api/v4/projects/{id}",
     tag = "projects",
-    params(("id" = String, Path, description = "The numeric id or the URL-encoded full path")),
+    params(IdPath),
     responses((status = 200, description = "The project", body = ProjectView))
 )]
 async fn show_project(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
@@ -279,7 +279,7 @@ async fn create_group(
     put,
     path = "/api/v4/groups/{id}",
     tag = "groups",
-    params(("id" = String, Path, description = "The numeric id or the URL-encoded full path")),
+    params(IdPath),
     request_body = Option<Settings>,
     responses((status = 200, description = "The changed group", body = GroupView))
 )]
@@ -301,7 +301,7 @@ async fn update_group(
     delete,
     path = "/api/v4/groups/{id}",
     tag = "groups",
-    params(("id" = String, Path, description = "The numeric id or the URL-encoded full path")),
+    params(IdPath),
     responses((status = 202, description = "Removed", body = ErrorView), (status = 409, description = "The group is not empty", body = ErrorView))
 )]
 async fn delete_group(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
@@ -344,7 +344,7 @@ async fn create_project(
     put,
     path = "/api/v4/projects/{id}",
     tag = "projects",
-    params(("id" = String, Path, description = "The numeric id or the URL-encoded full path")),
+    params(IdPath),
     request_body = Option<Settings>,
     responses((status = 200, description = "The changed project", body = ProjectView))
 )]
@@ -375,7 +375,7 @@ async fn update_project(
     delete,
     path = "/api/v4/projects/{id}",
     tag = "projects",
-    params(("id" = String, Path, description = "The numeric id or the URL-encoded full path")),
+    params(IdPath),
     responses((status = 202, description = "Removed with its packages", body = ErrorView))
 )]
 async fn delete_project(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {

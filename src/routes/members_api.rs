@@ -3,7 +3,7 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use super::api_views::{DeployTokenView, ErrorView, MemberView};
 use super::{as_api_user, json_required, param};
@@ -58,6 +58,16 @@ pub enum OwnerKind {
     Groups,
 }
 
+/// `/api/v4/{kind}/{id}/…`: a project's or a group's.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+#[expect(dead_code, reason = "only described: `owner` reads the path")]
+pub struct OwnerPath {
+    kind: OwnerKind,
+    /// The numeric id or the URL-encoded full path.
+    id: String,
+}
+
 /// The owner a request names: (is it a group, its id or path).
 fn owner(req: &HttpRequest) -> (bool, String) {
     (param(req, "kind") == "groups", param(req, "id"))
@@ -67,7 +77,7 @@ fn owner(req: &HttpRequest) -> (bool, String) {
     get,
     path = "/api/v4/{kind}/{id}/members",
     tag = "members",
-    params(("kind" = OwnerKind, Path, description = "projects or groups"), ("id" = String, Path, description = "The numeric id or the URL-encoded full path")),
+    params(OwnerPath),
     responses((status = 200, description = "Direct members", body = [MemberView]))
 )]
 async fn list_members(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
@@ -78,7 +88,7 @@ async fn list_members(req: HttpRequest, state: web::Data<AppState>) -> Result<Ht
     get,
     path = "/api/v4/{kind}/{id}/members/all",
     tag = "members",
-    params(("kind" = OwnerKind, Path, description = "projects or groups"), ("id" = String, Path, description = "The numeric id or the URL-encoded full path")),
+    params(OwnerPath),
     responses((status = 200, description = "Direct and inherited members, each with the highest role", body = [MemberView]))
 )]
 async fn list_all_members(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
@@ -126,7 +136,7 @@ fn member_body(body: &web::Bytes) -> Result<(Option<i64>, Role)> {
     post,
     path = "/api/v4/{kind}/{id}/members",
     tag = "members",
-    params(("kind" = OwnerKind, Path, description = "projects or groups"), ("id" = String, Path, description = "The numeric id or the URL-encoded full path")),
+    params(OwnerPath),
     request_body = MemberBody,
     responses((status = 201, description = "The new member", body = MemberView), (status = 409, description = "Already a member", body = ErrorView))
 )]
@@ -157,7 +167,7 @@ fn user_id_param(req: &HttpRequest) -> Result<i64> {
     put,
     path = "/api/v4/{kind}/{id}/members/{user_id}",
     tag = "members",
-    params(("kind" = OwnerKind, Path, description = "projects or groups"), ("id" = String, Path, description = "The numeric id or the URL-encoded full path"), ("user_id" = i64, Path)),
+    params(OwnerPath, ("user_id" = i64, Path)),
     request_body = MemberBody,
     responses((status = 200, description = "The member with the new role", body = MemberView))
 )]
@@ -180,7 +190,7 @@ async fn edit_member(
     delete,
     path = "/api/v4/{kind}/{id}/members/{user_id}",
     tag = "members",
-    params(("kind" = OwnerKind, Path, description = "projects or groups"), ("id" = String, Path, description = "The numeric id or the URL-encoded full path"), ("user_id" = i64, Path)),
+    params(OwnerPath, ("user_id" = i64, Path)),
     responses((status = 204, description = "Removed"))
 )]
 async fn remove_member(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
@@ -197,7 +207,7 @@ async fn remove_member(req: HttpRequest, state: web::Data<AppState>) -> Result<H
     get,
     path = "/api/v4/{kind}/{id}/deploy_tokens",
     tag = "deploy tokens",
-    params(("kind" = OwnerKind, Path, description = "projects or groups"), ("id" = String, Path, description = "The numeric id or the URL-encoded full path")),
+    params(OwnerPath),
     responses((status = 200, description = "Deploy tokens (without secrets)", body = [DeployTokenView]))
 )]
 async fn list_tokens(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
@@ -229,7 +239,7 @@ struct NewDeployToken {
     post,
     path = "/api/v4/{kind}/{id}/deploy_tokens",
     tag = "deploy tokens",
-    params(("kind" = OwnerKind, Path, description = "projects or groups"), ("id" = String, Path, description = "The numeric id or the URL-encoded full path")),
+    params(OwnerPath),
     request_body = NewDeployToken,
     responses((status = 201, description = "The token with its secret, shown once", body = DeployTokenView))
 )]
@@ -259,7 +269,7 @@ async fn create_token(
     delete,
     path = "/api/v4/{kind}/{id}/deploy_tokens/{token_id}",
     tag = "deploy tokens",
-    params(("kind" = OwnerKind, Path, description = "projects or groups"), ("id" = String, Path, description = "The numeric id or the URL-encoded full path"), ("token_id" = i64, Path)),
+    params(OwnerPath, ("token_id" = i64, Path)),
     responses((status = 204, description = "Revoked"))
 )]
 async fn revoke_token(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {

@@ -3,13 +3,14 @@
 use std::time::{Duration, Instant};
 
 use actix_web::cookie::{Cookie, SameSite};
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, web};
 use askama::Template;
 use serde::Deserialize;
 
 use super::{
-    Chrome, PageResult, Visitor, form, page_error, render, see_other, session_cookie,
-    session_secret, visit,
+    Chrome, PageResult, Visitor, form, form_status, page_error, see_other, session_cookie,
+    session_secret, show, token_state, visit,
 };
 use crate::access;
 use crate::error::Error;
@@ -96,14 +97,11 @@ fn render_sign_in(
         problem,
     };
     let status = if page.problem.is_some() {
-        actix_web::http::StatusCode::UNAUTHORIZED
+        StatusCode::UNAUTHORIZED
     } else {
-        actix_web::http::StatusCode::OK
+        StatusCode::OK
     };
-    let body = page
-        .render()
-        .map_err(|e| page_error(req, Error::internal(e)))?;
-    let mut response = super::html(status, body);
+    let mut response = show(req, &page, status)?;
     let cookie = Cookie::build(SIGN_IN_COOKIE, form_token)
         .path("/users/sign_in")
         .http_only(true)
@@ -213,7 +211,7 @@ async fn password_page(req: HttpRequest, state: web::Data<AppState>) -> PageResu
         problem: None,
         changed: false,
     };
-    render(&page).map_err(|e| page_error(&req, e))
+    show(&req, &page, StatusCode::OK)
 }
 
 #[derive(Deserialize)]
@@ -249,15 +247,7 @@ async fn change_password(
         changed: outcome.is_none(),
         problem: outcome,
     };
-    let status = if page.changed {
-        actix_web::http::StatusCode::OK
-    } else {
-        actix_web::http::StatusCode::BAD_REQUEST
-    };
-    let body = page
-        .render()
-        .map_err(|e| page_error(&req, Error::internal(e)))?;
-    Ok(super::html(status, body))
+    show(&req, &page, form_status(&page.problem))
 }
 
 /// A token as the tokens page lists it.
@@ -273,13 +263,7 @@ struct TokenRow {
 
 impl TokenRow {
     fn new(token: &PersonalAccessToken) -> TokenRow {
-        let state = if token.revoked {
-            "revoked"
-        } else if crate::auth::is_expired(token.expires_on.as_deref()) {
-            "expired"
-        } else {
-            "active"
-        };
+        let state = token_state(token.revoked, token.expires_on.as_deref());
         TokenRow {
             id: token.id,
             name: token.name.clone(),
@@ -333,7 +317,7 @@ async fn tokens_page(req: HttpRequest, state: web::Data<AppState>) -> PageResult
         created: None,
         problem: None,
     };
-    render(&page).map_err(|e| page_error(&req, e))
+    show(&req, &page, StatusCode::OK)
 }
 
 #[derive(Deserialize)]
@@ -396,15 +380,7 @@ async fn create_token(
         })
     })
     .await?;
-    let status = if page.problem.is_some() {
-        actix_web::http::StatusCode::BAD_REQUEST
-    } else {
-        actix_web::http::StatusCode::OK
-    };
-    let body = page
-        .render()
-        .map_err(|e| page_error(&req, Error::internal(e)))?;
-    Ok(super::html(status, body))
+    show(&req, &page, form_status(&page.problem))
 }
 
 async fn revoke_token(

@@ -5,7 +5,7 @@ use actix_web::{HttpRequest, web};
 use askama::Template;
 
 use super::browse::day;
-use super::{Chrome, PageResult, Visitor, form, page_error, see_other, visit};
+use super::{Chrome, PageResult, Visitor, form, form_status, page_error, see_other, show, visit};
 use crate::access::{self, ApiAdmin};
 use crate::error::Error;
 use crate::registry::admin::UserChanges;
@@ -126,19 +126,7 @@ async fn admin_page(req: HttpRequest, state: web::Data<AppState>) -> PageResult 
         admin_view(conn, visitor, db_bytes, None, None)
     })
     .await?;
-    super::render(&page).map_err(|e| page_error(&req, e))
-}
-
-fn show(req: &HttpRequest, page: AdminPage) -> PageResult {
-    let status = if page.problem.is_some() {
-        actix_web::http::StatusCode::BAD_REQUEST
-    } else {
-        actix_web::http::StatusCode::OK
-    };
-    let body = page
-        .render()
-        .map_err(|e| page_error(req, Error::internal(e)))?;
-    Ok(super::html(status, body))
+    show(&req, &page, form_status(&page.problem))
 }
 
 async fn add_user(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> PageResult {
@@ -180,7 +168,7 @@ async fn add_user(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>
         }
     })
     .await?;
-    show(&req, page)
+    show(&req, &page, form_status(&page.problem))
 }
 
 async fn change_user(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> PageResult {
@@ -229,7 +217,7 @@ async fn change_user(req: HttpRequest, body: web::Bytes, state: web::Data<AppSta
     })
     .await?;
     match page {
-        Some(page) => show(&req, page),
+        Some(page) => show(&req, &page, form_status(&page.problem)),
         None => Ok(see_other("/admin")),
     }
 }

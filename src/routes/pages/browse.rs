@@ -1,12 +1,13 @@
 //! Pages for looking around: explore, a group, a project with its packages and set-up, one
 //! package version, and file downloads for signed-in browsers.
 
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, web};
 use askama::Template;
 use serde::Deserialize;
 
 use super::description;
-use super::{Chrome, PageResult, Visitor, page_error, render, site_url, visit};
+use super::{Chrome, PageResult, Visitor, page_error, show, site_url, visit};
 use crate::access::{self, GroupReader, ProjectReader};
 use crate::blobs::Sha256Hex;
 use crate::error::Error;
@@ -132,7 +133,7 @@ async fn explore(req: HttpRequest, state: web::Data<AppState>) -> PageResult {
         })
     })
     .await?;
-    render(&page).map_err(|e| page_error(&req, e))
+    show(&req, &page, StatusCode::OK)
 }
 
 /// A web address split into the group or project it names and the page below it:
@@ -206,11 +207,10 @@ async fn place_page(
     })
     .await?;
     match page {
-        Page::Group(page) => render(&page),
-        Page::Project(page) => render(&page),
-        Page::Package(page) => render(page.as_ref()),
+        Page::Group(page) => show(&req, &page, StatusCode::OK),
+        Page::Project(page) => show(&req, &page, StatusCode::OK),
+        Page::Package(page) => show(&req, page.as_ref(), StatusCode::OK),
     }
-    .map_err(|e| page_error(&req, e))
 }
 
 enum Page {
@@ -225,6 +225,24 @@ pub struct MemberRow {
     pub username: String,
     pub role: &'static str,
     pub level: i64,
+}
+
+impl MemberRow {
+    /// The direct members of a project or group.
+    pub fn direct(
+        conn: &rusqlite::Connection,
+        target: &crate::registry::admin::Target,
+    ) -> Result<Vec<MemberRow>, Error> {
+        Ok(crate::registry::membership::list(conn, target, false)?
+            .into_iter()
+            .map(|(user, role)| MemberRow {
+                user_id: user.id,
+                username: user.username,
+                role: role.as_str(),
+                level: role.level(),
+            })
+            .collect())
+    }
 }
 
 #[derive(Template)]
@@ -274,15 +292,7 @@ fn group_page(
         )?);
     }
     let target = crate::registry::admin::Target::Group(group.clone());
-    let members = crate::registry::membership::list(conn, &target, false)?
-        .into_iter()
-        .map(|(user, role)| MemberRow {
-            user_id: user.id,
-            username: user.username,
-            role: role.as_str(),
-            level: role.level(),
-        })
-        .collect();
+    let members = MemberRow::direct(conn, &target)?;
     let may_manage = super::settings::may_maintain(conn, visitor, group.id, None)?;
     Ok(GroupPage {
         chrome: visitor.chrome(),

@@ -211,12 +211,32 @@ fn html(status: StatusCode, body: String) -> HttpResponse {
         .body(body)
 }
 
-/// Renders a page (200).
-fn render(page: &impl Template) -> Result<HttpResponse, Error> {
-    Ok(html(
-        StatusCode::OK,
-        page.render().map_err(Error::internal)?,
-    ))
+/// Renders a page with this status.
+fn show(req: &HttpRequest, page: &impl Template, status: StatusCode) -> PageResult {
+    let body = page
+        .render()
+        .map_err(|e| page_error(req, Error::internal(e)))?;
+    Ok(html(status, body))
+}
+
+/// A page after a form: 400 when it names a problem with the form, else 200.
+fn form_status(problem: &Option<String>) -> StatusCode {
+    if problem.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    }
+}
+
+/// How a token (personal or deploy) stands, as the lists show it.
+fn token_state(revoked: bool, expires_on: Option<&str>) -> &'static str {
+    if revoked {
+        "revoked"
+    } else if crate::auth::is_expired(expires_on) {
+        "expired"
+    } else {
+        "active"
+    }
 }
 
 /// After a form: back to a page (303, so a reload does not post again).

@@ -5,7 +5,9 @@ use actix_web::{HttpRequest, web};
 use askama::Template;
 
 use super::browse::{MemberRow, split_place};
-use super::{Chrome, PageResult, Visitor, form, page_error, render, see_other, visit};
+use super::{
+    Chrome, PageResult, Visitor, form, form_status, page_error, see_other, show, token_state, visit,
+};
 use crate::access::{self, ApiUser};
 use crate::error::Error;
 use crate::model::{DeployToken, Role};
@@ -51,13 +53,7 @@ struct DeployTokenRow {
 
 impl DeployTokenRow {
     fn new(token: &DeployToken) -> DeployTokenRow {
-        let state = if token.revoked {
-            "revoked"
-        } else if crate::auth::is_expired(token.expires_on.as_deref()) {
-            "expired"
-        } else {
-            "active"
-        };
+        let state = token_state(token.revoked, token.expires_on.as_deref());
         DeployTokenRow {
             id: token.id,
             name: token.name.clone(),
@@ -118,15 +114,7 @@ fn settings_view(
 ) -> Result<SettingsPage, Error> {
     let api = api_of(visitor)?;
     let (target, maintainer) = target_of(conn, &api, path)?;
-    let members = membership::list(conn, &target, false)?
-        .into_iter()
-        .map(|(user, role)| MemberRow {
-            user_id: user.id,
-            username: user.username,
-            role: role.as_str(),
-            level: role.level(),
-        })
-        .collect();
+    let members = MemberRow::direct(conn, &target)?;
     let deploy_tokens = deploy_tokens::list(conn, &api, &target)?
         .iter()
         .map(DeployTokenRow::new)
@@ -167,7 +155,7 @@ pub async fn settings_page(
         settings_view(conn, visitor, &path, None, None)
     })
     .await?;
-    render(&page).map_err(|e| page_error(&req, e))
+    show(&req, &page, actix_web::http::StatusCode::OK)
 }
 
 /// Every form on a group or project page posts to `PATH/-/…`; the part after `-/` says which.
@@ -270,17 +258,7 @@ async fn place_form(req: HttpRequest, body: web::Bytes, state: web::Data<AppStat
     .await?;
     match outcome {
         Done::Back(location) => Ok(see_other(&location)),
-        Done::Show(page) => {
-            let status = if page.problem.is_some() {
-                actix_web::http::StatusCode::BAD_REQUEST
-            } else {
-                actix_web::http::StatusCode::OK
-            };
-            let body = page
-                .render()
-                .map_err(|e| page_error(&req, Error::internal(e)))?;
-            Ok(super::html(status, body))
-        }
+        Done::Show(page) => show(&req, page.as_ref(), form_status(&page.problem)),
     }
 }
 
