@@ -157,23 +157,8 @@ async fn list_group_projects(
     query: web::Query<ListQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse> {
-    let reference = param(&req, "id");
-    let (filters, include_subgroups) = (query.filters(), query.include_subgroups);
-    let projects = as_api_user(&req, &state, false, move |conn, api| {
-        let within = Some((reference.as_str(), include_subgroups));
-        with_namespaces(
-            conn,
-            directory::projects(conn, &api.caller(), &filters, within)?,
-        )
-    })
-    .await?;
-    Ok(query.paging().respond(
-        &req,
-        projects
-            .iter()
-            .map(|(p, ns)| ProjectView::new(p, ns))
-            .collect(),
-    ))
+    let within = Some((param(&req, "id"), query.include_subgroups));
+    projects_page(req, query, state, within).await
 }
 
 #[utoipa::path(
@@ -188,21 +173,26 @@ async fn list_projects(
     query: web::Query<ListQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse> {
+    projects_page(req, query, state, None).await
+}
+
+/// One page of the projects the caller may see: all, or one group's (`within`: its id or
+/// path, and whether its subgroups' projects count).
+async fn projects_page(
+    req: HttpRequest,
+    query: web::Query<ListQuery>,
+    state: web::Data<AppState>,
+    within: Option<(String, bool)>,
+) -> Result<HttpResponse> {
     let filters = query.filters();
     let projects = as_api_user(&req, &state, false, move |conn, api| {
-        with_namespaces(
-            conn,
-            directory::projects(conn, &api.caller(), &filters, None)?,
-        )
+        let within = within.as_ref().map(|(group, deep)| (group.as_str(), *deep));
+        let found = directory::projects(conn, &api.caller(), &filters, within)?;
+        with_namespaces(conn, found)
     })
     .await?;
-    Ok(query.paging().respond(
-        &req,
-        projects
-            .iter()
-            .map(|(p, ns)| ProjectView::new(p, ns))
-            .collect(),
-    ))
+    let views = projects.iter().map(|(p, ns)| ProjectView::new(p, ns));
+    Ok(query.paging().respond(&req, views.collect()))
 }
 
 #[utoipa::path(
