@@ -907,3 +907,76 @@ fn the_admin_area_is_for_admins() {
     let block = format!("/admin/users/{id}/block");
     assert_eq!(maria.submit("/explore", &block, &[]).status, 403);
 }
+
+#[test]
+fn every_form_refuses_a_forged_csrf_token() {
+    let (server, auth) = registry();
+    let (file, bytes) = wheel_described("forms", "1.0", &[], None, "text");
+    let resp = upload(
+        &server.project_api("acme/ml/secret"),
+        Some(&auth),
+        "forms",
+        "1.0",
+        &file,
+        &bytes,
+        &[],
+    );
+    assert_eq!(resp.status, 201);
+    let package_id = get(
+        &format!(
+            "{}/packages",
+            server.url("/api/v4/projects/acme%2Fml%2Fsecret")
+        ),
+        Some(&auth),
+    )
+    .json()[0]["id"]
+        .to_string();
+    let maria = user_id(&server, &auth, "maria");
+    let mut root = Visitor::sign_in(&server, "root", "root password");
+    let before = root.get("/acme/ml/secret/-/settings").text();
+    let forms = [
+        "/users/sign_out".to_owned(),
+        "/-/user_settings/password".to_owned(),
+        "/-/user_settings/personal_access_tokens".to_owned(),
+        "/-/user_settings/personal_access_tokens/1/revoke".to_owned(),
+        "/acme/ml/secret/-/settings/general".to_owned(),
+        "/acme/ml/secret/-/settings/members".to_owned(),
+        format!("/acme/ml/secret/-/settings/members/{maria}"),
+        format!("/acme/ml/secret/-/settings/members/{maria}/remove"),
+        "/acme/ml/secret/-/settings/deploy_tokens".to_owned(),
+        format!("/acme/ml/secret/-/packages/{package_id}/yank"),
+        format!("/acme/ml/secret/-/packages/{package_id}/delete"),
+        "/admin/users".to_owned(),
+        format!("/admin/users/{maria}/block"),
+    ];
+    for action in &forms {
+        let resp = root.post(
+            action,
+            &[
+                ("csrf_token", "forged"),
+                ("username", "x"),
+                ("name", "x"),
+                ("scope", "api"),
+                ("visibility", "public"),
+                ("access_level", "10"),
+                ("confirm", "yes"),
+                ("current_password", "root password"),
+                ("new_password", "another password"),
+            ],
+        );
+        assert_eq!(resp.status, 403, "{action}: {}", resp.text());
+        assert_html_headers(&resp, action);
+        assert!(resp.text().contains("CSRF"), "{action}");
+    }
+    assert_eq!(
+        root.get("/acme/ml/secret/-/settings").text(),
+        before,
+        "a forged form changed something"
+    );
+    assert_eq!(
+        root.get(&format!("/acme/ml/secret/-/packages/{package_id}"))
+            .status,
+        200
+    );
+    Visitor::sign_in(&server, "root", "root password");
+}
