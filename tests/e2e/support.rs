@@ -519,7 +519,7 @@ pub fn chromium() {
         run_ok(Command::new("apt-get").arg("update").arg("-qq"));
         run_ok(
             Command::new("apt-get")
-                .args(["install", "-y", "-qq", "--no-install-recommends"])
+                .args(["install", "-y", "-qq"])
                 .args(["chromium", "chromium-driver"])
                 .env("DEBIAN_FRONTEND", "noninteractive"),
         );
