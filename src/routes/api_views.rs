@@ -2,7 +2,7 @@
 //! exactly what the OpenAPI description (generated from these types) promises, and the path
 //! parameters that description names.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::db::packages::{PackageRow, StoredFile};
@@ -56,6 +56,19 @@ pub struct FilePath {
     id: String,
     package_id: i64,
     file_id: i64,
+}
+
+/// The body that creates a personal access token or a deploy token.
+#[derive(Deserialize, ToSchema)]
+pub struct NewTokenBody {
+    pub name: String,
+    /// Personal tokens: any; deploy tokens: read_package_registry and/or
+    /// write_package_registry.
+    #[schema(value_type = Vec<crate::model::Scope>)]
+    pub scopes: Vec<String>,
+    /// YYYY-MM-DD, after today; the token stops working on that day.
+    #[schema(format = Date)]
+    pub expires_at: Option<String>,
 }
 
 /// Every error: `{"message": "..."}` naming the problem.

@@ -239,6 +239,14 @@ impl Settings {
     fn visibility(&self) -> Result<Option<Visibility>> {
         self.visibility.as_deref().map(str::parse).transpose()
     }
+
+    /// What a create needs: the path, and the visibility (private unless asked, as GitLab).
+    fn for_creation(&self) -> Result<(String, Visibility)> {
+        Ok((
+            self.path()?,
+            self.visibility()?.unwrap_or(Visibility::Private),
+        ))
+    }
 }
 
 #[utoipa::path(
@@ -254,10 +262,7 @@ async fn create_group(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse> {
     let settings = json_body::<Settings>(&body)?;
-    let (path, visibility) = (
-        settings.path()?,
-        settings.visibility()?.unwrap_or(Visibility::Private),
-    );
+    let (path, visibility) = settings.for_creation()?;
     let group = as_api_user(&req, &state, true, move |conn, api| {
         structure::create_group(conn, api, &path, settings.parent_id, visibility)
     })
@@ -316,10 +321,7 @@ async fn create_project(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse> {
     let settings = json_body::<Settings>(&body)?;
-    let (path, visibility) = (
-        settings.path()?,
-        settings.visibility()?.unwrap_or(Visibility::Private),
-    );
+    let (path, visibility) = settings.for_creation()?;
     let (project, namespace) = as_api_user(&req, &state, true, move |conn, api| {
         let project =
             structure::create_project(conn, api, &path, settings.namespace_id, visibility)?;

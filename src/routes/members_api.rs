@@ -5,7 +5,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-use super::api_views::{DeployTokenView, ErrorView, MemberView};
+use super::api_views::{DeployTokenView, ErrorView, MemberView, NewTokenBody};
 use super::{as_api_user, json_required, param};
 use crate::error::{Error, Result};
 use crate::model::Role;
@@ -225,22 +225,12 @@ async fn list_tokens(req: HttpRequest, state: web::Data<AppState>) -> Result<Htt
     ))
 }
 
-#[derive(Deserialize, ToSchema)]
-struct NewDeployToken {
-    name: String,
-    /// read_package_registry and/or write_package_registry.
-    #[schema(value_type = Vec<crate::model::Scope>)]
-    scopes: Vec<String>,
-    #[schema(format = Date)]
-    expires_at: Option<String>,
-}
-
 #[utoipa::path(
     post,
     path = "/api/v4/{kind}/{id}/deploy_tokens",
     tag = "deploy tokens",
     params(OwnerPath),
-    request_body = NewDeployToken,
+    request_body = NewTokenBody,
     responses((status = 201, description = "The token with its secret, shown once", body = DeployTokenView))
 )]
 async fn create_token(
@@ -249,7 +239,7 @@ async fn create_token(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse> {
     let (is_group, reference) = owner(&req);
-    let new: NewDeployToken = json_required(&body)?;
+    let new: NewTokenBody = json_required(&body)?;
     let (token, secret) = as_api_user(&req, &state, true, move |conn, api| {
         let target = membership::target(conn, api, is_group, &reference)?;
         deploy_tokens::create(

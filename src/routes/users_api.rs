@@ -5,7 +5,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-use super::api_views::{ErrorView, PersonalAccessTokenView, UserView, VersionView};
+use super::api_views::{ErrorView, NewTokenBody, PersonalAccessTokenView, UserView, VersionView};
 use super::paging::Paging;
 use super::{as_api_admin, as_api_user, json_body, json_required, param};
 use crate::access;
@@ -183,21 +183,11 @@ async fn rotate_token(
     Ok(HttpResponse::Ok().json(PersonalAccessTokenView::new(&token, Some(secret))))
 }
 
-#[derive(Deserialize, ToSchema)]
-struct NewToken {
-    name: String,
-    #[schema(value_type = Vec<crate::model::Scope>)]
-    scopes: Vec<String>,
-    /// YYYY-MM-DD, after today.
-    #[schema(format = Date)]
-    expires_at: Option<String>,
-}
-
 #[utoipa::path(
     post,
     path = "/api/v4/user/personal_access_tokens",
     tag = "personal access tokens",
-    request_body = NewToken,
+    request_body = NewTokenBody,
     responses((status = 201, description = "The token with its secret, shown once", body = PersonalAccessTokenView))
 )]
 async fn create_own_token(
@@ -213,7 +203,7 @@ async fn create_own_token(
     path = "/api/v4/users/{user_id}/personal_access_tokens",
     tag = "personal access tokens",
     params(("user_id" = i64, Path)),
-    request_body = NewToken,
+    request_body = NewTokenBody,
     responses((status = 201, description = "The token with its secret, shown once", body = PersonalAccessTokenView))
 )]
 async fn create_token_for(
@@ -229,7 +219,7 @@ async fn create_token_for(
 
 async fn create_token(
     req: HttpRequest,
-    body: NewToken,
+    body: NewTokenBody,
     state: web::Data<AppState>,
     user_id: Option<i64>,
 ) -> Result<HttpResponse> {
