@@ -94,6 +94,21 @@ pub fn namespace_within(conn: &Connection, namespace_id: i64, ancestor_id: i64) 
     )?)
 }
 
+/// Runs a members query on (namespace, project); levels that name no role are left out.
+fn with_roles(
+    stmt: &mut rusqlite::Statement<'_>,
+    namespace_id: Option<i64>,
+    project_id: Option<i64>,
+) -> Result<Vec<(crate::model::User, Role)>> {
+    let rows = stmt
+        .query_map(params![namespace_id, project_id], user_and_level)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(u, l)| Role::from_level(l).map(|r| (u, r)))
+        .collect())
+}
+
 /// Direct members with their accounts, by username.
 pub fn list(conn: &Connection, source: Source) -> Result<Vec<(crate::model::User, Role)>> {
     let (namespace_id, project_id) = source.columns();
@@ -102,13 +117,7 @@ pub fn list(conn: &Connection, source: Source) -> Result<Vec<(crate::model::User
          FROM members m JOIN users u ON u.id = m.user_id
          WHERE m.namespace_id IS ?1 AND m.project_id IS ?2 ORDER BY u.username",
     )?;
-    let rows = stmt
-        .query_map(params![namespace_id, project_id], user_and_level)?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|(u, l)| Role::from_level(l).map(|r| (u, r)))
-        .collect())
+    with_roles(&mut stmt, namespace_id, project_id)
 }
 
 /// Members of a project or group counting those inherited from every ancestor group, each
@@ -129,13 +138,7 @@ pub fn list_inherited(
          WHERE m.project_id = ?2 OR m.namespace_id IN (SELECT id FROM chain)
          GROUP BY u.id ORDER BY u.username",
     )?;
-    let rows = stmt
-        .query_map(params![namespace_id, project_id], user_and_level)?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|(u, l)| Role::from_level(l).map(|r| (u, r)))
-        .collect())
+    with_roles(&mut stmt, Some(namespace_id), project_id)
 }
 
 fn user_and_level(row: &rusqlite::Row<'_>) -> rusqlite::Result<(crate::model::User, i64)> {
