@@ -42,14 +42,17 @@ pub struct PageKey {
 pub struct CachedPage {
     pub body: Bytes,
     pub etag: String,
+    /// The personal access token the page was rendered for: a hit is a use of it too.
+    pub token_id: Option<i64>,
 }
 
 impl CachedPage {
-    pub fn new(body: String) -> CachedPage {
+    pub fn new(body: String, token_id: Option<i64>) -> CachedPage {
         let etag = format!("\"{}\"", hex::encode(Sha256::digest(body.as_bytes())));
         CachedPage {
             body: Bytes::from(body),
             etag,
+            token_id,
         }
     }
 }
@@ -140,7 +143,7 @@ mod tests {
         let cache = PageCache::new(Connection::open(&path).unwrap());
         assert!(cache.get(&key("a")).unwrap().is_none());
         let generation = cache.generation().unwrap();
-        cache.put(key("a"), generation, CachedPage::new("page".into()));
+        cache.put(key("a"), generation, CachedPage::new("page".into(), None));
         assert_eq!(cache.get(&key("a")).unwrap().unwrap().body, "page");
         assert!(cache.get(&key("b")).unwrap().is_none());
 
@@ -156,7 +159,7 @@ mod tests {
             "a write anywhere invalidates"
         );
         // A page rendered before that write is not kept.
-        cache.put(key("a"), generation, CachedPage::new("stale".into()));
+        cache.put(key("a"), generation, CachedPage::new("stale".into(), None));
         assert!(cache.get(&key("a")).unwrap().is_none());
     }
 }

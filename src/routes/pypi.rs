@@ -86,19 +86,26 @@ async fn simple_page(
         trailing_slash,
     };
     if let Some(page) = state.pages.get(&key)? {
+        if let Some(token_id) = page.token_id {
+            state.token_usage.note(token_id, crate::db::now_millis());
+        }
         return Ok(page_response(req, format, page));
     }
     let generation = state.pages.generation()?;
     let reference = key.reference.clone();
-    let body = state
+    let (body, token_id) = state
         .db
         .run(move |conn| {
             auth.authorized(conn, |conn, caller| {
+                let token_id = match caller {
+                    crate::auth::Caller::User(user) => user.token_id,
+                    _ => None,
+                };
                 let scope = access::read_index(conn, caller, kind, &reference)?;
                 // Links are relative to the page as requested: from `…/simple/` a package is at
                 // `NAME/`, from `…/simple` at `simple/NAME/`; from `…/simple/NAME/` the files are
                 // at `../../files/`, from `…/simple/NAME` at `../files/`.
-                match package {
+                let body = match package {
                     None => {
                         let prefix = if trailing_slash { "" } else { "simple/" };
                         simple::render_index(format, &index::package_names(conn, &scope)?, prefix)
@@ -115,11 +122,12 @@ async fn simple_page(
                             prefix,
                         )
                     }
-                }
+                }?;
+                Ok((body, token_id))
             })
         })
         .await?;
-    let page = CachedPage::new(body);
+    let page = CachedPage::new(body, token_id);
     state.pages.put(key, generation, page.clone());
     Ok(page_response(req, format, page))
 }

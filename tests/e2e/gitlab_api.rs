@@ -153,3 +153,54 @@ fn schemathesis_finds_nothing_the_openapi_description_does_not_promise() {
         "the server died"
     );
 }
+
+/// A token's last use is noted on every request, cached pages included, and shows in the list.
+#[test]
+fn token_last_use_is_recorded_also_for_cached_pages() {
+    use time::OffsetDateTime;
+    use time::format_description::well_known::Rfc3339;
+    let server = Server::start();
+    server.cli(&["user", "add", "root", "--admin"]);
+    let admin = server.cli(&["token", "add", "root", "--name", "admin", "--scopes", "api"]);
+    server.cli(&["project", "add", "root/tools", "--visibility", "private"]);
+    let reader = server.cli(&[
+        "token",
+        "add",
+        "root",
+        "--name",
+        "reader",
+        "--scopes",
+        "read_package_registry",
+    ]);
+    let simple = format!("{}/simple/", server.project_api("root/tools"));
+    let last_use = || {
+        let list = request(
+            "GET",
+            &server.url("/api/v4/personal_access_tokens"),
+            &[("PRIVATE-TOKEN", &admin)],
+        )
+        .json();
+        let reader = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == "reader")
+            .unwrap()
+            .clone();
+        reader["last_used_at"]
+            .as_str()
+            .map(|t| OffsetDateTime::parse(t, &Rfc3339).unwrap())
+    };
+    assert_eq!(last_use(), None, "never used yet");
+    assert_eq!(get(&simple, Some(&basic("__token__", &reader))).status, 200);
+    assert!(last_use().is_some(), "a rendered page notes the use");
+    assert_eq!(get(&simple, Some(&basic("__token__", &reader))).status, 200);
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let before_hit = OffsetDateTime::now_utc();
+    assert_eq!(get(&simple, Some(&basic("__token__", &reader))).status, 200);
+    let seen = last_use().unwrap();
+    assert!(
+        seen >= before_hit - time::Duration::milliseconds(2),
+        "a cached page is a use too: {seen} < {before_hit}"
+    );
+}
