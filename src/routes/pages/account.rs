@@ -9,8 +9,8 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::{
-    Chrome, PageResult, Visitor, form, form_status, page_error, see_other, session_cookie,
-    session_secret, show, token_state, visit,
+    Chrome, PageResult, Visitor, form, form_status, page_error, see_other, served_over_tls,
+    session_cookie, session_secret, show, token_state, visit,
 };
 use crate::access;
 use crate::error::Error;
@@ -106,7 +106,7 @@ fn render_sign_in(
         .path("/users/sign_in")
         .http_only(true)
         .same_site(SameSite::Strict)
-        .secure(session_cookie(req, state, String::new(), 0).secure() == Some(true))
+        .secure(served_over_tls(req, state))
         .finish();
     response
         .add_cookie(&cookie)

@@ -252,6 +252,17 @@ fn form<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
         .map_err(|e| Error::bad_request(format!("The form is not what this page takes: {e}")))
 }
 
+/// Whether browsers reach this site over TLS (directly, through a proxy that says so, or by
+/// the configured external URL): then cookies are Secure.
+fn served_over_tls(req: &HttpRequest, state: &AppState) -> bool {
+    req.connection_info().scheme() == "https"
+        || state
+            .config
+            .external_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("https://"))
+}
+
 /// The session cookie: HttpOnly, SameSite=Lax, Secure when the site is served over TLS.
 fn session_cookie(
     req: &HttpRequest,
@@ -259,17 +270,11 @@ fn session_cookie(
     value: String,
     days: i64,
 ) -> Cookie<'static> {
-    let secure = req.connection_info().scheme() == "https"
-        || state
-            .config
-            .external_url
-            .as_deref()
-            .is_some_and(|u| u.starts_with("https://"));
     Cookie::build(SESSION_COOKIE, value)
         .path("/")
         .http_only(true)
         .same_site(SameSite::Lax)
-        .secure(secure)
+        .secure(served_over_tls(req, state))
         .max_age(actix_web::cookie::time::Duration::days(days))
         .finish()
 }
