@@ -9,7 +9,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::{
-    Chrome, PageResult, Visitor, form, form_status, page_error, see_other, served_over_tls,
+    Chrome, Fields, PageResult, Visitor, form, form_status, page_error, see_other, served_over_tls,
     session_cookie, session_secret, show, token_state, visit,
 };
 use crate::access;
@@ -320,50 +320,29 @@ async fn tokens_page(req: HttpRequest, state: web::Data<AppState>) -> PageResult
     show(&req, &page, StatusCode::OK)
 }
 
-#[derive(Deserialize)]
-struct NewTokenForm {
-    csrf_token: String,
-    name: String,
-    #[serde(default)]
-    scope: Vec<String>,
-    expires_at: Option<String>,
-}
-
 async fn create_token(
     req: HttpRequest,
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> PageResult {
-    // Checkboxes repeat their name (`scope=api&scope=read_api`), which serde_urlencoded reads
-    // only through pairs.
-    let pairs: Vec<(String, String)> = form(&body).map_err(|e| page_error(&req, e))?;
-    let value = |key: &str| pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
-    let fields = NewTokenForm {
-        csrf_token: value("csrf_token").unwrap_or_default(),
-        name: value("name").unwrap_or_default(),
-        scope: pairs
-            .iter()
-            .filter(|(k, _)| k == "scope")
-            .map(|(_, v)| v.clone())
-            .collect(),
-        expires_at: value("expires_at").filter(|v| !v.is_empty()),
-    };
+    let fields = Fields::parse(&body).map_err(|e| page_error(&req, e))?;
     let usage = state.token_usage.clone();
     let page = visit(&req, &state, move |conn, visitor| {
-        visitor.check_form(&fields.csrf_token)?;
+        visitor.check_form(&fields.get("csrf_token"))?;
         let api = access::api_user(&visitor.caller(), true)?;
-        let outcome = if fields.name.trim().is_empty() {
+        let (name, scopes) = (fields.get("name"), fields.all("scope"));
+        let outcome = if name.trim().is_empty() {
             Err(Error::bad_request("Give the token a name."))
-        } else if fields.scope.is_empty() {
+        } else if scopes.is_empty() {
             Err(Error::bad_request("Choose at least one scope."))
         } else {
             tokens::create(
                 conn,
                 &api,
                 api.user_id(),
-                fields.name.trim(),
-                &fields.scope,
-                fields.expires_at.as_deref(),
+                name.trim(),
+                &scopes,
+                fields.optional("expires_at").as_deref(),
             )
         };
         let (created, problem) = match outcome {

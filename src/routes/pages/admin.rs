@@ -5,7 +5,9 @@ use actix_web::{HttpRequest, web};
 use askama::Template;
 
 use super::browse::day;
-use super::{Chrome, PageResult, Visitor, form, form_status, page_error, see_other, show, visit};
+use super::{
+    Chrome, Fields, PageResult, Visitor, form, form_status, page_error, see_other, show, visit,
+};
 use crate::access::{self, ApiAdmin};
 use crate::error::Error;
 use crate::registry::admin::UserChanges;
@@ -130,20 +132,14 @@ async fn admin_page(req: HttpRequest, state: web::Data<AppState>) -> PageResult 
 }
 
 async fn add_user(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> PageResult {
-    let pairs: Vec<(String, String)> = form(&body).map_err(|e| page_error(&req, e))?;
+    let fields = Fields::parse(&body).map_err(|e| page_error(&req, e))?;
     let db_bytes = database_bytes(&state);
     let page = visit(&req, &state, move |conn, visitor| {
-        let value = |key: &str| {
-            pairs
-                .iter()
-                .find(|(k, _)| k == key)
-                .map(|(_, v)| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
-        visitor.check_form(&value("csrf_token").unwrap_or_default())?;
+        visitor.check_form(&fields.get("csrf_token"))?;
         let admin = admin_of(visitor)?;
-        let username = value("username").unwrap_or_default();
-        let typed = value("password");
+        let username = fields.get("username").trim().to_owned();
+        // A typed password is taken as typed: spaces may be part of it.
+        let typed = fields.optional("password");
         let password = match &typed {
             Some(p) => p.clone(),
             None => crate::secrets::new_password()?,
@@ -152,9 +148,9 @@ async fn add_user(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>
             conn,
             &admin,
             &username,
-            value("email").as_deref(),
+            fields.optional("email").as_deref().map(str::trim),
             Some(&password),
-            value("admin").is_some(),
+            fields.optional("admin").is_some(),
         );
         match created {
             Ok(user) => {

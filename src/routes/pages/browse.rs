@@ -21,10 +21,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/explore", web::get().to(explore));
 }
 
-pub fn configure_places(cfg: &mut web::ServiceConfig) {
-    cfg.route("/{path:.+}", web::get().to(place_page));
-}
-
 /// A date as the pages show it (UTC).
 pub fn day(millis: i64) -> String {
     crate::model::iso8601(millis)
@@ -161,18 +157,15 @@ fn crumbs(full_path: &str) -> Vec<(String, String)> {
 }
 
 #[derive(Deserialize)]
-struct PlaceQuery {
+pub(super) struct PlaceQuery {
     filter: Option<String>,
 }
 
-async fn place_page(
+pub(super) async fn place_page(
     req: HttpRequest,
     query: web::Query<PlaceQuery>,
     state: web::Data<AppState>,
 ) -> PageResult {
-    if req.path().starts_with("/api/") {
-        return Ok(super::not_found(req).await);
-    }
     let path = req.match_info().get("path").unwrap_or_default().to_owned();
     let (place_path, rest) = split_place(&path);
     let (place_path, rest) = (place_path.to_owned(), rest.to_owned());

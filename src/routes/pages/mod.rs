@@ -9,7 +9,7 @@ mod settings;
 
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::{StatusCode, header};
-use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, guard, web};
 use askama::Template;
 
 use crate::auth::Caller;
@@ -31,10 +31,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     browse::configure(cfg);
 }
 
-/// The catch-all routes for group and project pages go last, after every other route.
+/// Group and project pages (`/GROUP/PROJECT/-/…`) take every path no other route took, so
+/// they go last. Paths under `/api/` are never pages: an unknown one falls through to the
+/// default service and its JSON 404.
 pub fn configure_places(cfg: &mut web::ServiceConfig) {
-    browse::configure_places(cfg);
-    settings::configure_places(cfg);
+    cfg.service(
+        web::resource("/{path:.+}")
+            .guard(guard::fn_guard(|ctx| {
+                !ctx.head().uri.path().starts_with("/api/")
+            }))
+            .route(web::get().to(browse::place_page))
+            .route(web::post().to(settings::place_form)),
+    );
 }
 
 /// Who is looking at a page: a signed-in session or nobody.
@@ -261,6 +269,36 @@ fn served_over_tls(req: &HttpRequest, state: &AppState) -> bool {
             .external_url
             .as_deref()
             .is_some_and(|u| u.starts_with("https://"))
+}
+
+/// A form's fields in order. Checkboxes repeat their name (`scope=api&scope=read_api`),
+/// which a typed form cannot read; an empty field counts as absent.
+struct Fields(Vec<(String, String)>);
+
+impl Fields {
+    fn parse(body: &[u8]) -> Result<Fields, Error> {
+        form(body).map(Fields)
+    }
+
+    fn get(&self, key: &str) -> String {
+        self.optional(key).unwrap_or_default()
+    }
+
+    fn optional(&self, key: &str) -> Option<String> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+            .filter(|v| !v.is_empty())
+    }
+
+    fn all(&self, key: &str) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
 }
 
 /// The session cookie: HttpOnly, SameSite=Lax, Secure when the site is served over TLS.

@@ -6,7 +6,8 @@ use askama::Template;
 
 use super::browse::{MemberRow, split_place};
 use super::{
-    Chrome, PageResult, Visitor, form, form_status, page_error, see_other, show, token_state, visit,
+    Chrome, Fields, PageResult, Visitor, form_status, page_error, see_other, show, token_state,
+    visit,
 };
 use crate::access::{self, ApiUser};
 use crate::error::Error;
@@ -16,10 +17,6 @@ use crate::registry::directory::{self, Place};
 use crate::registry::manage::{self, FileRef, PackageRef};
 use crate::registry::{deploy_tokens, membership, structure, users};
 use crate::server::AppState;
-
-pub fn configure_places(cfg: &mut web::ServiceConfig) {
-    cfg.route("/{path:.+}", web::post().to(place_form));
-}
 
 /// Whether the visitor may change this project's or group's settings and packages (the
 /// pages show the controls only then; the forms ask again).
@@ -159,15 +156,15 @@ pub async fn settings_page(
 }
 
 /// Every form on a group or project page posts to `PATH/-/…`; the part after `-/` says which.
-async fn place_form(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> PageResult {
-    if req.path().starts_with("/api/") {
-        return Ok(super::not_found(req).await);
-    }
+pub(super) async fn place_form(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> PageResult {
     let path = req.match_info().get("path").unwrap_or_default().to_owned();
     let (place, action) = split_place(&path);
     let (place, action) = (place.to_owned(), action.to_owned());
-    let pairs: Vec<(String, String)> = form(&body).map_err(|e| page_error(&req, e))?;
-    let fields = Fields(pairs);
+    let fields = Fields::parse(&body).map_err(|e| page_error(&req, e))?;
     let blobs = state.blobs.clone();
     let outcome = visit(&req, &state, move |conn, visitor| {
         visitor.check_form(&fields.get("csrf_token"))?;
@@ -276,30 +273,7 @@ fn settings_url(place: &str) -> String {
     format!("/{place}/-/settings")
 }
 
-/// A form's fields in order (checkboxes repeat their name).
-struct Fields(Vec<(String, String)>);
-
 impl Fields {
-    fn get(&self, key: &str) -> String {
-        self.optional(key).unwrap_or_default()
-    }
-
-    fn optional(&self, key: &str) -> Option<String> {
-        self.0
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.clone())
-            .filter(|v| !v.is_empty())
-    }
-
-    fn all(&self, key: &str) -> Vec<String> {
-        self.0
-            .iter()
-            .filter(|(k, _)| k == key)
-            .map(|(_, v)| v.clone())
-            .collect()
-    }
-
     fn role(&self) -> Result<Role, Error> {
         self.get("access_level")
             .parse::<i64>()
