@@ -450,6 +450,11 @@ fn pages_show_only_what_the_visitor_may_see() {
             "{hidden} shows to a non-member"
         );
     }
+    let error_page = eve.get("/hidden/vault").text();
+    assert!(
+        error_page.contains(">eve</a>"),
+        "the error page still shows who is signed in"
+    );
 
     // Members see their own things first.
     let mut maria = Visitor::sign_in(&server, "maria", "maria password");

@@ -110,6 +110,8 @@ fn session_secret(req: &HttpRequest) -> Option<String> {
 pub struct PageError {
     error: Error,
     return_to: String,
+    /// The layout of the visitor who met the error (signed out when not known).
+    chrome: Chrome,
 }
 
 impl std::fmt::Display for PageError {
@@ -151,7 +153,7 @@ impl ResponseError for PageError {
             other => other.to_string(),
         };
         let page = ErrorPage {
-            chrome: Chrome::default(),
+            chrome: self.chrome.clone(),
             status: status.as_u16(),
             title: status.canonical_reason().unwrap_or("Error"),
             message,
@@ -186,17 +188,23 @@ where
     F: FnOnce(&mut rusqlite::Connection, &Visitor) -> Result<T, Error> + Send + 'static,
 {
     let secret = session_secret(req);
-    let outcome = state
+    let (chrome, outcome) = state
         .db
         .run(move |conn| {
             let session = match &secret {
                 Some(secret) => crate::sessions::resolve(conn, secret)?,
                 None => None,
             };
-            work(conn, &Visitor { session })
+            let visitor = Visitor { session };
+            // The layout goes with a failure too, so an error page still shows who is signed in.
+            Ok((visitor.chrome(), work(conn, &visitor)))
         })
-        .await;
-    outcome.map_err(|error| page_error(req, error))
+        .await
+        .map_err(|error| page_error(req, error))?;
+    outcome.map_err(|error| PageError {
+        chrome,
+        ..page_error(req, error)
+    })
 }
 
 fn page_error(req: &HttpRequest, error: Error) -> PageError {
@@ -204,7 +212,11 @@ fn page_error(req: &HttpRequest, error: Error) -> PageError {
         "" => req.path().to_owned(),
         query => format!("{}?{query}", req.path()),
     };
-    PageError { error, return_to }
+    PageError {
+        error,
+        return_to,
+        chrome: Chrome::default(),
+    }
 }
 
 /// An HTML answer with the headers every page carries.
