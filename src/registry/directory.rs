@@ -23,6 +23,22 @@ pub struct Filters {
 }
 
 impl Filters {
+    /// The caller's role where the filters ask about it (`membership`, `owned`); else none,
+    /// and no query.
+    fn role(
+        &self,
+        conn: &Connection,
+        caller: &Caller,
+        namespace_id: i64,
+        project_id: Option<i64>,
+    ) -> Result<Option<Role>> {
+        if self.membership || self.owned {
+            access::role_of(conn, caller, namespace_id, project_id)
+        } else {
+            Ok(None)
+        }
+    }
+
     fn admits(&self, full_path: &str, visibility: &str, role: Option<Role>) -> bool {
         self.search
             .as_deref()
@@ -40,7 +56,7 @@ fn group_not_found() -> Error {
 pub fn groups(conn: &Connection, caller: &Caller, filters: &Filters) -> Result<Vec<Namespace>> {
     let mut shown = Vec::new();
     for group in db::namespaces::list_groups(conn)? {
-        let role = access::role_of(conn, caller, group.id, None)?;
+        let role = filters.role(conn, caller, group.id, None)?;
         if filters.admits(&group.full_path, group.visibility.as_str(), role)
             && access::sees_group(conn, caller, &group)?
         {
@@ -95,7 +111,7 @@ pub fn projects(
     };
     let mut shown = Vec::new();
     for project in candidates {
-        let role = access::role_of(conn, caller, project.namespace_id, Some(project.id))?;
+        let role = filters.role(conn, caller, project.namespace_id, Some(project.id))?;
         if filters.admits(&project.full_path, project.visibility.as_str(), role)
             && access::sees_project(conn, caller, &project)?
         {
