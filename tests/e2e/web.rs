@@ -985,3 +985,116 @@ fn every_form_refuses_a_forged_csrf_token() {
     );
     Visitor::sign_in(&server, "root", "root password");
 }
+
+/// The text of `<pre id="ID">` on a page, unescaped, with `TOKEN` replaced by a real secret.
+fn snippet(page: &str, id: &str, token: &str) -> String {
+    let start = page
+        .find(&format!("id=\"{id}\">"))
+        .unwrap_or_else(|| panic!("no {id} on the page"))
+        + id.len()
+        + 6;
+    let text = &page[start..start + page[start..].find("</pre>").unwrap()];
+    text.replace("&quot;", "\"")
+        .replace("&#34;", "\"")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+        .replace("TOKEN", token)
+}
+
+/// What a newcomer copies from the project page works as it stands with the real twine, pip and
+/// uv: the .pypirc uploads, the pip index URL installs, the uv index and its credentials lock.
+#[test]
+fn the_set_up_on_the_project_page_works_with_twine_pip_and_uv() {
+    use crate::support::{client, dist_dir, run_ok};
+    let (server, _) = registry();
+    let token = server.cli(&["token", "add", "maria", "--name", "t", "--scopes", "api"]);
+    let mut maria = Visitor::sign_in(&server, "maria", "maria password");
+    let page = maria.get("/acme/ml/secret").text();
+    let work = tempfile::tempdir().unwrap();
+
+    // twine, with the .pypirc as shown.
+    let pypirc = snippet(&page, "setup-twine", &token);
+    let (config, command) = pypirc.split_once("# then").unwrap();
+    std::fs::write(
+        work.path().join("pypirc"),
+        config.trim_start_matches("# ~/.pypirc\n"),
+    )
+    .unwrap();
+    let repository = command
+        .split_whitespace()
+        .skip_while(|w| *w != "--repository")
+        .nth(1)
+        .unwrap();
+    let dists = dist_dir(&[wheel_described(
+        "snippet-kit",
+        "1.0",
+        &[],
+        Some(">=3.8"),
+        "text",
+    )]);
+    let files: Vec<_> = std::fs::read_dir(dists.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    run_ok(
+        client("twine")
+            .args(["upload", "--non-interactive", "--config-file"])
+            .arg(work.path().join("pypirc"))
+            .args(["--repository", repository])
+            .args(&files),
+    );
+
+    // pip, with the index URL as shown.
+    let pip = snippet(&page, "setup-pip", &token);
+    let index = pip
+        .lines()
+        .find_map(|l| l.strip_prefix("index-url = "))
+        .unwrap();
+    run_ok(
+        client("pip")
+            .args(["download", "--no-deps", "-d"])
+            .arg(work.path().join("downloads"))
+            .args(["--index-url", index, "snippet-kit==1.0"]),
+    );
+    assert!(
+        work.path()
+            .join("downloads/snippet_kit-1.0-py3-none-any.whl")
+            .exists()
+    );
+
+    // uv, with the pyproject index and the credentials as shown.
+    let uv = snippet(&page, "setup-uv", &token);
+    let (pyproject, rest) = uv.split_once("# credentials").unwrap();
+    let project = work.path().join("app");
+    std::fs::create_dir(&project).unwrap();
+    let manifest = format!(
+        "[project]\nname = \"app\"\nversion = \"0.1\"\nrequires-python = \">=3.8\"\n\
+         dependencies = [\"snippet-kit\"]\n\n{}",
+        pyproject.trim_start_matches("# pyproject.toml\n")
+    );
+    std::fs::write(project.join("pyproject.toml"), manifest).unwrap();
+    let mut lock = client("uv");
+    lock.arg("lock")
+        .current_dir(&project)
+        .env_remove("UV_NO_CONFIG");
+    for line in rest.lines().filter_map(|l| l.strip_prefix("export ")) {
+        let (name, value) = line.split_once('=').unwrap();
+        lock.env(name, value);
+    }
+    // The loopback rule of the tests: PyPI is never the default. The default index is ours
+    // without credentials, so locking succeeds only through the snippet's index and variables.
+    let plain = pyproject
+        .lines()
+        .find_map(|l| l.strip_prefix("url = \""))
+        .unwrap()
+        .trim_end_matches('"');
+    lock.env("UV_DEFAULT_INDEX", plain);
+    run_ok(&mut lock);
+    let locked = std::fs::read_to_string(project.join("uv.lock")).unwrap();
+    assert!(
+        locked.contains("name = \"snippet-kit\"") && locked.contains("/api/v4/projects/"),
+        "{locked}"
+    );
+}
