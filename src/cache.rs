@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use crate::access::IndexKind;
 use crate::db;
 use crate::error::Result;
-use crate::routes::Format;
+use crate::format::Format;
 
 /// Entries kept at most; past it the cache starts over (many distinct tokens, say).
 const MAX_ENTRIES: usize = 4096;

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod format;
 pub mod model;
 pub mod python;
 pub mod registry;

@@ -5,9 +5,9 @@ use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 use serde::Serialize;
 use serde_json::json;
 
-use super::negotiate::Format;
 use crate::db::packages::StoredFile;
 use crate::error::{Error, Result};
+use crate::format::Format;
 use crate::registry::index::{IndexEntry, PackagePage};
 
 /// Characters that cannot stand in one URL path segment.
