@@ -12,6 +12,7 @@ pub mod db;
 pub mod error;
 pub mod format;
 pub mod model;
+pub mod proxy;
 pub mod python;
 pub mod registry;
 pub mod routes;

@@ -18,6 +18,7 @@ use crate::model::PersonalAccessToken;
 use crate::registry::tokens;
 use crate::server::AppState;
 use crate::sessions;
+use crate::throttle::Subject;
 
 /// The cookie that ties the sign-in form to the browser that loaded it (no session yet, so
 /// the form's token is checked against this cookie instead).
@@ -57,14 +58,37 @@ struct SignInPage {
     problem: Option<String>,
 }
 
-/// Only paths on this site: never `//host` or `https://…` (no open redirect).
+/// Where signing in returns to when `return_to` is absent or leads off this site.
+const HOME: &str = "/";
+/// Longer `return_to` values are not followed (no page of this site needs one).
+const MAX_RETURN_TO: usize = 2048;
+
+/// Only a path on this site, judged as browsers judge it: by the WHATWG URL Standard, which
+/// drops tabs and newlines anywhere (`/%09/evil`, `/\t/evil`), reads `\` as `/` and a
+/// leading `//` as another host. `return_to` is resolved against a fixed base and kept only
+/// if it stays on that origin; what goes back is the resolved path and query, re-encoded (so
+/// no raw control character reaches the `Location` header), and checked to resolve to the
+/// same place again. Everything else goes home.
 fn local_path(return_to: Option<&str>) -> String {
-    match return_to {
-        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => {
-            path.to_owned()
-        }
-        _ => "/explore".to_owned(),
+    let base = url::Url::parse("http://wheelhouse.invalid/").expect("a valid base URL");
+    let Some(mut resolved) = return_to
+        .filter(|text| text.starts_with('/') && text.len() <= MAX_RETURN_TO)
+        .and_then(|text| base.join(text).ok())
+        .filter(|url| url.origin() == base.origin() && url.username().is_empty())
+    else {
+        return HOME.to_owned();
+    };
+    resolved.set_fragment(None);
+    let local = match resolved.query() {
+        Some(query) => format!("{}?{query}", resolved.path()),
+        None => resolved.path().to_owned(),
+    };
+    // `/.//evil` resolves to the path `//evil`, which as a Location is another host.
+    let round_trip = base.join(&local).ok();
+    if local.starts_with("//") || round_trip.as_ref() != Some(&resolved) {
+        return HOME.to_owned();
     }
+    local
 }
 
 #[derive(Deserialize)]
@@ -134,13 +158,21 @@ async fn sign_in(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>)
             ),
         ));
     }
-    let addr = req.peer_addr().map(|a| a.ip());
-    if let Some(addr) = addr {
-        state
-            .throttle
-            .check(addr, Instant::now())
-            .map_err(|wait| page_error(&req, Error::TooManyRequests(wait.as_secs())))?;
-    }
+    // Valid credentials are never refused for what others did from the same address, so the
+    // password is checked even when the address is past its limit (a wrong one then gets
+    // 429). What bounds guessing is the account's own count: an account with too many failed
+    // passwords in the window takes none, right or wrong, until the window ends (GitLab
+    // locks the account the same way); its tokens keep working.
+    let now = Instant::now();
+    let account = Subject::account(&fields.username);
+    state
+        .throttle
+        .check(&account, now)
+        .map_err(|wait| page_error(&req, Error::TooManyRequests(wait.as_secs())))?;
+    let client = super::super::site::client_addr(&req, &state).map(Subject::address);
+    let address_wait = client
+        .as_ref()
+        .and_then(|c| state.throttle.check(c, now).err());
     let (username, password) = (fields.username.clone(), fields.password);
     let opened = state
         .db
@@ -149,10 +181,13 @@ async fn sign_in(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>)
         .map_err(|e| page_error(&req, e))?;
     let return_to = local_path(fields.return_to.as_deref());
     let Some(opened) = opened else {
-        if let Some(addr) = addr {
-            state.throttle.record_failure(addr, Instant::now());
+        for subject in client.iter().chain([&account]) {
+            state.throttle.record_failure(subject, now);
         }
         actix_web::rt::time::sleep(FAILED_SIGN_IN_DELAY).await;
+        if let Some(wait) = address_wait {
+            return Err(page_error(&req, Error::TooManyRequests(wait.as_secs())));
+        }
         let problem = Some("Invalid username or password.".to_owned());
         return render_sign_in(&req, &state, return_to, fields.username, problem);
     };
@@ -389,17 +424,60 @@ mod tests {
 
     #[test]
     fn sign_in_returns_only_to_paths_on_this_site() {
-        assert_eq!(local_path(Some("/acme/models")), "/acme/models");
-        assert_eq!(local_path(Some("/a?b=c")), "/a?b=c");
+        for (given, kept) in [
+            ("/acme/models", "/acme/models"),
+            ("/a?b=c", "/a?b=c"),
+            (
+                "/acme/models/-/packages/5?x=1#top",
+                "/acme/models/-/packages/5?x=1",
+            ),
+            ("/a b", "/a%20b"),
+            ("/a/../b", "/b"),
+            ("/%2F%2Fevil.example", "/%2F%2Fevil.example"),
+            ("/\t", "/"),
+        ] {
+            assert_eq!(local_path(Some(given)), kept, "{given:?}");
+        }
+        let long = format!("/{}", "a".repeat(5000));
         for outside in [
             "//evil.example",
-            "https://evil.example",
-            "/\\evil",
-            "evil",
+            "//evil.example/x",
+            "///evil.example",
+            "/\\evil.example",
+            "\\/evil.example",
+            "\\\\evil.example",
+            "/\t/evil.example/x",
+            "/\n/evil.example/x",
+            "/\r/evil.example",
+            "/\r\n/evil.example",
+            "\t//evil.example",
+            "/\t\\evil.example",
+            "/.//evil.example",
+            "/./\\evil.example",
+            " //evil.example",
+            " /\t/evil.example",
+            "http:evil.example",
+            "http:/evil.example",
+            "http://evil.example",
+            "https://evil.example/x",
+            "HTTPS://evil.example",
+            "javascript:alert(1)",
+            "java\tscript:alert(1)",
+            "data:text/html,x",
+            "evil.example",
             "",
+            &long,
         ] {
-            assert_eq!(local_path(Some(outside)), "/explore", "{outside}");
+            assert_eq!(local_path(Some(outside)), "/", "{outside:?}");
         }
-        assert_eq!(local_path(None), "/explore");
+        assert_eq!(local_path(None), "/");
+        // The attack arrives percent-decoded from the form: a real TAB.
+        assert_eq!(local_path(Some("/\u{9}/evil.example/x")), "/");
+        // Percent-encoded separators stay inside one path segment.
+        assert_eq!(
+            local_path(Some("/%09/evil.example/x")),
+            "/%09/evil.example/x"
+        );
+        assert_eq!(local_path(Some("/%5Cevil.example")), "/%5Cevil.example");
     }
 }
