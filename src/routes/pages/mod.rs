@@ -5,6 +5,7 @@ mod account;
 mod admin;
 mod browse;
 mod description;
+mod return_to;
 mod settings;
 
 use actix_web::cookie::{Cookie, SameSite};
