@@ -310,6 +310,30 @@ fn a_bad_trusted_proxy_stops_start_up() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("--trusted-proxies"), "{stderr}");
+    // The same from the config file, named by its key.
+    let config = dir.path().join("wheelhouse.toml");
+    std::fs::write(
+        &config,
+        "trusted_proxies = [\"127.0.0.1\", \"proxy.lan\"]\n",
+    )
+    .unwrap();
+    let out = cli_output(
+        dir.path(),
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+        ],
+        None,
+    );
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("trusted_proxies") && stderr.contains("proxy.lan"),
+        "{stderr}"
+    );
 }
 
 /// What an anonymous caller can tell from an answer.
