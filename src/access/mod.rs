@@ -2,6 +2,9 @@
 //! (`ProjectReader`, `ProjectWriter`, `GroupReader`) that the services require, so a route
 //! cannot reach packages without asking here first.
 
+pub mod table;
+pub use table::{Decision, MemberDecision, Operation, Via, Who, decide, member_change};
+
 use rusqlite::Connection;
 
 use crate::auth::{Caller, UserCaller};
