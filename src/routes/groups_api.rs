@@ -321,7 +321,7 @@ async fn create_group(
     let settings = json_body::<Settings>(&body)?;
     let (path, visibility) = settings.for_creation()?;
     let group = as_api_user(&req, &state, true, move |conn, api| {
-        structure::create_group(conn, api, &path, settings.parent_id, visibility)
+        structure::create_group(conn, &api.caller(), &path, settings.parent_id, visibility)
     })
     .await?;
     Ok(HttpResponse::Created().json(GroupView::new(&group)))
@@ -380,8 +380,13 @@ async fn create_project(
     let settings = json_body::<Settings>(&body)?;
     let (path, visibility) = settings.for_creation()?;
     let (project, namespace) = as_api_user(&req, &state, true, move |conn, api| {
-        let project =
-            structure::create_project(conn, api, &path, settings.namespace_id, visibility)?;
+        let project = structure::create_project(
+            conn,
+            &api.caller(),
+            &path,
+            settings.namespace_id,
+            visibility,
+        )?;
         let namespace = directory::namespace_of(conn, &project)?;
         Ok((project, namespace))
     })

@@ -12,5 +12,6 @@ mod modern;
 mod robustness;
 mod simple;
 mod support;
+mod tenancy;
 mod uploads;
 mod web;
