@@ -7,6 +7,7 @@ mod cli;
 mod clients;
 mod gitlab_api;
 mod hostile;
+mod hostile_metadata;
 mod ids;
 mod maintenance;
 mod modern;

@@ -4,7 +4,6 @@
 mod account;
 mod admin;
 mod browse;
-mod description;
 mod settings;
 
 use actix_web::cookie::{Cookie, SameSite};
