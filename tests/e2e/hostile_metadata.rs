@@ -172,6 +172,12 @@ fn slow_descriptions_cost_nothing_when_pages_are_viewed() {
     let page_of = |name: &str| &pages.iter().find(|(n, _)| n == name).unwrap().1;
     let (plain, plain_client, plain_size) = views(page_of("plain"));
     let (honest, honest_client, honest_size) = views(page_of("honest"));
+    let honest_page = get(page_of("honest"), None).text();
+    assert!(
+        honest_page.matches("<h2>Usage</h2>").count() > 4_000
+            && !honest_page.contains("the rest is not shown"),
+        "a 1.2 MB README is rendered whole"
+    );
     eprintln!("plain page ({plain_size} bytes): server {plain:?}, client {plain_client:?}");
     eprintln!(
         "honest README page ({honest_size} bytes): server {honest:?}, client {honest_client:?}"

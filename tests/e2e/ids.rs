@@ -90,3 +90,45 @@ fn a_deleted_id_is_never_handed_out_again() {
     );
     assert_eq!(index.status, 404, "{}", index.text());
 }
+
+#[test]
+fn a_database_from_the_first_release_keeps_its_ids_through_the_upgrade() {
+    let holder = tempfile::tempdir().unwrap();
+    let data_dir = holder.path().to_path_buf();
+    let secret = "glpat-written-by-release-one";
+    {
+        let db = rusqlite::Connection::open(data_dir.join("wheelhouse.db")).unwrap();
+        db.execute_batch(include_str!("../fixtures/schema-v1.sql"))
+            .unwrap();
+        db.execute_batch(&format!(
+            "INSERT INTO users VALUES (1, 'root', NULL, '$argon2id$unused', 1, 0, 0);
+             INSERT INTO namespaces VALUES (1, 'user', 'root', 'root', NULL, 1, 'private', 0);
+             INSERT INTO namespaces VALUES (2, 'group', 'acme', 'acme', NULL, NULL, 'public', 0);
+             INSERT INTO projects VALUES (7, 2, 'tools', 'acme/tools', 'public', 0, 0);
+             INSERT INTO projects VALUES (8, 2, 'models', 'acme/models', 'public', 0, 0);
+             INSERT INTO members VALUES (1, 1, 2, NULL, 50, 0);
+             INSERT INTO personal_access_tokens
+                 VALUES (5, 1, 'old', '{}', 'api', NULL, NULL, NULL, 0);",
+            crate::support::sha256_hex(secret.as_bytes())
+        ))
+        .unwrap();
+    }
+    let server = Server::start_in(holder, &data_dir);
+    let auth = [("PRIVATE-TOKEN", secret)];
+    for (id, path) in [(7, "acme/tools"), (8, "acme/models")] {
+        let project = request("GET", &server.url(&format!("/api/v4/projects/{id}")), &auth);
+        assert_eq!(project.status, 200, "{}", project.text());
+        assert_eq!(project.json()["path_with_namespace"], path);
+    }
+    let gone = request("DELETE", &server.url("/api/v4/projects/8"), &auth);
+    assert!((200..300).contains(&gone.status), "{}", gone.text());
+    let new = create(
+        &server,
+        secret,
+        "/api/v4/projects",
+        r#"{"path":"next","namespace_id":2}"#.to_owned(),
+    );
+    assert!(new > 8, "the upgraded database handed out id {new} again");
+    let stale = request("GET", &server.url("/api/v4/projects/8"), &auth);
+    assert_eq!(stale.status, 404, "{}", stale.text());
+}
