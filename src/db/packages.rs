@@ -414,7 +414,7 @@ pub fn find_tombstone(
 
 /// The stored metadata of a version, as the JSON API shows it.
 pub fn find_metadata(conn: &Connection, package_id: i64) -> Result<Option<CoreMetadata>> {
-    Ok(select_metadata(conn, package_id, "m.description")?.map(|(meta, _)| meta))
+    Ok(select_metadata(conn, package_id, "m.description", "NULL")?.map(|(meta, _)| meta))
 }
 
 /// The metadata a package page shows, with the description's stored HTML. The description
@@ -428,6 +428,7 @@ pub fn find_shown_metadata(
         conn,
         package_id,
         "CASE WHEN m.description_html IS NULL THEN m.description END",
+        "m.description_html",
     )
 }
 
@@ -435,13 +436,14 @@ fn select_metadata(
     conn: &Connection,
     package_id: i64,
     description: &str,
+    html: &str,
 ) -> Result<Option<(CoreMetadata, Option<String>)>> {
     let list = |text: String| serde_json::from_str::<Vec<String>>(&text).unwrap_or_default();
     let sql = format!(
         "SELECT p.display_name, p.version, m.metadata_version, m.summary, {description},
                 m.description_content_type, m.keywords, m.author, m.author_email, m.maintainer,
                 m.maintainer_email, m.license, m.home_page, m.requires_python, m.classifiers,
-                m.requires_dist, m.project_urls, m.description_html
+                m.requires_dist, m.project_urls, {html}
          FROM packages p JOIN package_metadata m ON m.package_id = p.id WHERE p.id = ?1"
     );
     Ok(conn

@@ -20,37 +20,52 @@ pub const MAX_MARKDOWN_DEPTH: usize = 32;
 /// HTML elements open at once, Markdown's and raw HTML's together.
 pub const MAX_HTML_DEPTH: usize = 64;
 
+/// The most HTML kept for one description: what a page view sends does not grow with how
+/// much markup a description packs into its bytes (a table row of `|` pads out to its header).
+pub const MAX_HTML_BYTES: usize = 3 * MAX_SOURCE_BYTES;
+
 /// The description as safe HTML, chosen by its `Description-Content-Type` (PEP 566).
 pub fn to_html(description: &str, content_type: Option<&str>) -> String {
     if description.trim().is_empty() {
         return String::new();
     }
-    let (source, cut) = bounded(description);
-    let media_type = content_type
+    let markdown_type = content_type
         .and_then(|t| t.split(';').next())
-        .map(|t| t.trim().to_ascii_lowercase());
-    let mut html = match media_type.as_deref() {
-        Some("text/markdown") => markdown(source),
-        // reStructuredText has no Rust renderer worth its weight; as text it stays readable.
-        _ => format!("<pre class=\"description\">{}</pre>", escape(source)),
-    };
-    if cut {
-        html.push_str(&format!(
-            "<p class=\"muted\">The description is longer than {} MiB; the rest is not shown \
-             here.</p>",
-            MAX_SOURCE_BYTES >> 20
-        ));
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case("text/markdown"));
+    let mut keep = MAX_SOURCE_BYTES;
+    // Output too large for its source: render a proportionally shorter part (at most twice
+    // more, so the work stays within three renderings of the bounded source).
+    for _ in 0..3 {
+        let (source, cut) = bounded(description, keep);
+        let mut html = if markdown_type {
+            markdown(source)
+        } else {
+            // reStructuredText has no Rust renderer worth its weight; as text it stays readable.
+            format!("<pre class=\"description\">{}</pre>", escape(source))
+        };
+        if html.len() > MAX_HTML_BYTES {
+            keep = source.len() / (html.len() / MAX_HTML_BYTES + 1);
+            continue;
+        }
+        if cut {
+            html.push_str(&format!(
+                "<p class=\"muted\">The description is too long to show whole: only its first \
+                 {} kB are shown here.</p>",
+                source.len() / 1000
+            ));
+        }
+        return html;
     }
-    html
+    "<p class=\"muted\">The description is too large to show here.</p>".to_owned()
 }
 
-/// At most `MAX_SOURCE_BYTES` of `text`, ending at a line break where there is one; and
-/// whether anything was left out.
-fn bounded(text: &str) -> (&str, bool) {
-    if text.len() <= MAX_SOURCE_BYTES {
+/// At most `limit` bytes of `text`, ending at a line break where there is one; and whether
+/// anything was left out.
+fn bounded(text: &str, limit: usize) -> (&str, bool) {
+    if text.len() <= limit {
         return (text, false);
     }
-    let mut end = MAX_SOURCE_BYTES;
+    let mut end = limit;
     while !text.is_char_boundary(end) {
         end -= 1;
     }
@@ -196,7 +211,7 @@ mod tests {
         assert!(readme.len() > 1_000_000);
         let html = to_html(&readme, Some("text/markdown"));
         assert!(html.contains("<h1>The end</h1>"), "the end is missing");
-        assert!(!html.contains("not shown"));
+        assert!(!html.contains("too long"));
     }
 
     #[test]
@@ -204,12 +219,22 @@ mod tests {
         let long = "é line\n".repeat(MAX_SOURCE_BYTES / 8 + 10);
         for content_type in [Some("text/markdown"), None] {
             let html = to_html(&long, content_type);
-            assert!(html.contains("the rest is not shown"), "{content_type:?}");
-            assert!(html.len() < MAX_SOURCE_BYTES * 2);
+            assert!(html.contains("too long to show whole"), "{content_type:?}");
+            assert!(html.len() < MAX_HTML_BYTES);
         }
-        assert_eq!(bounded("short"), ("short", false));
-        let (kept, cut) = bounded(&long);
+        assert_eq!(bounded("short", 10), ("short", false));
+        let (kept, cut) = bounded(&long, MAX_SOURCE_BYTES);
         assert!(cut && kept.ends_with('\n') && kept.len() <= MAX_SOURCE_BYTES);
+    }
+
+    #[test]
+    fn html_that_outgrows_its_source_is_cut_to_the_bound() {
+        // Escaping makes each `&` five bytes: a full-size description would be 10 MiB of HTML.
+        let ampersands = "&".repeat(99) + "\n";
+        let html = to_html(&ampersands.repeat(MAX_SOURCE_BYTES / 100), None);
+        assert!(html.len() <= MAX_HTML_BYTES + 200, "{}", html.len());
+        assert!(html.len() > MAX_HTML_BYTES / 2, "{}", html.len());
+        assert!(html.contains("too long to show whole"));
     }
 
     #[test]
