@@ -238,6 +238,25 @@ mod tests {
     }
 
     #[test]
+    fn tables_lists_and_images_cut_at_any_depth_stay_balanced() {
+        let table = "| a | b |\n|---|---|\n| 1 | ![i](x.png \"t\") |\n\n1. one\n   - two\n\n```\ncode\n```\n";
+        for depth in MAX_MARKDOWN_DEPTH - 4..MAX_MARKDOWN_DEPTH + 2 {
+            let prefix = "> ".repeat(depth);
+            let source: String = table.lines().map(|l| format!("{prefix}{l}\n")).collect();
+            let html = to_html(&source, Some("text/markdown"));
+            assert!(
+                html.contains("one") && html.contains("code"),
+                "{depth}: {html}"
+            );
+            assert_eq!(
+                html.matches("<blockquote>").count(),
+                html.matches("</blockquote>").count(),
+                "{depth}"
+            );
+        }
+    }
+
+    #[test]
     fn structure_deeper_than_the_bound_keeps_its_text() {
         let html = to_html(
             &format!("{}deep text", "> ".repeat(100)),
