@@ -414,38 +414,82 @@ pub fn find_tombstone(
 
 /// The stored metadata of a version, as the JSON API shows it.
 pub fn find_metadata(conn: &Connection, package_id: i64) -> Result<Option<CoreMetadata>> {
+    Ok(select_metadata(conn, package_id, "m.description", "NULL")?.map(|(meta, _)| meta))
+}
+
+/// The metadata a package page shows, with the description's stored HTML. The description
+/// itself is read only when its HTML was never stored (a row from before rendering was kept),
+/// so a page costs the same whatever the description holds.
+pub fn find_shown_metadata(
+    conn: &Connection,
+    package_id: i64,
+) -> Result<Option<(CoreMetadata, Option<String>)>> {
+    select_metadata(
+        conn,
+        package_id,
+        "CASE WHEN m.description_html IS NULL THEN m.description END",
+        "m.description_html",
+    )
+}
+
+fn select_metadata(
+    conn: &Connection,
+    package_id: i64,
+    description: &str,
+    html: &str,
+) -> Result<Option<(CoreMetadata, Option<String>)>> {
     let list = |text: String| serde_json::from_str::<Vec<String>>(&text).unwrap_or_default();
+    let sql = format!(
+        "SELECT p.display_name, p.version, m.metadata_version, m.summary, {description},
+                m.description_content_type, m.keywords, m.author, m.author_email, m.maintainer,
+                m.maintainer_email, m.license, m.home_page, m.requires_python, m.classifiers,
+                m.requires_dist, m.project_urls, {html}
+         FROM packages p JOIN package_metadata m ON m.package_id = p.id WHERE p.id = ?1"
+    );
     Ok(conn
-        .query_row(
-            "SELECT p.display_name, p.version, m.metadata_version, m.summary, m.description,
-                    m.description_content_type, m.keywords, m.author, m.author_email, m.maintainer,
-                    m.maintainer_email, m.license, m.home_page, m.requires_python, m.classifiers,
-                    m.requires_dist, m.project_urls
-             FROM packages p JOIN package_metadata m ON m.package_id = p.id WHERE p.id = ?1",
-            [package_id],
-            |r| {
-                Ok(CoreMetadata {
-                    name: r.get(0)?,
-                    version: r.get(1)?,
-                    metadata_version: r.get(2)?,
-                    summary: r.get(3)?,
-                    description: r.get(4)?,
-                    description_content_type: r.get(5)?,
-                    keywords: r.get(6)?,
-                    author: r.get(7)?,
-                    author_email: r.get(8)?,
-                    maintainer: r.get(9)?,
-                    maintainer_email: r.get(10)?,
-                    license: r.get(11)?,
-                    home_page: r.get(12)?,
-                    requires_python: r.get(13)?,
-                    classifiers: list(r.get(14)?),
-                    requires_dist: list(r.get(15)?),
-                    project_urls: list(r.get(16)?),
-                })
-            },
-        )
+        .query_row(&sql, [package_id], |r| {
+            let meta = CoreMetadata {
+                name: r.get(0)?,
+                version: r.get(1)?,
+                metadata_version: r.get(2)?,
+                summary: r.get(3)?,
+                description: r.get(4)?,
+                description_content_type: r.get(5)?,
+                keywords: r.get(6)?,
+                author: r.get(7)?,
+                author_email: r.get(8)?,
+                maintainer: r.get(9)?,
+                maintainer_email: r.get(10)?,
+                license: r.get(11)?,
+                home_page: r.get(12)?,
+                requires_python: r.get(13)?,
+                classifiers: list(r.get(14)?),
+                requires_dist: list(r.get(15)?),
+                project_urls: list(r.get(16)?),
+            };
+            Ok((meta, r.get(17)?))
+        })
         .optional()?)
+}
+
+/// Keeps the description of a version as rendered at upload.
+pub fn set_description_html(conn: &Connection, package_id: i64, html: &str) -> Result<()> {
+    conn.execute(
+        "UPDATE package_metadata SET description_html = ?2 WHERE package_id = ?1",
+        params![package_id, html],
+    )?;
+    Ok(())
+}
+
+/// Keeps a description rendered at its first view, unless an upload stored a newer rendering
+/// in the meantime.
+pub fn keep_late_description_html(conn: &Connection, package_id: i64, html: &str) -> Result<()> {
+    conn.execute(
+        "UPDATE package_metadata SET description_html = ?2
+         WHERE package_id = ?1 AND description_html IS NULL",
+        params![package_id, html],
+    )?;
+    Ok(())
 }
 
 /// Files whose core metadata was never extracted (stored before extraction existed).

@@ -4,6 +4,7 @@ pub mod admin;
 pub mod backup;
 pub mod catalog;
 pub mod deploy_tokens;
+pub mod description;
 pub mod directory;
 pub mod index;
 pub mod integrity;

@@ -3,10 +3,12 @@
 
 use rusqlite::{Connection, TransactionBehavior};
 
+use super::description;
+
 use crate::access::ProjectWriter;
 use crate::auth::Caller;
 use crate::blobs::{BlobStore, Digests, TempBlob};
-use crate::db::{self, now_millis};
+use crate::db::{self, Db, now_millis};
 use crate::error::{Error, Result};
 use crate::python::archive::{self, Limits};
 use crate::python::metadata::{self, CoreMetadata};
@@ -61,8 +63,10 @@ pub enum UploadOutcome {
     AlreadyStored,
 }
 
+/// Runs on a blocking thread and takes a database connection only for the duplicate check and
+/// the final transaction: reading the archive and rendering the description hold none.
 pub fn publish(
-    conn: &mut Connection,
+    db: &Db,
     blobs: &BlobStore,
     limits: &Limits,
     writer: &ProjectWriter,
@@ -80,7 +84,7 @@ pub fn publish(
     }
     check_client_digests(form, &digests)?;
     // Decide duplicates before the costlier archive reading; the transaction below decides again.
-    if let Duplicate::Identical = duplicate(conn, project, &filename, &digests)? {
+    if let Duplicate::Identical = duplicate(&*db.get()?, project, &filename, &digests)? {
         return Ok(UploadOutcome::AlreadyStored);
     }
 
@@ -88,11 +92,16 @@ pub fn publish(
     let mut meta = metadata::parse(&metadata_bytes)?;
     check_metadata_matches(&meta, &name, &version)?;
     fill_from_form(&mut meta, form);
+    let description_html = description::to_html(
+        meta.description.as_deref().unwrap_or_default(),
+        meta.description_content_type.as_deref(),
+    );
 
     let metadata_sha256 = blobs.put_bytes(&metadata_bytes)?;
     blobs.persist(file.temp, &digests.sha256)?;
 
     let now = now_millis();
+    let mut conn = db.get()?;
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let replaced = match duplicate(&tx, project, &filename, &digests)? {
         Duplicate::Identical => return Ok(UploadOutcome::AlreadyStored),
@@ -135,6 +144,7 @@ pub fn publish(
         now,
     )?;
     db::packages::upsert_metadata(&tx, package_id, &meta)?;
+    db::packages::set_description_html(&tx, package_id, &description_html)?;
     let target = format!("{}/{}", project.full_path, filename.as_str());
     let action = if replaced.is_some() {
         "replace"
@@ -145,7 +155,7 @@ pub fn publish(
     tx.commit()?;
     if let Some(old) = replaced {
         let digests = std::iter::once(old.sha256).chain(old.metadata_sha256);
-        super::manage::remove_unreferenced(conn, blobs, digests);
+        super::manage::remove_unreferenced(&conn, blobs, digests);
     }
     tracing::info!(project = %project.full_path, file = %filename.as_str(), size = digests.size, "stored");
     Ok(UploadOutcome::Created)

@@ -222,7 +222,7 @@ async fn upload_file(
     let (blobs, limits) = (state.blobs.clone(), state.archive_limits);
     let outcome = state
         .db
-        .run(move |conn| upload::publish(conn, &blobs, &limits, &writer, &form, received))
+        .run_pooled(move |db| upload::publish(db, &blobs, &limits, &writer, &form, received))
         .await?;
     Ok(match outcome {
         UploadOutcome::Created => HttpResponse::Created().json(json!({ "message": "201 Created" })),

@@ -7,6 +7,8 @@ mod cli;
 mod clients;
 mod gitlab_api;
 mod hostile;
+mod hostile_metadata;
+mod ids;
 mod maintenance;
 mod matrix;
 mod modern;

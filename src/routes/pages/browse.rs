@@ -9,14 +9,13 @@ use actix_web::{HttpRequest, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::description;
 use super::{Chrome, PageResult, Visitor, page_error, show, site_url, visit};
 use crate::access::{self, GroupReader, ProjectReader};
 use crate::blobs::Sha256Hex;
 use crate::error::Error;
 use crate::model::{Namespace, NamespaceKind, Project, Role};
-use crate::registry::catalog;
 use crate::registry::directory::{self, Filters, Place};
+use crate::registry::{catalog, description};
 use crate::server::AppState;
 
 pub fn configure(routes: &mut Routes) {
@@ -204,7 +203,12 @@ pub(super) async fn place_page(
     match page {
         Page::Group(page) => show(&req, &page, StatusCode::OK),
         Page::Project(page) => show(&req, &page, StatusCode::OK),
-        Page::Package(page) => show(&req, page.as_ref(), StatusCode::OK),
+        Page::Package(mut page) => {
+            render_late(&state, &mut page)
+                .await
+                .map_err(|e| page_error(&req, e))?;
+            show(&req, page.as_ref(), StatusCode::OK)
+        }
     }
 }
 
@@ -446,10 +450,13 @@ struct About {
     /// (label, URL), only http(s) URLs.
     links: Vec<(String, String)>,
     description_html: String,
+    /// The description and its content type, when its HTML was never stored (a version from
+    /// before rendered descriptions were kept): rendered once, after the database work.
+    unrendered: Option<(String, Option<String>)>,
 }
 
 impl About {
-    fn new(meta: &crate::python::metadata::CoreMetadata) -> About {
+    fn new(meta: crate::python::metadata::CoreMetadata, html: Option<String>) -> About {
         let mut links: Vec<(String, String)> = meta
             .project_urls
             .iter()
@@ -475,12 +482,11 @@ impl About {
             dependencies: meta.requires_dist.clone(),
             classifiers: meta.classifiers.clone(),
             links,
-            description_html: meta
-                .description
-                .as_deref()
-                .filter(|d| !d.trim().is_empty())
-                .map(|d| description::to_html(d, meta.description_content_type.as_deref()))
-                .unwrap_or_default(),
+            unrendered: match (&html, meta.description) {
+                (None, Some(source)) => Some((source, meta.description_content_type)),
+                _ => None,
+            },
+            description_html: html.unwrap_or_default(),
         }
     }
 }
@@ -550,10 +556,29 @@ fn package_page(
         yanked: !files.is_empty() && files.iter().all(|f| f.yanked),
         files,
         versions,
-        about: detail.metadata.as_ref().map(About::new).unwrap_or_default(),
+        about: detail
+            .metadata
+            .map(|meta| About::new(meta, detail.description_html))
+            .unwrap_or_default(),
         project,
         may_manage,
     })
+}
+
+/// Renders a description stored before renderings were kept, off the database and the async
+/// workers, and keeps the result so that this happens once per version.
+async fn render_late(state: &AppState, page: &mut PackagePage) -> Result<(), Error> {
+    let Some((source, content_type)) = page.about.unrendered.take() else {
+        return Ok(());
+    };
+    let html = web::block(move || description::to_html(&source, content_type.as_deref())).await?;
+    let (package_id, kept) = (page.package_id, html.clone());
+    state
+        .db
+        .run(move |conn| catalog::keep_description(conn, package_id, &kept))
+        .await?;
+    page.about.description_html = html;
+    Ok(())
 }
 
 /// A file for a signed-in browser (pip and uv use the API's file routes with a token).
