@@ -453,9 +453,12 @@ fn deploy_token(rule: Rule, own: bool, scopes: &Scopes, visibility: Visibility) 
 ///
 /// - `actor`: the changer's own role on the target (`None` for the operator; admins count as
 ///   owners);
-/// - `current`: the member's current direct role (`None` when adding);
+/// - `current`: the member's current role there, inherited ones included (`None` when new);
 /// - `new`: the role to give (`None` when removing);
-/// - `owners`: how many direct owners the target has now (only groups must keep one).
+/// - `direct`: the member's current direct role (what the change replaces);
+/// - `other_owners`: for a group, how many owners it keeps apart from this member's direct
+///   membership (others, inherited ones included); `None` for a project, which needs no
+///   owner of its own.
 ///
 /// Nobody changes or removes a member whose current role is above their own, nor grants a
 /// role above their own (only owners make owners); a group keeps at least one owner, even
@@ -464,7 +467,8 @@ pub fn member_change(
     actor: Option<Role>,
     current: Option<Role>,
     new: Option<Role>,
-    group_owners: Option<usize>,
+    direct: Option<Role>,
+    other_owners: Option<usize>,
 ) -> MemberDecision {
     if let Some(actor) = actor {
         if current.is_some_and(|current| current > actor) {
@@ -474,8 +478,8 @@ pub fn member_change(
             return MemberDecision::Forbidden("a role above your own");
         }
     }
-    let loses_owner = current == Some(Role::Owner) && new != Some(Role::Owner);
-    if loses_owner && group_owners.is_some_and(|owners| owners <= 1) {
+    let loses_owner = direct == Some(Role::Owner) && new != Some(Role::Owner);
+    if loses_owner && other_owners == Some(0) {
         return MemberDecision::LastOwner;
     }
     MemberDecision::Allow

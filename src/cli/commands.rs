@@ -16,7 +16,7 @@ use crate::db::Db;
 use crate::model::{Role, Visibility};
 use crate::python::archive::Limits;
 use crate::registry::manage::{self, FileRef, PackageRef};
-use crate::registry::{admin, backup, integrity, structure};
+use crate::registry::{admin, backup, integrity, membership, structure};
 
 /// Fills a new data directory from a backup, then checks what arrived.
 pub(super) fn restore(source: &Path, data_dir: &Path) -> anyhow::Result<()> {
@@ -273,14 +273,17 @@ pub(super) fn run(db: &Db, blobs: &BlobStore, command: Command) -> anyhow::Resul
         },
         Command::Member(cmd) => match cmd {
             MemberCommand::Add { path, user, role } => {
-                admin::add_member(conn, &path, &user, role.parse::<Role>()?)?;
+                let role = role.parse::<Role>()?;
+                membership::put_by_name(conn, &Caller::Operator, &path, &user, role)?;
             }
             MemberCommand::List { path } => {
                 for (user, role) in admin::list_members(conn, &path)? {
                     println!("{user}\t{}", role.as_str());
                 }
             }
-            MemberCommand::Remove { path, user } => admin::remove_member(conn, &path, &user)?,
+            MemberCommand::Remove { path, user } => {
+                membership::remove_by_name(conn, &Caller::Operator, &path, &user)?
+            }
         },
         Command::DeployToken(cmd) => match cmd {
             DeployTokenCommand::Add {

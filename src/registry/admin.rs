@@ -477,32 +477,6 @@ fn member_source(target: &Target) -> db::members::Source {
     }
 }
 
-pub fn add_member(conn: &Connection, full_path: &str, username: &str, role: Role) -> Result<()> {
-    let target = find_target(conn, full_path)?;
-    let user = user_by_name(conn, username)?;
-    let now = now_millis();
-    db::members::upsert(conn, member_source(&target), user.id, role, now)?;
-    let what = format!("{full_path} {username} {}", role.as_str());
-    db::packages::insert_audit(conn, CLI_ACTOR, "member.add", &what, now)
-}
-
-pub fn remove_member(conn: &Connection, full_path: &str, username: &str) -> Result<()> {
-    let target = find_target(conn, full_path)?;
-    let user = user_by_name(conn, username)?;
-    if !db::members::delete(conn, member_source(&target), user.id)? {
-        return Err(Error::not_found(format!(
-            "\"{username}\" is not a direct member of \"{full_path}\""
-        )));
-    }
-    db::packages::insert_audit(
-        conn,
-        CLI_ACTOR,
-        "member.remove",
-        &format!("{full_path} {username}"),
-        now_millis(),
-    )
-}
-
 pub fn list_members(conn: &Connection, full_path: &str) -> Result<Vec<(String, Role)>> {
     let target = find_target(conn, full_path)?;
     let members = db::members::list(conn, member_source(&target))?;

@@ -187,13 +187,22 @@ pub fn create_at(
         Some((parent, segment)) => (Some(parent), segment),
         None => (None, full_path),
     };
-    let parent_id = parent
+    let parent = parent
         .map(|path| {
             db::namespaces::find_by_path(conn, path)?
-                .map(|ns| ns.id)
                 .ok_or_else(|| Error::not_found(format!("no group or user named \"{path}\"")))
         })
         .transpose()?;
+    if let Some(ns) = &parent
+        && !project
+        && ns.kind != NamespaceKind::Group
+    {
+        return Err(Error::bad_request(format!(
+            "\"{}\" is a user, not a group: subgroups live in groups",
+            ns.full_path
+        )));
+    }
+    let parent_id = parent.map(|ns| ns.id);
     if project {
         if parent_id.is_none() {
             return Err(Error::bad_request(format!(

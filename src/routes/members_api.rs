@@ -176,7 +176,7 @@ async fn add_member(
         user_id.ok_or_else(|| Error::bad_request("400 Bad request - user_id is missing"))?;
     let (user, role) = as_api_user(&req, &state, true, move |conn, api| {
         let target = membership::target(conn, api, is_group, &reference)?;
-        membership::set(conn, api, &target, user_id, role, false)
+        membership::set(conn, &api.caller(), &target, user_id, role, false)
     })
     .await?;
     Ok(HttpResponse::Created().json(MemberView::new(&user, role)))
@@ -205,7 +205,7 @@ async fn edit_member(
     let (_, role) = member_body(&body)?;
     let (user, role) = as_api_user(&req, &state, true, move |conn, api| {
         let target = membership::target(conn, api, is_group, &reference)?;
-        membership::set(conn, api, &target, user_id, role, true)
+        membership::set(conn, &api.caller(), &target, user_id, role, true)
     })
     .await?;
     Ok(HttpResponse::Ok().json(MemberView::new(&user, role)))
@@ -222,7 +222,7 @@ async fn remove_member(req: HttpRequest, state: web::Data<AppState>) -> Result<H
     let ((is_group, reference), user_id) = (owner(&req), user_id_param(&req)?);
     as_api_user(&req, &state, true, move |conn, api| {
         let target = membership::target(conn, api, is_group, &reference)?;
-        membership::remove(conn, api, &target, user_id)
+        membership::remove(conn, &api.caller(), &target, user_id)
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())

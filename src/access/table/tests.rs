@@ -141,25 +141,23 @@ fn nobody_reaches_above_their_own_role_and_groups_keep_an_owner() {
     let o = Some(Role::Owner);
     // Finding 2: a maintainer can neither demote nor remove an owner.
     assert!(matches!(
-        member_change(m, o, Some(Role::Guest), Some(2)),
+        member_change(m, o, Some(Role::Guest), o, Some(1)),
         M::Forbidden(_)
     ));
     assert!(matches!(
-        member_change(m, o, None, Some(2)),
+        member_change(m, o, None, o, Some(1)),
         M::Forbidden(_)
     ));
     assert!(matches!(
-        member_change(m, None, o, Some(2)),
+        member_change(m, None, o, None, Some(1)),
         M::Forbidden(_)
     ));
-    assert_eq!(
-        member_change(m, Some(Role::Developer), m, Some(1)),
-        M::Allow
-    );
-    assert_eq!(member_change(o, o, None, Some(2)), M::Allow);
-    assert_eq!(member_change(o, o, None, Some(1)), M::LastOwner);
-    assert_eq!(member_change(o, o, m, Some(1)), M::LastOwner);
-    assert_eq!(member_change(None, o, None, Some(1)), M::LastOwner);
+    let dev = Some(Role::Developer);
+    assert_eq!(member_change(m, dev, m, dev, Some(0)), M::Allow);
+    assert_eq!(member_change(o, o, None, o, Some(1)), M::Allow);
+    assert_eq!(member_change(o, o, None, o, Some(0)), M::LastOwner);
+    assert_eq!(member_change(o, o, m, o, Some(0)), M::LastOwner);
+    assert_eq!(member_change(None, o, None, o, Some(0)), M::LastOwner);
     // Projects need no owner of their own (their group's owners keep control).
-    assert_eq!(member_change(o, o, None, None), M::Allow);
+    assert_eq!(member_change(o, o, None, o, None), M::Allow);
 }

@@ -214,19 +214,19 @@ pub(super) async fn place_form(
                             username.trim()
                         ))
                     })?;
-                membership::set(conn, &api, &target, user.id, fields.role()?, false)?;
+                membership::set(conn, &api.caller(), &target, user.id, fields.role()?, false)?;
                 Ok(Done::Back(settings_url(&place)))
             }
             "settings/members/{user_id}" => {
                 let user_id = number()?;
                 let (target, _) = target_of(conn, &api, &place)?;
-                membership::set(conn, &api, &target, user_id, fields.role()?, true)?;
+                membership::set(conn, &api.caller(), &target, user_id, fields.role()?, true)?;
                 Ok(Done::Back(settings_url(&place)))
             }
             "settings/members/{user_id}/remove" => {
                 let user_id = number()?;
                 let (target, _) = target_of(conn, &api, &place)?;
-                membership::remove(conn, &api, &target, user_id)?;
+                membership::remove(conn, &api.caller(), &target, user_id)?;
                 Ok(Done::Back(settings_url(&place)))
             }
             "settings/deploy_tokens" => {
