@@ -14,7 +14,8 @@ fn not_found() -> Error {
 }
 
 /// Users by username; non-admins see only active ones. `username` matches exactly (any case),
-/// `search` anywhere in the username or email.
+/// `search` anywhere in the username (or name, which is the username here); admins search
+/// e-mail addresses too, which are nobody else's business (GitLab's rule).
 pub fn list(
     conn: &Connection,
     api: &ApiUser,
@@ -29,9 +30,10 @@ pub fn list(
         .filter(|u| {
             search.as_deref().is_none_or(|s| {
                 u.username.to_lowercase().contains(s)
-                    || u.email
-                        .as_deref()
-                        .is_some_and(|e| e.to_lowercase().contains(s))
+                    || (api.is_admin()
+                        && u.email
+                            .as_deref()
+                            .is_some_and(|e| e.to_lowercase().contains(s)))
             })
         })
         .collect())

@@ -369,3 +369,81 @@ fn owners_keep_control_of_their_groups() {
     let left = roles(&server, &mallory);
     assert_eq!((left.get("alice"), left["bob"]), (None, 50));
 }
+
+#[test]
+fn users_are_found_by_name_and_their_emails_stay_private() {
+    let server = Server::start();
+    server.cli(&[
+        "user",
+        "add",
+        "alice",
+        "--email",
+        "alice.secret@corp.example",
+    ]);
+    let alice = server.cli(&["token", "add", "alice", "--name", "t", "--scopes", "api"]);
+    let bob = server.user_with_token("bob", "read_api");
+    server.cli(&["user", "add", "root", "--admin"]);
+    let root = server.cli(&["token", "add", "root", "--name", "t", "--scopes", "api"]);
+
+    // Finding 8: a private e-mail address finds nobody for a non-admin …
+    let by_email = api(
+        &server,
+        "GET",
+        "/api/v4/users?search=alice.secret",
+        &bob,
+        "",
+    );
+    assert_eq!(by_email.status, 200);
+    assert_eq!(
+        by_email.json(),
+        serde_json::json!([]),
+        "{}",
+        by_email.text()
+    );
+    let by_domain = api(
+        &server,
+        "GET",
+        "/api/v4/users?search=corp.example",
+        &bob,
+        "",
+    );
+    assert_eq!(by_domain.json(), serde_json::json!([]));
+    // … while the username does, without the e-mail or the admin flag.
+    let by_name = api(&server, "GET", "/api/v4/users?search=ALI", &bob, "");
+    let found = by_name.json();
+    assert_eq!(found.as_array().unwrap().len(), 1, "{found}");
+    assert_eq!(found[0]["username"], "alice");
+    assert!(found[0]["email"].is_null(), "{found}");
+    assert!(found[0].get("is_admin").is_none(), "{found}");
+    let id = found[0]["id"].as_i64().unwrap();
+    let shown = api(&server, "GET", &format!("/api/v4/users/{id}"), &bob, "").json();
+    assert!(
+        shown["email"].is_null() && shown.get("is_admin").is_none(),
+        "{shown}"
+    );
+    let everyone = api(&server, "GET", "/api/v4/users", &bob, "").text();
+    assert!(
+        !everyone.contains("is_admin") && !everyone.contains("corp.example"),
+        "{everyone}"
+    );
+
+    // The user sees their own; an admin sees and searches everything.
+    let me = api(&server, "GET", "/api/v4/user", &alice, "").json();
+    assert_eq!(me["email"], "alice.secret@corp.example");
+    assert_eq!(me["is_admin"], false);
+    let own = api(&server, "GET", &format!("/api/v4/users/{id}"), &alice, "").json();
+    assert_eq!(own["email"], "alice.secret@corp.example");
+    let admin_search = api(
+        &server,
+        "GET",
+        "/api/v4/users?search=alice.secret",
+        &root,
+        "",
+    )
+    .json();
+    assert_eq!(
+        admin_search[0]["email"], "alice.secret@corp.example",
+        "{admin_search}"
+    );
+    assert_eq!(admin_search[0]["is_admin"], false);
+}
