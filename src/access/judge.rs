@@ -37,7 +37,7 @@ impl On<'_> {
         })
     }
 
-    fn visibility(self) -> Visibility {
+    pub(super) fn visibility(self) -> Visibility {
         match self {
             On::Nothing | On::Account(_) => Visibility::Public,
             On::Group(ns) => ns.visibility,

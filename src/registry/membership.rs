@@ -1,9 +1,10 @@
-//! Members of projects and groups through the management API.
+//! Members of projects and groups, for the API, the web and the command line alike: each
+//! operation judged by the permission table and by the rules that keep owners in control.
 
 use rusqlite::Connection;
 
-use super::admin::Target;
-use crate::access::{self, ApiUser, MemberDecision, On, Operation};
+use super::directory::Target;
+use crate::access::{self, MemberDecision, On, Operation};
 use crate::auth::Caller;
 use crate::db;
 use crate::db::members::Source;
@@ -12,17 +13,17 @@ use crate::error::{Error, Result};
 use crate::model::{Namespace, Role, User};
 
 /// A project or group by id or full path, if the caller may see it.
-pub fn target(conn: &Connection, api: &ApiUser, is_group: bool, reference: &str) -> Result<Target> {
-    if is_group {
-        let group = super::directory::group(conn, &api.caller(), reference)?;
-        Ok(Target::Group(group))
+pub fn target(
+    conn: &Connection,
+    caller: &Caller,
+    is_group: bool,
+    reference: &str,
+) -> Result<Target> {
+    Ok(if is_group {
+        Target::Group(super::directory::group(conn, caller, reference)?)
     } else {
-        Ok(Target::Project(super::directory::project(
-            conn,
-            &api.caller(),
-            reference,
-        )?))
-    }
+        Target::Project(super::directory::project(conn, caller, reference)?)
+    })
 }
 
 fn source(target: &Target) -> (Source, i64, Option<i64>) {
@@ -30,16 +31,6 @@ fn source(target: &Target) -> (Source, i64, Option<i64>) {
         Target::Project(p) => (Source::Project(p.id), p.namespace_id, Some(p.id)),
         Target::Group(g) => (Source::Namespace(g.id), g.id, None),
     }
-}
-
-/// The caller's right to change the target's settings (maintainers and up).
-pub fn maintainer(
-    conn: &Connection,
-    api: &ApiUser,
-    target: &Target,
-) -> Result<access::TargetMaintainer> {
-    let (_, namespace_id, project_id) = source(target);
-    access::api_maintain(conn, api, namespace_id, project_id)
 }
 
 pub fn label(target: &Target) -> &str {
@@ -50,7 +41,27 @@ pub fn label(target: &Target) -> &str {
 }
 
 /// Direct members, or (`inherited`) everyone with a role through the groups above too.
-pub fn list(conn: &Connection, target: &Target, inherited: bool) -> Result<Vec<(User, Role)>> {
+pub fn list(
+    conn: &Connection,
+    caller: &Caller,
+    target: &Target,
+    inherited: bool,
+) -> Result<Vec<(User, Role)>> {
+    access::judge(conn, caller, Operation::MembersList, on(target))?;
+    listed(conn, target, inherited)
+}
+
+/// The direct members a group's web page shows to whoever may see the page.
+pub fn list_on_page(
+    conn: &Connection,
+    caller: &Caller,
+    target: &Target,
+) -> Result<Vec<(User, Role)>> {
+    access::judge(conn, caller, Operation::PageView, on(target))?;
+    listed(conn, target, false)
+}
+
+fn listed(conn: &Connection, target: &Target, inherited: bool) -> Result<Vec<(User, Role)>> {
     let (direct, namespace_id, project_id) = source(target);
     if inherited {
         db::members::list_inherited(conn, namespace_id, project_id)
@@ -105,7 +116,8 @@ pub fn remove(conn: &Connection, caller: &Caller, target: &Target, user_id: i64)
     db::packages::insert_audit(conn, &caller.actor(), "member.remove", &what, now_millis())
 }
 
-fn on(target: &Target) -> On<'_> {
+/// What the permission table judges for this target.
+pub fn on(target: &Target) -> On<'_> {
     match target {
         Target::Project(p) => On::Project(p),
         Target::Group(g) => On::Group(g),
@@ -170,7 +182,7 @@ pub fn put_by_name(
     username: &str,
     role: Role,
 ) -> Result<()> {
-    let target = super::admin::find_target(conn, full_path)?;
+    let target = super::directory::find_target(conn, full_path)?;
     let user = user_named(conn, username)?;
     let (direct, _, _) = source(&target);
     let exists = db::members::direct_role(conn, direct, user.id)?.is_some();
@@ -184,7 +196,7 @@ pub fn remove_by_name(
     full_path: &str,
     username: &str,
 ) -> Result<()> {
-    let target = super::admin::find_target(conn, full_path)?;
+    let target = super::directory::find_target(conn, full_path)?;
     let user = user_named(conn, username)?;
     remove(conn, caller, &target, user.id).map_err(|e| match e {
         Error::NotFound(_) => Error::not_found(format!(

@@ -5,10 +5,10 @@
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::db::packages::{PackageRow, StoredFile};
 use crate::model::{
     DeployToken, Namespace, NamespaceKind, PersonalAccessToken, Project, Role, User, iso8601,
 };
+use crate::registry::catalog::{PackageRow, StoredFile};
 
 /// The last segment of a path: GitLab's `path` (and, here, `name`).
 fn last_segment(full_path: &str) -> &str {
