@@ -13,8 +13,8 @@ pub enum Operation {
     PublicApiInfo,
     /// The sign-in page and form, and signing out.
     PublicSignIn,
-    /// Lists whose every entry is judged by its own `Show*` operation (explore, group and
-    /// project lists): anyone may ask, the answer holds only what the caller may see.
+    /// The explore page: anyone may ask, the answer holds only what the caller may see
+    /// (each entry judged as `PageView`).
     PublicList,
 
     // The caller's own account. The target is a user account; the caller's "role" on it is
@@ -38,6 +38,8 @@ pub enum Operation {
 
     // Groups and projects. The target is the group or project named; for creation it is the
     // parent group (or the caller's own namespace).
+    /// The API's group and project lists: for API users; each entry judged as `PlaceShow`.
+    PlacesList,
     /// Details of a group or project on the API (and its subgroups and projects).
     PlaceShow,
     /// The web page of a group, project or package: public ones open to everyone.
@@ -85,7 +87,7 @@ pub enum Operation {
 
 impl Operation {
     /// Every operation, for tests that walk the table.
-    pub const ALL: [Operation; 32] = [
+    pub const ALL: [Operation; 33] = [
         Operation::PublicHealth,
         Operation::PublicStatic,
         Operation::PublicApiInfo,
@@ -98,6 +100,7 @@ impl Operation {
         Operation::TokensRevoke,
         Operation::UsersList,
         Operation::UsersAdmin,
+        Operation::PlacesList,
         Operation::PlaceShow,
         Operation::PageView,
         Operation::GroupCreate,

@@ -172,7 +172,7 @@ const fn rule(op: Operation) -> Rule {
         PublicHealth | PublicStatic | PublicApiInfo | PublicSignIn | PublicList => (Anyone, None),
         AccountShow | TokensList => (Account, ApiRead),
         AccountPassword | TokensCreate | TokensRevoke => (Account, ApiWrite),
-        UsersList => (User, ApiRead),
+        UsersList | PlacesList => (User, ApiRead),
         UsersAdmin => (Admin, ApiWrite),
         PlaceShow | MembersList => (Target { min: Option::None }, ApiRead),
         GroupCreate => (User, ApiWrite),

@@ -21,7 +21,7 @@ pub fn configure(routes: &mut Routes) {
     routes.add(
         Method::GET,
         "/api/v4/groups",
-        Operation::PublicList,
+        Operation::PlacesList,
         list_groups,
     );
     routes.add(
@@ -45,7 +45,7 @@ pub fn configure(routes: &mut Routes) {
     routes.add(
         Method::GET,
         "/api/v4/projects",
-        Operation::PublicList,
+        Operation::PlacesList,
         list_projects,
     );
     routes.add(
