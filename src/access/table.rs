@@ -26,6 +26,12 @@ impl Operation {
         matches!(rule(self).reach, Reach::Target { .. })
     }
 
+    /// Whether the operation acts on a user account (its tokens, its password), where the
+    /// caller's "role" is `Owner` on their own account and none on anyone else's.
+    pub fn on_account(self) -> bool {
+        rule(self).reach == Reach::Account
+    }
+
     /// Whether the operation changes something (what a refusal must leave untouched).
     pub fn changes(self) -> bool {
         matches!(rule(self).scope, Need::ApiWrite | Need::PackageWrite)
