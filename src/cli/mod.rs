@@ -2,6 +2,7 @@
 //! provisioning command prints the created secret or id alone on the last line of stdout.
 
 mod commands;
+mod provision;
 
 use std::io::Write;
 use std::net::TcpListener;
@@ -13,7 +14,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::config::{self, Config, FileConfig};
 use crate::python::archive::Limits;
-use crate::registry::{admin, manage};
+use crate::registry::manage;
 
 #[derive(Parser)]
 #[command(
@@ -344,7 +345,7 @@ fn serve(config: Config) -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let (db, blobs) = crate::server::open_data(&config)?;
-    if let Some(password) = admin::ensure_first_admin(&mut *db.get()?)? {
+    if let Some(password) = crate::registry::users::ensure_first_admin(&mut *db.get()?)? {
         println!("Created the first user \"admin\" with the password: {password}");
         println!(
             "It is shown only now. Change it with: wheelhouse --data-dir {} user passwd admin --password-stdin",

@@ -7,7 +7,8 @@ use rusqlite::Connection;
 
 use crate::access::ProjectReader;
 use crate::db;
-use crate::db::packages::{PackageRow, StoredFile};
+/// The stored records the routes render (they name them here, not in `db`).
+pub use crate::db::packages::{PackageRow, StoredFile};
 use crate::error::{Error, Result};
 use crate::python::metadata::CoreMetadata;
 use crate::python::version::compare_strs;

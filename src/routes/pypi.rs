@@ -86,7 +86,7 @@ async fn simple_page(
     };
     if let Some(page) = state.pages.get(&key)? {
         if let Some(token_id) = page.token_id {
-            state.token_usage.note(token_id, crate::db::now_millis());
+            state.token_usage.note_now(token_id);
         }
         return Ok(page_response(req, format, page));
     }

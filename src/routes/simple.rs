@@ -6,8 +6,8 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::negotiate::Format;
-use crate::db::packages::StoredFile;
 use crate::error::{Error, Result};
+use crate::registry::catalog::StoredFile;
 use crate::registry::index::{IndexEntry, PackagePage};
 
 /// Characters that cannot stand in one URL path segment.

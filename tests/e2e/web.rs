@@ -4,7 +4,7 @@
 use crate::support::{Response, Server, basic, get, post, request, upload, wheel_described};
 
 /// A browser without a browser: keeps cookies, posts forms, reads CSRF tokens off pages.
-struct Visitor {
+pub(crate) struct Visitor {
     base: String,
     cookies: Vec<(String, String)>,
 }
@@ -40,7 +40,7 @@ impl Visitor {
         }
     }
 
-    fn get(&mut self, path: &str) -> Response {
+    pub(crate) fn get(&mut self, path: &str) -> Response {
         let cookies = self.cookie_header();
         let resp = request(
             "GET",
@@ -67,14 +67,14 @@ impl Visitor {
     }
 
     /// Posts a form of the page at `page` with the CSRF token the page carries.
-    fn submit(&mut self, page: &str, action: &str, fields: &[(&str, &str)]) -> Response {
+    pub(crate) fn submit(&mut self, page: &str, action: &str, fields: &[(&str, &str)]) -> Response {
         let token = csrf_of(&self.get(page));
         let mut all = vec![("csrf_token", token.as_str())];
         all.extend_from_slice(fields);
         self.post(action, &all)
     }
 
-    fn sign_in(server: &Server, username: &str, password: &str) -> Visitor {
+    pub(crate) fn sign_in(server: &Server, username: &str, password: &str) -> Visitor {
         let mut visitor = Visitor::new(server);
         let resp = visitor.submit(
             "/users/sign_in",
@@ -95,7 +95,7 @@ fn csrf_of(page: &Response) -> String {
     rest[..rest.find('"').unwrap()].to_owned()
 }
 
-fn add_user(server: &Server, name: &str, password: &str, admin: bool) {
+pub(crate) fn add_user(server: &Server, name: &str, password: &str, admin: bool) {
     let mut args = vec!["user", "add", name, "--password-stdin"];
     if admin {
         args.push("--admin");

@@ -230,17 +230,20 @@ impl MemberRow {
     /// The direct members of a project or group.
     pub fn direct(
         conn: &rusqlite::Connection,
-        target: &crate::registry::admin::Target,
+        caller: &crate::auth::Caller,
+        target: &crate::registry::directory::Target,
     ) -> Result<Vec<MemberRow>, Error> {
-        Ok(crate::registry::membership::list(conn, target, false)?
-            .into_iter()
-            .map(|(user, role)| MemberRow {
-                user_id: user.id,
-                username: user.username,
-                role: role.as_str(),
-                level: role.level(),
-            })
-            .collect())
+        Ok(
+            crate::registry::membership::list_on_page(conn, caller, target)?
+                .into_iter()
+                .map(|(user, role)| MemberRow {
+                    user_id: user.id,
+                    username: user.username,
+                    role: role.as_str(),
+                    level: role.level(),
+                })
+                .collect(),
+        )
     }
 }
 
@@ -290,9 +293,9 @@ fn group_page(
             Some(project.id),
         )?);
     }
-    let target = crate::registry::admin::Target::Group(group.clone());
-    let members = MemberRow::direct(conn, &target)?;
-    let may_manage = super::settings::may_maintain(conn, visitor, group.id, None)?;
+    let target = crate::registry::directory::Target::Group(group.clone());
+    let members = MemberRow::direct(conn, &visitor.caller(), &target)?;
+    let may_manage = super::settings::may_maintain(conn, visitor, access::On::Group(&group))?;
     Ok(GroupPage {
         chrome: visitor.chrome(),
         crumbs: crumbs(&group.full_path),
@@ -402,8 +405,7 @@ fn project_page(
             updated: day(p.updated_at),
         })
         .collect();
-    let may_manage =
-        super::settings::may_maintain(conn, visitor, project.namespace_id, Some(project.id))?;
+    let may_manage = super::settings::may_maintain(conn, visitor, access::On::Project(&project))?;
     Ok(ProjectPage {
         chrome: visitor.chrome(),
         crumbs: crumbs(&project.full_path),
@@ -544,8 +546,7 @@ fn package_page(
             yanked: v.yanked,
         })
         .collect();
-    let may_manage =
-        super::settings::may_maintain(conn, visitor, project.namespace_id, Some(project.id))?;
+    let may_manage = super::settings::may_maintain(conn, visitor, access::On::Project(&project))?;
     Ok(PackagePage {
         chrome: visitor.chrome(),
         crumbs: crumbs(&project.full_path),
