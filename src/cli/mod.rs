@@ -81,8 +81,11 @@ enum Command {
         repair: bool,
     },
     /// Remove unreferenced blobs and stale temporary files (safe while the server runs).
+    /// Deleting a package frees its blobs at once; this reclaims what crashes and failed
+    /// uploads left behind.
     Gc {
-        /// Only remove garbage older than this many seconds (younger may be an upload in flight).
+        /// Only remove garbage older than this many seconds (a younger temporary file may be an
+        /// upload in flight).
         #[arg(long, default_value_t = 3600)]
         grace_seconds: u64,
     },

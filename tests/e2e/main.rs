@@ -9,6 +9,7 @@ mod gitlab_api;
 mod hostile;
 mod maintenance;
 mod modern;
+mod races;
 mod robustness;
 mod simple;
 mod support;
