@@ -76,7 +76,9 @@ pub fn find_file_by_id(conn: &Connection, project_id: i64, id: i64) -> Result<Op
         .optional()?)
 }
 
-/// The newest file with this sha256 and filename among the given projects.
+/// The file served under `filename` across the given projects, if its bytes are `sha256`.
+/// When several projects hold the filename, the earliest upload is the one served (as on the
+/// index pages): a sibling project can never swap the bytes behind an existing filename.
 pub fn find_file_by_digest(
     conn: &Connection,
     project_ids: &[i64],
@@ -88,16 +90,16 @@ pub fn find_file_by_digest(
     }
     let sql = format!(
         "SELECT {FILE_COLUMNS} FROM package_files f JOIN packages p ON p.id = f.package_id
-         WHERE f.sha256 = ? AND f.filename = ? AND f.project_id IN ({})
-         ORDER BY f.created_at DESC, f.id DESC LIMIT 1",
+         WHERE f.filename = ? AND f.project_id IN ({})
+         ORDER BY f.created_at, f.id LIMIT 1",
         placeholders(project_ids.len())
     );
-    let values = [Value::Text(sha256.into()), Value::Text(filename.into())]
-        .into_iter()
+    let values = std::iter::once(Value::Text(filename.into()))
         .chain(project_ids.iter().map(|id| Value::Integer(*id)));
-    Ok(conn
+    let first = conn
         .query_row(&sql, params_from_iter(values), file_from_row)
-        .optional()?)
+        .optional()?;
+    Ok(first.filter(|f| f.sha256 == sha256))
 }
 
 /// Distinct package names in the given projects: (normalized, display), by normalized name.
@@ -119,7 +121,7 @@ pub fn list_names(conn: &Connection, project_ids: &[i64]) -> Result<Vec<(String,
     Ok(rows)
 }
 
-/// Every file of the package `name` (normalized) in the given projects, newest upload first.
+/// Every file of the package `name` (normalized) in the given projects, earliest upload first.
 pub fn list_files_named(
     conn: &Connection,
     project_ids: &[i64],
@@ -131,7 +133,7 @@ pub fn list_files_named(
     let sql = format!(
         "SELECT {FILE_COLUMNS} FROM packages p JOIN package_files f ON f.package_id = p.id
          WHERE p.name = ? AND p.project_id IN ({})
-         ORDER BY f.created_at DESC, f.id DESC",
+         ORDER BY f.created_at, f.id",
         placeholders(project_ids.len())
     );
     let values = std::iter::once(Value::Text(name.to_string()))
