@@ -358,6 +358,10 @@ fn serve(config: Config) -> anyhow::Result<()> {
     if backfilled > 0 {
         tracing::info!("extracted core metadata for {backfilled} stored files");
     }
+    let judged = manage::judge_stored_metadata(&mut *db.get()?, &blobs)?;
+    if judged > 0 {
+        tracing::info!("judged the core metadata of {judged} stored files by PEP 643");
+    }
     let listener = TcpListener::bind(&config.listen).with_context(|| {
         format!(
             "cannot listen on {} (is --listen right, and the port free?)",

@@ -22,7 +22,15 @@ const SCHEMA: &str = include_str!("../../schema.sql");
 const SCHEMA_VERSION: i64 = 1;
 /// Upgrade steps: `UPGRADES[i]` takes a database from version `SCHEMA_VERSION_BASE + i` to the
 /// next, in its own transaction. Steps are only ever appended; `schema.sql` moves in step.
-const UPGRADES: &[&str] = &[];
+const UPGRADES: &[&str] = &[
+    // PEP 643: whether a file's extracted metadata is offered as core metadata (PEP 658).
+    // Wheels always; an sdist only if its PKG-INFO is static (`metadata::offered_as_core_metadata`).
+    // Stored sdists start NULL (offered nothing) until the start-up housekeeping
+    // (`manage::judge_stored_metadata`) reads their PKG-INFO and decides.
+    "ALTER TABLE package_files ADD COLUMN offers_metadata INTEGER;
+     UPDATE package_files SET offers_metadata = 1 WHERE filetype = 'bdist_wheel';
+     CREATE INDEX package_files_unjudged ON package_files(id) WHERE offers_metadata IS NULL;",
+];
 const LATEST_VERSION: i64 = SCHEMA_VERSION + UPGRADES.len() as i64;
 
 /// How long a writer waits for another (the server, or a CLI command run beside it) before

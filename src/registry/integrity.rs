@@ -161,7 +161,8 @@ fn restore_metadata(
     let (temp, metadata_sha256) = blobs.stage_bytes(&bytes)?;
     let tx = Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
     blobs.persist(&tx, temp, &metadata_sha256)?;
-    db::packages::set_metadata_sha256(&tx, row.id, metadata_sha256.as_str())?;
+    let offered = crate::python::metadata::offered_as_core_metadata(kind, &bytes);
+    db::packages::set_metadata(&tx, row.id, metadata_sha256.as_str(), offered)?;
     tx.commit()?;
     Ok(Some(metadata_sha256))
 }

@@ -7,8 +7,8 @@ use crate::blobs::{BlobStore, Sha256Hex};
 use crate::db::packages::{PackageRow, StoredFile};
 use crate::db::{self, now_millis};
 use crate::error::{Error, Result};
-use crate::python::Version;
 use crate::python::name::normalize;
+use crate::python::{Version, metadata};
 
 /// Which version: by name and version (CLI) or by the id the REST API lists.
 #[derive(Debug, Clone)]
@@ -174,7 +174,8 @@ pub fn backfill_metadata(
                 let (temp, metadata_sha256) = blobs.stage_bytes(&bytes)?;
                 let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
                 blobs.persist(&tx, temp, &metadata_sha256)?;
-                db::packages::set_metadata_sha256(&tx, file_id, metadata_sha256.as_str())?;
+                let offered = metadata::offered_as_core_metadata(parsed.kind(), &bytes);
+                db::packages::set_metadata(&tx, file_id, metadata_sha256.as_str(), offered)?;
                 tx.commit()?;
                 done += 1;
             }
@@ -182,4 +183,38 @@ pub fn backfill_metadata(
         }
     }
     Ok(done)
+}
+
+/// Judges the files stored before the PEP 643 rule (the schema upgrade left them offering no
+/// core metadata): reads each one's stored metadata blob and records whether it is offered.
+/// Runs at start-up and with `metadata backfill`; it reads only files not judged yet, so after
+/// the first run it costs one indexed query. Returns how many files it judged.
+pub fn judge_stored_metadata(conn: &mut Connection, blobs: &BlobStore) -> Result<usize> {
+    let mut judged = Vec::new();
+    for (file_id, filename, metadata_sha256) in db::packages::files_unjudged(conn)? {
+        let (Ok(parsed), Some(sha)) = (
+            crate::python::Filename::parse(&filename),
+            Sha256Hex::parse(&metadata_sha256),
+        ) else {
+            continue;
+        };
+        match std::fs::read(blobs.path(&sha)) {
+            Ok(bytes) => judged.push((
+                file_id,
+                metadata::offered_as_core_metadata(parsed.kind(), &bytes),
+            )),
+            // Left unjudged (offering nothing); `fsck --repair` extracts it again.
+            Err(err) => tracing::warn!(file = %filename, "cannot read its core metadata: {err}"),
+        }
+    }
+    // One commit per thousand files: a large store is judged in seconds, and uploads beside a
+    // CLI run wait little for the lock.
+    for batch in judged.chunks(1000) {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for (file_id, offered) in batch {
+            db::packages::set_offers_metadata(&tx, *file_id, *offered)?;
+        }
+        tx.commit()?;
+    }
+    Ok(judged.len())
 }

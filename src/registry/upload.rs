@@ -107,7 +107,9 @@ pub fn publish(
     let replaced = match duplicate(&tx, project, &filename, &digests)? {
         Duplicate::Identical(existing) => {
             // The client has just sent the very bytes: the way back for a blob that was lost.
-            restore_missing(&tx, blobs, &existing, temp, metadata_temp, &metadata_sha256)?;
+            let offered = metadata::offered_as_core_metadata(filename.kind(), &metadata_bytes);
+            let metadata = (metadata_temp, &metadata_sha256, offered);
+            restore_missing(&tx, blobs, &existing, temp, metadata)?;
             tx.commit()?;
             return Ok(UploadOutcome::AlreadyStored);
         }
@@ -147,6 +149,7 @@ pub fn publish(
             filetype: filename.kind().filetype(),
             python_version: form.get("pyversion"),
             metadata_sha256: metadata_sha256.as_str(),
+            offers_metadata: metadata::offered_as_core_metadata(filename.kind(), &metadata_bytes),
             uploader_user_id,
             uploader_deploy_token_id,
         },
@@ -182,8 +185,7 @@ fn restore_missing(
     blobs: &BlobStore,
     existing: &StoredFile,
     file: TempBlob,
-    metadata: TempBlob,
-    metadata_sha256: &Sha256Hex,
+    (metadata, metadata_sha256, offered): (TempBlob, &Sha256Hex, bool),
 ) -> Result<()> {
     let sha256 = Sha256Hex::parse(&existing.sha256)
         .ok_or_else(|| Error::internal(format!("file {} has a bad sha256", existing.id)))?;
@@ -198,7 +200,7 @@ fn restore_missing(
         .is_some_and(|sha| blobs.exists(&sha));
     if !metadata_on_disk {
         blobs.persist(tx, metadata, metadata_sha256)?;
-        db::packages::set_metadata_sha256(tx, existing.id, metadata_sha256.as_str())?;
+        db::packages::set_metadata(tx, existing.id, metadata_sha256.as_str(), offered)?;
     }
     Ok(())
 }

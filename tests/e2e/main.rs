@@ -11,6 +11,7 @@ mod maintenance;
 mod modern;
 mod races;
 mod robustness;
+mod sdist_metadata;
 mod simple;
 mod support;
 mod uploads;
