@@ -96,6 +96,7 @@ pub fn publish(
     let mut meta = metadata::parse(&metadata_bytes)?;
     check_metadata_matches(&meta, &name, &version)?;
     fill_from_form(&mut meta, form);
+    let offers_metadata = metadata::offered_as_core_metadata(filename.kind(), &metadata_bytes);
 
     // Both blobs are written and fsynced before taking the write lock; under it, only renames.
     let (metadata_temp, metadata_sha256) = blobs.stage_bytes(&metadata_bytes)?;
@@ -107,8 +108,7 @@ pub fn publish(
     let replaced = match duplicate(&tx, project, &filename, &digests)? {
         Duplicate::Identical(existing) => {
             // The client has just sent the very bytes: the way back for a blob that was lost.
-            let offered = metadata::offered_as_core_metadata(filename.kind(), &metadata_bytes);
-            let metadata = (metadata_temp, &metadata_sha256, offered);
+            let metadata = (metadata_temp, &metadata_sha256, offers_metadata);
             restore_missing(&tx, blobs, &existing, temp, metadata)?;
             tx.commit()?;
             return Ok(UploadOutcome::AlreadyStored);
@@ -149,7 +149,7 @@ pub fn publish(
             filetype: filename.kind().filetype(),
             python_version: form.get("pyversion"),
             metadata_sha256: metadata_sha256.as_str(),
-            offers_metadata: metadata::offered_as_core_metadata(filename.kind(), &metadata_bytes),
+            offers_metadata,
             uploader_user_id,
             uploader_deploy_token_id,
         },
