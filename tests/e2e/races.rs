@@ -6,10 +6,12 @@ use std::time::{Duration, Instant};
 
 use crate::support::{Server, basic, cli_output, get, request, sha256_hex, upload, wheel_with};
 
-/// Enough rounds to hit the window many times over; the time bound keeps a slow machine (two
-/// cores shared with other builds) from running long, and the test says how many it ran.
-const ROUNDS: usize = 2000;
-const TIME_LIMIT: Duration = Duration::from_secs(40);
+/// Enough rounds to hit the window many times over, in lanes of their own package names that
+/// run side by side (the server mostly waits on fsync); the time bound keeps a slow machine
+/// (two cores shared with other builds) from running long, and the test says how many it ran.
+const ROUNDS: usize = 3000;
+const LANES: [&str; 3] = ["alpha", "bravo", "delta"];
+const TIME_LIMIT: Duration = Duration::from_secs(36);
 /// Below this many rounds the run proves too little to pass.
 const MIN_ROUNDS: usize = 100;
 
@@ -38,16 +40,8 @@ fn twins() -> Twins {
 
 impl Twins {
     fn upload(&self, api: &str, dist: &(String, Vec<u8>), version: &str) -> u16 {
-        upload(
-            api,
-            Some(&self.auth),
-            "race",
-            version,
-            &dist.0,
-            &dist.1,
-            &[],
-        )
-        .status
+        let name = dist.0.split('-').next().unwrap();
+        upload(api, Some(&self.auth), name, version, &dist.0, &dist.1, &[]).status
     }
 
     /// Downloads the file and its `.metadata` from `api`; `None` when both arrive intact.
@@ -67,10 +61,10 @@ impl Twins {
         dir.join(&sha[..2]).join(&sha[2..4]).join(sha)
     }
 
-    /// The REST id of the only version `g/a` holds.
-    fn package_in_a(&self) -> i64 {
+    /// The REST id of the only version of `name` that `g/a` holds.
+    fn package_in_a(&self, name: &str) -> i64 {
         let list = get(
-            &format!("{}?package_name=race", self.a.trim_end_matches("/pypi")),
+            &format!("{}?package_name={name}", self.a.trim_end_matches("/pypi")),
             Some(&self.auth),
         )
         .json();
@@ -84,33 +78,52 @@ impl Twins {
 fn deleting_in_one_project_never_loses_an_identical_upload_in_another() {
     let t = twins();
     let started = Instant::now();
-    let mut acknowledged = Vec::new();
-    for round in 0..ROUNDS {
-        if started.elapsed() > TIME_LIMIT {
-            break;
+    let lane = |name: &str| {
+        let mut acknowledged = Vec::new();
+        for round in 0..ROUNDS / LANES.len() {
+            if started.elapsed() > TIME_LIMIT {
+                break;
+            }
+            let version = format!("1.{round}");
+            let dist = wheel_with(name, &version, &[], None);
+            assert_eq!(t.upload(&t.a, &dist, &version), 201);
+            let a_packages = t.a.trim_end_matches("/pypi");
+            let delete_url = format!("{a_packages}/{}", t.package_in_a(name));
+            let (uploaded, deleted) = std::thread::scope(|s| {
+                let uploader = s.spawn(|| t.upload(&t.b, &dist, &version));
+                let deleter = s
+                    .spawn(|| request("DELETE", &delete_url, &[("Authorization", &t.auth)]).status);
+                (uploader.join().unwrap(), deleter.join().unwrap())
+            });
+            assert_eq!((uploaded, deleted), (201, 204), "{name} round {round}");
+            if let Some(damage) = t.damage(&t.b, &dist) {
+                panic!("{name} round {round}: acknowledged upload lost its bytes: {damage}");
+            }
+            acknowledged.push(dist);
         }
-        let version = format!("1.{round}");
-        let dist = wheel_with("race", &version, &[], None);
-        assert_eq!(t.upload(&t.a, &dist, &version), 201);
-        let delete_url = format!("{}/{}", t.a.trim_end_matches("/pypi"), t.package_in_a());
-        let (uploaded, deleted) = std::thread::scope(|s| {
-            let uploader = s.spawn(|| t.upload(&t.b, &dist, &version));
-            let deleter =
-                s.spawn(|| request("DELETE", &delete_url, &[("Authorization", &t.auth)]).status);
-            (uploader.join().unwrap(), deleter.join().unwrap())
-        });
-        assert_eq!((uploaded, deleted), (201, 204), "round {round}");
-        if let Some(damage) = t.damage(&t.b, &dist) {
-            panic!("round {round}: acknowledged upload lost its bytes: {damage}");
-        }
-        acknowledged.push(dist);
-    }
-    let rounds = acknowledged.len();
+        acknowledged
+    };
+    let acknowledged: Vec<Vec<_>> = std::thread::scope(|s| {
+        let lanes: Vec<_> = LANES
+            .iter()
+            .map(|name| s.spawn(move || lane(name)))
+            .collect();
+        lanes.into_iter().map(|l| l.join().unwrap()).collect()
+    });
+    let rounds: usize = acknowledged.iter().map(Vec::len).sum();
     println!("{rounds} upload/delete rounds in {:?}", started.elapsed());
     assert!(rounds >= MIN_ROUNDS, "only {rounds} rounds ran");
-    for dist in &acknowledged {
-        assert_eq!(t.damage(&t.b, dist), None, "at the end");
-    }
+    // Once everything has settled, every acknowledged file again, a checker per lane.
+    let t = &t;
+    std::thread::scope(|s| {
+        for files in &acknowledged {
+            s.spawn(move || {
+                for dist in files {
+                    assert_eq!(t.damage(&t.b, dist), None, "at the end");
+                }
+            });
+        }
+    });
 }
 
 /// `gc` beside uploads that adopt its garbage: a blob left unreferenced long ago (by a crash)
