@@ -144,6 +144,17 @@ impl Scope {
 pub struct Scopes(Vec<Scope>);
 
 impl Scopes {
+    /// These scopes (without repeats), for callers built in code and tests.
+    pub fn of(list: &[Scope]) -> Scopes {
+        let mut scopes: Vec<Scope> = Vec::new();
+        for scope in list {
+            if !scopes.contains(scope) {
+                scopes.push(*scope);
+            }
+        }
+        Scopes(scopes)
+    }
+
     /// Parses `a,b,c`; empty lists and unknown names are errors.
     pub fn parse(list: &str) -> Result<Scopes> {
         let mut scopes = Vec::new();

@@ -10,12 +10,13 @@ use super::{
     Command, DeployTokenCommand, GroupCommand, MemberCommand, MetadataCommand, PackageTarget,
     ProjectCommand, TokenCommand, UserCommand,
 };
+use crate::auth::Caller;
 use crate::blobs::BlobStore;
 use crate::db::Db;
 use crate::model::{Role, Visibility};
 use crate::python::archive::Limits;
 use crate::registry::manage::{self, FileRef, PackageRef};
-use crate::registry::{admin, backup, integrity};
+use crate::registry::{admin, backup, integrity, structure};
 
 /// Fills a new data directory from a backup, then checks what arrived.
 pub(super) fn restore(source: &Path, data_dir: &Path) -> anyhow::Result<()> {
@@ -225,8 +226,9 @@ pub(super) fn run(db: &Db, blobs: &BlobStore, command: Command) -> anyhow::Resul
                 path,
                 visibility: v,
             } => {
-                let group = admin::create_group(conn, &path, visibility(&v)?, admin::CLI_ACTOR)?;
-                println!("{}", group.id);
+                let id =
+                    structure::create_at(conn, &Caller::Operator, &path, visibility(&v)?, false)?;
+                println!("{id}");
             }
             GroupCommand::List => {
                 for g in admin::list_groups(conn)? {
@@ -240,9 +242,9 @@ pub(super) fn run(db: &Db, blobs: &BlobStore, command: Command) -> anyhow::Resul
                 path,
                 visibility: v,
             } => {
-                let project =
-                    admin::create_project(conn, &path, visibility(&v)?, admin::CLI_ACTOR)?;
-                println!("{}", project.id);
+                let id =
+                    structure::create_at(conn, &Caller::Operator, &path, visibility(&v)?, true)?;
+                println!("{id}");
             }
             ProjectCommand::Set {
                 path,

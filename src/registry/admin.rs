@@ -17,7 +17,7 @@ pub const CLI_ACTOR: &str = "cli";
 
 /// A path segment as GitLab allows it: letters, digits, `_`, `-`, `.`, not starting with `-` or
 /// `.`, not all digits (a number names an id in the API).
-fn check_segment(segment: &str, what: &str) -> Result<()> {
+pub(crate) fn check_segment(segment: &str, what: &str) -> Result<()> {
     let first_ok = segment.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_');
     let chars_ok = segment
         .chars()

@@ -5,43 +5,71 @@ use rusqlite::Connection;
 use super::admin::{self, Target};
 use super::directory;
 use super::membership::maintainer;
-use crate::access::ApiUser;
+use crate::access::{self, ApiUser, On, Operation};
+use crate::auth::Caller;
 use crate::blobs::BlobStore;
 use crate::db;
 use crate::db::members::Source;
 use crate::db::now_millis;
 use crate::error::{Error, Result};
-use crate::model::{Namespace, Project, Role, Visibility};
+use crate::model::{Namespace, NamespaceKind, Project, Role, Visibility};
 
 fn owner_only() -> Error {
     Error::forbidden("403 Forbidden: this needs the owner role")
 }
 
+/// A group's or project's own path: one segment, as GitLab has it. A slash would name a place
+/// inside some other group, which only `parent_id` / `namespace_id` (and the right there) may
+/// do; it is refused before anything is looked up, so the answer says nothing about the
+/// place it names.
+fn one_segment<'a>(path: &'a str, what: &str) -> Result<&'a str> {
+    if path.contains('/') {
+        return Err(Error::bad_request(format!(
+            "400 Bad request - the {what} path must be one segment (no '/'): name the parent \
+             by its id ({})",
+            if what == "group" {
+                "parent_id"
+            } else {
+                "namespace_id"
+            }
+        )));
+    }
+    admin::check_segment(path, &format!("{what} path"))?;
+    Ok(path)
+}
+
 /// A new group: top level for any user (GitLab's default), a subgroup for maintainers of the
-/// parent. Its creator becomes its owner.
+/// parent. Its creator becomes its owner. A parent the caller may not see answers as a
+/// missing one.
 pub fn create_group(
     conn: &mut Connection,
-    api: &ApiUser,
+    caller: &Caller,
     path: &str,
     parent_id: Option<i64>,
     visibility: Visibility,
 ) -> Result<Namespace> {
+    let segment = one_segment(path, "group")?;
+    access::judge(conn, caller, Operation::GroupCreate, On::Nothing)?;
     let full_path = match parent_id {
         Some(id) => {
-            let parent = directory::group(conn, &api.caller(), &id.to_string())?;
-            maintainer(conn, api, &Target::Group(parent.clone()))?;
-            format!("{}/{path}", parent.full_path)
+            let parent = db::namespaces::find(conn, id)?
+                .filter(|ns| ns.kind == NamespaceKind::Group)
+                .ok_or_else(|| Error::not_found("404 Group Not Found"))?;
+            access::judge(conn, caller, Operation::SubgroupCreate, On::Group(&parent))?;
+            format!("{}/{segment}", parent.full_path)
         }
-        None => path.to_string(),
+        None => segment.to_owned(),
     };
-    let group = admin::create_group(conn, &full_path, visibility, &api.actor())?;
-    db::members::upsert(
-        conn,
-        Source::Namespace(group.id),
-        api.user_id(),
-        Role::Owner,
-        now_millis(),
-    )?;
+    let group = admin::create_group(conn, &full_path, visibility, &caller.actor())?;
+    if let Caller::User(user) = caller {
+        db::members::upsert(
+            conn,
+            Source::Namespace(group.id),
+            user.user_id,
+            Role::Owner,
+            now_millis(),
+        )?;
+    }
     Ok(group)
 }
 
@@ -106,39 +134,76 @@ pub fn delete_group(conn: &Connection, api: &ApiUser, reference: &str) -> Result
     admin::remove_group(conn, &group.full_path, &api.actor())
 }
 
-/// A new project in the caller's own namespace, or in a group the caller maintains.
+/// A new project in the caller's own namespace, or in a group the caller maintains. A
+/// namespace the caller may not see answers as a missing one.
 pub fn create_project(
     conn: &mut Connection,
-    api: &ApiUser,
+    caller: &Caller,
     path: &str,
     namespace_id: Option<i64>,
     visibility: Visibility,
 ) -> Result<Project> {
+    let segment = one_segment(path, "project")?;
     let namespace = match namespace_id {
         Some(id) => db::namespaces::find(conn, id)?
             .ok_or_else(|| Error::not_found("404 Namespace Not Found"))?,
-        None => own_namespace(conn, api)?,
+        None => own_namespace(conn, caller)?,
     };
-    match namespace.owner_user_id {
-        Some(owner) if owner == api.user_id() || api.is_admin() => {}
-        Some(_) => return Err(Error::not_found("404 Namespace Not Found")),
-        None => {
-            let group = directory::group(conn, &api.caller(), &namespace.id.to_string())?;
-            maintainer(conn, api, &Target::Group(group))?;
-        }
-    }
+    access::judge(
+        conn,
+        caller,
+        Operation::ProjectCreate,
+        On::Namespace(&namespace),
+    )?;
     admin::create_project(
         conn,
-        &format!("{}/{path}", namespace.full_path),
+        &format!("{}/{segment}", namespace.full_path),
         visibility,
-        &api.actor(),
+        &caller.actor(),
     )
 }
 
-fn own_namespace(conn: &Connection, api: &ApiUser) -> Result<Namespace> {
-    let user = db::users::find(conn, api.user_id())?.ok_or(Error::Unauthorized)?;
+fn own_namespace(conn: &Connection, caller: &Caller) -> Result<Namespace> {
+    let Caller::User(user) = caller else {
+        return Err(Error::bad_request(
+            "400 Bad request - namespace_id is missing",
+        ));
+    };
     db::namespaces::find_by_path(conn, &user.username)?
         .ok_or_else(|| Error::internal("user without namespace"))
+}
+
+/// A group or project by its full path (`acme/ml/models`), as the command line names them:
+/// the parent is looked up and the same door as the API's is used.
+pub fn create_at(
+    conn: &mut Connection,
+    caller: &Caller,
+    full_path: &str,
+    visibility: Visibility,
+    project: bool,
+) -> Result<i64> {
+    let full_path = full_path.trim_matches('/');
+    let (parent, segment) = match full_path.rsplit_once('/') {
+        Some((parent, segment)) => (Some(parent), segment),
+        None => (None, full_path),
+    };
+    let parent_id = parent
+        .map(|path| {
+            db::namespaces::find_by_path(conn, path)?
+                .map(|ns| ns.id)
+                .ok_or_else(|| Error::not_found(format!("no group or user named \"{path}\"")))
+        })
+        .transpose()?;
+    if project {
+        if parent_id.is_none() {
+            return Err(Error::bad_request(format!(
+                "\"{full_path}\" needs a namespace: GROUP/NAME or USER/NAME"
+            )));
+        }
+        Ok(create_project(conn, caller, segment, parent_id, visibility)?.id)
+    } else {
+        Ok(create_group(conn, caller, segment, parent_id, visibility)?.id)
+    }
 }
 
 /// Changes visibility and the replace setting (owners).

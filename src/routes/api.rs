@@ -1,6 +1,9 @@
 //! The GitLab-style REST API for packages of a project: list, show, files, delete, and yank
 //! (which GitLab lacks; it follows GitLab's `POST …/action` style).
 
+use super::Routes;
+use crate::access::Operation;
+use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
@@ -15,45 +18,63 @@ use crate::registry::index;
 use crate::registry::manage::{self, FileRef, PackageRef};
 use crate::server::AppState;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
+pub fn configure(routes: &mut Routes) {
     let base = "/api/v4/projects/{id}/packages";
-    cfg.route(base, web::get().to(list_packages))
-        .route(
-            "/api/v4/groups/{id}/packages",
-            web::get().to(list_group_packages),
-        )
-        .route(
-            &format!("{base}/{{package_id}}"),
-            web::get().to(show_package),
-        )
-        .route(
-            &format!("{base}/{{package_id}}"),
-            web::delete().to(delete_package),
-        )
-        .route(
-            &format!("{base}/{{package_id}}/package_files"),
-            web::get().to(list_files),
-        )
-        .route(
-            &format!("{base}/{{package_id}}/package_files/{{file_id}}"),
-            web::delete().to(delete_file),
-        )
-        .route(
-            &format!("{base}/{{package_id}}/yank"),
-            web::post().to(yank_package),
-        )
-        .route(
-            &format!("{base}/{{package_id}}/unyank"),
-            web::post().to(unyank_package),
-        )
-        .route(
-            &format!("{base}/{{package_id}}/package_files/{{file_id}}/yank"),
-            web::post().to(yank_file),
-        )
-        .route(
-            &format!("{base}/{{package_id}}/package_files/{{file_id}}/unyank"),
-            web::post().to(unyank_file),
-        );
+    routes.add(Method::GET, base, Operation::PackagesRead, list_packages);
+    routes.add(
+        Method::GET,
+        "/api/v4/groups/{id}/packages",
+        Operation::PackagesRead,
+        list_group_packages,
+    );
+    routes.add(
+        Method::GET,
+        &format!("{base}/{{package_id}}"),
+        Operation::PackagesRead,
+        show_package,
+    );
+    routes.add(
+        Method::DELETE,
+        &format!("{base}/{{package_id}}"),
+        Operation::PackagesDelete,
+        delete_package,
+    );
+    routes.add(
+        Method::GET,
+        &format!("{base}/{{package_id}}/package_files"),
+        Operation::PackagesRead,
+        list_files,
+    );
+    routes.add(
+        Method::DELETE,
+        &format!("{base}/{{package_id}}/package_files/{{file_id}}"),
+        Operation::PackagesDelete,
+        delete_file,
+    );
+    routes.add(
+        Method::POST,
+        &format!("{base}/{{package_id}}/yank"),
+        Operation::PackagesYank,
+        yank_package,
+    );
+    routes.add(
+        Method::POST,
+        &format!("{base}/{{package_id}}/unyank"),
+        Operation::PackagesYank,
+        unyank_package,
+    );
+    routes.add(
+        Method::POST,
+        &format!("{base}/{{package_id}}/package_files/{{file_id}}/yank"),
+        Operation::PackagesYank,
+        yank_file,
+    );
+    routes.add(
+        Method::POST,
+        &format!("{base}/{{package_id}}/package_files/{{file_id}}/unyank"),
+        Operation::PackagesYank,
+        unyank_file,
+    );
 }
 
 /// A numeric path parameter; anything else names nothing (404).

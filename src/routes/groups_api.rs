@@ -1,6 +1,9 @@
 //! GitLab's REST API for reading groups, subgroups and projects (what `gl.groups` and
 //! `gl.projects` list and get).
 
+use super::Routes;
+use crate::access::Operation;
+use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
@@ -14,25 +17,79 @@ use crate::registry::directory::{self, Filters};
 use crate::registry::structure;
 use crate::server::AppState;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/api/v4/groups", web::get().to(list_groups))
-        .route("/api/v4/groups/{id}", web::get().to(show_group))
-        .route(
-            "/api/v4/groups/{id}/subgroups",
-            web::get().to(list_subgroups),
-        )
-        .route(
-            "/api/v4/groups/{id}/projects",
-            web::get().to(list_group_projects),
-        )
-        .route("/api/v4/projects", web::get().to(list_projects))
-        .route("/api/v4/projects/{id}", web::get().to(show_project))
-        .route("/api/v4/groups", web::post().to(create_group))
-        .route("/api/v4/groups/{id}", web::put().to(update_group))
-        .route("/api/v4/groups/{id}", web::delete().to(delete_group))
-        .route("/api/v4/projects", web::post().to(create_project))
-        .route("/api/v4/projects/{id}", web::put().to(update_project))
-        .route("/api/v4/projects/{id}", web::delete().to(delete_project));
+pub fn configure(routes: &mut Routes) {
+    routes.add(
+        Method::GET,
+        "/api/v4/groups",
+        Operation::PublicList,
+        list_groups,
+    );
+    routes.add(
+        Method::GET,
+        "/api/v4/groups/{id}",
+        Operation::PlaceShow,
+        show_group,
+    );
+    routes.add(
+        Method::GET,
+        "/api/v4/groups/{id}/subgroups",
+        Operation::PlaceShow,
+        list_subgroups,
+    );
+    routes.add(
+        Method::GET,
+        "/api/v4/groups/{id}/projects",
+        Operation::PlaceShow,
+        list_group_projects,
+    );
+    routes.add(
+        Method::GET,
+        "/api/v4/projects",
+        Operation::PublicList,
+        list_projects,
+    );
+    routes.add(
+        Method::GET,
+        "/api/v4/projects/{id}",
+        Operation::PlaceShow,
+        show_project,
+    );
+    routes.add(
+        Method::POST,
+        "/api/v4/groups",
+        Operation::GroupCreate,
+        create_group,
+    );
+    routes.add(
+        Method::PUT,
+        "/api/v4/groups/{id}",
+        Operation::PlaceUpdate,
+        update_group,
+    );
+    routes.add(
+        Method::DELETE,
+        "/api/v4/groups/{id}",
+        Operation::PlaceDelete,
+        delete_group,
+    );
+    routes.add(
+        Method::POST,
+        "/api/v4/projects",
+        Operation::ProjectCreate,
+        create_project,
+    );
+    routes.add(
+        Method::PUT,
+        "/api/v4/projects/{id}",
+        Operation::PlaceUpdate,
+        update_project,
+    );
+    routes.add(
+        Method::DELETE,
+        "/api/v4/projects/{id}",
+        Operation::PlaceDelete,
+        delete_project,
+    );
 }
 
 #[derive(Deserialize, Default, IntoParams)]
@@ -264,7 +321,7 @@ async fn create_group(
     let settings = json_body::<Settings>(&body)?;
     let (path, visibility) = settings.for_creation()?;
     let group = as_api_user(&req, &state, true, move |conn, api| {
-        structure::create_group(conn, api, &path, settings.parent_id, visibility)
+        structure::create_group(conn, &api.caller(), &path, settings.parent_id, visibility)
     })
     .await?;
     Ok(HttpResponse::Created().json(GroupView::new(&group)))
@@ -323,8 +380,13 @@ async fn create_project(
     let settings = json_body::<Settings>(&body)?;
     let (path, visibility) = settings.for_creation()?;
     let (project, namespace) = as_api_user(&req, &state, true, move |conn, api| {
-        let project =
-            structure::create_project(conn, api, &path, settings.namespace_id, visibility)?;
+        let project = structure::create_project(
+            conn,
+            &api.caller(),
+            &path,
+            settings.namespace_id,
+            visibility,
+        )?;
         let namespace = directory::namespace_of(conn, &project)?;
         Ok((project, namespace))
     })

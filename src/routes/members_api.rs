@@ -1,6 +1,9 @@
 //! GitLab's REST API for the settings of projects and groups that maintainers manage:
 //! members (list direct and `/all`, add, change role, remove) and deploy tokens.
 
+use super::Routes;
+use crate::access::Operation;
+use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
@@ -16,33 +19,55 @@ use crate::server::AppState;
 /// the kind as the first path segment, as GitLab's URLs have it.
 const OWNER: &str = "/api/v4/{kind:projects|groups}/{id}";
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route(&format!("{OWNER}/members"), web::get().to(list_members))
-        .route(
-            &format!("{OWNER}/members/all"),
-            web::get().to(list_all_members),
-        )
-        .route(&format!("{OWNER}/members"), web::post().to(add_member))
-        .route(
-            &format!("{OWNER}/members/{{user_id}}"),
-            web::put().to(edit_member),
-        )
-        .route(
-            &format!("{OWNER}/members/{{user_id}}"),
-            web::delete().to(remove_member),
-        )
-        .route(
-            &format!("{OWNER}/deploy_tokens"),
-            web::get().to(list_tokens),
-        )
-        .route(
-            &format!("{OWNER}/deploy_tokens"),
-            web::post().to(create_token),
-        )
-        .route(
-            &format!("{OWNER}/deploy_tokens/{{token_id}}"),
-            web::delete().to(revoke_token),
-        );
+pub fn configure(routes: &mut Routes) {
+    routes.add(
+        Method::GET,
+        &format!("{OWNER}/members"),
+        Operation::MembersList,
+        list_members,
+    );
+    routes.add(
+        Method::GET,
+        &format!("{OWNER}/members/all"),
+        Operation::MembersList,
+        list_all_members,
+    );
+    routes.add(
+        Method::POST,
+        &format!("{OWNER}/members"),
+        Operation::MembersAdd,
+        add_member,
+    );
+    routes.add(
+        Method::PUT,
+        &format!("{OWNER}/members/{{user_id}}"),
+        Operation::MembersChange,
+        edit_member,
+    );
+    routes.add(
+        Method::DELETE,
+        &format!("{OWNER}/members/{{user_id}}"),
+        Operation::MembersRemove,
+        remove_member,
+    );
+    routes.add(
+        Method::GET,
+        &format!("{OWNER}/deploy_tokens"),
+        Operation::DeployTokensList,
+        list_tokens,
+    );
+    routes.add(
+        Method::POST,
+        &format!("{OWNER}/deploy_tokens"),
+        Operation::DeployTokensCreate,
+        create_token,
+    );
+    routes.add(
+        Method::DELETE,
+        &format!("{OWNER}/deploy_tokens/{{token_id}}"),
+        Operation::DeployTokensRevoke,
+        revoke_token,
+    );
 }
 
 /// Whether a project or a group owns the members or tokens: the `{kind}` the route's pattern

@@ -4,6 +4,8 @@ mod api;
 mod api_views;
 mod download;
 mod groups_api;
+mod inventory;
+pub use inventory::{RouteSpec, Routes};
 mod members_api;
 mod negotiate;
 mod openapi;
@@ -25,30 +27,46 @@ use crate::auth::{self, Credentials};
 use crate::error::Result;
 use crate::server::AppState;
 
+/// Registers every route of the server.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    pypi::configure(cfg);
-    warehouse::configure(cfg);
-    api::configure(cfg);
-    users_api::configure(cfg);
-    groups_api::configure(cfg);
-    members_api::configure(cfg);
-    openapi::configure(cfg);
-    pages::configure(cfg);
-    ops::configure(cfg);
+    declare(&mut Routes::registering(cfg));
+}
+
+/// Every route the server registers, in the order actix tries them, each with the operation
+/// of the permission table (`access::table`) it performs. Built by the same declarations
+/// that register the routes, so the list cannot miss one.
+pub fn inventory() -> Vec<RouteSpec> {
+    let mut routes = Routes::listing();
+    declare(&mut routes);
+    routes.into_specs()
+}
+
+fn declare(routes: &mut Routes) {
+    pypi::configure(routes);
+    warehouse::configure(routes);
+    api::configure(routes);
+    users_api::configure(routes);
+    groups_api::configure(routes);
+    members_api::configure(routes);
+    openapi::configure(routes);
+    pages::configure(routes);
+    ops::configure(routes);
     // Group and project pages take every other path, so they go last.
-    pages::configure_places(cfg);
+    pages::configure_places(routes);
 }
 
 /// A GET and HEAD route that knows which kind of index it serves.
-fn read_route<F, Fut>(path: &str, kind: IndexKind, handler: F) -> actix_web::Resource
-where
+fn read_route<F, Fut>(
+    routes: &mut Routes,
+    path: &str,
+    operation: crate::access::Operation,
+    kind: IndexKind,
+    handler: F,
+) where
     F: Fn(HttpRequest, web::Data<AppState>, IndexKind) -> Fut + Clone + 'static,
     Fut: std::future::Future<Output = Result<HttpResponse>> + 'static,
 {
-    let get = handler.clone();
-    web::resource(path)
-        .route(web::get().to(move |req, state| get(req, state, kind)))
-        .route(web::head().to(move |req, state| handler(req, state, kind)))
+    routes.get_head(path, operation, move |req, state| handler(req, state, kind));
 }
 
 /// The credentials of one request and where it came from: resolved to a `Caller` inside the

@@ -1,9 +1,12 @@
 //! The OpenAPI 3 description of the management API, generated from the handlers' annotations
 //! and the response types they serialize, served at `/api/v4/openapi.json`.
 
+use super::Routes;
+use crate::access::Operation;
 use std::sync::OnceLock;
 
-use actix_web::{HttpResponse, web};
+use actix_web::HttpResponse;
+use actix_web::http::Method;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
@@ -163,8 +166,13 @@ pub fn document() -> &'static str {
     })
 }
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/api/v4/openapi.json", web::get().to(serve));
+pub fn configure(routes: &mut Routes) {
+    routes.add(
+        Method::GET,
+        "/api/v4/openapi.json",
+        Operation::PublicApiInfo,
+        serve,
+    );
 }
 
 async fn serve() -> HttpResponse {
@@ -206,7 +214,7 @@ mod tests {
     /// every described operation must reach a handler, not the fallback.
     #[actix_web::test]
     async fn every_described_operation_has_a_route() {
-        use actix_web::{App, http::Method, test};
+        use actix_web::{App, http::Method, test, web};
         let app = test::init_service(
             App::new()
                 .configure(crate::routes::configure)

@@ -1,5 +1,8 @@
 //! Operations routes: embedded static files, a health check, and the 404 for everything else.
 
+use super::Routes;
+use crate::access::Operation;
+use actix_web::http::Method;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use rust_embed::RustEmbed;
@@ -11,11 +14,18 @@ use crate::server::AppState;
 #[folder = "assets/static/"]
 struct Static;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/-/health", web::get().to(health))
-        .route("/-/health", web::head().to(health))
-        .route("/-/static/{file}", web::get().to(static_file))
-        .default_service(web::to(super::pages::not_found));
+pub fn configure(routes: &mut Routes) {
+    routes.add(Method::GET, "/-/health", Operation::PublicHealth, health);
+    routes.add(Method::HEAD, "/-/health", Operation::PublicHealth, health);
+    routes.add(
+        Method::GET,
+        "/-/static/{file}",
+        Operation::PublicStatic,
+        static_file,
+    );
+    routes.config(|cfg| {
+        cfg.default_service(web::to(super::pages::not_found));
+    });
 }
 
 /// Answers 200 once the database answers: what a load balancer or systemd check wants.

@@ -1,5 +1,6 @@
 //! The PyPI package API under /api/v4: simple pages, files and uploads, for projects and groups.
 
+use actix_web::http::Method;
 use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -7,8 +8,8 @@ use serde_json::json;
 
 use super::simple;
 use super::upload_form;
-use super::{RequestAuth, download, if_none_match, negotiate, param, read_route};
-use crate::access::{self, IndexKind};
+use super::{RequestAuth, Routes, download, if_none_match, negotiate, param, read_route};
+use crate::access::{self, IndexKind, Operation};
 use crate::blobs::Sha256Hex;
 use crate::cache::{CachedPage, PageKey};
 use crate::error::{Error, Result};
@@ -16,7 +17,7 @@ use crate::registry::index;
 use crate::registry::upload::{self, UploadOutcome};
 use crate::server::AppState;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
+pub fn configure(routes: &mut Routes) {
     for (prefix, kind) in [
         ("/api/v4/projects/{id}/packages/pypi", IndexKind::Project),
         ("/api/v4/groups/{id}/-/packages/pypi", IndexKind::Group),
@@ -24,21 +25,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         // A trailing slash is optional everywhere; each form is its own route (never a redirect,
         // which twine and uv treat as a failed upload).
         for suffix in ["/simple", "/simple/"] {
-            cfg.service(read_route(&format!("{prefix}{suffix}"), kind, simple_index));
+            let path = format!("{prefix}{suffix}");
+            read_route(routes, &path, Operation::PackagesRead, kind, simple_index);
         }
         for suffix in ["/simple/{name}", "/simple/{name}/"] {
-            cfg.service(read_route(&format!("{prefix}{suffix}"), kind, package_page));
+            let path = format!("{prefix}{suffix}");
+            read_route(routes, &path, Operation::PackagesRead, kind, package_page);
         }
-        cfg.service(read_route(
-            &format!("{prefix}/files/{{sha256}}/{{filename}}"),
-            kind,
-            file,
-        ));
+        let path = format!("{prefix}/files/{{sha256}}/{{filename}}");
+        read_route(routes, &path, Operation::PackagesDownload, kind, file);
         if kind == IndexKind::Project {
             for suffix in ["", "/"] {
-                cfg.service(
-                    web::resource(format!("{prefix}{suffix}")).route(web::post().to(upload_file)),
-                );
+                let path = format!("{prefix}{suffix}");
+                routes.add(Method::POST, &path, Operation::PackagesUpload, upload_file);
             }
         }
     }

@@ -1,6 +1,9 @@
 //! GitLab's REST API for the caller, users and personal access tokens (the part python-gitlab's
 //! `gl.auth()`, `gl.version()` and `personal_access_tokens` use).
 
+use super::Routes;
+use crate::access::Operation;
+use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
@@ -15,40 +18,97 @@ use crate::registry::admin::UserChanges;
 use crate::registry::{tokens, users};
 use crate::server::AppState;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/api/v4/version", web::get().to(version))
-        .route("/api/v4/user", web::get().to(current_user))
-        .route("/api/v4/personal_access_tokens", web::get().to(list_tokens))
-        .route(
-            "/api/v4/personal_access_tokens/{token}",
-            web::get().to(show_token),
-        )
-        .route(
-            "/api/v4/personal_access_tokens/{token}",
-            web::delete().to(revoke_token),
-        )
-        .route(
-            "/api/v4/personal_access_tokens/{token}/rotate",
-            web::post().to(rotate_token),
-        )
-        .route(
-            "/api/v4/user/personal_access_tokens",
-            web::post().to(create_own_token),
-        )
-        .route(
-            "/api/v4/users/{user_id}/personal_access_tokens",
-            web::post().to(create_token_for),
-        )
-        .route("/api/v4/users", web::get().to(list_users))
-        .route("/api/v4/users", web::post().to(create_user))
-        .route("/api/v4/users/{user_id}", web::get().to(show_user))
-        .route("/api/v4/users/{user_id}", web::put().to(update_user))
-        .route("/api/v4/users/{user_id}", web::delete().to(delete_user))
-        .route("/api/v4/users/{user_id}/block", web::post().to(block_user))
-        .route(
-            "/api/v4/users/{user_id}/unblock",
-            web::post().to(unblock_user),
-        );
+pub fn configure(routes: &mut Routes) {
+    routes.add(
+        Method::GET,
+        "/api/v4/version",
+        Operation::PublicApiInfo,
+        version,
+    );
+    routes.add(
+        Method::GET,
+        "/api/v4/user",
+        Operation::AccountShow,
+        current_user,
+    );
+    routes.add(
+        Method::GET,
+        "/api/v4/personal_access_tokens",
+        Operation::TokensList,
+        list_tokens,
+    );
+    routes.add(
+        Method::GET,
+        "/api/v4/personal_access_tokens/{token}",
+        Operation::TokensList,
+        show_token,
+    );
+    routes.add(
+        Method::DELETE,
+        "/api/v4/personal_access_tokens/{token}",
+        Operation::TokensRevoke,
+        revoke_token,
+    );
+    routes.add(
+        Method::POST,
+        "/api/v4/personal_access_tokens/{token}/rotate",
+        Operation::TokensRevoke,
+        rotate_token,
+    );
+    routes.add(
+        Method::POST,
+        "/api/v4/user/personal_access_tokens",
+        Operation::TokensCreate,
+        create_own_token,
+    );
+    routes.add(
+        Method::POST,
+        "/api/v4/users/{user_id}/personal_access_tokens",
+        Operation::UsersAdmin,
+        create_token_for,
+    );
+    routes.add(
+        Method::GET,
+        "/api/v4/users",
+        Operation::UsersList,
+        list_users,
+    );
+    routes.add(
+        Method::POST,
+        "/api/v4/users",
+        Operation::UsersAdmin,
+        create_user,
+    );
+    routes.add(
+        Method::GET,
+        "/api/v4/users/{user_id}",
+        Operation::UsersList,
+        show_user,
+    );
+    routes.add(
+        Method::PUT,
+        "/api/v4/users/{user_id}",
+        Operation::UsersAdmin,
+        update_user,
+    );
+    routes.add(
+        Method::DELETE,
+        "/api/v4/users/{user_id}",
+        Operation::UsersAdmin,
+        delete_user,
+    );
+    routes.add(
+        Method::POST,
+        "/api/v4/users/{user_id}/block",
+        Operation::UsersAdmin,
+        block_user,
+    );
+    routes.add(
+        Method::POST,
+        "/api/v4/users/{user_id}/unblock",
+        Operation::UsersAdmin,
+        unblock_user,
+    );
 }
 
 /// `self` names the token the request came with.

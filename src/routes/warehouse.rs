@@ -7,8 +7,8 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
-use super::{RequestAuth, param, read_route};
-use crate::access::{self, IndexKind};
+use super::{RequestAuth, Routes, param, read_route};
+use crate::access::{self, IndexKind, Operation};
 use crate::db::packages::StoredFile;
 use crate::error::Result;
 use crate::model::iso8601;
@@ -16,19 +16,19 @@ use crate::python::Filename;
 use crate::registry::index::{self, Release};
 use crate::server::AppState;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
+pub fn configure(routes: &mut Routes) {
     for (prefix, kind) in [
         ("/api/v4/projects/{id}/packages/pypi", IndexKind::Project),
         ("/api/v4/groups/{id}/-/packages/pypi", IndexKind::Group),
     ] {
-        for suffix in ["/pypi/{name}/json", "/pypi/{name}/json/"] {
-            cfg.service(read_route(&format!("{prefix}{suffix}"), kind, project_json));
-        }
         for suffix in [
+            "/pypi/{name}/json",
+            "/pypi/{name}/json/",
             "/pypi/{name}/{version}/json",
             "/pypi/{name}/{version}/json/",
         ] {
-            cfg.service(read_route(&format!("{prefix}{suffix}"), kind, project_json));
+            let path = format!("{prefix}{suffix}");
+            read_route(routes, &path, Operation::PackagesRead, kind, project_json);
         }
     }
 }

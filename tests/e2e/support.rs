@@ -300,7 +300,12 @@ pub fn get(url: &str, auth: Option<&str>) -> Response {
 }
 
 pub fn post(url: &str, headers: &[(&str, &str)], body: Vec<u8>) -> Response {
-    let mut builder = ureq::http::Request::builder().method("POST").uri(url);
+    send("POST", url, headers, body)
+}
+
+/// Any method with a body (PUT and DELETE with JSON, for the management API).
+pub fn send(method: &str, url: &str, headers: &[(&str, &str)], body: Vec<u8>) -> Response {
+    let mut builder = ureq::http::Request::builder().method(method).uri(url);
     for (name, value) in headers {
         builder = builder.header(*name, *value);
     }

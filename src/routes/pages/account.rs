@@ -1,5 +1,8 @@
 //! Pages of one's own account: sign in and out, change the password, personal access tokens.
 
+use crate::access::Operation;
+use crate::routes::Routes;
+use actix_web::http::Method;
 use std::time::{Duration, Instant};
 
 use actix_web::cookie::{Cookie, SameSite};
@@ -27,24 +30,55 @@ const SIGN_IN_COOKIE: &str = "wh_sign_in";
 /// per-address limit.
 const FAILED_SIGN_IN_DELAY: Duration = Duration::from_millis(400);
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/users/sign_in", web::get().to(sign_in_page))
-        .route("/users/sign_in", web::post().to(sign_in))
-        .route("/users/sign_out", web::post().to(sign_out))
-        .route("/-/user_settings/password", web::get().to(password_page))
-        .route("/-/user_settings/password", web::post().to(change_password))
-        .route(
-            "/-/user_settings/personal_access_tokens",
-            web::get().to(tokens_page),
-        )
-        .route(
-            "/-/user_settings/personal_access_tokens",
-            web::post().to(create_token),
-        )
-        .route(
-            "/-/user_settings/personal_access_tokens/{id}/revoke",
-            web::post().to(revoke_token),
-        );
+pub fn configure(routes: &mut Routes) {
+    routes.add(
+        Method::GET,
+        "/users/sign_in",
+        Operation::PublicSignIn,
+        sign_in_page,
+    );
+    routes.add(
+        Method::POST,
+        "/users/sign_in",
+        Operation::PublicSignIn,
+        sign_in,
+    );
+    routes.add(
+        Method::POST,
+        "/users/sign_out",
+        Operation::PublicSignIn,
+        sign_out,
+    );
+    routes.add(
+        Method::GET,
+        "/-/user_settings/password",
+        Operation::AccountPassword,
+        password_page,
+    );
+    routes.add(
+        Method::POST,
+        "/-/user_settings/password",
+        Operation::AccountPassword,
+        change_password,
+    );
+    routes.add(
+        Method::GET,
+        "/-/user_settings/personal_access_tokens",
+        Operation::TokensList,
+        tokens_page,
+    );
+    routes.add(
+        Method::POST,
+        "/-/user_settings/personal_access_tokens",
+        Operation::TokensCreate,
+        create_token,
+    );
+    routes.add(
+        Method::POST,
+        "/-/user_settings/personal_access_tokens/{id}/revoke",
+        Operation::TokensRevoke,
+        revoke_token,
+    );
 }
 
 #[derive(Template)]

@@ -1,6 +1,9 @@
 //! The admin area: users (add, block, make admin, reset password), every group and project,
 //! and the disk they use.
 
+use crate::access::Operation;
+use crate::routes::Routes;
+use actix_web::http::Method;
 use actix_web::{HttpRequest, web};
 use askama::Template;
 
@@ -14,10 +17,20 @@ use crate::registry::admin::UserChanges;
 use crate::registry::users;
 use crate::server::AppState;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/admin", web::get().to(admin_page))
-        .route("/admin/users", web::post().to(add_user))
-        .route("/admin/users/{id}/{action}", web::post().to(change_user));
+pub fn configure(routes: &mut Routes) {
+    routes.add(Method::GET, "/admin", Operation::UsersAdmin, admin_page);
+    routes.add(
+        Method::POST,
+        "/admin/users",
+        Operation::UsersAdmin,
+        add_user,
+    );
+    routes.add(
+        Method::POST,
+        "/admin/users/{id}/{action}",
+        Operation::UsersAdmin,
+        change_user,
+    );
 }
 
 struct UserRow {

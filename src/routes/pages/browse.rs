@@ -1,6 +1,9 @@
 //! Pages for looking around: explore, a group, a project with its packages and set-up, one
 //! package version, and file downloads for signed-in browsers.
 
+use crate::access::Operation;
+use crate::routes::Routes;
+use actix_web::http::Method;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, web};
 use askama::Template;
@@ -16,9 +19,9 @@ use crate::registry::catalog;
 use crate::registry::directory::{self, Filters, Place};
 use crate::server::AppState;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/", web::get().to(explore))
-        .route("/explore", web::get().to(explore));
+pub fn configure(routes: &mut Routes) {
+    routes.add(Method::GET, "/", Operation::PublicList, explore);
+    routes.add(Method::GET, "/explore", Operation::PublicList, explore);
 }
 
 /// A date as the pages show it (UTC).
@@ -169,33 +172,32 @@ pub(super) async fn place_page(
     let path = req.match_info().get("path").unwrap_or_default().to_owned();
     let (place_path, rest) = split_place(&path);
     let (place_path, rest) = (place_path.to_owned(), rest.to_owned());
-    if rest == "settings" {
-        return super::settings::settings_page(req, state, place_path).await;
-    }
-    if let Some(file_id) = rest
-        .strip_prefix("package_files/")
-        .and_then(|r| r.strip_suffix("/download"))
-    {
-        let file_id = file_id.parse::<i64>().ok();
-        return download(req, state, place_path, file_id).await;
+    // The page is found in the one list of place routes (`places`), which the route
+    // inventory shows too.
+    let (route, taken) = super::places::find(false, &rest)
+        .ok_or_else(|| page_error(&req, Error::not_found("There is no such page.")))?;
+    let number = taken.first().and_then(|t| t.parse::<i64>().ok());
+    match route.pattern {
+        "settings" => return super::settings::settings_page(req, state, place_path).await,
+        "package_files/{file_id}/download" => {
+            return download(req, state, place_path, number).await;
+        }
+        _ => {}
     }
     let site = site_url(&req, &state);
     let filter = query.into_inner().filter.filter(|f| !f.trim().is_empty());
     let page = visit(&req, &state, move |conn, visitor| {
         let place = directory::place(conn, &visitor.caller(), &place_path)?;
-        match (place, rest.as_str()) {
+        match (place, route.pattern) {
             (Place::Group(reader), "") => group_page(conn, visitor, &reader).map(Page::Group),
             (Place::Project(reader), "" | "packages") => {
                 project_page(conn, visitor, &reader, &site, filter).map(Page::Project)
             }
-            (Place::Project(reader), rest) => {
-                let id = rest
-                    .strip_prefix("packages/")
-                    .and_then(|id| id.parse::<i64>().ok())
-                    .ok_or_else(|| Error::not_found("There is no such page."))?;
+            (Place::Project(reader), "packages/{package_id}") => {
+                let id = number.ok_or_else(|| Error::not_found("There is no such page."))?;
                 package_page(conn, visitor, &reader, &site, id).map(|p| Page::Package(Box::new(p)))
             }
-            (Place::Group(_), _) => Err(Error::not_found("There is no such page.")),
+            _ => Err(Error::not_found("There is no such page.")),
         }
     })
     .await?;

@@ -5,6 +5,7 @@ mod account;
 mod admin;
 mod browse;
 mod description;
+mod places;
 mod settings;
 
 use actix_web::cookie::{Cookie, SameSite};
@@ -14,6 +15,7 @@ use askama::Template;
 
 use crate::auth::Caller;
 use crate::error::Error;
+use crate::routes::Routes;
 use crate::server::AppState;
 use crate::sessions::WebSession;
 
@@ -25,24 +27,24 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
     style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; \
     base-uri 'none'";
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    account::configure(cfg);
-    admin::configure(cfg);
-    browse::configure(cfg);
+pub fn configure(routes: &mut Routes) {
+    account::configure(routes);
+    admin::configure(routes);
+    browse::configure(routes);
 }
 
 /// Group and project pages (`/GROUP/PROJECT/-/…`) take every path no other route took, so
 /// they go last. Paths under `/api/` are never pages: an unknown one falls through to the
 /// default service and its JSON 404.
-pub fn configure_places(cfg: &mut web::ServiceConfig) {
-    cfg.service(
+pub fn configure_places(routes: &mut Routes) {
+    routes.dispatcher(places::inventory(), || {
         web::resource("/{path:.+}")
             .guard(guard::fn_guard(|ctx| {
                 !ctx.head().uri.path().starts_with("/api/")
             }))
             .route(web::get().to(browse::place_page))
-            .route(web::post().to(settings::place_form)),
-    );
+            .route(web::post().to(settings::place_form))
+    });
 }
 
 /// Who is looking at a page: a signed-in session or nobody.

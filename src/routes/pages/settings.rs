@@ -5,6 +5,7 @@ use actix_web::{HttpRequest, web};
 use askama::Template;
 
 use super::browse::{MemberRow, split_place};
+use super::places;
 use super::{
     Chrome, Fields, PageResult, Visitor, form_status, page_error, see_other, show, token_state,
     visit,
@@ -169,13 +170,23 @@ pub(super) async fn place_form(
     let outcome = visit(&req, &state, move |conn, visitor| {
         visitor.check_form(&fields.get("csrf_token"))?;
         let api = api_of(visitor)?;
-        let segments: Vec<&str> = action.split('/').collect();
-        match segments.as_slice() {
-            ["packages", id, change] => {
-                let id = id.parse::<i64>().map_err(|_| no_such_page())?;
-                change_package(conn, &blobs, visitor, &place, id, change, &fields)
+        // The form is found in the one list of place routes (`places`), which the route
+        // inventory shows too.
+        let (route, taken) = places::find(true, &action).ok_or_else(no_such_page)?;
+        let number = || {
+            taken
+                .first()
+                .and_then(|t| t.parse::<i64>().ok())
+                .ok_or_else(no_such_page)
+        };
+        match route.pattern {
+            "packages/{package_id}/yank"
+            | "packages/{package_id}/unyank"
+            | "packages/{package_id}/delete" => {
+                let change = route.pattern.rsplit('/').next().unwrap_or_default();
+                change_package(conn, &blobs, visitor, &place, number()?, change, &fields)
             }
-            ["settings", "general"] => {
+            "settings/general" => {
                 let visibility = fields
                     .optional("visibility")
                     .map(|v| v.parse())
@@ -191,7 +202,7 @@ pub(super) async fn place_form(
                 }
                 Ok(Done::Back(settings_url(&place)))
             }
-            ["settings", "members"] => {
+            "settings/members" => {
                 let (target, _) = target_of(conn, &api, &place)?;
                 let username = fields.get("username");
                 let user = users::list(conn, &api, Some(username.trim()), None)?
@@ -206,19 +217,19 @@ pub(super) async fn place_form(
                 membership::set(conn, &api, &target, user.id, fields.role()?, false)?;
                 Ok(Done::Back(settings_url(&place)))
             }
-            ["settings", "members", user_id] => {
-                let user_id = user_id.parse::<i64>().map_err(|_| no_such_page())?;
+            "settings/members/{user_id}" => {
+                let user_id = number()?;
                 let (target, _) = target_of(conn, &api, &place)?;
                 membership::set(conn, &api, &target, user_id, fields.role()?, true)?;
                 Ok(Done::Back(settings_url(&place)))
             }
-            ["settings", "members", user_id, "remove"] => {
-                let user_id = user_id.parse::<i64>().map_err(|_| no_such_page())?;
+            "settings/members/{user_id}/remove" => {
+                let user_id = number()?;
                 let (target, _) = target_of(conn, &api, &place)?;
                 membership::remove(conn, &api, &target, user_id)?;
                 Ok(Done::Back(settings_url(&place)))
             }
-            ["settings", "deploy_tokens"] => {
+            "settings/deploy_tokens" => {
                 let (target, _) = target_of(conn, &api, &place)?;
                 let scopes = fields.all("scope");
                 let expires = fields.optional("expires_at");
@@ -243,8 +254,8 @@ pub(super) async fn place_form(
                 let page = settings_view(conn, visitor, &place, created, problem)?;
                 Ok(Done::Show(Box::new(page)))
             }
-            ["settings", "deploy_tokens", id, "revoke"] => {
-                let id = id.parse::<i64>().map_err(|_| no_such_page())?;
+            "settings/deploy_tokens/{token_id}/revoke" => {
+                let id = number()?;
                 let (target, _) = target_of(conn, &api, &place)?;
                 deploy_tokens::revoke(conn, &api, &target, id)?;
                 Ok(Done::Back(settings_url(&place)))

@@ -2,6 +2,11 @@
 //! (`ProjectReader`, `ProjectWriter`, `GroupReader`) that the services require, so a route
 //! cannot reach packages without asking here first.
 
+mod judge;
+pub mod table;
+pub use judge::{On, allowed, judge, role_on, who};
+pub use table::{Decision, MemberDecision, Operation, Via, Who, decide, member_change};
+
 use rusqlite::Connection;
 
 use crate::auth::{Caller, UserCaller};

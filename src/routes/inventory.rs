@@ -1,0 +1,130 @@
+//! The route inventory: every route is declared once, with its operation, and the same
+//! declaration both registers it with actix and lists it for tests and documentation.
+
+use actix_web::http::Method;
+use actix_web::{FromRequest, Handler, Responder, web};
+
+use crate::access::Operation;
+
+/// One route the server answers: its method, its path as an actix template
+/// (`/api/v4/projects/{id}/packages`; `{place}` stands for a group's or project's full path
+/// on the web pages), and the operation of the permission table it performs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteSpec {
+    pub method: Method,
+    pub path: String,
+    pub operation: Operation,
+}
+
+/// Where declarations go: into actix (serving) or only into the list (`inventory`). A route
+/// can only be declared with its operation, so none is registered without one.
+pub struct Routes<'a> {
+    cfg: Option<&'a mut web::ServiceConfig>,
+    specs: Vec<RouteSpec>,
+}
+
+impl<'a> Routes<'a> {
+    pub(super) fn registering(cfg: &'a mut web::ServiceConfig) -> Routes<'a> {
+        Routes {
+            cfg: Some(cfg),
+            specs: Vec::new(),
+        }
+    }
+
+    pub(super) fn listing() -> Routes<'static> {
+        Routes {
+            cfg: None,
+            specs: Vec::new(),
+        }
+    }
+
+    pub(super) fn into_specs(self) -> Vec<RouteSpec> {
+        self.specs
+    }
+
+    /// Declares `method path` as performing `operation`, answered by `handler`.
+    pub fn add<F, Args>(&mut self, method: Method, path: &str, operation: Operation, handler: F)
+    where
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        self.specs.push(RouteSpec {
+            method: method.clone(),
+            path: path.to_owned(),
+            operation,
+        });
+        if let Some(cfg) = self.cfg.as_deref_mut() {
+            cfg.route(path, web::method(method).to(handler));
+        }
+    }
+
+    /// Declares a GET route that also answers HEAD.
+    pub fn get_head<F, Args>(&mut self, path: &str, operation: Operation, handler: F)
+    where
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        self.add(Method::GET, path, operation, handler.clone());
+        self.add(Method::HEAD, path, operation, handler);
+    }
+
+    /// Registers a catch-all resource that dispatches inside itself, listing the routes it
+    /// answers; the resource's dispatcher must judge by the same list (see `pages`).
+    pub fn dispatcher(
+        &mut self,
+        answers: Vec<RouteSpec>,
+        resource: impl FnOnce() -> actix_web::Resource,
+    ) {
+        self.specs.extend(answers);
+        if let Some(cfg) = self.cfg.as_deref_mut() {
+            cfg.service(resource());
+        }
+    }
+
+    /// Anything else actix needs that answers no route of its own (the default service).
+    pub fn config(&mut self, apply: impl FnOnce(&mut web::ServiceConfig)) {
+        if let Some(cfg) = self.cfg.as_deref_mut() {
+            apply(cfg);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_route_is_listed_once_with_its_operation() {
+        let routes = crate::routes::inventory();
+        let mut seen = std::collections::HashSet::new();
+        for route in &routes {
+            assert!(
+                seen.insert((route.method.clone(), route.path.clone())),
+                "{} {} is declared twice",
+                route.method,
+                route.path
+            );
+        }
+        let find = |method: Method, path: &str| {
+            routes
+                .iter()
+                .find(|r| r.method == method && r.path == path)
+                .map(|r| r.operation)
+        };
+        assert_eq!(
+            find(Method::POST, "/api/v4/projects/{id}/packages/pypi"),
+            Some(Operation::PackagesUpload)
+        );
+        assert_eq!(
+            find(Method::POST, "/{place}/-/settings/members/{user_id}/remove"),
+            Some(Operation::MembersRemove)
+        );
+        assert_eq!(
+            find(Method::HEAD, "/-/health"),
+            Some(Operation::PublicHealth)
+        );
+        assert!(routes.len() > 80, "{} routes", routes.len());
+    }
+}
