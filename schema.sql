@@ -116,11 +116,15 @@ CREATE TABLE package_files (
     uploader_user_id     INTEGER REFERENCES users(id) ON DELETE SET NULL,
     uploader_deploy_token_id INTEGER REFERENCES deploy_tokens(id) ON DELETE SET NULL,
     created_at           INTEGER NOT NULL,
+    -- PEP 643: 1 when metadata_sha256 is offered as core metadata (wheels; sdists whose
+    -- PKG-INFO is 2.2+ with static dependencies), 0 when not, NULL until judged.
+    offers_metadata      INTEGER,
     UNIQUE (project_id, filename)
 );
 CREATE INDEX package_files_package ON package_files(package_id);
 CREATE INDEX package_files_sha256 ON package_files(sha256);
 CREATE INDEX package_files_metadata ON package_files(metadata_sha256);
+CREATE INDEX package_files_unjudged ON package_files(id) WHERE offers_metadata IS NULL;
 
 -- Filenames once stored and since deleted: such a name may come back only with the same bytes,
 -- so a pinned hash never silently changes meaning.

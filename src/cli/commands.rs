@@ -121,6 +121,8 @@ pub(super) fn run(db: &Db, blobs: &BlobStore, command: Command) -> anyhow::Resul
         }
         Command::Metadata(MetadataCommand::Backfill) => {
             let done = manage::backfill_metadata(conn, blobs, &Limits::default())?;
+            let judged = manage::judge_stored_metadata(conn, blobs)?;
+            eprintln!("judged {judged} stored files by PEP 643");
             println!("{done}");
         }
         Command::User(cmd) => provision::user(conn, cmd, read_password_line)?,

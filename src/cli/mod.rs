@@ -82,8 +82,11 @@ enum Command {
         repair: bool,
     },
     /// Remove unreferenced blobs and stale temporary files (safe while the server runs).
+    /// Deleting a package frees its blobs at once; this reclaims what crashes and failed
+    /// uploads left behind.
     Gc {
-        /// Only remove garbage older than this many seconds (younger may be an upload in flight).
+        /// Only remove garbage older than this many seconds (a younger temporary file may be an
+        /// upload in flight).
         #[arg(long, default_value_t = 3600)]
         grace_seconds: u64,
     },
@@ -355,6 +358,10 @@ fn serve(config: Config) -> anyhow::Result<()> {
     let backfilled = manage::backfill_metadata(&mut *db.get()?, &blobs, &Limits::default())?;
     if backfilled > 0 {
         tracing::info!("extracted core metadata for {backfilled} stored files");
+    }
+    let judged = manage::judge_stored_metadata(&mut *db.get()?, &blobs)?;
+    if judged > 0 {
+        tracing::info!("judged the core metadata of {judged} stored files by PEP 643");
     }
     let listener = TcpListener::bind(&config.listen).with_context(|| {
         format!(

@@ -27,6 +27,7 @@ const FIRST_VERSION: i64 = 1;
 const UPGRADES: &[&str] = &[
     include_str!("upgrades/002_ids_never_reused.sql"),
     include_str!("upgrades/003_description_html.sql"),
+    include_str!("upgrades/004_offers_metadata.sql"),
 ];
 const LATEST_VERSION: i64 = FIRST_VERSION + UPGRADES.len() as i64;
 /// The version `schema.sql` creates: always the latest.

@@ -173,10 +173,8 @@ async fn file(
         })
         .await?;
     let (blob, content_type) = if wants_metadata {
-        (
-            stored.metadata_sha256.as_deref(),
-            "text/plain; charset=utf-8",
-        )
+        // Only what the index offers (PEP 643): an sdist's dynamic PKG-INFO is not served.
+        (stored.core_metadata.as_deref(), "text/plain; charset=utf-8")
     } else {
         (Some(stored.sha256.as_str()), "application/octet-stream")
     };
