@@ -1,8 +1,13 @@
--- Wheelhouse schema: creates a fresh database. Later changes are numbered steps in src/db/mod.rs,
--- and each step raises PRAGMA user_version by one.
+-- Wheelhouse schema: creates a fresh database at the latest version (src/db/mod.rs sets
+-- PRAGMA user_version). A database made by an older release is brought here by the numbered
+-- steps in src/db/upgrades/, and a test checks both roads end at the same schema.
+--
+-- Ids of users, namespaces, projects, packages, files and tokens are AUTOINCREMENT: an id is
+-- never handed out twice, so a pip.conf naming /projects/8/ can never start reading another
+-- team's project after project 8 is deleted.
 
 CREATE TABLE users (
-    id            INTEGER PRIMARY KEY,
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
     username      TEXT NOT NULL UNIQUE COLLATE NOCASE,
     email         TEXT,
     password_hash TEXT NOT NULL,            -- argon2id PHC string
@@ -13,7 +18,7 @@ CREATE TABLE users (
 
 -- Users' personal namespaces and groups. A group's full_path is its parent's plus '/' plus path.
 CREATE TABLE namespaces (
-    id            INTEGER PRIMARY KEY,
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
     kind          TEXT NOT NULL CHECK (kind IN ('user', 'group')),
     path          TEXT NOT NULL,
     full_path     TEXT NOT NULL UNIQUE COLLATE NOCASE,
@@ -26,7 +31,7 @@ CREATE INDEX namespaces_parent ON namespaces(parent_id);
 CREATE UNIQUE INDEX namespaces_owner ON namespaces(owner_user_id) WHERE owner_user_id IS NOT NULL;
 
 CREATE TABLE projects (
-    id                    INTEGER PRIMARY KEY,
+    id                    INTEGER PRIMARY KEY AUTOINCREMENT,
     namespace_id          INTEGER NOT NULL REFERENCES namespaces(id),
     path                  TEXT NOT NULL,
     full_path             TEXT NOT NULL UNIQUE COLLATE NOCASE,
@@ -52,7 +57,7 @@ CREATE INDEX members_user ON members(user_id);
 
 -- Only the SHA-256 digest of a token's secret is kept; a request finds its token by that digest.
 CREATE TABLE personal_access_tokens (
-    id            INTEGER PRIMARY KEY,
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
     user_id       INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
     name          TEXT NOT NULL,
     token_digest  TEXT NOT NULL UNIQUE,
@@ -65,7 +70,7 @@ CREATE TABLE personal_access_tokens (
 CREATE INDEX personal_access_tokens_user ON personal_access_tokens(user_id);
 
 CREATE TABLE deploy_tokens (
-    id            INTEGER PRIMARY KEY,
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
     namespace_id  INTEGER REFERENCES namespaces(id) ON DELETE CASCADE,
     project_id    INTEGER REFERENCES projects(id) ON DELETE CASCADE,
     name          TEXT NOT NULL,
@@ -83,7 +88,7 @@ CREATE INDEX deploy_tokens_project ON deploy_tokens(project_id);
 
 -- One row per (project, normalized name, normalized version).
 CREATE TABLE packages (
-    id           INTEGER PRIMARY KEY,
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
     project_id   INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
     name         TEXT NOT NULL,              -- PEP 503 normalized
     display_name TEXT NOT NULL,              -- as first uploaded
@@ -94,7 +99,7 @@ CREATE TABLE packages (
 );
 
 CREATE TABLE package_files (
-    id                   INTEGER PRIMARY KEY,
+    id                   INTEGER PRIMARY KEY AUTOINCREMENT,
     package_id           INTEGER NOT NULL REFERENCES packages(id) ON DELETE CASCADE,
     project_id           INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
     filename             TEXT NOT NULL,
@@ -111,11 +116,15 @@ CREATE TABLE package_files (
     uploader_user_id     INTEGER REFERENCES users(id) ON DELETE SET NULL,
     uploader_deploy_token_id INTEGER REFERENCES deploy_tokens(id) ON DELETE SET NULL,
     created_at           INTEGER NOT NULL,
+    -- PEP 643: 1 when metadata_sha256 is offered as core metadata (wheels; sdists whose
+    -- PKG-INFO is 2.2+ with static dependencies), 0 when not, NULL until judged.
+    offers_metadata      INTEGER,
     UNIQUE (project_id, filename)
 );
 CREATE INDEX package_files_package ON package_files(package_id);
 CREATE INDEX package_files_sha256 ON package_files(sha256);
 CREATE INDEX package_files_metadata ON package_files(metadata_sha256);
+CREATE INDEX package_files_unjudged ON package_files(id) WHERE offers_metadata IS NULL;
 
 -- Filenames once stored and since deleted: such a name may come back only with the same bytes,
 -- so a pinned hash never silently changes meaning.
@@ -143,7 +152,10 @@ CREATE TABLE package_metadata (
     requires_python          TEXT,
     classifiers              TEXT NOT NULL DEFAULT '[]',   -- JSON arrays of strings
     requires_dist            TEXT NOT NULL DEFAULT '[]',
-    project_urls             TEXT NOT NULL DEFAULT '[]'
+    project_urls             TEXT NOT NULL DEFAULT '[]',
+    -- The description as safe HTML, rendered once (at upload, or at the first view of a row
+    -- stored before rendering was kept) and served as stored.
+    description_html         TEXT
 );
 
 CREATE TABLE web_sessions (
@@ -164,4 +176,3 @@ CREATE TABLE audit_events (
 );
 CREATE INDEX audit_events_time ON audit_events(created_at);
 
-PRAGMA user_version = 1;

@@ -1,4 +1,18 @@
 //! Content-addressed package files under DATA/blobs, written crash-safely through DATA/tmp.
+//!
+//! A blob is shared by every file row (of any project) with the same bytes, so whether it may
+//! go is decided against all of them, and that decision must not race an upload of the same
+//! bytes elsewhere. Two rules, followed by every caller, make it race-free:
+//! 1. a blob is put in place (renamed into `blobs/`, or found there) only inside the IMMEDIATE
+//!    transaction that commits the row referring to it, before that commit ([`BlobStore::persist`]);
+//! 2. a blob is unlinked only inside an IMMEDIATE transaction that has just seen no row refer
+//!    to it ([`BlobStore::remove`]).
+//!
+//! An IMMEDIATE transaction holds SQLite's one write lock (across processes too: a CLI `gc` or
+//! `delete` beside the server), so such sections never overlap. An unlink therefore comes
+//! either before an upload's section (which then finds the blob gone and renames its own copy
+//! in) or after the upload's commit (and then sees the new row and keeps the blob): no committed
+//! row ever points at a blob that is gone. Both take `&Transaction` as a witness of the lock.
 
 use std::fs::{self, File};
 use std::io::{self, Write};
@@ -7,6 +21,7 @@ use std::path::{Path, PathBuf};
 use blake2::Blake2b;
 use blake2::digest::consts::U32;
 use md5::Md5;
+use rusqlite::Transaction;
 use sha2::{Digest, Sha256};
 
 /// A lowercase hex SHA-256: the only thing that may name a blob on disk.
@@ -73,20 +88,27 @@ impl BlobStore {
             sha256: Sha256::new(),
             md5: Md5::new(),
             blake2b: Blake2b::<U32>::new(),
+            synced: false,
             persisted: false,
         })
     }
 
     /// Makes the temporary file durable under its content address. A blob that exists already
-    /// has the same bytes (it is named by them), so the new copy is simply dropped.
-    pub fn persist(&self, mut temp: TempBlob, sha256: &Sha256Hex) -> io::Result<()> {
-        let file = temp.file.take().expect("a TempBlob is persisted once");
-        file.sync_all()?;
-        drop(file);
+    /// has the same bytes (it is named by them), so the new copy is simply dropped. Call it
+    /// inside the IMMEDIATE transaction that commits the row referring to the blob (rule 1 of
+    /// the module docs); [`TempBlob::sync`] beforehand keeps the slow fsync out of the lock.
+    pub fn persist(
+        &self,
+        _write_lock: &Transaction<'_>,
+        mut temp: TempBlob,
+        sha256: &Sha256Hex,
+    ) -> io::Result<()> {
+        temp.sync()?;
+        drop(temp.file.take());
         let target = self.path(sha256);
         if target.exists() {
-            // Refresh its time so `gc`'s grace period also covers a blob that an upload is
-            // about to reference again.
+            // Refresh its time so `gc`'s grace period also covers a blob that an upload has
+            // just referenced again.
             File::options()
                 .write(true)
                 .open(&target)?
@@ -101,13 +123,19 @@ impl BlobStore {
         File::open(dir)?.sync_all()
     }
 
-    /// Stores small bytes (an extracted METADATA) and returns their digest.
-    pub fn put_bytes(&self, bytes: &[u8]) -> io::Result<Sha256Hex> {
+    /// Writes small bytes (an extracted METADATA) to a durable temporary file, ready for
+    /// [`BlobStore::persist`], and returns it with their digest.
+    pub fn stage_bytes(&self, bytes: &[u8]) -> io::Result<(TempBlob, Sha256Hex)> {
         let mut temp = self.temp_file()?;
         temp.write_chunk(bytes)?;
-        let digests = temp.digests();
-        self.persist(temp, &digests.sha256)?;
-        Ok(digests.sha256)
+        temp.sync()?;
+        let sha256 = temp.digests().sha256;
+        Ok((temp, sha256))
+    }
+
+    /// Whether the blob is on disk.
+    pub fn exists(&self, sha256: &Sha256Hex) -> bool {
+        self.path(sha256).is_file()
     }
 
     /// Every blob on disk with its path; files that are not named like a blob are skipped.
@@ -171,8 +199,9 @@ impl BlobStore {
         Ok(target)
     }
 
-    /// Removes a blob that no row refers to any more. A missing blob is not an error.
-    pub fn remove(&self, sha256: &Sha256Hex) -> io::Result<()> {
+    /// Removes a blob that no row refers to any more, as seen inside the caller's IMMEDIATE
+    /// transaction (rule 2 of the module docs). A missing blob is not an error.
+    pub fn remove(&self, _write_lock: &Transaction<'_>, sha256: &Sha256Hex) -> io::Result<()> {
         match fs::remove_file(self.path(sha256)) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
             _ => Ok(()),
@@ -189,17 +218,30 @@ pub struct TempBlob {
     sha256: Sha256,
     md5: Md5,
     blake2b: Blake2b<U32>,
+    synced: bool,
     persisted: bool,
 }
 
 impl TempBlob {
     pub fn write_chunk(&mut self, chunk: &[u8]) -> io::Result<()> {
+        assert!(!self.synced, "a TempBlob is written before it is synced");
         let file = self.file.as_mut().expect("written before persist");
         file.write_all(chunk)?;
         self.size += chunk.len() as u64;
         self.sha256.update(chunk);
         self.md5.update(chunk);
         self.blake2b.update(chunk);
+        Ok(())
+    }
+
+    /// Flushes the bytes to disk, once; after this nothing more may be written.
+    pub fn sync(&mut self) -> io::Result<()> {
+        if !self.synced
+            && let Some(file) = &self.file
+        {
+            file.sync_all()?;
+            self.synced = true;
+        }
         Ok(())
     }
 
@@ -249,7 +291,9 @@ mod tests {
         );
         assert_eq!(d.md5, "5eb63bbbe01eeed093cb22bb8f5acdc3");
         assert_eq!(d.blake2b_256.len(), 64);
-        store.persist(temp, &d.sha256).unwrap();
+        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+        let tx = conn.transaction().unwrap();
+        store.persist(&tx, temp, &d.sha256).unwrap();
         assert_eq!(fs::read(store.path(&d.sha256)).unwrap(), b"hello world");
 
         let dropped = store.temp_file().unwrap();

@@ -19,6 +19,11 @@ pub struct TokenUsage {
 }
 
 impl TokenUsage {
+    /// Notes a use of the token now.
+    pub fn note_now(&self, token_id: i64) {
+        self.note(token_id, crate::db::now_millis());
+    }
+
     pub fn note(&self, token_id: i64, at: i64) {
         let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
         let latest = seen.entry(token_id).or_insert(at);

@@ -37,7 +37,7 @@ impl On<'_> {
         })
     }
 
-    fn visibility(self) -> Visibility {
+    pub(super) fn visibility(self) -> Visibility {
         match self {
             On::Nothing | On::Account(_) => Visibility::Public,
             On::Group(ns) => ns.visibility,
@@ -82,7 +82,7 @@ fn refusal(op: Operation) -> &'static str {
     match op {
         PublicHealth | PublicStatic | PublicApiInfo | PublicSignIn | PublicList => "403 Forbidden",
         AccountShow | AccountPassword | TokensList | TokensCreate | TokensRevoke | UsersList
-        | PlaceShow | MembersList | GroupCreate => {
+        | PlacesList | PlaceShow | MembersList | GroupCreate => {
             "403 Forbidden: this API needs a personal access token with the api scope (or \
              read_api to read)"
         }

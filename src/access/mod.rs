@@ -1,8 +1,11 @@
-//! The one place that decides who may read or write what. It hands out capabilities
-//! (`ProjectReader`, `ProjectWriter`, `GroupReader`) that the services require, so a route
-//! cannot reach packages without asking here first.
+//! The one place that decides who may read or write what. The permission table (`table`)
+//! says it; this module hands out the capabilities (`ProjectReader`, `ProjectWriter`,
+//! `ProjectMaintainer`, `GroupReader`, `ApiUser`, `ApiAdmin`) that the services require, each
+//! minted only from the table's `Allow`, so a route cannot reach packages without asking.
 
+pub mod describe;
 mod judge;
+mod operation;
 pub mod table;
 pub use judge::{On, allowed, judge, role_on, who};
 pub use table::{Decision, MemberDecision, Operation, Via, Who, decide, member_change};
@@ -12,7 +15,7 @@ use rusqlite::Connection;
 use crate::auth::{Caller, UserCaller};
 use crate::db;
 use crate::error::{Error, Result};
-use crate::model::{DeployToken, Namespace, NamespaceKind, Project, Role, Scope, Visibility};
+use crate::model::{DeployToken, Namespace, NamespaceKind, Project, Role, Visibility};
 
 /// Permission to read the packages of one project.
 #[derive(Debug)]
@@ -96,7 +99,8 @@ impl GroupReader {
     }
 }
 
-/// Finds a project by numeric id or full path (`acme/ml/models`). Nothing found: 404 for all.
+/// Finds a project by numeric id or full path (`acme/ml/models`). Nothing found: 404 (to the
+/// anonymous 401, see `hidden_if_missing`).
 pub fn find_project(conn: &Connection, reference: &str) -> Result<Project> {
     let found = match reference.parse::<i64>() {
         Ok(id) => db::projects::find(conn, id)?,
@@ -120,35 +124,19 @@ fn project_not_found() -> Error {
     Error::PlaceNotFound("404 Project Not Found")
 }
 
-/// Not signed in: ask for credentials. Signed in: never confirm that the thing exists.
-fn hidden(caller: &Caller, not_found: Error) -> Error {
-    match caller {
-        Caller::Anonymous => Error::Unauthorized,
-        _ => not_found,
-    }
-}
-
-/// The other half of `hidden` (issue 10, finding 7): to the anonymous, a project or group
-/// that does not exist answers like a private one (401 and its challenge), else a 404 would
-/// tell them which private paths exist. Applied where a request's work ends, so every route
-/// that looks a place up gets it. Missing packages inside a place they may read stay 404.
+/// Issue 10, finding 7: to the anonymous, a project or group that does not exist answers
+/// like a private one (401 and its challenge), else a 404 would tell them which private paths
+/// exist. Applied where a request's work ends, so every route that looks a place up gets it.
+/// Signed-in callers keep the 404; missing packages inside a readable place stay 404.
 pub fn hidden_if_missing(caller: &Caller, error: Error) -> Error {
-    match error {
-        Error::PlaceNotFound(_) => hidden(caller, error),
-        other => other,
+    match (error, caller) {
+        (Error::PlaceNotFound(_), Caller::Anonymous) => Error::Unauthorized,
+        (other, _) => other,
     }
 }
 
 pub fn read_project(conn: &Connection, caller: &Caller, project: Project) -> Result<ProjectReader> {
-    let rights = project_rights(conn, caller, &project)?;
-    if !rights.see {
-        return Err(hidden(caller, project_not_found()));
-    }
-    if !rights.read {
-        return Err(Error::forbidden(
-            "403 Forbidden: the token has no scope that reads packages",
-        ));
-    }
+    judge(conn, caller, Operation::PackagesRead, On::Project(&project))?;
     Ok(ProjectReader { project })
 }
 
@@ -157,13 +145,11 @@ pub fn write_project(
     caller: &Caller,
     project: Project,
 ) -> Result<ProjectWriter> {
-    let project = require_change_right(
+    judge(
         conn,
         caller,
-        project,
-        |rights| rights.write,
-        "403 Forbidden: uploading needs the developer role (or higher) and a token with the \
-         api or write_package_registry scope",
+        Operation::PackagesUpload,
+        On::Project(&project),
     )?;
     Ok(ProjectWriter {
         project,
@@ -171,18 +157,17 @@ pub fn write_project(
     })
 }
 
+/// Yank, unyank and delete (one row of the table: maintainers and up).
 pub fn maintain_project(
     conn: &Connection,
     caller: &Caller,
     project: Project,
 ) -> Result<ProjectMaintainer> {
-    let project = require_change_right(
+    judge(
         conn,
         caller,
-        project,
-        |rights| rights.maintain,
-        "403 Forbidden: managing packages needs the maintainer role (or higher) and a token \
-         with the api or write_package_registry scope",
+        Operation::PackagesDelete,
+        On::Project(&project),
     )?;
     Ok(ProjectMaintainer {
         project,
@@ -190,98 +175,19 @@ pub fn maintain_project(
     })
 }
 
-/// The rule shared by every change: hidden → 401/404, anonymous → 401, lacking the right →
-/// 403 with `refusal`.
-fn require_change_right(
-    conn: &Connection,
-    caller: &Caller,
-    project: Project,
-    granted: fn(&Rights) -> bool,
-    refusal: &str,
-) -> Result<Project> {
-    let rights = project_rights(conn, caller, &project)?;
-    if !rights.see {
-        return Err(hidden(caller, project_not_found()));
-    }
-    if matches!(caller, Caller::Anonymous) {
-        return Err(Error::Unauthorized);
-    }
-    if !granted(&rights) {
-        return Err(Error::forbidden(refusal));
-    }
-    Ok(project)
-}
-
+/// A group's index: the group's own row of the table, or — for whoever may read some project
+/// inside (each judged by the table) — those projects.
 pub fn read_group(conn: &Connection, caller: &Caller, group: Namespace) -> Result<GroupReader> {
     let mut projects = Vec::new();
     for project in db::projects::list_below(conn, &group.full_path)? {
-        if project_rights(conn, caller, &project)?.read {
+        if allowed(conn, caller, Operation::PackagesRead, On::Project(&project))? {
             projects.push(project);
         }
     }
-    if projects.is_empty() && !group_visible(conn, caller, &group)? {
-        return Err(hidden(caller, Error::not_found("404 Group Not Found")));
+    if projects.is_empty() {
+        judge(conn, caller, Operation::PackagesRead, On::Group(&group))?;
     }
     Ok(GroupReader { group, projects })
-}
-
-struct Rights {
-    /// May know that the project exists.
-    see: bool,
-    read: bool,
-    write: bool,
-    /// Yank, unyank, delete.
-    maintain: bool,
-}
-
-fn project_rights(conn: &Connection, caller: &Caller, project: &Project) -> Result<Rights> {
-    let public = project.visibility == Visibility::Public;
-    Ok(match caller {
-        Caller::Anonymous => Rights {
-            see: public,
-            read: public,
-            write: false,
-            maintain: false,
-        },
-        Caller::Operator => Rights {
-            see: true,
-            read: true,
-            write: true,
-            maintain: true,
-        },
-        Caller::User(user) => {
-            let role = if user.is_admin {
-                Some(Role::Owner)
-            } else {
-                db::members::highest_role(
-                    conn,
-                    user.user_id,
-                    project.namespace_id,
-                    Some(project.id),
-                )?
-            };
-            // Internal means: every signed-in user of this server.
-            let see = project.visibility != Visibility::Private || role.is_some();
-            let may_write = see && user.scopes.can_write_packages();
-            Rights {
-                see,
-                read: see && user.scopes.can_read_packages(),
-                write: may_write && role.is_some_and(|r| r >= Role::Developer),
-                maintain: may_write && role.is_some_and(|r| r >= Role::Maintainer),
-            }
-        }
-        // A deploy token reaches only its own project or group; elsewhere it is a stranger.
-        Caller::DeployToken(token) => {
-            let reaches =
-                deploy_token_reaches(conn, token, project.namespace_id, Some(project.id))?;
-            Rights {
-                see: reaches || public,
-                read: (reaches && token.scopes.can_read_packages()) || public,
-                write: reaches && token.scopes.can_write_packages(),
-                maintain: false,
-            }
-        }
-    })
 }
 
 fn deploy_token_reaches(
@@ -297,21 +203,6 @@ fn deploy_token_reaches(
         Some(group_id) => db::members::namespace_within(conn, namespace_id, group_id),
         None => Ok(false),
     }
-}
-
-/// Whether the caller may know the group itself (its index may still list nothing).
-fn group_visible(conn: &Connection, caller: &Caller, group: &Namespace) -> Result<bool> {
-    Ok(match (group.visibility, caller) {
-        (Visibility::Public, _) => true,
-        (_, Caller::Anonymous) => false,
-        (_, Caller::Operator) => true,
-        (_, Caller::User(user)) if user.is_admin => true,
-        (Visibility::Internal, Caller::User(_)) => true,
-        (_, Caller::User(user)) => {
-            db::members::highest_role(conn, user.user_id, group.id, None)?.is_some()
-        }
-        (_, Caller::DeployToken(token)) => deploy_token_reaches(conn, token, group.id, None)?,
-    })
 }
 
 /// A signed-in user on the management API (users, tokens), with what its token allows.
@@ -342,28 +233,30 @@ impl ApiUser {
     pub fn caller(&self) -> Caller {
         Caller::User(self.user.clone())
     }
-
-    /// May act on the tokens (or account) of `user_id`: their owner, or an admin.
-    pub fn may_manage(&self, user_id: i64) -> bool {
-        self.user.is_admin || self.user.user_id == user_id
-    }
 }
 
-/// The management API is for users' personal access tokens: `read_api` or `api` to read,
-/// `api` to change anything. Deploy tokens are for the package registry only.
+/// The management API's door, the part every management row of the table shares: a
+/// personal access token with `read_api` or `api` to read, `api` to change anything (or a web
+/// session). Deploy tokens are for the package registry only.
 pub fn api_user(caller: &Caller, write: bool) -> Result<ApiUser> {
-    let user = match caller {
-        Caller::Anonymous => return Err(Error::Unauthorized),
-        Caller::DeployToken(_) | Caller::Operator => {
-            return Err(Error::forbidden(
-                "403 Forbidden: this API needs a personal access token",
-            ));
-        }
-        Caller::User(user) => user,
+    // Two rows without a target that ask exactly that of a user.
+    let op = if write {
+        Operation::GroupCreate
+    } else {
+        Operation::UsersList
     };
-    let scopes = &user.scopes;
-    let allowed = scopes.contains(Scope::Api) || (!write && scopes.contains(Scope::ReadApi));
-    if !allowed {
+    let user = match caller {
+        Caller::User(user) => user,
+        _ => {
+            return match decide(op, &who_without_target(caller), Visibility::Public) {
+                Decision::Unauthorized => Err(Error::Unauthorized),
+                _ => Err(Error::forbidden(
+                    "403 Forbidden: this API needs a personal access token",
+                )),
+            };
+        }
+    };
+    if decide(op, &who_without_target(caller), Visibility::Public) != Decision::Allow {
         let needed = if write { "api" } else { "api or read_api" };
         return Err(Error::forbidden(format!(
             "403 Forbidden: the token needs the {needed} scope"
@@ -372,24 +265,54 @@ pub fn api_user(caller: &Caller, write: bool) -> Result<ApiUser> {
     Ok(ApiUser { user: user.clone() })
 }
 
+/// The caller as the table sees it where there is no target.
+fn who_without_target(caller: &Caller) -> Who {
+    match caller {
+        Caller::Anonymous => Who::Anonymous,
+        Caller::Operator => Who::Operator,
+        Caller::User(user) => Who::User {
+            admin: user.is_admin,
+            role: None,
+            member_inside: false,
+            via: match user.token_id {
+                Some(_) => Via::Token(user.scopes.clone()),
+                None => Via::Session,
+            },
+        },
+        Caller::DeployToken(token) => Who::DeployToken {
+            own: false,
+            scopes: token.scopes.clone(),
+        },
+    }
+}
+
 /// Whether the caller may know that this project exists (public; internal to the signed-in;
-/// private to members and admins): what lists and pages show.
+/// private to members and admins): what lists and pages show. The table's answer for the
+/// project's page is anything but "hidden".
 pub fn sees_project(conn: &Connection, caller: &Caller, project: &Project) -> Result<bool> {
-    Ok(project_rights(conn, caller, project)?.see)
+    sees(conn, caller, On::Project(project))
 }
 
 /// Whether the caller may know this group: visible by itself, or through a project inside
 /// that the caller may see.
 pub fn sees_group(conn: &Connection, caller: &Caller, group: &Namespace) -> Result<bool> {
-    if group_visible(conn, caller, group)? {
+    if sees(conn, caller, On::Group(group))? {
         return Ok(true);
     }
     for project in db::projects::list_below(conn, &group.full_path)? {
-        if project_rights(conn, caller, &project)?.see {
+        if sees(conn, caller, On::Project(&project))? {
             return Ok(true);
         }
     }
     Ok(false)
+}
+
+fn sees(conn: &Connection, caller: &Caller, on: On<'_>) -> Result<bool> {
+    let who = who(conn, caller, on)?;
+    Ok(matches!(
+        decide(Operation::PageView, &who, on.visibility()),
+        Decision::Allow | Decision::Forbidden
+    ))
 }
 
 /// The caller's own role (memberships, inherited through groups; admins as members only):
@@ -408,51 +331,6 @@ pub fn role_of(
     }
 }
 
-/// Permission to change the settings of one project or group (members, deploy tokens):
-/// maintainers and owners (admins count as owners). Only owners may make someone an owner.
-#[derive(Debug)]
-pub struct TargetMaintainer {
-    role: Role,
-    actor: String,
-}
-
-impl TargetMaintainer {
-    pub fn may_grant(&self, role: Role) -> bool {
-        role < Role::Owner || self.role == Role::Owner
-    }
-
-    pub fn actor(&self) -> &str {
-        &self.actor
-    }
-
-    /// Owners (and admins) may also change visibility and delete.
-    pub fn is_owner(&self) -> bool {
-        self.role == Role::Owner
-    }
-}
-
-pub fn api_maintain(
-    conn: &Connection,
-    api: &ApiUser,
-    namespace_id: i64,
-    project_id: Option<i64>,
-) -> Result<TargetMaintainer> {
-    let role = if api.is_admin() {
-        Some(Role::Owner)
-    } else {
-        db::members::highest_role(conn, api.user_id(), namespace_id, project_id)?
-    };
-    match role {
-        Some(role) if role >= Role::Maintainer => Ok(TargetMaintainer {
-            role,
-            actor: api.actor(),
-        }),
-        _ => Err(Error::forbidden(
-            "403 Forbidden: this needs the maintainer role (or higher)",
-        )),
-    }
-}
-
 /// An admin on the management API, with a token that may change things.
 #[derive(Debug)]
 pub struct ApiAdmin {
@@ -468,6 +346,11 @@ impl ApiAdmin {
         self.api.user_id()
     }
 
+    /// The caller these rights belong to.
+    pub fn caller(&self) -> Caller {
+        self.api.caller()
+    }
+
     /// An admin is also an API user, with every read right.
     pub fn api(&self) -> &ApiUser {
         &self.api
@@ -477,7 +360,12 @@ impl ApiAdmin {
 /// Admin-only operations answer 403 to everyone else who may use the API.
 pub fn api_admin(caller: &Caller) -> Result<ApiAdmin> {
     let api = api_user(caller, true)?;
-    if !api.is_admin() {
+    if decide(
+        Operation::UsersAdmin,
+        &who_without_target(caller),
+        Visibility::Public,
+    ) != Decision::Allow
+    {
         return Err(Error::forbidden("403 Forbidden: this needs an admin"));
     }
     Ok(ApiAdmin { api })

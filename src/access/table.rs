@@ -16,132 +16,20 @@
 //! - signed in but not allowed to know the thing exists → [`Decision::Hidden`] (404);
 //! - allowed to see it but not to do this → [`Decision::Forbidden`] (403).
 
+pub use super::operation::Operation;
 use crate::model::{Role, Scope, Scopes, Visibility};
 
-/// Everything a caller can ask the registry to do. Each registered route and web form
-/// carries exactly one (see `routes::inventory`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Operation {
-    // Open to everyone: no target, nothing to protect.
-    /// `/-/health`.
-    PublicHealth,
-    /// Embedded stylesheets, scripts and icons.
-    PublicStatic,
-    /// The OpenAPI description and `/api/v4/version`.
-    PublicApiInfo,
-    /// The sign-in page and form, and signing out.
-    PublicSignIn,
-    /// Lists whose every entry is judged by its own `Show*` operation (explore, group and
-    /// project lists): anyone may ask, the answer holds only what the caller may see.
-    PublicList,
-
-    // The caller's own account. The target is a user account; the caller's "role" on it is
-    // `Owner` when it is their own, none otherwise.
-    /// `GET /user`: who am I.
-    AccountShow,
-    /// Change one's own password (web).
-    AccountPassword,
-    /// List or show personal access tokens.
-    TokensList,
-    /// Create a personal access token for an account.
-    TokensCreate,
-    /// Revoke or rotate a personal access token.
-    TokensRevoke,
-
-    // Users.
-    /// List and search users, show one (fields depend on who asks).
-    UsersList,
-    /// Create, change, block, unblock, delete users; tokens for others (admins only).
-    UsersAdmin,
-
-    // Groups and projects. The target is the group or project named; for creation it is the
-    // parent group (or the caller's own namespace).
-    /// Details of a group or project on the API (and its subgroups and projects).
-    PlaceShow,
-    /// The web page of a group, project or package: public ones open to everyone.
-    PageView,
-    /// A top-level group (any user, as GitLab's default `can_create_group`).
-    GroupCreate,
-    /// A subgroup, judged on the parent group.
-    SubgroupCreate,
-    /// A project, judged on the namespace it goes into.
-    ProjectCreate,
-    /// The settings page of a group or project.
-    SettingsShow,
-    /// Visibility and other settings of a group or project.
-    PlaceUpdate,
-    /// Deleting a group or project.
-    PlaceDelete,
-
-    // Members.
-    /// Direct or inherited members.
-    MembersList,
-    /// Add a member (also judged by [`member_change`]).
-    MembersAdd,
-    /// Change a member's role (also judged by [`member_change`]).
-    MembersChange,
-    /// Remove a member (also judged by [`member_change`]).
-    MembersRemove,
-
-    // Deploy tokens.
-    DeployTokensList,
-    DeployTokensCreate,
-    DeployTokensRevoke,
-
-    // Packages.
-    /// Index pages, JSON metadata, package lists and package pages.
-    PackagesRead,
-    /// A package file's bytes (and its `.metadata`).
-    PackagesDownload,
-    /// Publishing a file.
-    PackagesUpload,
-    /// Yank and unyank a release or a file.
-    PackagesYank,
-    /// Delete a package or a file.
-    PackagesDelete,
-}
-
 impl Operation {
-    /// Every operation, for tests that walk the table.
-    pub const ALL: [Operation; 32] = [
-        Operation::PublicHealth,
-        Operation::PublicStatic,
-        Operation::PublicApiInfo,
-        Operation::PublicSignIn,
-        Operation::PublicList,
-        Operation::AccountShow,
-        Operation::AccountPassword,
-        Operation::TokensList,
-        Operation::TokensCreate,
-        Operation::TokensRevoke,
-        Operation::UsersList,
-        Operation::UsersAdmin,
-        Operation::PlaceShow,
-        Operation::PageView,
-        Operation::GroupCreate,
-        Operation::SubgroupCreate,
-        Operation::ProjectCreate,
-        Operation::SettingsShow,
-        Operation::PlaceUpdate,
-        Operation::PlaceDelete,
-        Operation::MembersList,
-        Operation::MembersAdd,
-        Operation::MembersChange,
-        Operation::MembersRemove,
-        Operation::DeployTokensList,
-        Operation::DeployTokensCreate,
-        Operation::DeployTokensRevoke,
-        Operation::PackagesRead,
-        Operation::PackagesDownload,
-        Operation::PackagesUpload,
-        Operation::PackagesYank,
-        Operation::PackagesDelete,
-    ];
-
     /// Whether the operation acts on a group or project, so that the target's visibility and
     /// the caller's role there matter.
     pub fn has_target(self) -> bool {
         matches!(rule(self).reach, Reach::Target { .. })
+    }
+
+    /// Whether the operation acts on a user account (its tokens, its password), where the
+    /// caller's "role" is `Owner` on their own account and none on anyone else's.
+    pub fn on_account(self) -> bool {
+        rule(self).reach == Reach::Account
     }
 
     /// Whether the operation changes something (what a refusal must leave untouched).
@@ -290,7 +178,7 @@ const fn rule(op: Operation) -> Rule {
         PublicHealth | PublicStatic | PublicApiInfo | PublicSignIn | PublicList => (Anyone, None),
         AccountShow | TokensList => (Account, ApiRead),
         AccountPassword | TokensCreate | TokensRevoke => (Account, ApiWrite),
-        UsersList => (User, ApiRead),
+        UsersList | PlacesList => (User, ApiRead),
         UsersAdmin => (Admin, ApiWrite),
         PlaceShow | MembersList => (Target { min: Option::None }, ApiRead),
         GroupCreate => (User, ApiWrite),
@@ -453,9 +341,12 @@ fn deploy_token(rule: Rule, own: bool, scopes: &Scopes, visibility: Visibility) 
 ///
 /// - `actor`: the changer's own role on the target (`None` for the operator; admins count as
 ///   owners);
-/// - `current`: the member's current direct role (`None` when adding);
+/// - `current`: the member's current role there, inherited ones included (`None` when new);
 /// - `new`: the role to give (`None` when removing);
-/// - `owners`: how many direct owners the target has now (only groups must keep one).
+/// - `direct`: the member's current direct role (what the change replaces);
+/// - `other_owners`: for a group, how many owners it keeps apart from this member's direct
+///   membership (others, inherited ones included); `None` for a project, which needs no
+///   owner of its own.
 ///
 /// Nobody changes or removes a member whose current role is above their own, nor grants a
 /// role above their own (only owners make owners); a group keeps at least one owner, even
@@ -464,7 +355,8 @@ pub fn member_change(
     actor: Option<Role>,
     current: Option<Role>,
     new: Option<Role>,
-    group_owners: Option<usize>,
+    direct: Option<Role>,
+    other_owners: Option<usize>,
 ) -> MemberDecision {
     if let Some(actor) = actor {
         if current.is_some_and(|current| current > actor) {
@@ -474,8 +366,8 @@ pub fn member_change(
             return MemberDecision::Forbidden("a role above your own");
         }
     }
-    let loses_owner = current == Some(Role::Owner) && new != Some(Role::Owner);
-    if loses_owner && group_owners.is_some_and(|owners| owners <= 1) {
+    let loses_owner = direct == Some(Role::Owner) && new != Some(Role::Owner);
+    if loses_owner && other_owners == Some(0) {
         return MemberDecision::LastOwner;
     }
     MemberDecision::Allow

@@ -2,6 +2,7 @@
 //! provisioning command prints the created secret or id alone on the last line of stdout.
 
 mod commands;
+mod provision;
 
 use std::io::Write;
 use std::net::TcpListener;
@@ -13,7 +14,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::config::{self, Config, FileConfig};
 use crate::python::archive::Limits;
-use crate::registry::{admin, manage};
+use crate::registry::manage;
 
 #[derive(Parser)]
 #[command(
@@ -82,8 +83,11 @@ enum Command {
         repair: bool,
     },
     /// Remove unreferenced blobs and stale temporary files (safe while the server runs).
+    /// Deleting a package frees its blobs at once; this reclaims what crashes and failed
+    /// uploads left behind.
     Gc {
-        /// Only remove garbage older than this many seconds (younger may be an upload in flight).
+        /// Only remove garbage older than this many seconds (a younger temporary file may be an
+        /// upload in flight).
         #[arg(long, default_value_t = 3600)]
         grace_seconds: u64,
     },
@@ -359,7 +363,7 @@ fn serve(config: Config) -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let (db, blobs) = crate::server::open_data(&config)?;
-    if let Some(password) = admin::ensure_first_admin(&mut *db.get()?)? {
+    if let Some(password) = crate::registry::users::ensure_first_admin(&mut *db.get()?)? {
         println!("Created the first user \"admin\" with the password: {password}");
         println!(
             "It is shown only now. Change it with: wheelhouse --data-dir {} user passwd admin --password-stdin",
@@ -369,6 +373,10 @@ fn serve(config: Config) -> anyhow::Result<()> {
     let backfilled = manage::backfill_metadata(&mut *db.get()?, &blobs, &Limits::default())?;
     if backfilled > 0 {
         tracing::info!("extracted core metadata for {backfilled} stored files");
+    }
+    let judged = manage::judge_stored_metadata(&mut *db.get()?, &blobs)?;
+    if judged > 0 {
+        tracing::info!("judged the core metadata of {judged} stored files by PEP 643");
     }
     let listener = TcpListener::bind(&config.listen).with_context(|| {
         format!(

@@ -12,18 +12,26 @@ use std::path::Path;
 use std::time::Duration;
 
 use r2d2_sqlite::SqliteConnectionManager;
-use rusqlite::{Connection, TransactionBehavior};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
 use crate::error::{Error, Result};
 
-/// The whole schema of a fresh database; it ends by setting `PRAGMA user_version`.
+/// The whole schema of a fresh database, at `LATEST_VERSION`.
 const SCHEMA: &str = include_str!("../../schema.sql");
-/// The version `schema.sql` creates.
-const SCHEMA_VERSION: i64 = 1;
-/// Upgrade steps: `UPGRADES[i]` takes a database from version `SCHEMA_VERSION_BASE + i` to the
-/// next, in its own transaction. Steps are only ever appended; `schema.sql` moves in step.
-const UPGRADES: &[&str] = &[];
-const LATEST_VERSION: i64 = SCHEMA_VERSION + UPGRADES.len() as i64;
+/// The version of the first released schema (tests/fixtures/schema-v1.sql), where the upgrade
+/// steps start.
+const FIRST_VERSION: i64 = 1;
+/// Upgrade steps: `UPGRADES[i]` takes a database from version `FIRST_VERSION + i` to the next.
+/// Steps are only ever appended, and `schema.sql` moves in step (a test checks that a fresh
+/// database and an upgraded one have the same schema).
+const UPGRADES: &[&str] = &[
+    include_str!("upgrades/002_ids_never_reused.sql"),
+    include_str!("upgrades/003_description_html.sql"),
+    include_str!("upgrades/004_offers_metadata.sql"),
+];
+const LATEST_VERSION: i64 = FIRST_VERSION + UPGRADES.len() as i64;
+/// The version `schema.sql` creates: always the latest.
+pub const SCHEMA_VERSION: i64 = LATEST_VERSION;
 
 /// How long a writer waits for another (the server, or a CLI command run beside it) before
 /// giving up with "busy"; writes are short, so this is ample.
@@ -67,6 +75,17 @@ impl Db {
         })
         .await?
     }
+
+    /// Runs work on the blocking thread pool that takes connections only when it needs them,
+    /// so its slow parts (reading an archive, rendering a description) hold none.
+    pub async fn run_pooled<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Db) -> Result<T> + Send + 'static,
+    {
+        let db = self.clone();
+        actix_web::web::block(move || work(&db)).await?
+    }
 }
 
 fn configure(conn: &mut Connection) -> rusqlite::Result<()> {
@@ -81,6 +100,17 @@ fn configure(conn: &mut Connection) -> rusqlite::Result<()> {
 }
 
 fn migrate(conn: &mut Connection) -> Result<()> {
+    // A step that rebuilds a table (SQLite's documented way to change what ALTER cannot) must
+    // run with foreign keys off, or dropping the old parent table would cascade deletes into
+    // its children; the pragma cannot change inside a transaction, so it goes off around it,
+    // every key is checked before the commit, and it is on again whatever happened.
+    conn.execute_batch("PRAGMA foreign_keys = OFF")?;
+    let outcome = migrate_unchecked(conn);
+    conn.execute_batch("PRAGMA foreign_keys = ON")?;
+    outcome
+}
+
+fn migrate_unchecked(conn: &mut Connection) -> Result<()> {
     // IMMEDIATE takes the write lock first, so two processes opening a new database at the
     // same moment do not both create the schema.
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -91,15 +121,27 @@ fn migrate(conn: &mut Connection) -> Result<()> {
              {LATEST_VERSION}: run a newer wheelhouse, or restore a backup made by this one"
         )));
     }
+    if version == LATEST_VERSION {
+        return Ok(());
+    }
     if version == 0 {
         tx.execute_batch(SCHEMA)?;
         version = SCHEMA_VERSION;
     }
-    for step in &UPGRADES[(version - SCHEMA_VERSION) as usize..] {
+    for step in &UPGRADES[(version - FIRST_VERSION) as usize..] {
         tx.execute_batch(step)?;
         version += 1;
-        tx.pragma_update(None, "user_version", version)?;
     }
+    let broken: Option<String> = tx
+        .query_row("PRAGMA foreign_key_check", [], |r| r.get(0))
+        .optional()?;
+    if let Some(table) = broken {
+        return Err(Error::internal(format!(
+            "upgrading the database to version {version} left a broken reference in table \
+             {table}; the database is unchanged: restore it from a backup or report this"
+        )));
+    }
+    tx.pragma_update(None, "user_version", version)?;
     tx.commit()?;
     Ok(())
 }
@@ -129,6 +171,9 @@ pub(crate) fn unique_or(err: rusqlite::Error, conflict: impl FnOnce() -> String)
         _ => err.into(),
     }
 }
+
+#[cfg(test)]
+mod upgrade_tests;
 
 #[cfg(test)]
 mod tests {

@@ -20,13 +20,16 @@ pub struct StoredFile {
     pub blake2b_256: String,
     pub requires_python: Option<String>,
     pub metadata_sha256: Option<String>,
+    /// `metadata_sha256` when the index offers it as core metadata (PEP 658/714, PEP 643).
+    pub core_metadata: Option<String>,
     pub yanked: bool,
     pub yanked_reason: Option<String>,
     pub created_at: i64,
 }
 
 const FILE_COLUMNS: &str = "f.id, f.project_id, f.package_id, f.filename, p.version, f.size, f.sha256, \
-     f.md5, f.blake2b_256, f.requires_python, f.metadata_sha256, f.yanked, f.yanked_reason, f.created_at";
+     f.md5, f.blake2b_256, f.requires_python, f.metadata_sha256, f.yanked, f.yanked_reason, f.created_at, \
+     CASE WHEN f.offers_metadata = 1 THEN f.metadata_sha256 END";
 
 fn file_from_row(row: &Row<'_>) -> rusqlite::Result<StoredFile> {
     Ok(StoredFile {
@@ -44,6 +47,7 @@ fn file_from_row(row: &Row<'_>) -> rusqlite::Result<StoredFile> {
         yanked: row.get(11)?,
         yanked_reason: row.get(12)?,
         created_at: row.get(13)?,
+        core_metadata: row.get(14)?,
     })
 }
 
@@ -76,7 +80,9 @@ pub fn find_file_by_id(conn: &Connection, project_id: i64, id: i64) -> Result<Op
         .optional()?)
 }
 
-/// The newest file with this sha256 and filename among the given projects.
+/// The file served under `filename` across the given projects, if its bytes are `sha256`.
+/// When several projects hold the filename, the earliest upload is the one served (as on the
+/// index pages): a sibling project can never swap the bytes behind an existing filename.
 pub fn find_file_by_digest(
     conn: &Connection,
     project_ids: &[i64],
@@ -88,16 +94,16 @@ pub fn find_file_by_digest(
     }
     let sql = format!(
         "SELECT {FILE_COLUMNS} FROM package_files f JOIN packages p ON p.id = f.package_id
-         WHERE f.sha256 = ? AND f.filename = ? AND f.project_id IN ({})
-         ORDER BY f.created_at DESC, f.id DESC LIMIT 1",
+         WHERE f.filename = ? AND f.project_id IN ({})
+         ORDER BY f.created_at, f.id LIMIT 1",
         placeholders(project_ids.len())
     );
-    let values = [Value::Text(sha256.into()), Value::Text(filename.into())]
-        .into_iter()
+    let values = std::iter::once(Value::Text(filename.into()))
         .chain(project_ids.iter().map(|id| Value::Integer(*id)));
-    Ok(conn
+    let first = conn
         .query_row(&sql, params_from_iter(values), file_from_row)
-        .optional()?)
+        .optional()?;
+    Ok(first.filter(|f| f.sha256 == sha256))
 }
 
 /// Distinct package names in the given projects: (normalized, display), by normalized name.
@@ -119,7 +125,7 @@ pub fn list_names(conn: &Connection, project_ids: &[i64]) -> Result<Vec<(String,
     Ok(rows)
 }
 
-/// Every file of the package `name` (normalized) in the given projects, newest upload first.
+/// Every file of the package `name` (normalized) in the given projects, earliest upload first.
 pub fn list_files_named(
     conn: &Connection,
     project_ids: &[i64],
@@ -131,7 +137,7 @@ pub fn list_files_named(
     let sql = format!(
         "SELECT {FILE_COLUMNS} FROM packages p JOIN package_files f ON f.package_id = p.id
          WHERE p.name = ? AND p.project_id IN ({})
-         ORDER BY f.created_at DESC, f.id DESC",
+         ORDER BY f.created_at, f.id",
         placeholders(project_ids.len())
     );
     let values = std::iter::once(Value::Text(name.to_string()))
@@ -177,6 +183,8 @@ pub struct NewFile<'a> {
     pub filetype: &'a str,
     pub python_version: Option<&'a str>,
     pub metadata_sha256: &'a str,
+    /// Whether `metadata_sha256` is offered as core metadata (PEP 643 for sdists).
+    pub offers_metadata: bool,
     pub uploader_user_id: Option<i64>,
     pub uploader_deploy_token_id: Option<i64>,
 }
@@ -185,8 +193,8 @@ pub fn insert_file(conn: &Connection, file: &NewFile<'_>, now: i64) -> Result<i6
     conn.execute(
         "INSERT INTO package_files (package_id, project_id, filename, size, sha256, md5, blake2b_256,
              requires_python, filetype, python_version, metadata_sha256, uploader_user_id,
-             uploader_deploy_token_id, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+             uploader_deploy_token_id, created_at, offers_metadata)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
         params![
             file.package_id,
             file.project_id,
@@ -201,7 +209,8 @@ pub fn insert_file(conn: &Connection, file: &NewFile<'_>, now: i64) -> Result<i6
             file.metadata_sha256,
             file.uploader_user_id,
             file.uploader_deploy_token_id,
-            now
+            now,
+            file.offers_metadata
         ],
     )?;
     Ok(conn.last_insert_rowid())
@@ -414,38 +423,82 @@ pub fn find_tombstone(
 
 /// The stored metadata of a version, as the JSON API shows it.
 pub fn find_metadata(conn: &Connection, package_id: i64) -> Result<Option<CoreMetadata>> {
+    Ok(select_metadata(conn, package_id, "m.description", "NULL")?.map(|(meta, _)| meta))
+}
+
+/// The metadata a package page shows, with the description's stored HTML. The description
+/// itself is read only when its HTML was never stored (a row from before rendering was kept),
+/// so a page costs the same whatever the description holds.
+pub fn find_shown_metadata(
+    conn: &Connection,
+    package_id: i64,
+) -> Result<Option<(CoreMetadata, Option<String>)>> {
+    select_metadata(
+        conn,
+        package_id,
+        "CASE WHEN m.description_html IS NULL THEN m.description END",
+        "m.description_html",
+    )
+}
+
+fn select_metadata(
+    conn: &Connection,
+    package_id: i64,
+    description: &str,
+    html: &str,
+) -> Result<Option<(CoreMetadata, Option<String>)>> {
     let list = |text: String| serde_json::from_str::<Vec<String>>(&text).unwrap_or_default();
+    let sql = format!(
+        "SELECT p.display_name, p.version, m.metadata_version, m.summary, {description},
+                m.description_content_type, m.keywords, m.author, m.author_email, m.maintainer,
+                m.maintainer_email, m.license, m.home_page, m.requires_python, m.classifiers,
+                m.requires_dist, m.project_urls, {html}
+         FROM packages p JOIN package_metadata m ON m.package_id = p.id WHERE p.id = ?1"
+    );
     Ok(conn
-        .query_row(
-            "SELECT p.display_name, p.version, m.metadata_version, m.summary, m.description,
-                    m.description_content_type, m.keywords, m.author, m.author_email, m.maintainer,
-                    m.maintainer_email, m.license, m.home_page, m.requires_python, m.classifiers,
-                    m.requires_dist, m.project_urls
-             FROM packages p JOIN package_metadata m ON m.package_id = p.id WHERE p.id = ?1",
-            [package_id],
-            |r| {
-                Ok(CoreMetadata {
-                    name: r.get(0)?,
-                    version: r.get(1)?,
-                    metadata_version: r.get(2)?,
-                    summary: r.get(3)?,
-                    description: r.get(4)?,
-                    description_content_type: r.get(5)?,
-                    keywords: r.get(6)?,
-                    author: r.get(7)?,
-                    author_email: r.get(8)?,
-                    maintainer: r.get(9)?,
-                    maintainer_email: r.get(10)?,
-                    license: r.get(11)?,
-                    home_page: r.get(12)?,
-                    requires_python: r.get(13)?,
-                    classifiers: list(r.get(14)?),
-                    requires_dist: list(r.get(15)?),
-                    project_urls: list(r.get(16)?),
-                })
-            },
-        )
+        .query_row(&sql, [package_id], |r| {
+            let meta = CoreMetadata {
+                name: r.get(0)?,
+                version: r.get(1)?,
+                metadata_version: r.get(2)?,
+                summary: r.get(3)?,
+                description: r.get(4)?,
+                description_content_type: r.get(5)?,
+                keywords: r.get(6)?,
+                author: r.get(7)?,
+                author_email: r.get(8)?,
+                maintainer: r.get(9)?,
+                maintainer_email: r.get(10)?,
+                license: r.get(11)?,
+                home_page: r.get(12)?,
+                requires_python: r.get(13)?,
+                classifiers: list(r.get(14)?),
+                requires_dist: list(r.get(15)?),
+                project_urls: list(r.get(16)?),
+            };
+            Ok((meta, r.get(17)?))
+        })
         .optional()?)
+}
+
+/// Keeps the description of a version as rendered at upload.
+pub fn set_description_html(conn: &Connection, package_id: i64, html: &str) -> Result<()> {
+    conn.execute(
+        "UPDATE package_metadata SET description_html = ?2 WHERE package_id = ?1",
+        params![package_id, html],
+    )?;
+    Ok(())
+}
+
+/// Keeps a description rendered at its first view, unless an upload stored a newer rendering
+/// in the meantime.
+pub fn keep_late_description_html(conn: &Connection, package_id: i64, html: &str) -> Result<()> {
+    conn.execute(
+        "UPDATE package_metadata SET description_html = ?2
+         WHERE package_id = ?1 AND description_html IS NULL",
+        params![package_id, html],
+    )?;
+    Ok(())
 }
 
 /// Files whose core metadata was never extracted (stored before extraction existed).
@@ -459,10 +512,36 @@ pub fn files_without_metadata(conn: &Connection) -> Result<Vec<(i64, String, Str
     Ok(rows)
 }
 
-pub fn set_metadata_sha256(conn: &Connection, file_id: i64, metadata_sha256: &str) -> Result<()> {
+/// Points a file at its (re-)extracted metadata, and whether that is offered (PEP 643).
+pub fn set_metadata(
+    conn: &Connection,
+    file_id: i64,
+    metadata_sha256: &str,
+    offers_metadata: bool,
+) -> Result<()> {
     conn.execute(
-        "UPDATE package_files SET metadata_sha256 = ?2 WHERE id = ?1",
-        params![file_id, metadata_sha256],
+        "UPDATE package_files SET metadata_sha256 = ?2, offers_metadata = ?3 WHERE id = ?1",
+        params![file_id, metadata_sha256, offers_metadata],
+    )?;
+    Ok(())
+}
+
+/// Files stored before the PEP 643 rule, not yet judged: (id, filename, metadata_sha256).
+pub fn files_unjudged(conn: &Connection) -> Result<Vec<(i64, String, String)>> {
+    let mut stmt = conn.prepare(
+        "SELECT id, filename, metadata_sha256 FROM package_files
+         WHERE offers_metadata IS NULL AND metadata_sha256 IS NOT NULL ORDER BY id",
+    )?;
+    let rows = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
+}
+
+pub fn set_offers_metadata(conn: &Connection, file_id: i64, offers_metadata: bool) -> Result<()> {
+    conn.execute(
+        "UPDATE package_files SET offers_metadata = ?2 WHERE id = ?1",
+        params![file_id, offers_metadata],
     )?;
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! Core metadata (a wheel's METADATA, an sdist's PKG-INFO): the fields an index keeps and shows.
 
 use crate::error::{Error, Result};
+use crate::python::filename::DistKind;
 
 /// The fields of one distribution's core metadata that Wheelhouse stores and serves.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -72,6 +73,49 @@ pub fn parse(bytes: &[u8]) -> Result<CoreMetadata> {
     Ok(meta)
 }
 
+/// Fields an installer resolves with: when an sdist leaves one of them `Dynamic`, the wheel it
+/// builds may say otherwise than its PKG-INFO (PEP 643).
+const RESOLUTION_FIELDS: [&str; 3] = ["requires-dist", "requires-python", "provides-extra"];
+
+/// Whether a file's extracted metadata may be offered as its core metadata (PEP 658/714), which
+/// pip, uv, poetry and pdm then resolve with instead of the file. A wheel's METADATA always is
+/// its metadata. An sdist's PKG-INFO only when it is metadata 2.2 or later (PEP 643) and none
+/// of the resolution fields is `Dynamic`: older PKG-INFO promises nothing (setuptools writes
+/// it without the dependencies a setup.py decides at build time), and trusting it installs a
+/// package without its dependencies.
+pub fn offered_as_core_metadata(kind: DistKind, bytes: &[u8]) -> bool {
+    if kind == DistKind::Wheel {
+        return true;
+    }
+    let Ok((headers, _)) = mailparse::parse_headers(bytes) else {
+        return false;
+    };
+    let mut version = None;
+    for header in &headers {
+        let key = header.get_key_ref();
+        let value = header.get_value();
+        if key.eq_ignore_ascii_case("metadata-version") {
+            version.get_or_insert(value);
+        } else if key.eq_ignore_ascii_case("dynamic")
+            && RESOLUTION_FIELDS
+                .iter()
+                .any(|field| value.trim().eq_ignore_ascii_case(field))
+        {
+            return false;
+        }
+    }
+    version.is_some_and(|v| at_least_2_2(v.trim()))
+}
+
+/// `Metadata-Version` is MAJOR.MINOR with integer parts (so 2.10 is after 2.2).
+fn at_least_2_2(version: &str) -> bool {
+    let mut parts = version.split('.').map(str::parse::<u32>);
+    match (parts.next(), parts.next().unwrap_or(Ok(0)), parts.next()) {
+        (Some(Ok(major)), Ok(minor), None) => (major, minor) >= (2, 2),
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,5 +165,37 @@ mod tests {
                 .contains("no Version")
         );
         assert!(parse(b"").is_err());
+    }
+
+    #[test]
+    fn sdist_metadata_is_offered_only_when_static_per_pep_643() {
+        let offered = |text: &str| offered_as_core_metadata(DistKind::SdistTarGz, text.as_bytes());
+        // As setuptools writes them: 2.1 without Dynamic; 75.x with lower-case Dynamic.
+        assert!(!offered(
+            "Metadata-Version: 2.1\nName: a\nVersion: 1\nRequires-Dist: b\n"
+        ));
+        assert!(!offered(
+            "Metadata-Version: 2.2\nName: a\nVersion: 1\nDynamic: requires-dist\n"
+        ));
+        assert!(!offered(
+            "Metadata-Version: 2.4\nName: a\nVersion: 1\nDynamic: Requires-Python\n"
+        ));
+        assert!(!offered(
+            "Metadata-Version: 2.3\nName: a\nVersion: 1\nDynamic: provides-extra\n"
+        ));
+        assert!(offered(
+            "Metadata-Version: 2.2\nName: a\nVersion: 1\nDynamic: license-file\n"
+        ));
+        assert!(offered(
+            "Metadata-Version: 2.4\nName: a\nVersion: 1\nRequires-Dist: b\n"
+        ));
+        assert!(offered("Metadata-Version: 2.10\nName: a\nVersion: 1\n"));
+        assert!(!offered("Name: a\nVersion: 1\n"));
+        assert!(!offered("Metadata-Version: two\nName: a\nVersion: 1\n"));
+        assert!(!offered("Metadata-Version: 1.2.3\nName: a\nVersion: 1\n"));
+        assert!(offered_as_core_metadata(
+            DistKind::Wheel,
+            b"Metadata-Version: 2.1\n"
+        ));
     }
 }

@@ -7,7 +7,8 @@ use rusqlite::Connection;
 
 use crate::access::ProjectReader;
 use crate::db;
-use crate::db::packages::{PackageRow, StoredFile};
+/// The stored records the routes render (they name them here, not in `db`).
+pub use crate::db::packages::{PackageRow, StoredFile};
 use crate::error::{Error, Result};
 use crate::python::metadata::CoreMetadata;
 use crate::python::version::compare_strs;
@@ -71,7 +72,10 @@ pub struct PackageDetail {
     pub package: PackageRow,
     /// Each file with who uploaded it, if that account or token still exists.
     pub files: Vec<(StoredFile, Option<String>)>,
+    /// Its `description` is present only when `description_html` is missing: a version stored
+    /// before rendered descriptions were kept, whose page renders it once (`keep_description`).
     pub metadata: Option<CoreMetadata>,
+    pub description_html: Option<String>,
     /// Newest first, in PEP 440 order.
     pub versions: Vec<VersionEntry>,
 }
@@ -106,13 +110,24 @@ pub fn package(
             })
             .collect();
     versions.sort_by(|a, b| compare_strs(&b.version, &a.version));
-    let metadata = db::packages::find_metadata(conn, package.id)?;
+    let (metadata, description_html) = match db::packages::find_shown_metadata(conn, package.id)? {
+        Some((metadata, html)) => (Some(metadata), html),
+        None => (None, None),
+    };
     Ok(PackageDetail {
         package,
         files,
         metadata,
+        description_html,
         versions,
     })
+}
+
+/// Keeps a description rendered at a page view (never while a connection was held) for every
+/// later view; an upload's own rendering, if one came in between, wins. No capability is asked:
+/// the HTML is what the stored description renders to, whoever's view rendered it.
+pub fn keep_description(conn: &Connection, package_id: i64, html: &str) -> Result<()> {
+    db::packages::keep_late_description_html(conn, package_id, html)
 }
 
 /// One file of the project, by id (the web's download link).

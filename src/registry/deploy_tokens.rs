@@ -1,45 +1,105 @@
-//! Deploy tokens of projects and groups through the management API (maintainers and up).
+//! Deploy tokens of projects and groups, for the API, the web and the command line alike:
+//! maintainers and up (or the operator), judged by the permission table.
 
 use rusqlite::Connection;
 
-use super::admin::{self, Target};
-use super::membership::{label, maintainer};
-use crate::access::ApiUser;
+use super::directory::Target;
+use super::membership::{label, on};
+use super::validate::check_expiry;
+use crate::access::{self, Operation};
+use crate::auth::Caller;
+use crate::db::{self, now_millis};
 use crate::error::{Error, Result};
-use crate::model::DeployToken;
+use crate::model::{DeployToken, Scope, Scopes};
+use crate::secrets;
 
-pub fn list(conn: &Connection, api: &ApiUser, target: &Target) -> Result<Vec<DeployToken>> {
-    maintainer(conn, api, target)?;
-    admin::list_deploy_tokens(conn, label(target))
+fn owner_columns(target: &Target) -> (Option<i64>, Option<i64>) {
+    match target {
+        Target::Project(p) => (None, Some(p.id)),
+        Target::Group(g) => (Some(g.id), None),
+    }
 }
 
+pub fn list(conn: &Connection, caller: &Caller, target: &Target) -> Result<Vec<DeployToken>> {
+    access::judge(conn, caller, Operation::DeployTokensList, on(target))?;
+    let (namespace_id, project_id) = owner_columns(target);
+    db::tokens::list_deploy(conn, namespace_id, project_id)
+}
+
+/// Deploy tokens only carry the package registry scopes, as in GitLab.
+fn deploy_scopes(list: &str) -> Result<Scopes> {
+    let scopes = Scopes::parse(list)?;
+    if scopes.contains(Scope::Api) || scopes.contains(Scope::ReadApi) {
+        return Err(Error::bad_request(
+            "deploy tokens take read_package_registry and write_package_registry only",
+        ));
+    }
+    Ok(scopes)
+}
+
+/// Creates a deploy token of a project or group; returns it with its secret, which is kept
+/// nowhere.
 pub fn create(
     conn: &Connection,
-    api: &ApiUser,
+    caller: &Caller,
     target: &Target,
     name: &str,
     scopes: &[String],
     expires_at: Option<&str>,
 ) -> Result<(DeployToken, String)> {
-    let maintainer = maintainer(conn, api, target)?;
+    access::judge(conn, caller, Operation::DeployTokensCreate, on(target))?;
     // GitLab takes a timestamp; the day is what counts here.
     let expires_on = expires_at.map(|t| t.get(..10).unwrap_or(t));
-    admin::create_deploy_token(
-        conn,
-        label(target),
+    let scopes = deploy_scopes(&scopes.join(","))?;
+    check_expiry(expires_on)?;
+    if name.trim().is_empty() {
+        return Err(Error::bad_request("a deploy token needs a name"));
+    }
+    let secret = secrets::new_token(secrets::DEPLOY_TOKEN_PREFIX)?;
+    let digest = secrets::token_digest(&secret);
+    let (namespace_id, project_id) = owner_columns(target);
+    let now = now_millis();
+    let new = db::tokens::NewToken {
         name,
-        &scopes.join(","),
+        digest: &digest,
+        scopes: &scopes,
         expires_on,
-        maintainer.actor(),
-    )
+    };
+    let token = db::tokens::insert_deploy(conn, namespace_id, project_id, &new, now)?;
+    let what = format!("{} {}", label(target), token.username);
+    db::packages::insert_audit(conn, &caller.actor(), "deploy_token.create", &what, now)?;
+    Ok((token, secret))
 }
 
 /// Revokes a token of this target; another target's token does not exist here.
-pub fn revoke(conn: &Connection, api: &ApiUser, target: &Target, token_id: i64) -> Result<()> {
-    let maintainer = maintainer(conn, api, target)?;
-    let belongs = list(conn, api, target)?.iter().any(|t| t.id == token_id);
+pub fn revoke(conn: &Connection, caller: &Caller, target: &Target, token_id: i64) -> Result<()> {
+    access::judge(conn, caller, Operation::DeployTokensRevoke, on(target))?;
+    let (namespace_id, project_id) = owner_columns(target);
+    let belongs = db::tokens::list_deploy(conn, namespace_id, project_id)?
+        .iter()
+        .any(|t| t.id == token_id);
     if !belongs {
         return Err(Error::not_found("404 Deploy Token Not Found"));
     }
-    admin::revoke_deploy_token(conn, token_id, maintainer.actor())
+    db::tokens::revoke_deploy(conn, token_id, now_millis())?;
+    let what = token_id.to_string();
+    db::packages::insert_audit(
+        conn,
+        &caller.actor(),
+        "deploy_token.revoke",
+        &what,
+        now_millis(),
+    )
+}
+
+/// The target a deploy token belongs to, for the command line, which names tokens by id.
+pub fn target_of(conn: &Connection, token_id: i64) -> Result<Target> {
+    let token = db::tokens::find_deploy(conn, token_id)?
+        .ok_or_else(|| Error::not_found(format!("no deploy token with id {token_id}")))?;
+    let found = match (token.project_id, token.namespace_id) {
+        (Some(id), _) => db::projects::find(conn, id)?.map(Target::Project),
+        (None, Some(id)) => db::namespaces::find(conn, id)?.map(Target::Group),
+        (None, None) => None,
+    };
+    found.ok_or_else(|| Error::internal("deploy token without owner"))
 }

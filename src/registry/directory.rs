@@ -7,7 +7,7 @@ use crate::access;
 use crate::auth::Caller;
 use crate::db;
 use crate::error::{Error, Result};
-use crate::model::{Namespace, Project, Role};
+use crate::model::{Namespace, NamespaceKind, Project, Role};
 
 /// Filters of GitLab's group and project lists.
 #[derive(Debug, Default, Clone)]
@@ -154,4 +154,28 @@ pub fn place(conn: &Connection, caller: &Caller, full_path: &str) -> Result<Plac
         .filter(|ns| ns.kind == crate::model::NamespaceKind::Group)
         .ok_or_else(group_not_found)?;
     Ok(Place::Group(access::read_group(conn, caller, group)?))
+}
+
+/// Either a project or a group, found by full path (a project and a group never share one).
+pub enum Target {
+    Project(Project),
+    Group(Namespace),
+}
+
+/// Finds a group or project by full path whoever asks: for the command line, whose operator
+/// may know everything (everyone else goes through `group`, `project` and `place`).
+pub fn find_target(conn: &Connection, full_path: &str) -> Result<Target> {
+    let path = full_path.trim_matches('/');
+    if let Some(project) = db::projects::find_by_path(conn, path)? {
+        return Ok(Target::Project(project));
+    }
+    match db::namespaces::find_by_path(conn, path)? {
+        Some(ns) if ns.kind == NamespaceKind::Group => Ok(Target::Group(ns)),
+        Some(_) => Err(Error::bad_request(format!(
+            "\"{path}\" is a user's personal namespace, not a group or project"
+        ))),
+        None => Err(Error::not_found(format!(
+            "no group or project at \"{path}\""
+        ))),
+    }
 }

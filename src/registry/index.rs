@@ -43,13 +43,15 @@ pub fn package_page(
     requested: &str,
 ) -> Result<PackagePage> {
     let name = normalize(requested);
-    let newest_first = db::packages::list_files_named(conn, &scope.project_ids(), &name)?;
-    if newest_first.is_empty() {
+    let earliest_first = db::packages::list_files_named(conn, &scope.project_ids(), &name)?;
+    if earliest_first.is_empty() {
         return Err(Error::not_found("404 Package Not Found"));
     }
-    // A filename held by several projects of a group is listed once: the newest upload wins.
+    // A filename held by several projects of a group is listed once, with the bytes first
+    // published there: a sibling project (perhaps one an attacker may create) can never swap
+    // what an existing filename serves. The file route follows the same rule.
     let mut seen = HashSet::new();
-    let mut files: Vec<StoredFile> = newest_first
+    let mut files: Vec<StoredFile> = earliest_first
         .into_iter()
         .filter(|f| seen.insert(f.filename.clone()))
         .collect();

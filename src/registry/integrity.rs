@@ -4,7 +4,7 @@ use std::collections::HashSet;
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
-use rusqlite::Connection;
+use rusqlite::{Connection, Transaction, TransactionBehavior};
 
 use crate::blobs::{BlobStore, Sha256Hex};
 use crate::db;
@@ -120,8 +120,7 @@ pub fn fsck(conn: &Connection, blobs: &BlobStore, repair: bool) -> Result<FsckRe
         if metadata_ok {
             continue;
         }
-        if repair && let Some(restored) = extract_metadata(blobs, &sha, &row.filename) {
-            db::packages::set_metadata_sha256(conn, row.id, restored.as_str())?;
+        if repair && let Some(restored) = restore_metadata(conn, blobs, &sha, row)? {
             referenced.insert(restored.as_str().to_string());
             report
                 .repaired
@@ -145,10 +144,27 @@ pub fn fsck(conn: &Connection, blobs: &BlobStore, repair: bool) -> Result<FsckRe
     Ok(report)
 }
 
-fn extract_metadata(blobs: &BlobStore, sha: &Sha256Hex, filename: &str) -> Option<Sha256Hex> {
-    let kind = Filename::parse(filename).ok()?.kind();
-    let bytes = archive::core_metadata(&blobs.path(sha), kind, &Limits::default()).ok()?;
-    blobs.put_bytes(&bytes).ok()
+/// Extracts a file's metadata again and points its row at it, in one write transaction (the
+/// rules in `blobs`); `None` when the archive cannot be read.
+fn restore_metadata(
+    conn: &Connection,
+    blobs: &BlobStore,
+    sha: &Sha256Hex,
+    row: &db::packages::FileBlobs,
+) -> Result<Option<Sha256Hex>> {
+    let Ok(kind) = Filename::parse(&row.filename).map(|f| f.kind()) else {
+        return Ok(None);
+    };
+    let Ok(bytes) = archive::core_metadata(&blobs.path(sha), kind, &Limits::default()) else {
+        return Ok(None);
+    };
+    let (temp, metadata_sha256) = blobs.stage_bytes(&bytes)?;
+    let tx = Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
+    blobs.persist(&tx, temp, &metadata_sha256)?;
+    let offered = crate::python::metadata::offered_as_core_metadata(kind, &bytes);
+    db::packages::set_metadata(&tx, row.id, metadata_sha256.as_str(), offered)?;
+    tx.commit()?;
+    Ok(Some(metadata_sha256))
 }
 
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -157,8 +173,16 @@ pub struct GcReport {
     pub temp_files_removed: usize,
 }
 
-/// Removes blobs no row refers to and temporary files, once they are older than `grace`: a
-/// younger one may belong to an upload that is about to commit on a running server.
+/// How many blobs one write transaction of `gc` decides on: enough to be quick, few enough
+/// that uploads never wait long for the lock.
+const GC_BATCH: usize = 256;
+
+/// Removes blobs no row refers to and temporary files, once they are older than `grace`.
+/// Deleting a package removes its blobs at once, so what `gc` reclaims is what a crash, a
+/// failed upload or a failed removal left behind. The reference check is repeated, and the
+/// unlink done, inside a write transaction (the rules in `blobs`): an upload of the same
+/// bytes either committed before it (the blob is kept) or puts its own copy back after it.
+/// The grace keeps temporary files of uploads still streaming, and is a second margin for blobs.
 pub fn gc(conn: &Connection, blobs: &BlobStore, grace: Duration) -> Result<GcReport> {
     let mut referenced = HashSet::new();
     for row in db::packages::all_file_blobs(conn)? {
@@ -170,15 +194,21 @@ pub fn gc(conn: &Connection, blobs: &BlobStore, grace: Duration) -> Result<GcRep
             .and_then(|m| m.modified())
             .is_ok_and(|t| SystemTime::now().duration_since(t).unwrap_or_default() >= grace)
     };
+    let candidates: Vec<_> = blobs
+        .list()?
+        .into_iter()
+        .filter(|(sha, path)| !referenced.contains(sha.as_str()) && old_enough(path))
+        .collect();
     let mut report = GcReport::default();
-    for (sha, path) in blobs.list()? {
-        if !referenced.contains(sha.as_str()) && old_enough(&path) {
-            // Check again just before removing: an upload may have committed meanwhile.
-            if !db::packages::is_blob_referenced(conn, sha.as_str())? {
-                blobs.remove(&sha)?;
+    for batch in candidates.chunks(GC_BATCH) {
+        let tx = Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
+        for (sha, path) in batch {
+            if old_enough(path) && !db::packages::is_blob_referenced(&tx, sha.as_str())? {
+                blobs.remove(&tx, sha)?;
                 report.blobs_removed += 1;
             }
         }
+        tx.commit()?;
     }
     for path in blobs.temp_files()? {
         if old_enough(&path) {

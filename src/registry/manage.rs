@@ -1,14 +1,14 @@
 //! Managing stored packages: yank and unyank (PEP 592), delete, for maintainers.
 
-use rusqlite::{Connection, TransactionBehavior};
+use rusqlite::{Connection, Transaction, TransactionBehavior};
 
 use crate::access::ProjectMaintainer;
 use crate::blobs::{BlobStore, Sha256Hex};
 use crate::db::packages::{PackageRow, StoredFile};
 use crate::db::{self, now_millis};
 use crate::error::{Error, Result};
-use crate::python::Version;
 use crate::python::name::normalize;
+use crate::python::{Version, metadata};
 
 /// Which version: by name and version (CLI) or by the id the REST API lists.
 #[derive(Debug, Clone)]
@@ -121,29 +121,35 @@ pub fn delete(
     Ok(files)
 }
 
-/// Removes those of `digests` that no row refers to any more. Called after the commit that
-/// dropped the rows, so it cannot fail the request: what it cannot remove stays as garbage for
-/// `gc` (as after a crash between the commit and the removal).
+/// Removes those of `digests` that no row refers to any more. It runs after the commit that
+/// dropped the rows (unlinking before it would leave a dangling row should that commit fail),
+/// in a transaction of its own that holds the write lock while it decides and unlinks, so an
+/// upload of the same bytes to another project cannot slip in between (the rules in `blobs`).
+/// It cannot fail the request: what it cannot remove stays as garbage for `gc`, as after a
+/// crash between the two transactions.
 pub fn remove_unreferenced(
     conn: &Connection,
     blobs: &BlobStore,
     digests: impl IntoIterator<Item = String>,
 ) {
-    for digest in digests {
-        let Some(sha) = Sha256Hex::parse(&digest) else {
-            continue;
-        };
-        match db::packages::is_blob_referenced(conn, &digest) {
-            Ok(false) => {
-                if let Err(err) = blobs.remove(&sha) {
-                    tracing::warn!(blob = %digest, "cannot remove an unreferenced blob: {err}");
-                }
-            }
-            Ok(true) => {}
-            Err(err) => {
-                tracing::warn!(blob = %digest, "cannot check whether a blob is referenced: {err}")
+    let result = (|| -> Result<()> {
+        let tx = Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
+        for digest in digests {
+            let Some(sha) = Sha256Hex::parse(&digest) else {
+                continue;
+            };
+            if !db::packages::is_blob_referenced(&tx, &digest)?
+                && let Err(err) = blobs.remove(&tx, &sha)
+            {
+                tracing::warn!(blob = %digest, "cannot remove an unreferenced blob: {err}");
             }
         }
+        // Nothing was written: the commit only lets go of the lock.
+        tx.commit()?;
+        Ok(())
+    })();
+    if let Err(err) = result {
+        tracing::warn!("cannot remove unreferenced blobs (left for `gc`): {err}");
     }
 }
 
@@ -165,12 +171,50 @@ pub fn backfill_metadata(
         };
         match crate::python::archive::core_metadata(&blobs.path(&sha), parsed.kind(), limits) {
             Ok(bytes) => {
-                let metadata_sha256 = blobs.put_bytes(&bytes)?;
-                db::packages::set_metadata_sha256(conn, file_id, metadata_sha256.as_str())?;
+                let (temp, metadata_sha256) = blobs.stage_bytes(&bytes)?;
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                blobs.persist(&tx, temp, &metadata_sha256)?;
+                let offered = metadata::offered_as_core_metadata(parsed.kind(), &bytes);
+                db::packages::set_metadata(&tx, file_id, metadata_sha256.as_str(), offered)?;
+                tx.commit()?;
                 done += 1;
             }
             Err(err) => tracing::warn!(file = %filename, "cannot extract core metadata: {err}"),
         }
     }
     Ok(done)
+}
+
+/// Judges the files stored before the PEP 643 rule (the schema upgrade left them offering no
+/// core metadata): reads each one's stored metadata blob and records whether it is offered.
+/// Runs at start-up and with `metadata backfill`; it reads only files not judged yet, so after
+/// the first run it costs one indexed query. Returns how many files it judged.
+pub fn judge_stored_metadata(conn: &mut Connection, blobs: &BlobStore) -> Result<usize> {
+    let mut judged = Vec::new();
+    for (file_id, filename, metadata_sha256) in db::packages::files_unjudged(conn)? {
+        let (Ok(parsed), Some(sha)) = (
+            crate::python::Filename::parse(&filename),
+            Sha256Hex::parse(&metadata_sha256),
+        ) else {
+            continue;
+        };
+        match std::fs::read(blobs.path(&sha)) {
+            Ok(bytes) => judged.push((
+                file_id,
+                metadata::offered_as_core_metadata(parsed.kind(), &bytes),
+            )),
+            // Left unjudged (offering nothing); `fsck --repair` extracts it again.
+            Err(err) => tracing::warn!(file = %filename, "cannot read its core metadata: {err}"),
+        }
+    }
+    // One commit per thousand files: a large store is judged in seconds, and uploads beside a
+    // CLI run wait little for the lock.
+    for batch in judged.chunks(1000) {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for (file_id, offered) in batch {
+            db::packages::set_offers_metadata(&tx, *file_id, *offered)?;
+        }
+        tx.commit()?;
+    }
+    Ok(judged.len())
 }

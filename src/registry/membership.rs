@@ -1,27 +1,29 @@
-//! Members of projects and groups through the management API.
+//! Members of projects and groups, for the API, the web and the command line alike: each
+//! operation judged by the permission table and by the rules that keep owners in control.
 
 use rusqlite::Connection;
 
-use super::admin::Target;
-use crate::access::{self, ApiUser};
+use super::directory::Target;
+use crate::access::{self, MemberDecision, On, Operation};
+use crate::auth::Caller;
 use crate::db;
 use crate::db::members::Source;
 use crate::db::now_millis;
 use crate::error::{Error, Result};
-use crate::model::{Role, User};
+use crate::model::{Namespace, Role, User};
 
 /// A project or group by id or full path, if the caller may see it.
-pub fn target(conn: &Connection, api: &ApiUser, is_group: bool, reference: &str) -> Result<Target> {
-    if is_group {
-        let group = super::directory::group(conn, &api.caller(), reference)?;
-        Ok(Target::Group(group))
+pub fn target(
+    conn: &Connection,
+    caller: &Caller,
+    is_group: bool,
+    reference: &str,
+) -> Result<Target> {
+    Ok(if is_group {
+        Target::Group(super::directory::group(conn, caller, reference)?)
     } else {
-        Ok(Target::Project(super::directory::project(
-            conn,
-            &api.caller(),
-            reference,
-        )?))
-    }
+        Target::Project(super::directory::project(conn, caller, reference)?)
+    })
 }
 
 fn source(target: &Target) -> (Source, i64, Option<i64>) {
@@ -29,16 +31,6 @@ fn source(target: &Target) -> (Source, i64, Option<i64>) {
         Target::Project(p) => (Source::Project(p.id), p.namespace_id, Some(p.id)),
         Target::Group(g) => (Source::Namespace(g.id), g.id, None),
     }
-}
-
-/// The caller's right to change the target's settings (maintainers and up).
-pub fn maintainer(
-    conn: &Connection,
-    api: &ApiUser,
-    target: &Target,
-) -> Result<access::TargetMaintainer> {
-    let (_, namespace_id, project_id) = source(target);
-    access::api_maintain(conn, api, namespace_id, project_id)
 }
 
 pub fn label(target: &Target) -> &str {
@@ -49,7 +41,27 @@ pub fn label(target: &Target) -> &str {
 }
 
 /// Direct members, or (`inherited`) everyone with a role through the groups above too.
-pub fn list(conn: &Connection, target: &Target, inherited: bool) -> Result<Vec<(User, Role)>> {
+pub fn list(
+    conn: &Connection,
+    caller: &Caller,
+    target: &Target,
+    inherited: bool,
+) -> Result<Vec<(User, Role)>> {
+    access::judge(conn, caller, Operation::MembersList, on(target))?;
+    listed(conn, target, inherited)
+}
+
+/// The direct members a group's web page shows to whoever may see the page.
+pub fn list_on_page(
+    conn: &Connection,
+    caller: &Caller,
+    target: &Target,
+) -> Result<Vec<(User, Role)>> {
+    access::judge(conn, caller, Operation::PageView, on(target))?;
+    listed(conn, target, false)
+}
+
+fn listed(conn: &Connection, target: &Target, inherited: bool) -> Result<Vec<(User, Role)>> {
     let (direct, namespace_id, project_id) = source(target);
     if inherited {
         db::members::list_inherited(conn, namespace_id, project_id)
@@ -62,20 +74,24 @@ fn member_not_found() -> Error {
     Error::not_found("404 Member Not Found")
 }
 
-/// Adds (`must_exist: false`) or changes (`true`) a direct member's role.
+/// Adds (`must_exist: false`) or changes (`true`) a direct member's role. Judged by the
+/// permission table (maintainers and up, or the operator) and by `member_change`: nobody
+/// reaches a member or a role above their own, and a group keeps an owner.
 pub fn set(
     conn: &Connection,
-    api: &ApiUser,
+    caller: &Caller,
     target: &Target,
     user_id: i64,
     role: Role,
     must_exist: bool,
 ) -> Result<(User, Role)> {
-    let (direct, namespace_id, project_id) = source(target);
-    let manager = access::api_maintain(conn, api, namespace_id, project_id)?;
-    if !manager.may_grant(role) {
-        return Err(Error::forbidden("403 Forbidden: only owners make owners"));
-    }
+    let op = if must_exist {
+        Operation::MembersChange
+    } else {
+        Operation::MembersAdd
+    };
+    access::judge(conn, caller, op, on(target))?;
+    let (direct, _, _) = source(target);
     let user =
         db::users::find(conn, user_id)?.ok_or_else(|| Error::not_found("404 User Not Found"))?;
     match (db::members::direct_role(conn, direct, user_id)?, must_exist) {
@@ -83,20 +99,114 @@ pub fn set(
         (Some(_), false) => return Err(Error::conflict("Member already exists")),
         _ => {}
     }
+    check_change(conn, caller, target, user_id, Some(role))?;
     db::members::upsert(conn, direct, user_id, role, now_millis())?;
     let what = format!("{} {} {}", label(target), user.username, role.as_str());
-    db::packages::insert_audit(conn, manager.actor(), "member.set", &what, now_millis())?;
+    db::packages::insert_audit(conn, &caller.actor(), "member.set", &what, now_millis())?;
     Ok((user, role))
 }
 
-pub fn remove(conn: &Connection, api: &ApiUser, target: &Target, user_id: i64) -> Result<()> {
-    let (direct, namespace_id, project_id) = source(target);
-    let manager = access::api_maintain(conn, api, namespace_id, project_id)?;
-    let current = db::members::direct_role(conn, direct, user_id)?.ok_or_else(member_not_found)?;
-    if !manager.may_grant(current) {
-        return Err(Error::forbidden("403 Forbidden: only owners remove owners"));
-    }
+pub fn remove(conn: &Connection, caller: &Caller, target: &Target, user_id: i64) -> Result<()> {
+    access::judge(conn, caller, Operation::MembersRemove, on(target))?;
+    let (direct, _, _) = source(target);
+    db::members::direct_role(conn, direct, user_id)?.ok_or_else(member_not_found)?;
+    check_change(conn, caller, target, user_id, None)?;
     db::members::delete(conn, direct, user_id)?;
     let what = format!("{} user {user_id}", label(target));
-    db::packages::insert_audit(conn, manager.actor(), "member.remove", &what, now_millis())
+    db::packages::insert_audit(conn, &caller.actor(), "member.remove", &what, now_millis())
+}
+
+/// What the permission table judges for this target.
+pub fn on(target: &Target) -> On<'_> {
+    match target {
+        Target::Project(p) => On::Project(p),
+        Target::Group(g) => On::Group(g),
+    }
+}
+
+/// The rules beyond the table's row (`access::member_change`), from the roles as they are now.
+fn check_change(
+    conn: &Connection,
+    caller: &Caller,
+    target: &Target,
+    user_id: i64,
+    new: Option<Role>,
+) -> Result<()> {
+    let (direct, namespace_id, project_id) = source(target);
+    let actor = match caller {
+        Caller::Operator => None,
+        _ => access::role_on(conn, caller, on(target))?,
+    };
+    // The member's current role counts what they inherit too: a group's owner is an owner
+    // of every project inside, whatever their direct role there.
+    let current = db::members::highest_role(conn, user_id, namespace_id, project_id)?
+        .max(db::members::direct_role(conn, direct, user_id)?);
+    let other_owners = match target {
+        Target::Project(_) => None,
+        Target::Group(group) => Some(other_owners(conn, group, user_id)?),
+    };
+    let direct_now = db::members::direct_role(conn, direct, user_id)?;
+    match access::member_change(actor, current, new, direct_now, other_owners) {
+        MemberDecision::Allow => Ok(()),
+        MemberDecision::Forbidden(what) => Err(Error::forbidden(format!(
+            "403 Forbidden: you cannot change or remove {what}"
+        ))),
+        MemberDecision::LastOwner => Err(Error::conflict(format!(
+            "409 Conflict: \"{}\" would be left without an owner; make another member an \
+             owner first",
+            label(target)
+        ))),
+    }
+}
+
+/// The group's owners apart from this member's direct membership: the other owners
+/// (inherited ones included), and the member too when a parent group makes them an owner.
+fn other_owners(conn: &Connection, group: &Namespace, user_id: i64) -> Result<usize> {
+    let others = db::members::list_inherited(conn, group.id, None)?
+        .into_iter()
+        .filter(|(user, role)| user.id != user_id && *role == Role::Owner)
+        .count();
+    let inherited = match group.parent_id {
+        Some(parent) => db::members::highest_role(conn, user_id, parent, None)?,
+        None => None,
+    };
+    Ok(others + usize::from(inherited == Some(Role::Owner)))
+}
+
+/// Adds or changes a member of the project or group at `full_path`, named by username (the
+/// command line's form of `set`).
+pub fn put_by_name(
+    conn: &Connection,
+    caller: &Caller,
+    full_path: &str,
+    username: &str,
+    role: Role,
+) -> Result<()> {
+    let target = super::directory::find_target(conn, full_path)?;
+    let user = user_named(conn, username)?;
+    let (direct, _, _) = source(&target);
+    let exists = db::members::direct_role(conn, direct, user.id)?.is_some();
+    set(conn, caller, &target, user.id, role, exists).map(|_| ())
+}
+
+/// Removes a direct member, named by username (the command line's form of `remove`).
+pub fn remove_by_name(
+    conn: &Connection,
+    caller: &Caller,
+    full_path: &str,
+    username: &str,
+) -> Result<()> {
+    let target = super::directory::find_target(conn, full_path)?;
+    let user = user_named(conn, username)?;
+    remove(conn, caller, &target, user.id).map_err(|e| match e {
+        Error::NotFound(_) => Error::not_found(format!(
+            "\"{username}\" is not a direct member of \"{full_path}\""
+        )),
+        other => other,
+    })
+}
+
+fn user_named(conn: &Connection, username: &str) -> Result<User> {
+    db::users::find_by_name(conn, username)?
+        .ok_or_else(|| Error::not_found(format!("no user named \"{username}\"")))
 }

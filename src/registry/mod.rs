@@ -1,9 +1,10 @@
-//! The registry's services: uploads, index pages and provisioning, each behind a capability.
+//! The registry's services: uploads, index pages and provisioning, each behind a capability
+//! or the permission table.
 
-pub mod admin;
 pub mod backup;
 pub mod catalog;
 pub mod deploy_tokens;
+pub mod description;
 pub mod directory;
 pub mod index;
 pub mod integrity;
@@ -13,3 +14,4 @@ pub mod structure;
 pub mod tokens;
 pub mod upload;
 pub mod users;
+pub mod validate;

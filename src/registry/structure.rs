@@ -1,11 +1,11 @@
-//! Creating, changing and removing groups and projects through the management API.
+//! Groups and projects: creating, changing and removing them, for the API, the web and the
+//! command line alike, each operation judged by the permission table first.
 
-use rusqlite::Connection;
+use rusqlite::{Connection, TransactionBehavior};
 
-use super::admin::{self, Target};
 use super::directory;
-use super::membership::maintainer;
-use crate::access::{self, ApiUser, On, Operation};
+use super::validate;
+use crate::access::{self, On, Operation};
 use crate::auth::Caller;
 use crate::blobs::BlobStore;
 use crate::db;
@@ -13,10 +13,6 @@ use crate::db::members::Source;
 use crate::db::now_millis;
 use crate::error::{Error, Result};
 use crate::model::{Namespace, NamespaceKind, Project, Role, Visibility};
-
-fn owner_only() -> Error {
-    Error::forbidden("403 Forbidden: this needs the owner role")
-}
 
 /// A group's or project's own path: one segment, as GitLab has it. A slash would name a place
 /// inside some other group, which only `parent_id` / `namespace_id` (and the right there) may
@@ -34,7 +30,7 @@ fn one_segment<'a>(path: &'a str, what: &str) -> Result<&'a str> {
             }
         )));
     }
-    admin::check_segment(path, &format!("{what} path"))?;
+    validate::check_segment(path, &format!("{what} path"))?;
     Ok(path)
 }
 
@@ -50,17 +46,17 @@ pub fn create_group(
 ) -> Result<Namespace> {
     let segment = one_segment(path, "group")?;
     access::judge(conn, caller, Operation::GroupCreate, On::Nothing)?;
-    let full_path = match parent_id {
+    let parent = match parent_id {
         Some(id) => {
             let parent = db::namespaces::find(conn, id)?
                 .filter(|ns| ns.kind == NamespaceKind::Group)
                 .ok_or_else(|| Error::not_found("404 Group Not Found"))?;
             access::judge(conn, caller, Operation::SubgroupCreate, On::Group(&parent))?;
-            format!("{}/{segment}", parent.full_path)
+            Some(parent)
         }
-        None => segment.to_owned(),
+        None => None,
     };
-    let group = admin::create_group(conn, &full_path, visibility, &caller.actor())?;
+    let group = insert_group(conn, parent.as_ref(), segment, visibility, &caller.actor())?;
     if let Caller::User(user) = caller {
         db::members::upsert(
             conn,
@@ -76,14 +72,12 @@ pub fn create_group(
 /// Changes visibility (owners): never above the parent's, never below a child's.
 pub fn update_group(
     conn: &Connection,
-    api: &ApiUser,
+    caller: &Caller,
     reference: &str,
     visibility: Option<Visibility>,
 ) -> Result<Namespace> {
-    let group = directory::group(conn, &api.caller(), reference)?;
-    if !maintainer(conn, api, &Target::Group(group.clone()))?.is_owner() {
-        return Err(owner_only());
-    }
+    let group = directory::group(conn, caller, reference)?;
+    access::judge(conn, caller, Operation::PlaceUpdate, On::Group(&group))?;
     if let Some(visibility) = visibility {
         if let Some(parent) = group
             .parent_id
@@ -115,23 +109,34 @@ pub fn update_group(
         db::namespaces::set_visibility(conn, group.id, visibility)?;
         db::packages::insert_audit(
             conn,
-            &api.actor(),
+            &caller.actor(),
             "group.update",
             &format!("{} visibility={visibility}", group.full_path),
             now_millis(),
         )?;
     }
-    directory::group(conn, &api.caller(), reference)
+    directory::group(conn, caller, reference)
 }
 
 /// Removes an empty group (owners). GitLab removes everything inside; here a group that still
 /// holds subgroups or projects is refused, so nothing is lost by one call.
-pub fn delete_group(conn: &Connection, api: &ApiUser, reference: &str) -> Result<()> {
-    let group = directory::group(conn, &api.caller(), reference)?;
-    if !maintainer(conn, api, &Target::Group(group.clone()))?.is_owner() {
-        return Err(owner_only());
+pub fn delete_group(conn: &Connection, caller: &Caller, reference: &str) -> Result<()> {
+    let group = directory::group(conn, caller, reference)?;
+    access::judge(conn, caller, Operation::PlaceDelete, On::Group(&group))?;
+    if db::namespaces::has_children(conn, group.id)? {
+        return Err(Error::conflict(format!(
+            "the group \"{}\" still holds subgroups or projects: remove them first",
+            group.full_path
+        )));
     }
-    admin::remove_group(conn, &group.full_path, &api.actor())
+    db::namespaces::delete(conn, group.id)?;
+    db::packages::insert_audit(
+        conn,
+        &caller.actor(),
+        "group.remove",
+        &group.full_path,
+        now_millis(),
+    )
 }
 
 /// A new project in the caller's own namespace, or in a group the caller maintains. A
@@ -155,12 +160,7 @@ pub fn create_project(
         Operation::ProjectCreate,
         On::Namespace(&namespace),
     )?;
-    admin::create_project(
-        conn,
-        &format!("{}/{segment}", namespace.full_path),
-        visibility,
-        &caller.actor(),
-    )
+    insert_project(conn, &namespace, segment, visibility, &caller.actor())
 }
 
 fn own_namespace(conn: &Connection, caller: &Caller) -> Result<Namespace> {
@@ -187,13 +187,22 @@ pub fn create_at(
         Some((parent, segment)) => (Some(parent), segment),
         None => (None, full_path),
     };
-    let parent_id = parent
+    let parent = parent
         .map(|path| {
             db::namespaces::find_by_path(conn, path)?
-                .map(|ns| ns.id)
                 .ok_or_else(|| Error::not_found(format!("no group or user named \"{path}\"")))
         })
         .transpose()?;
+    if let Some(ns) = &parent
+        && !project
+        && ns.kind != NamespaceKind::Group
+    {
+        return Err(Error::bad_request(format!(
+            "\"{}\" is a user, not a group: subgroups live in groups",
+            ns.full_path
+        )));
+    }
+    let parent_id = parent.map(|ns| ns.id);
     if project {
         if parent_id.is_none() {
             return Err(Error::bad_request(format!(
@@ -206,37 +215,124 @@ pub fn create_at(
     }
 }
 
-/// Changes visibility and the replace setting (owners).
+/// Changes visibility and the replace setting (owners); `None` keeps a value. A project may
+/// not be more visible than its group.
 pub fn update_project(
     conn: &Connection,
-    api: &ApiUser,
+    caller: &Caller,
     reference: &str,
     visibility: Option<Visibility>,
     allow_file_replace: Option<bool>,
 ) -> Result<Project> {
-    let project = directory::project(conn, &api.caller(), reference)?;
-    if !maintainer(conn, api, &Target::Project(project.clone()))?.is_owner() {
-        return Err(owner_only());
-    }
-    admin::update_project(
-        conn,
-        &project.full_path,
-        visibility,
-        allow_file_replace,
-        &api.actor(),
-    )
+    let project = directory::project(conn, caller, reference)?;
+    access::judge(conn, caller, Operation::PlaceUpdate, On::Project(&project))?;
+    let visibility = visibility.unwrap_or(project.visibility);
+    let namespace = db::namespaces::find(conn, project.namespace_id)?
+        .ok_or_else(|| Error::internal("project without namespace"))?;
+    check_visibility_within(visibility, &namespace)?;
+    let allow = allow_file_replace.unwrap_or(project.allow_file_replace);
+    db::projects::update_settings(conn, project.id, visibility, allow)?;
+    let what = format!(
+        "{} visibility={visibility} allow_file_replace={allow}",
+        project.full_path
+    );
+    db::packages::insert_audit(conn, &caller.actor(), "project.update", &what, now_millis())?;
+    db::projects::find(conn, project.id)?.ok_or_else(|| Error::internal("project vanished"))
 }
 
-/// Removes a project with its packages (owners).
+/// Removes a project with its packages (owners); blobs no other project refers to are
+/// deleted after the rows (a crash in between leaves only unreferenced blobs, which are
+/// garbage).
 pub fn delete_project(
     conn: &mut Connection,
     blobs: &BlobStore,
-    api: &ApiUser,
+    caller: &Caller,
     reference: &str,
 ) -> Result<()> {
-    let project = directory::project(conn, &api.caller(), reference)?;
-    if !maintainer(conn, api, &Target::Project(project.clone()))?.is_owner() {
-        return Err(owner_only());
+    let project = directory::project(conn, caller, reference)?;
+    access::judge(conn, caller, Operation::PlaceDelete, On::Project(&project))?;
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let digests = db::packages::project_blob_digests(&tx, project.id)?;
+    db::projects::delete(&tx, project.id)?;
+    let actor = caller.actor();
+    db::packages::insert_audit(
+        &tx,
+        &actor,
+        "project.remove",
+        &project.full_path,
+        now_millis(),
+    )?;
+    tx.commit()?;
+    super::manage::remove_unreferenced(conn, blobs, digests);
+    Ok(())
+}
+
+/// A nested group or project may not be more visible than the namespace that holds it.
+fn check_visibility_within(visibility: Visibility, parent: &Namespace) -> Result<()> {
+    if parent.kind == NamespaceKind::Group && visibility > parent.visibility {
+        return Err(Error::bad_request(format!(
+            "a {visibility} item cannot live in the {} group \"{}\"",
+            parent.visibility, parent.full_path
+        )));
     }
-    admin::remove_project(conn, blobs, &project.full_path, &api.actor())
+    Ok(())
+}
+
+/// Stores a new group below `parent` (already judged), audited as `actor`.
+fn insert_group(
+    conn: &mut Connection,
+    parent: Option<&Namespace>,
+    segment: &str,
+    visibility: Visibility,
+    actor: &str,
+) -> Result<Namespace> {
+    let full_path = match parent {
+        Some(parent) => {
+            check_visibility_within(visibility, parent)?;
+            format!("{}/{segment}", parent.full_path)
+        }
+        None => segment.to_owned(),
+    };
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    if db::projects::find_by_path(&tx, &full_path)?.is_some() {
+        return Err(Error::conflict(format!(
+            "the path \"{full_path}\" is already taken"
+        )));
+    }
+    let now = now_millis();
+    let new = db::namespaces::NewNamespace {
+        kind: NamespaceKind::Group,
+        path: segment,
+        full_path: &full_path,
+        parent_id: parent.map(|p| p.id),
+        owner_user_id: None,
+        visibility,
+    };
+    let id = db::namespaces::insert(&tx, &new, now)?;
+    db::packages::insert_audit(&tx, actor, "group.create", &full_path, now)?;
+    tx.commit()?;
+    db::namespaces::find(conn, id)?.ok_or_else(|| Error::internal("group vanished"))
+}
+
+/// Stores a new project in `namespace` (already judged), audited as `actor`.
+fn insert_project(
+    conn: &mut Connection,
+    namespace: &Namespace,
+    segment: &str,
+    visibility: Visibility,
+    actor: &str,
+) -> Result<Project> {
+    check_visibility_within(visibility, namespace)?;
+    let full_path = format!("{}/{segment}", namespace.full_path);
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    if db::namespaces::find_by_path(&tx, &full_path)?.is_some() {
+        return Err(Error::conflict(format!(
+            "the path \"{full_path}\" is already taken"
+        )));
+    }
+    let now = now_millis();
+    let id = db::projects::insert(&tx, namespace.id, segment, &full_path, visibility, now)?;
+    db::packages::insert_audit(&tx, actor, "project.create", &full_path, now)?;
+    tx.commit()?;
+    db::projects::find(conn, id)?.ok_or_else(|| Error::internal("project vanished"))
 }

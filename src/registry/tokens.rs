@@ -1,81 +1,124 @@
-//! Personal access tokens through the management API: each operation takes the `ApiUser`
-//! capability and acts only on the caller's own tokens, or anyone's for an admin.
+//! Personal access tokens, for the API, the web and the command line alike: each operation
+//! asks the permission table, which lets a user act on their own tokens, and an admin (or the
+//! operator) on anyone's.
 
 use rusqlite::{Connection, TransactionBehavior};
 
-use super::admin;
-use crate::access::ApiUser;
-use crate::db;
+use super::validate::check_expiry;
+use crate::access::{self, On, Operation};
+use crate::auth::Caller;
+use crate::db::{self, now_millis};
 use crate::error::{Error, Result};
-use crate::model::{PersonalAccessToken, Scopes};
+use crate::model::{PersonalAccessToken, Scopes, User};
+use crate::secrets;
 
 fn not_found() -> Error {
     Error::not_found("404 Personal Access Token Not Found")
 }
 
-/// The caller's tokens; an admin may ask for another user's (`user_id`) or everyone's.
+fn own_id(caller: &Caller) -> Option<i64> {
+    match caller {
+        Caller::User(user) => Some(user.user_id),
+        _ => None,
+    }
+}
+
+/// Acting on someone else's account is the admins' (and the operator's) business.
+fn judge_account(conn: &Connection, caller: &Caller, op: Operation, user_id: i64) -> Result<()> {
+    if own_id(caller) != Some(user_id) {
+        access::judge(conn, caller, Operation::UsersAdmin, On::Nothing)?;
+    }
+    access::judge(conn, caller, op, On::Account(user_id))
+}
+
+/// The caller's tokens, or (`user_id`) one user's; an admin or the operator without a
+/// `user_id` gets everyone's.
 pub fn list(
     conn: &Connection,
-    api: &ApiUser,
+    caller: &Caller,
     user_id: Option<i64>,
 ) -> Result<Vec<PersonalAccessToken>> {
-    match (api.is_admin(), user_id) {
-        (true, None) => db::tokens::list_all_personal(conn),
-        (_, Some(id)) if api.may_manage(id) => db::tokens::list_personal(conn, id),
-        (false, Some(_)) => Err(Error::forbidden(
-            "403 Forbidden: only admins list other users' tokens",
-        )),
-        (false, None) | (true, Some(_)) => db::tokens::list_personal(conn, api.user_id()),
+    match (user_id.or(own_id(caller)), caller) {
+        (None, _) => {
+            access::judge(conn, caller, Operation::UsersAdmin, On::Nothing)?;
+            db::tokens::list_all_personal(conn)
+        }
+        (Some(id), Caller::User(user)) if user.is_admin && user_id.is_none() => {
+            judge_account(conn, caller, Operation::TokensList, id)?;
+            db::tokens::list_all_personal(conn)
+        }
+        (Some(id), _) => {
+            judge_account(conn, caller, Operation::TokensList, id)?;
+            db::tokens::list_personal(conn, id)
+        }
     }
 }
 
 /// One token the caller may see; others' tokens do not exist for a non-admin.
-pub fn get(conn: &Connection, api: &ApiUser, id: i64) -> Result<PersonalAccessToken> {
-    db::tokens::find_personal(conn, id)?
-        .filter(|t| api.may_manage(t.user_id))
-        .ok_or_else(not_found)
+pub fn get(conn: &Connection, caller: &Caller, id: i64) -> Result<PersonalAccessToken> {
+    let token = db::tokens::find_personal(conn, id)?.ok_or_else(not_found)?;
+    access::judge(
+        conn,
+        caller,
+        Operation::TokensList,
+        On::Account(token.user_id),
+    )
+    .map_err(|e| match e {
+        Error::NotFound(_) => not_found(),
+        other => other,
+    })?;
+    Ok(token)
 }
 
-/// Creates a token for `user_id` (the caller, or anyone for an admin).
+/// Creates a token for `user_id` (the caller's own, or anyone's for an admin); returns it
+/// with its secret, which is kept nowhere.
 pub fn create(
     conn: &Connection,
-    api: &ApiUser,
+    caller: &Caller,
     user_id: i64,
     name: &str,
     scopes: &[String],
     expires_at: Option<&str>,
 ) -> Result<(PersonalAccessToken, String)> {
-    if !api.may_manage(user_id) {
-        return Err(Error::forbidden(
-            "403 Forbidden: only admins create tokens for other users",
-        ));
-    }
+    judge_account(conn, caller, Operation::TokensCreate, user_id)?;
     let user =
         db::users::find(conn, user_id)?.ok_or_else(|| Error::not_found("404 User Not Found"))?;
     let scopes = Scopes::parse(&scopes.join(","))?;
-    admin::issue_token(conn, &user, name, &scopes, expires_at, &api.actor())
+    issue(conn, &user, name, &scopes, expires_at, &caller.actor())
 }
 
-pub fn revoke(conn: &Connection, api: &ApiUser, id: i64) -> Result<()> {
-    let token = get(conn, api, id)?;
+pub fn revoke(conn: &Connection, caller: &Caller, id: i64) -> Result<()> {
+    let token = get(conn, caller, id)?;
+    access::judge(
+        conn,
+        caller,
+        Operation::TokensRevoke,
+        On::Account(token.user_id),
+    )?;
     if token.revoked {
         return Err(Error::bad_request(
             "400 Bad request - the token is already revoked",
         ));
     }
-    admin::withdraw_token(conn, id, &api.actor())
+    withdraw(conn, id, &caller.actor())
 }
 
 /// Revokes a token and issues its successor with the same name and scopes (GitLab's rotate).
 pub fn rotate(
     conn: &mut Connection,
-    api: &ApiUser,
+    caller: &Caller,
     id: i64,
     expires_at: Option<&str>,
 ) -> Result<(PersonalAccessToken, String)> {
     // Both or neither: never a revoked token without its successor.
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let token = get(&tx, api, id)?;
+    let token = get(&tx, caller, id)?;
+    access::judge(
+        &tx,
+        caller,
+        Operation::TokensRevoke,
+        On::Account(token.user_id),
+    )?;
     if token.revoked {
         return Err(Error::bad_request(
             "400 Bad request - a revoked token cannot be rotated",
@@ -83,15 +126,51 @@ pub fn rotate(
     }
     let user = db::users::find(&tx, token.user_id)?
         .ok_or_else(|| Error::not_found("404 User Not Found"))?;
-    admin::withdraw_token(&tx, id, &api.actor())?;
-    let successor = admin::issue_token(
+    withdraw(&tx, id, &caller.actor())?;
+    let successor = issue(
         &tx,
         &user,
         &token.name,
         &token.scopes,
         expires_at,
-        &api.actor(),
+        &caller.actor(),
     )?;
     tx.commit()?;
     Ok(successor)
+}
+
+/// Creates a token for `user` (already judged), audited as `actor`.
+fn issue(
+    conn: &Connection,
+    user: &User,
+    name: &str,
+    scopes: &Scopes,
+    expires_on: Option<&str>,
+    actor: &str,
+) -> Result<(PersonalAccessToken, String)> {
+    check_expiry(expires_on)?;
+    if name.trim().is_empty() {
+        return Err(Error::bad_request("a token needs a name"));
+    }
+    let secret = secrets::new_token(secrets::PERSONAL_TOKEN_PREFIX)?;
+    let digest = secrets::token_digest(&secret);
+    let now = now_millis();
+    let token = db::tokens::NewToken {
+        name,
+        digest: &digest,
+        scopes,
+        expires_on,
+    };
+    let id = db::tokens::insert_personal(conn, user.id, &token, now)?;
+    let target = format!("{}/{id}", user.username);
+    db::packages::insert_audit(conn, actor, "token.create", &target, now)?;
+    let created =
+        db::tokens::find_personal(conn, id)?.ok_or_else(|| Error::internal("token vanished"))?;
+    Ok((created, secret))
+}
+
+/// Revokes a token (already judged), audited as `actor`.
+fn withdraw(conn: &Connection, id: i64, actor: &str) -> Result<()> {
+    db::tokens::revoke_personal(conn, id, now_millis())?;
+    db::packages::insert_audit(conn, actor, "token.revoke", &id.to_string(), now_millis())
 }

@@ -1,12 +1,15 @@
 //! Publishing a file: every check of the spec, then blob first and row last, so a failure at
 //! any point leaves nothing visible.
 
-use rusqlite::{Connection, TransactionBehavior};
+use rusqlite::{Connection, Transaction, TransactionBehavior};
+
+use super::description;
 
 use crate::access::ProjectWriter;
 use crate::auth::Caller;
-use crate::blobs::{BlobStore, Digests, TempBlob};
-use crate::db::{self, now_millis};
+use crate::blobs::{BlobStore, Digests, Sha256Hex, TempBlob};
+use crate::db::packages::StoredFile;
+use crate::db::{self, Db, now_millis};
 use crate::error::{Error, Result};
 use crate::python::archive::{self, Limits};
 use crate::python::metadata::{self, CoreMetadata};
@@ -61,8 +64,10 @@ pub enum UploadOutcome {
     AlreadyStored,
 }
 
+/// Runs on a blocking thread and takes a database connection only for the duplicate check and
+/// the final transaction: reading the archive and rendering the description hold none.
 pub fn publish(
-    conn: &mut Connection,
+    db: &Db,
     blobs: &BlobStore,
     limits: &Limits,
     writer: &ProjectWriter,
@@ -79,29 +84,54 @@ pub fn publish(
         return Err(Error::bad_request("the uploaded file is empty"));
     }
     check_client_digests(form, &digests)?;
-    // Decide duplicates before the costlier archive reading; the transaction below decides again.
-    if let Duplicate::Identical = duplicate(conn, project, &filename, &digests)? {
-        return Ok(UploadOutcome::AlreadyStored);
+    // Decide duplicates before the costlier archive reading: a re-run of a publish job whose
+    // file is stored whole is answered at once. The write lock makes "still stored, blobs on
+    // disk" one fact (nothing unlinks a blob while a row refers to it; see `blobs`).
+    if let Duplicate::Identical(_) = duplicate(&*db.get()?, project, &filename, &digests)? {
+        let mut conn = db.get()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        if let Duplicate::Identical(existing) = duplicate(&tx, project, &filename, &digests)?
+            && is_complete(blobs, &existing)
+        {
+            return Ok(UploadOutcome::AlreadyStored);
+        }
     }
 
     let metadata_bytes = archive::core_metadata(file.temp.path(), filename.kind(), limits)?;
     let mut meta = metadata::parse(&metadata_bytes)?;
     check_metadata_matches(&meta, &name, &version)?;
     fill_from_form(&mut meta, form);
+    let description_html = description::to_html(
+        meta.description.as_deref().unwrap_or_default(),
+        meta.description_content_type.as_deref(),
+    );
+    let offers_metadata = metadata::offered_as_core_metadata(filename.kind(), &metadata_bytes);
 
-    let metadata_sha256 = blobs.put_bytes(&metadata_bytes)?;
-    blobs.persist(file.temp, &digests.sha256)?;
+    // Both blobs are written and fsynced before taking the write lock; under it, only renames.
+    let (metadata_temp, metadata_sha256) = blobs.stage_bytes(&metadata_bytes)?;
+    let mut temp = file.temp;
+    temp.sync()?;
 
     let now = now_millis();
+    let mut conn = db.get()?;
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let replaced = match duplicate(&tx, project, &filename, &digests)? {
-        Duplicate::Identical => return Ok(UploadOutcome::AlreadyStored),
+        Duplicate::Identical(existing) => {
+            // The client has just sent the very bytes: the way back for a blob that was lost.
+            let metadata = (metadata_temp, &metadata_sha256, offers_metadata);
+            restore_missing(&tx, blobs, &existing, temp, metadata)?;
+            tx.commit()?;
+            return Ok(UploadOutcome::AlreadyStored);
+        }
         Duplicate::Replaces(old) => {
             db::packages::delete_file(&tx, old.id)?;
             Some(old)
         }
         Duplicate::New => None,
     };
+    // Rule 1 of `blobs`: in place inside the transaction that commits the row.
+    blobs.persist(&tx, metadata_temp, &metadata_sha256)?;
+    blobs.persist(&tx, temp, &digests.sha256)?;
     let package_id = db::packages::upsert_package(
         &tx,
         project.id,
@@ -129,12 +159,14 @@ pub fn publish(
             filetype: filename.kind().filetype(),
             python_version: form.get("pyversion"),
             metadata_sha256: metadata_sha256.as_str(),
+            offers_metadata,
             uploader_user_id,
             uploader_deploy_token_id,
         },
         now,
     )?;
     db::packages::upsert_metadata(&tx, package_id, &meta)?;
+    db::packages::set_description_html(&tx, package_id, &description_html)?;
     let target = format!("{}/{}", project.full_path, filename.as_str());
     let action = if replaced.is_some() {
         "replace"
@@ -145,19 +177,52 @@ pub fn publish(
     tx.commit()?;
     if let Some(old) = replaced {
         let digests = std::iter::once(old.sha256).chain(old.metadata_sha256);
-        super::manage::remove_unreferenced(conn, blobs, digests);
+        super::manage::remove_unreferenced(&conn, blobs, digests);
     }
     tracing::info!(project = %project.full_path, file = %filename.as_str(), size = digests.size, "stored");
     Ok(UploadOutcome::Created)
+}
+
+/// Whether a stored file's blobs (the file and its extracted metadata) are all on disk.
+fn is_complete(blobs: &BlobStore, file: &StoredFile) -> bool {
+    let on_disk = |digest: &str| Sha256Hex::parse(digest).is_some_and(|sha| blobs.exists(&sha));
+    on_disk(&file.sha256) && file.metadata_sha256.as_deref().is_none_or(on_disk)
+}
+
+/// Puts back whichever blob of a stored file is missing (damage, or a blob lost to the delete
+/// race of older versions) from an identical upload, inside the caller's write transaction.
+fn restore_missing(
+    tx: &Transaction<'_>,
+    blobs: &BlobStore,
+    existing: &StoredFile,
+    file: TempBlob,
+    (metadata, metadata_sha256, offered): (TempBlob, &Sha256Hex, bool),
+) -> Result<()> {
+    let sha256 = Sha256Hex::parse(&existing.sha256)
+        .ok_or_else(|| Error::internal(format!("file {} has a bad sha256", existing.id)))?;
+    if !blobs.exists(&sha256) {
+        tracing::warn!(file = %existing.filename, "restored its missing blob from an identical upload");
+    }
+    blobs.persist(tx, file, &sha256)?;
+    let metadata_on_disk = existing
+        .metadata_sha256
+        .as_deref()
+        .and_then(Sha256Hex::parse)
+        .is_some_and(|sha| blobs.exists(&sha));
+    if !metadata_on_disk {
+        blobs.persist(tx, metadata, metadata_sha256)?;
+        db::packages::set_metadata(tx, existing.id, metadata_sha256.as_str(), offered)?;
+    }
+    Ok(())
 }
 
 /// What an upload is, next to what the project holds under its filename.
 enum Duplicate {
     New,
     /// The same name with the same bytes: a re-run of a publish job.
-    Identical,
+    Identical(Box<StoredFile>),
     /// Other bytes under a stored name, in a project whose setting allows replacing files.
-    Replaces(Box<db::packages::StoredFile>),
+    Replaces(Box<StoredFile>),
 }
 
 /// The duplicate rule: same name and bytes is a harmless re-run; other bytes are refused with
@@ -180,7 +245,9 @@ fn duplicate(
             }
             _ => Ok(Duplicate::New),
         },
-        Some(existing) if existing.sha256 == digests.sha256.as_str() => Ok(Duplicate::Identical),
+        Some(existing) if existing.sha256 == digests.sha256.as_str() => {
+            Ok(Duplicate::Identical(Box::new(existing)))
+        }
         Some(existing) if project.allow_file_replace => Ok(Duplicate::Replaces(Box::new(existing))),
         Some(_) => Err(Error::bad_request(format!(
             "File already exists: \"{}\" is stored with other content; upload a new version instead",

@@ -1,94 +1,253 @@
-//! Users through the management API: anyone signed in may look people up; only admins add,
-//! block or remove them.
+//! Users, for the API, the web and the command line alike: anyone signed in may look people
+//! up; only admins (and the operator) add, change, block or remove them. Each operation asks
+//! the permission table first.
 
-use rusqlite::Connection;
+use rusqlite::{Connection, TransactionBehavior};
 
-use super::admin;
-use crate::access::{ApiAdmin, ApiUser};
-use crate::db;
+use super::validate::check_segment;
+use crate::access::{self, On, Operation};
+use crate::auth::Caller;
+use crate::db::{self, now_millis};
 use crate::error::{Error, Result};
-use crate::model::User;
+use crate::model::{NamespaceKind, User, Visibility};
+use crate::secrets;
 
 fn not_found() -> Error {
     Error::not_found("404 User Not Found")
 }
 
+/// Admins and the operator see everything about everyone.
+fn all_seeing(caller: &Caller) -> bool {
+    match caller {
+        Caller::Operator => true,
+        Caller::User(user) => user.is_admin,
+        Caller::Anonymous | Caller::DeployToken(_) => false,
+    }
+}
+
+/// The caller's own user id, if a user.
+fn own_id(caller: &Caller) -> Option<i64> {
+    match caller {
+        Caller::User(user) => Some(user.user_id),
+        _ => None,
+    }
+}
+
 /// Users by username; non-admins see only active ones. `username` matches exactly (any case),
-/// `search` anywhere in the username or email.
+/// `search` anywhere in the username (or name, which is the username here); admins search
+/// e-mail addresses too, which are nobody else's business (GitLab's rule).
 pub fn list(
     conn: &Connection,
-    api: &ApiUser,
+    caller: &Caller,
     username: Option<&str>,
     search: Option<&str>,
 ) -> Result<Vec<User>> {
+    access::judge(conn, caller, Operation::UsersList, On::Nothing)?;
+    let admin = all_seeing(caller);
     let search = search.map(str::to_lowercase);
     Ok(db::users::list(conn)?
         .into_iter()
-        .filter(|u| api.is_admin() || !u.is_blocked)
+        .filter(|u| admin || !u.is_blocked)
         .filter(|u| username.is_none_or(|n| u.username.eq_ignore_ascii_case(n)))
         .filter(|u| {
             search.as_deref().is_none_or(|s| {
                 u.username.to_lowercase().contains(s)
-                    || u.email
-                        .as_deref()
-                        .is_some_and(|e| e.to_lowercase().contains(s))
+                    || (admin
+                        && u.email
+                            .as_deref()
+                            .is_some_and(|e| e.to_lowercase().contains(s)))
             })
         })
         .collect())
 }
 
-pub fn get(conn: &Connection, api: &ApiUser, id: i64) -> Result<User> {
+pub fn get(conn: &Connection, caller: &Caller, id: i64) -> Result<User> {
+    access::judge(conn, caller, Operation::UsersList, On::Nothing)?;
     db::users::find(conn, id)?
-        .filter(|u| api.is_admin() || !u.is_blocked || u.id == api.user_id())
+        .filter(|u| all_seeing(caller) || !u.is_blocked || Some(u.id) == own_id(caller))
         .ok_or_else(not_found)
 }
 
-/// Adds a user; without a password one is generated (and never shown: the user gets a token
-/// from an admin, or the admin sets a password).
+/// A user by username, as the command line and the web forms name them.
+pub fn named(conn: &Connection, caller: &Caller, username: &str) -> Result<User> {
+    list(conn, caller, Some(username.trim()), None)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| Error::not_found(format!("no user named \"{}\"", username.trim())))
+}
+
+/// Whether the caller may see the e-mail address and admin flag of `user_id`: admins, the
+/// operator, and the user themselves.
+pub fn sees_private_fields(caller: &Caller, user_id: i64) -> bool {
+    all_seeing(caller) || own_id(caller) == Some(user_id)
+}
+
+/// Adds a user with its personal namespace; without a password one is generated and
+/// returned, to be shown once.
 pub fn create(
     conn: &mut Connection,
-    admin: &ApiAdmin,
+    caller: &Caller,
     username: &str,
     email: Option<&str>,
     password: Option<&str>,
     is_admin: bool,
-) -> Result<User> {
-    let (user, _) = admin::create_user(conn, username, email, password, is_admin, &admin.actor())?;
-    Ok(user)
+) -> Result<(User, Option<String>)> {
+    access::judge(conn, caller, Operation::UsersAdmin, On::Nothing)?;
+    check_segment(username, "username")?;
+    let generated = match password {
+        Some(_) => None,
+        None => Some(secrets::new_password()?),
+    };
+    let password_hash =
+        secrets::hash_password(password.or(generated.as_deref()).unwrap_or_default())?;
+    let now = now_millis();
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let id = db::users::insert(&tx, username, email, &password_hash, is_admin, now)?;
+    let namespace = db::namespaces::NewNamespace {
+        kind: NamespaceKind::User,
+        path: username,
+        full_path: username,
+        parent_id: None,
+        owner_user_id: Some(id),
+        visibility: Visibility::Public,
+    };
+    db::namespaces::insert(&tx, &namespace, now)?;
+    db::packages::insert_audit(&tx, &caller.actor(), "user.create", username, now)?;
+    tx.commit()?;
+    let user = db::users::find(conn, id)?.ok_or_else(|| Error::internal("user vanished"))?;
+    Ok((user, generated))
 }
 
-/// Admins change others freely, but not their own admin flag: the last admin must not lock
-/// everyone out by accident.
+/// On a server's first start: an `admin` with a random password, returned to be shown once.
+pub fn ensure_first_admin(conn: &mut Connection) -> Result<Option<String>> {
+    if db::users::count(conn)? > 0 {
+        return Ok(None);
+    }
+    let (_, password) = create(conn, &Caller::Operator, "admin", None, None, true)?;
+    Ok(password)
+}
+
+/// Sets a password (the account's owner, an admin or the operator); returns the generated
+/// one when none was given. A new password signs the user out of the web everywhere.
+pub fn set_password(
+    conn: &Connection,
+    caller: &Caller,
+    user_id: i64,
+    password: Option<&str>,
+) -> Result<Option<String>> {
+    access::judge(
+        conn,
+        caller,
+        Operation::AccountPassword,
+        On::Account(user_id),
+    )?;
+    let user = db::users::find(conn, user_id)?.ok_or_else(not_found)?;
+    let generated = match password {
+        Some(_) => None,
+        None => Some(secrets::new_password()?),
+    };
+    let hash = secrets::hash_password(password.or(generated.as_deref()).unwrap_or_default())?;
+    db::users::set_password_hash(conn, user.id, &hash)?;
+    db::sessions::delete_for_user(conn, user.id, None)?;
+    Ok(generated)
+}
+
+/// What an admin may change about an account; `None` leaves a field as it is.
+#[derive(Debug, Default)]
+pub struct UserChanges {
+    pub email: Option<String>,
+    pub password: Option<String>,
+    pub is_admin: Option<bool>,
+}
+
+/// Applies `changes` in one transaction (the password is checked and hashed first, so a weak
+/// one changes nothing). Admins change others freely, but not their own admin flag: the last
+/// admin must not lock everyone out by accident.
 pub fn update(
     conn: &mut Connection,
-    admin: &ApiAdmin,
+    caller: &Caller,
     id: i64,
-    changes: &admin::UserChanges,
+    changes: &UserChanges,
 ) -> Result<User> {
-    if id == admin.user_id() && changes.is_admin == Some(false) {
+    access::judge(conn, caller, Operation::UsersAdmin, On::Nothing)?;
+    if own_id(caller) == Some(id) && changes.is_admin == Some(false) {
         return Err(Error::forbidden(
             "403 Forbidden: an admin cannot take away their own admin rights",
         ));
     }
-    admin::update_user(conn, id, changes, &admin.actor())
+    let password_hash = changes
+        .password
+        .as_deref()
+        .map(secrets::hash_password)
+        .transpose()?;
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let user = db::users::find(&tx, id)?.ok_or_else(not_found)?;
+    if let Some(email) = &changes.email {
+        let email = Some(email.trim()).filter(|e| !e.is_empty());
+        db::users::set_email(&tx, user.id, email)?;
+    }
+    if let Some(hash) = &password_hash {
+        db::users::set_password_hash(&tx, user.id, hash)?;
+        db::sessions::delete_for_user(&tx, user.id, None)?;
+    }
+    if let Some(is_admin) = changes.is_admin {
+        db::users::set_admin(&tx, user.id, is_admin)?;
+    }
+    db::packages::insert_audit(
+        &tx,
+        &caller.actor(),
+        "user.update",
+        &user.username,
+        now_millis(),
+    )?;
+    tx.commit()?;
+    db::users::find(conn, id)?.ok_or_else(not_found)
 }
 
-pub fn set_blocked(conn: &Connection, admin: &ApiAdmin, id: i64, blocked: bool) -> Result<()> {
+/// Blocking stops the user's tokens at once: every request checks the owner's state.
+pub fn set_blocked(conn: &Connection, caller: &Caller, id: i64, blocked: bool) -> Result<()> {
+    access::judge(conn, caller, Operation::UsersAdmin, On::Nothing)?;
     let user = db::users::find(conn, id)?.ok_or_else(not_found)?;
-    if user.id == admin.user_id() && blocked {
+    if own_id(caller) == Some(user.id) && blocked {
         return Err(Error::forbidden(
             "403 Forbidden: an admin cannot block themselves",
         ));
     }
-    admin::set_blocked(conn, &user.username, blocked, &admin.actor())
+    db::users::set_blocked(conn, user.id, blocked)?;
+    let action = if blocked {
+        "user.block"
+    } else {
+        "user.unblock"
+    };
+    db::packages::insert_audit(conn, &caller.actor(), action, &user.username, now_millis())
 }
 
-pub fn delete(conn: &mut Connection, admin: &ApiAdmin, id: i64) -> Result<()> {
+/// Removes a user; one with personal projects is refused, so nothing is lost by one call.
+pub fn delete(conn: &mut Connection, caller: &Caller, id: i64) -> Result<()> {
+    access::judge(conn, caller, Operation::UsersAdmin, On::Nothing)?;
     let user = db::users::find(conn, id)?.ok_or_else(not_found)?;
-    if user.id == admin.user_id() {
+    if own_id(caller) == Some(user.id) {
         return Err(Error::forbidden(
             "403 Forbidden: an admin cannot remove themselves",
         ));
     }
-    admin::remove_user(conn, &user.username, &admin.actor())
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    if let Some(ns) = db::namespaces::find_by_path(&tx, &user.username)?
+        && db::namespaces::has_children(&tx, ns.id)?
+    {
+        return Err(Error::conflict(format!(
+            "user \"{}\" still has personal projects: remove them first",
+            user.username
+        )));
+    }
+    db::users::delete(&tx, user.id)?;
+    db::packages::insert_audit(
+        &tx,
+        &caller.actor(),
+        "user.remove",
+        &user.username,
+        now_millis(),
+    )?;
+    tx.commit()?;
+    Ok(())
 }

@@ -12,8 +12,8 @@ use super::api_views::{FilePath, IdPath, PackageFileView, PackagePath, PackageVi
 use super::paging::Paging;
 use super::{RequestAuth, json_body, param};
 use crate::access;
-use crate::db::packages::{PackageRow, StoredFile};
 use crate::error::{Error, Result};
+use crate::registry::catalog::{PackageRow, StoredFile};
 use crate::registry::index;
 use crate::registry::manage::{self, FileRef, PackageRef};
 use crate::server::AppState;

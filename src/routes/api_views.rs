@@ -5,10 +5,10 @@
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::db::packages::{PackageRow, StoredFile};
 use crate::model::{
     DeployToken, Namespace, NamespaceKind, PersonalAccessToken, Project, Role, User, iso8601,
 };
+use crate::registry::catalog::{PackageRow, StoredFile};
 
 /// The last segment of a path: GitLab's `path` (and, here, `name`).
 fn last_segment(full_path: &str) -> &str {
@@ -115,23 +115,27 @@ pub struct UserView {
     pub username: String,
     pub name: String,
     pub state: UserState,
-    /// Shown to admins and the user themselves only.
+    /// Shown to admins and the user themselves only (null for others).
     pub email: Option<String>,
-    pub is_admin: bool,
+    /// Shown to admins and the user themselves only (left out for others, as GitLab does).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub is_admin: Option<bool>,
     pub avatar_url: Option<String>,
     /// ISO 8601, UTC.
     pub created_at: String,
 }
 
 impl UserView {
-    pub fn new(user: &User, show_email: bool) -> UserView {
+    /// `private`: whether the viewer may see the e-mail and admin flag (an admin, or the user
+    /// themselves).
+    pub fn new(user: &User, private: bool) -> UserView {
         UserView {
             id: user.id,
             username: user.username.clone(),
             name: user.username.clone(),
             state: UserState::of(user),
-            email: user.email.clone().filter(|_| show_email),
-            is_admin: user.is_admin,
+            email: user.email.clone().filter(|_| private),
+            is_admin: private.then_some(user.is_admin),
             avatar_url: None,
             created_at: iso8601(user.created_at),
         }

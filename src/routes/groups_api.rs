@@ -21,7 +21,7 @@ pub fn configure(routes: &mut Routes) {
     routes.add(
         Method::GET,
         "/api/v4/groups",
-        Operation::PublicList,
+        Operation::PlacesList,
         list_groups,
     );
     routes.add(
@@ -45,7 +45,7 @@ pub fn configure(routes: &mut Routes) {
     routes.add(
         Method::GET,
         "/api/v4/projects",
-        Operation::PublicList,
+        Operation::PlacesList,
         list_projects,
     );
     routes.add(
@@ -343,7 +343,7 @@ async fn update_group(
     let reference = param(&req, "id");
     let visibility = json_body::<Settings>(&body)?.visibility()?;
     let group = as_api_user(&req, &state, true, move |conn, api| {
-        structure::update_group(conn, api, &reference, visibility)
+        structure::update_group(conn, &api.caller(), &reference, visibility)
     })
     .await?;
     Ok(HttpResponse::Ok().json(GroupView::new(&group)))
@@ -359,7 +359,7 @@ async fn update_group(
 async fn delete_group(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
     let reference = param(&req, "id");
     as_api_user(&req, &state, true, move |conn, api| {
-        structure::delete_group(conn, api, &reference)
+        structure::delete_group(conn, &api.caller(), &reference)
     })
     .await?;
     Ok(HttpResponse::Accepted().json(accepted()))
@@ -413,7 +413,7 @@ async fn update_project(
     let (project, namespace) = as_api_user(&req, &state, true, move |conn, api| {
         let project = structure::update_project(
             conn,
-            api,
+            &api.caller(),
             &reference,
             visibility,
             settings.allow_file_replace,
@@ -436,7 +436,7 @@ async fn delete_project(req: HttpRequest, state: web::Data<AppState>) -> Result<
     let reference = param(&req, "id");
     let blobs = state.blobs.clone();
     as_api_user(&req, &state, true, move |conn, api| {
-        structure::delete_project(conn, &blobs, api, &reference)
+        structure::delete_project(conn, &blobs, &api.caller(), &reference)
     })
     .await?;
     Ok(HttpResponse::Accepted().json(accepted()))

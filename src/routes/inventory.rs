@@ -9,11 +9,20 @@ use crate::access::Operation;
 /// One route the server answers: its method, its path as an actix template
 /// (`/api/v4/projects/{id}/packages`; `{place}` stands for a group's or project's full path
 /// on the web pages), and the operation of the permission table it performs.
+///
+/// Where the request says more than the route, the service asks the table again with what
+/// it says: `POST /api/v4/groups` with a `parent_id` is also a `SubgroupCreate` on that
+/// parent, `POST /api/v4/projects` a `ProjectCreate` on its `namespace_id` (or the caller's
+/// own namespace), and member changes are also judged by `access::member_change`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RouteSpec {
     pub method: Method,
     pub path: String,
     pub operation: Operation,
+    /// A web page or form: its callers are known by their session cookie only (a token or
+    /// Basic credentials count as anonymous there). Every other route knows personal access
+    /// tokens, deploy tokens and Basic credentials only, never the session cookie.
+    pub web: bool,
 }
 
 /// Where declarations go: into actix (serving) or only into the list (`inventory`). A route
@@ -21,6 +30,8 @@ pub struct RouteSpec {
 pub struct Routes<'a> {
     cfg: Option<&'a mut web::ServiceConfig>,
     specs: Vec<RouteSpec>,
+    /// Whether the routes declared now are web pages and forms.
+    web: bool,
 }
 
 impl<'a> Routes<'a> {
@@ -28,6 +39,7 @@ impl<'a> Routes<'a> {
         Routes {
             cfg: Some(cfg),
             specs: Vec::new(),
+            web: false,
         }
     }
 
@@ -35,11 +47,19 @@ impl<'a> Routes<'a> {
         Routes {
             cfg: None,
             specs: Vec::new(),
+            web: false,
         }
     }
 
     pub(super) fn into_specs(self) -> Vec<RouteSpec> {
         self.specs
+    }
+
+    /// Declares web pages and forms (signed in by session) with `declare`.
+    pub(super) fn web_pages(&mut self, declare: impl FnOnce(&mut Self)) {
+        self.web = true;
+        declare(self);
+        self.web = false;
     }
 
     /// Declares `method path` as performing `operation`, answered by `handler`.
@@ -53,6 +73,7 @@ impl<'a> Routes<'a> {
             method: method.clone(),
             path: path.to_owned(),
             operation,
+            web: self.web,
         });
         if let Some(cfg) = self.cfg.as_deref_mut() {
             cfg.route(path, web::method(method).to(handler));
@@ -77,7 +98,9 @@ impl<'a> Routes<'a> {
         answers: Vec<RouteSpec>,
         resource: impl FnOnce() -> actix_web::Resource,
     ) {
-        self.specs.extend(answers);
+        let web = self.web;
+        self.specs
+            .extend(answers.into_iter().map(|spec| RouteSpec { web, ..spec }));
         if let Some(cfg) = self.cfg.as_deref_mut() {
             cfg.service(resource());
         }
@@ -126,5 +149,10 @@ mod tests {
             Some(Operation::PublicHealth)
         );
         assert!(routes.len() > 80, "{} routes", routes.len());
+        let web = |path: &str| routes.iter().find(|r| r.path == path).map(|r| r.web);
+        assert_eq!(web("/{place}/-/settings"), Some(true));
+        assert_eq!(web("/users/sign_in"), Some(true));
+        assert_eq!(web("/api/v4/user"), Some(false));
+        assert_eq!(web("/-/health"), Some(false));
     }
 }

@@ -129,8 +129,8 @@ async fn members(
 ) -> Result<HttpResponse> {
     let (is_group, reference) = owner(&req);
     let members = as_api_user(&req, &state, false, move |conn, api| {
-        let target = membership::target(conn, api, is_group, &reference)?;
-        membership::list(conn, &target, inherited)
+        let target = membership::target(conn, &api.caller(), is_group, &reference)?;
+        membership::list(conn, &api.caller(), &target, inherited)
     })
     .await?;
     let items: Vec<MemberView> = members
@@ -175,8 +175,8 @@ async fn add_member(
     let user_id =
         user_id.ok_or_else(|| Error::bad_request("400 Bad request - user_id is missing"))?;
     let (user, role) = as_api_user(&req, &state, true, move |conn, api| {
-        let target = membership::target(conn, api, is_group, &reference)?;
-        membership::set(conn, api, &target, user_id, role, false)
+        let target = membership::target(conn, &api.caller(), is_group, &reference)?;
+        membership::set(conn, &api.caller(), &target, user_id, role, false)
     })
     .await?;
     Ok(HttpResponse::Created().json(MemberView::new(&user, role)))
@@ -204,8 +204,8 @@ async fn edit_member(
     let ((is_group, reference), user_id) = (owner(&req), user_id_param(&req)?);
     let (_, role) = member_body(&body)?;
     let (user, role) = as_api_user(&req, &state, true, move |conn, api| {
-        let target = membership::target(conn, api, is_group, &reference)?;
-        membership::set(conn, api, &target, user_id, role, true)
+        let target = membership::target(conn, &api.caller(), is_group, &reference)?;
+        membership::set(conn, &api.caller(), &target, user_id, role, true)
     })
     .await?;
     Ok(HttpResponse::Ok().json(MemberView::new(&user, role)))
@@ -221,8 +221,8 @@ async fn edit_member(
 async fn remove_member(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
     let ((is_group, reference), user_id) = (owner(&req), user_id_param(&req)?);
     as_api_user(&req, &state, true, move |conn, api| {
-        let target = membership::target(conn, api, is_group, &reference)?;
-        membership::remove(conn, api, &target, user_id)
+        let target = membership::target(conn, &api.caller(), is_group, &reference)?;
+        membership::remove(conn, &api.caller(), &target, user_id)
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())
@@ -238,8 +238,8 @@ async fn remove_member(req: HttpRequest, state: web::Data<AppState>) -> Result<H
 async fn list_tokens(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
     let (is_group, reference) = owner(&req);
     let tokens = as_api_user(&req, &state, false, move |conn, api| {
-        let target = membership::target(conn, api, is_group, &reference)?;
-        deploy_tokens::list(conn, api, &target)
+        let target = membership::target(conn, &api.caller(), is_group, &reference)?;
+        deploy_tokens::list(conn, &api.caller(), &target)
     })
     .await?;
     Ok(HttpResponse::Ok().json(
@@ -266,10 +266,10 @@ async fn create_token(
     let (is_group, reference) = owner(&req);
     let new: NewTokenBody = json_required(&body)?;
     let (token, secret) = as_api_user(&req, &state, true, move |conn, api| {
-        let target = membership::target(conn, api, is_group, &reference)?;
+        let target = membership::target(conn, &api.caller(), is_group, &reference)?;
         deploy_tokens::create(
             conn,
-            api,
+            &api.caller(),
             &target,
             &new.name,
             &new.scopes,
@@ -293,8 +293,8 @@ async fn revoke_token(req: HttpRequest, state: web::Data<AppState>) -> Result<Ht
         .parse()
         .map_err(|_| Error::not_found("404 Deploy Token Not Found"))?;
     as_api_user(&req, &state, true, move |conn, api| {
-        let target = membership::target(conn, api, is_group, &reference)?;
-        deploy_tokens::revoke(conn, api, &target, token_id)
+        let target = membership::target(conn, &api.caller(), is_group, &reference)?;
+        deploy_tokens::revoke(conn, &api.caller(), &target, token_id)
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())

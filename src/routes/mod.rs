@@ -48,10 +48,10 @@ fn declare(routes: &mut Routes) {
     groups_api::configure(routes);
     members_api::configure(routes);
     openapi::configure(routes);
-    pages::configure(routes);
+    routes.web_pages(pages::configure);
     ops::configure(routes);
     // Group and project pages take every other path, so they go last.
-    pages::configure_places(routes);
+    routes.web_pages(pages::configure_places);
 }
 
 /// A GET and HEAD route that knows which kind of index it serves.

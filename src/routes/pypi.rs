@@ -87,7 +87,7 @@ async fn simple_page(
     };
     if let Some(page) = state.pages.get(&key)? {
         if let Some(token_id) = page.token_id {
-            state.token_usage.note(token_id, crate::db::now_millis());
+            state.token_usage.note_now(token_id);
         }
         return Ok(page_response(req, format, page));
     }
@@ -174,10 +174,8 @@ async fn file(
         })
         .await?;
     let (blob, content_type) = if wants_metadata {
-        (
-            stored.metadata_sha256.as_deref(),
-            "text/plain; charset=utf-8",
-        )
+        // Only what the index offers (PEP 643): an sdist's dynamic PKG-INFO is not served.
+        (stored.core_metadata.as_deref(), "text/plain; charset=utf-8")
     } else {
         (Some(stored.sha256.as_str()), "application/octet-stream")
     };
@@ -223,7 +221,7 @@ async fn upload_file(
     let (blobs, limits) = (state.blobs.clone(), state.archive_limits);
     let outcome = state
         .db
-        .run(move |conn| upload::publish(conn, &blobs, &limits, &writer, &form, received))
+        .run_pooled(move |db| upload::publish(db, &blobs, &limits, &writer, &form, received))
         .await?;
     Ok(match outcome {
         UploadOutcome::Created => HttpResponse::Created().json(json!({ "message": "201 Created" })),

@@ -5,9 +5,9 @@ use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::db::packages::StoredFile;
 use crate::error::{Error, Result};
 use crate::format::Format;
+use crate::registry::catalog::StoredFile;
 use crate::registry::index::{IndexEntry, PackagePage};
 
 /// Characters that cannot stand in one URL path segment.
@@ -109,7 +109,7 @@ fn file_view<'a>(file: &'a StoredFile, files_prefix: &str) -> FileView<'a> {
         url: file_url(files_prefix, file),
         sha256: &file.sha256,
         requires_python: file.requires_python.as_deref(),
-        metadata_sha256: file.metadata_sha256.as_deref(),
+        metadata_sha256: file.core_metadata.as_deref(),
         yanked: file
             .yanked
             .then(|| file.yanked_reason.as_deref().unwrap_or("")),
@@ -181,6 +181,7 @@ mod tests {
             blake2b_256: String::new(),
             requires_python: Some(">=3.8,<4".into()),
             metadata_sha256: Some("cd".repeat(32)),
+            core_metadata: Some("cd".repeat(32)),
             yanked: false,
             yanked_reason: None,
             created_at: 1_700_000_000_123,
@@ -237,7 +238,7 @@ mod tests {
         let mut yanked = stored("pkg-2.0.tar.gz", "2.0");
         yanked.yanked = true;
         yanked.requires_python = None;
-        yanked.metadata_sha256 = None;
+        yanked.core_metadata = None;
         let page = PackagePage {
             name: "pkg".into(),
             versions: vec!["1.0".into(), "2.0".into()],

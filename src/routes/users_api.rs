@@ -12,9 +12,8 @@ use super::api_views::{ErrorView, NewTokenBody, PersonalAccessTokenView, UserVie
 use super::paging::Paging;
 use super::{as_api_admin, as_api_user, json_body, json_required, param};
 use crate::access;
-use crate::db;
 use crate::error::{Error, Result};
-use crate::registry::admin::UserChanges;
+use crate::registry::users::UserChanges;
 use crate::registry::{tokens, users};
 use crate::server::AppState;
 
@@ -144,7 +143,7 @@ async fn version() -> HttpResponse {
 )]
 async fn current_user(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
     let user = as_api_user(&req, &state, false, |conn, api| {
-        db::users::find(conn, api.user_id())?.ok_or(Error::Unauthorized)
+        users::get(conn, &api.caller(), api.user_id())
     })
     .await?;
     Ok(HttpResponse::Ok().json(UserView::new(&user, true)))
@@ -172,7 +171,7 @@ async fn list_tokens(
     let list = as_api_user(&req, &state, false, move |conn, api| {
         // Last use is noted in memory; write it first so the list shows it.
         usage.flush(conn)?;
-        tokens::list(conn, api, user_id)
+        tokens::list(conn, &api.caller(), user_id)
     })
     .await?;
     Ok(HttpResponse::Ok().json(
@@ -192,7 +191,7 @@ async fn list_tokens(
 async fn show_token(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
     let raw = param(&req, "token");
     let token = as_api_user(&req, &state, false, move |conn, api| {
-        tokens::get(conn, api, token_id(&raw, api)?)
+        tokens::get(conn, &api.caller(), token_id(&raw, api)?)
     })
     .await?;
     Ok(HttpResponse::Ok().json(PersonalAccessTokenView::new(&token, None)))
@@ -208,7 +207,7 @@ async fn show_token(req: HttpRequest, state: web::Data<AppState>) -> Result<Http
 async fn revoke_token(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
     let raw = param(&req, "token");
     as_api_user(&req, &state, true, move |conn, api| {
-        tokens::revoke(conn, api, token_id(&raw, api)?)
+        tokens::revoke(conn, &api.caller(), token_id(&raw, api)?)
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())
@@ -237,7 +236,7 @@ async fn rotate_token(
     let body: RotateBody = json_body(&body)?;
     let (token, secret) = as_api_user(&req, &state, true, move |conn, api| {
         let id = token_id(&raw, api)?;
-        tokens::rotate(conn, api, id, body.expires_at.as_deref())
+        tokens::rotate(conn, &api.caller(), id, body.expires_at.as_deref())
     })
     .await?;
     Ok(HttpResponse::Ok().json(PersonalAccessTokenView::new(&token, Some(secret))))
@@ -287,7 +286,7 @@ async fn create_token(
         let owner = user_id.unwrap_or(api.user_id());
         tokens::create(
             conn,
-            api,
+            &api.caller(),
             owner,
             &body.name,
             &body.scopes,
@@ -329,19 +328,21 @@ async fn list_users(
 ) -> Result<HttpResponse> {
     let query = query.into_inner();
     let (username, search) = (query.username.clone(), query.search.clone());
-    let (found, is_admin) = as_api_user(&req, &state, false, move |conn, api| {
-        let found = users::list(conn, api, username.as_deref(), search.as_deref())?;
-        Ok((found, api.is_admin()))
+    let views = as_api_user(&req, &state, false, move |conn, api| {
+        let caller = api.caller();
+        let found = users::list(conn, &caller, username.as_deref(), search.as_deref())?;
+        let private = |id| users::sees_private_fields(&caller, id);
+        Ok(found
+            .iter()
+            .map(|u| UserView::new(u, private(u.id)))
+            .collect())
     })
     .await?;
     let paging = Paging {
         page: query.page,
         per_page: query.per_page,
     };
-    Ok(paging.respond(
-        &req,
-        found.iter().map(|u| UserView::new(u, is_admin)).collect(),
-    ))
+    Ok(paging.respond(&req, views))
 }
 
 #[utoipa::path(
@@ -354,7 +355,11 @@ async fn list_users(
 async fn show_user(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
     let id = user_id_param(&req)?;
     let (user, show_email) = as_api_user(&req, &state, false, move |conn, api| {
-        Ok((users::get(conn, api, id)?, api.may_manage(id)))
+        let caller = api.caller();
+        Ok((
+            users::get(conn, &caller, id)?,
+            users::sees_private_fields(&caller, id),
+        ))
     })
     .await?;
     Ok(HttpResponse::Ok().json(UserView::new(&user, show_email)))
@@ -386,7 +391,15 @@ async fn create_user(
     let new: NewUser = json_required(&body)?;
     let user = as_api_admin(&req, &state, move |conn, admin| {
         let (email, password) = (new.email.as_deref(), new.password.as_deref());
-        users::create(conn, admin, &new.username, email, password, new.admin)
+        users::create(
+            conn,
+            &admin.caller(),
+            &new.username,
+            email,
+            password,
+            new.admin,
+        )
+        .map(|(user, _)| user)
     })
     .await?;
     Ok(HttpResponse::Created().json(UserView::new(&user, true)))
@@ -419,7 +432,7 @@ async fn update_user(
     let id = user_id_param(&req)?;
     let update: UserUpdate = json_body(&body)?;
     let user = as_api_admin(&req, &state, move |conn, admin| {
-        let current = users::get(conn, admin.api(), id)?;
+        let current = users::get(conn, &admin.caller(), id)?;
         if update.username.is_some_and(|name| name != current.username) {
             return Err(Error::bad_request(
                 "400 Bad request - usernames cannot be changed here",
@@ -430,7 +443,7 @@ async fn update_user(
             password: update.password,
             is_admin: update.admin,
         };
-        users::update(conn, admin, id, &changes)
+        users::update(conn, &admin.caller(), id, &changes)
     })
     .await?;
     Ok(HttpResponse::Ok().json(UserView::new(&user, true)))
@@ -450,9 +463,9 @@ async fn change_user(
 ) -> Result<()> {
     let id = user_id_param(&req)?;
     as_api_admin(&req, &state, move |conn, admin| match change {
-        UserChange::Block => users::set_blocked(conn, admin, id, true),
-        UserChange::Unblock => users::set_blocked(conn, admin, id, false),
-        UserChange::Delete => users::delete(conn, admin, id),
+        UserChange::Block => users::set_blocked(conn, &admin.caller(), id, true),
+        UserChange::Unblock => users::set_blocked(conn, &admin.caller(), id, false),
+        UserChange::Delete => users::delete(conn, &admin.caller(), id),
     })
     .await
 }

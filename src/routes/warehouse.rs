@@ -9,10 +9,10 @@ use serde_json::{Value, json};
 
 use super::{RequestAuth, Routes, param, read_route};
 use crate::access::{self, IndexKind, Operation};
-use crate::db::packages::StoredFile;
 use crate::error::Result;
 use crate::model::iso8601;
 use crate::python::Filename;
+use crate::registry::catalog::StoredFile;
 use crate::registry::index::{self, Release};
 use crate::server::AppState;
 

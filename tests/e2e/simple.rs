@@ -275,9 +275,10 @@ fn health_and_home_answer() {
 }
 
 /// Spec: a group page merges a package's files from several projects; a filename held by two
-/// projects is listed once, the newest upload winning.
+/// projects is listed and served once, with the bytes first published: a sibling project
+/// cannot swap what an existing filename serves.
 #[test]
-fn group_pages_merge_projects_and_the_newest_duplicate_wins() {
+fn group_pages_merge_projects_and_the_first_published_filename_wins() {
     let server = Server::start();
     server.cli(&["group", "add", "g", "--visibility", "public"]);
     server.cli(&["project", "add", "g/a", "--visibility", "public"]);
@@ -311,8 +312,29 @@ fn group_pages_merge_projects_and_the_newest_duplicate_wins() {
     assert_eq!(page["versions"], serde_json::json!(["1.0", "2.0", "3.0"]));
     let files = page["files"].as_array().unwrap();
     assert_eq!(files.len(), 3, "{page}");
-    assert_eq!(
-        files[2]["hashes"]["sha256"],
-        crate::support::sha256_hex(&newer.1)
+    let (first, second) = (
+        crate::support::sha256_hex(&older.1),
+        crate::support::sha256_hex(&newer.1),
     );
+    assert_eq!(files[2]["hashes"]["sha256"], first.as_str());
+    let group_file = |sha: &str| {
+        get(
+            &format!("{}/files/{sha}/{}", server.group_api("g"), older.0),
+            None,
+        )
+    };
+    let served = group_file(&first);
+    assert_eq!(served.status, 200);
+    assert_eq!(served.body, older.1);
+    assert_eq!(
+        group_file(&second).status,
+        404,
+        "the later bytes are not served"
+    );
+    // Each project still serves its own bytes.
+    let own = get(
+        &format!("{}/files/{second}/{}", server.project_api("g/b"), newer.0),
+        None,
+    );
+    assert_eq!(own.body, newer.1);
 }

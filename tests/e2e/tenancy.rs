@@ -250,3 +250,202 @@ fn creating_inside_a_group_needs_maintainer_there() {
         "{groups}"
     );
 }
+
+/// The members of a group as `username → access level`, as its owner sees them.
+fn roles(server: &Server, token: &str) -> std::collections::HashMap<String, i64> {
+    let members = api(server, "GET", "/api/v4/groups/g/members", token, "");
+    assert_eq!(members.status, 200, "{}", members.text());
+    members
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            let name = m["username"].as_str().unwrap().to_owned();
+            (name, m["access_level"].as_i64().unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn owners_keep_control_of_their_groups() {
+    let server = Server::start();
+    crate::web::add_user(&server, "alice", "alice password", false);
+    let alice = server.cli(&["token", "add", "alice", "--name", "t", "--scopes", "api"]);
+    let created = api(&server, "POST", "/api/v4/groups", &alice, r#"{"path":"g"}"#);
+    assert_eq!(created.status, 201, "{}", created.text());
+    crate::web::add_user(&server, "mallory", "mallory password", false);
+    let mallory = server.cli(&["token", "add", "mallory", "--name", "t", "--scopes", "api"]);
+    server.cli(&["member", "add", "g", "mallory", "--role", "maintainer"]);
+    let mut ids = std::collections::HashMap::new();
+    for name in ["dave", "eve", "bob"] {
+        server.user_with_token(name, "api");
+    }
+    server.cli(&["member", "add", "g", "dave", "--role", "developer"]);
+    for name in ["alice", "mallory", "dave", "eve", "bob"] {
+        let found = api(
+            &server,
+            "GET",
+            &format!("/api/v4/users?username={name}"),
+            &alice,
+            "",
+        );
+        ids.insert(name, found.json()[0]["id"].as_i64().unwrap());
+    }
+    let member = |name: &str| format!("/api/v4/groups/g/members/{}", ids[name]);
+
+    // Finding 2: a maintainer can neither demote nor remove the owner, nor make owners.
+    let demote = api(
+        &server,
+        "PUT",
+        &member("alice"),
+        &mallory,
+        r#"{"access_level":10}"#,
+    );
+    assert_eq!(demote.status, 403, "{}", demote.text());
+    let remove = api(&server, "DELETE", &member("alice"), &mallory, "");
+    assert_eq!(remove.status, 403, "{}", remove.text());
+    let crown = format!(r#"{{"user_id":{},"access_level":50}}"#, ids["eve"]);
+    let crowned = api(
+        &server,
+        "POST",
+        "/api/v4/groups/g/members",
+        &mallory,
+        &crown,
+    );
+    assert_eq!(crowned.status, 403, "{}", crowned.text());
+    // … but manages the roles up to their own.
+    let promote = api(
+        &server,
+        "PUT",
+        &member("dave"),
+        &mallory,
+        r#"{"access_level":40}"#,
+    );
+    assert_eq!(promote.status, 200, "{}", promote.text());
+    let add = format!(r#"{{"user_id":{},"access_level":30}}"#, ids["eve"]);
+    let added = api(&server, "POST", "/api/v4/groups/g/members", &mallory, &add);
+    assert_eq!(added.status, 201, "{}", added.text());
+    // The same through the settings form of the web interface.
+    let mut browser = crate::web::Visitor::sign_in(&server, "mallory", "mallory password");
+    let form = browser.submit(
+        "/g/-/settings",
+        &format!("/g/-/settings/members/{}", ids["alice"]),
+        &[("access_level", "10")],
+    );
+    assert_eq!(form.status, 403, "{}", form.text());
+    let form = browser.submit(
+        "/g/-/settings",
+        &format!("/g/-/settings/members/{}/remove", ids["alice"]),
+        &[],
+    );
+    assert_eq!(form.status, 403, "{}", form.text());
+    assert_eq!(roles(&server, &alice)["alice"], 50);
+
+    // The last owner can neither leave nor step down, whoever asks.
+    let step_down = api(
+        &server,
+        "PUT",
+        &member("alice"),
+        &alice,
+        r#"{"access_level":40}"#,
+    );
+    assert_eq!(step_down.status, 409, "{}", step_down.text());
+    assert!(step_down.text().contains("owner"), "{}", step_down.text());
+    let leave = api(&server, "DELETE", &member("alice"), &alice, "");
+    assert_eq!(leave.status, 409, "{}", leave.text());
+    let refused = server.cli_fails(&["member", "remove", "g", "alice"]);
+    assert!(refused.contains("without an owner"), "{refused}");
+    let refused = server.cli_fails(&["member", "add", "g", "alice", "--role", "guest"]);
+    assert!(refused.contains("without an owner"), "{refused}");
+    assert_eq!(roles(&server, &alice)["alice"], 50);
+
+    // With a second owner, the first may go.
+    let bob = format!(r#"{{"user_id":{},"access_level":50}}"#, ids["bob"]);
+    let crowned = api(&server, "POST", "/api/v4/groups/g/members", &alice, &bob);
+    assert_eq!(crowned.status, 201, "{}", crowned.text());
+    let leave = api(&server, "DELETE", &member("alice"), &alice, "");
+    assert_eq!(leave.status, 204, "{}", leave.text());
+    let left = roles(&server, &mallory);
+    assert_eq!((left.get("alice"), left["bob"]), (None, 50));
+}
+
+#[test]
+fn users_are_found_by_name_and_their_emails_stay_private() {
+    let server = Server::start();
+    server.cli(&[
+        "user",
+        "add",
+        "alice",
+        "--email",
+        "alice.secret@corp.example",
+    ]);
+    let alice = server.cli(&["token", "add", "alice", "--name", "t", "--scopes", "api"]);
+    let bob = server.user_with_token("bob", "read_api");
+    server.cli(&["user", "add", "root", "--admin"]);
+    let root = server.cli(&["token", "add", "root", "--name", "t", "--scopes", "api"]);
+
+    // Finding 8: a private e-mail address finds nobody for a non-admin …
+    let by_email = api(
+        &server,
+        "GET",
+        "/api/v4/users?search=alice.secret",
+        &bob,
+        "",
+    );
+    assert_eq!(by_email.status, 200);
+    assert_eq!(
+        by_email.json(),
+        serde_json::json!([]),
+        "{}",
+        by_email.text()
+    );
+    let by_domain = api(
+        &server,
+        "GET",
+        "/api/v4/users?search=corp.example",
+        &bob,
+        "",
+    );
+    assert_eq!(by_domain.json(), serde_json::json!([]));
+    // … while the username does, without the e-mail or the admin flag.
+    let by_name = api(&server, "GET", "/api/v4/users?search=ALI", &bob, "");
+    let found = by_name.json();
+    assert_eq!(found.as_array().unwrap().len(), 1, "{found}");
+    assert_eq!(found[0]["username"], "alice");
+    assert!(found[0]["email"].is_null(), "{found}");
+    assert!(found[0].get("is_admin").is_none(), "{found}");
+    let id = found[0]["id"].as_i64().unwrap();
+    let shown = api(&server, "GET", &format!("/api/v4/users/{id}"), &bob, "").json();
+    assert!(
+        shown["email"].is_null() && shown.get("is_admin").is_none(),
+        "{shown}"
+    );
+    // In the whole list, only bob's own entry shows his fields.
+    let everyone = api(&server, "GET", "/api/v4/users", &bob, "").json();
+    for user in everyone.as_array().unwrap() {
+        let own = user["username"] == "bob";
+        assert_eq!(user.get("is_admin").is_some(), own, "{user}");
+        assert!(!user.to_string().contains("corp.example"), "{user}");
+    }
+
+    // The user sees their own; an admin sees and searches everything.
+    let me = api(&server, "GET", "/api/v4/user", &alice, "").json();
+    assert_eq!(me["email"], "alice.secret@corp.example");
+    assert_eq!(me["is_admin"], false);
+    let own = api(&server, "GET", &format!("/api/v4/users/{id}"), &alice, "").json();
+    assert_eq!(own["email"], "alice.secret@corp.example");
+    let admin_search = api(
+        &server,
+        "GET",
+        "/api/v4/users?search=alice.secret",
+        &root,
+        "",
+    )
+    .json();
+    assert_eq!(
+        admin_search[0]["email"], "alice.secret@corp.example",
+        "{admin_search}"
+    );
+    assert_eq!(admin_search[0]["is_admin"], false);
+}

@@ -371,7 +371,7 @@ fn own_tokens(
     // Last use is noted in memory; write it first so the list shows it.
     usage.flush(conn)?;
     let api = access::api_user(&visitor.caller(), true)?;
-    let rows = tokens::list(conn, &api, Some(api.user_id()))?
+    let rows = tokens::list(conn, &api.caller(), Some(api.user_id()))?
         .iter()
         .map(TokenRow::new)
         .collect();
@@ -412,7 +412,7 @@ async fn create_token(
         } else {
             tokens::create(
                 conn,
-                &api,
+                &api.caller(),
                 api.user_id(),
                 name.trim(),
                 &scopes,
@@ -451,7 +451,7 @@ async fn revoke_token(
         visitor.check_form(&fields.csrf_token)?;
         let id = id.map_err(|_| Error::not_found("No such token."))?;
         let api = access::api_user(&visitor.caller(), true)?;
-        tokens::revoke(conn, &api, id)
+        tokens::revoke(conn, &api.caller(), id)
     })
     .await?;
     Ok(see_other("/-/user_settings/personal_access_tokens"))

@@ -13,8 +13,8 @@ use super::{
 };
 use crate::access::{self, ApiAdmin};
 use crate::error::Error;
-use crate::registry::admin::UserChanges;
 use crate::registry::users;
+use crate::registry::users::UserChanges;
 use crate::server::AppState;
 
 pub fn configure(routes: &mut Routes) {
@@ -78,7 +78,7 @@ fn admin_view(
     problem: Option<String>,
 ) -> Result<AdminPage, Error> {
     let admin = admin_of(visitor)?;
-    let users = users::list(conn, admin.api(), None, None)?
+    let users = users::list(conn, &admin.caller(), None, None)?
         .into_iter()
         .map(|u| UserRow {
             id: u.id,
@@ -159,14 +159,14 @@ async fn add_user(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>
         };
         let created = users::create(
             conn,
-            &admin,
+            &admin.caller(),
             &username,
             fields.optional("email").as_deref().map(str::trim),
             Some(&password),
             fields.optional("admin").is_some(),
         );
         match created {
-            Ok(user) => {
+            Ok((user, _)) => {
                 let shown = typed.is_none().then_some((user.username, password));
                 admin_view(conn, visitor, db_bytes, shown, None)
             }
@@ -199,14 +199,14 @@ async fn change_user(req: HttpRequest, body: web::Bytes, state: web::Data<AppSta
         let id = id.map_err(|_| Error::not_found("There is no such user."))?;
         let mut shown = None;
         match action.as_str() {
-            "block" => users::set_blocked(conn, &admin, id, true)?,
-            "unblock" => users::set_blocked(conn, &admin, id, false)?,
+            "block" => users::set_blocked(conn, &admin.caller(), id, true)?,
+            "unblock" => users::set_blocked(conn, &admin.caller(), id, false)?,
             "make_admin" | "remove_admin" => {
                 let changes = UserChanges {
                     is_admin: Some(action == "make_admin"),
                     ..UserChanges::default()
                 };
-                users::update(conn, &admin, id, &changes)?;
+                users::update(conn, &admin.caller(), id, &changes)?;
             }
             "reset_password" => {
                 let password = crate::secrets::new_password()?;
@@ -214,7 +214,7 @@ async fn change_user(req: HttpRequest, body: web::Bytes, state: web::Data<AppSta
                     password: Some(password.clone()),
                     ..UserChanges::default()
                 };
-                let user = users::update(conn, &admin, id, &changes)?;
+                let user = users::update(conn, &admin.caller(), id, &changes)?;
                 shown = Some((user.username, password));
             }
             _ => return Err(Error::not_found("There is no such page.")),

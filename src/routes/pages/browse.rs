@@ -9,14 +9,13 @@ use actix_web::{HttpRequest, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::description;
 use super::{Chrome, PageResult, Visitor, page_error, show, site_url, visit};
 use crate::access::{self, GroupReader, ProjectReader};
 use crate::blobs::Sha256Hex;
 use crate::error::Error;
 use crate::model::{Namespace, NamespaceKind, Project, Role};
-use crate::registry::catalog;
 use crate::registry::directory::{self, Filters, Place};
+use crate::registry::{catalog, description};
 use crate::server::AppState;
 
 pub fn configure(routes: &mut Routes) {
@@ -204,7 +203,12 @@ pub(super) async fn place_page(
     match page {
         Page::Group(page) => show(&req, &page, StatusCode::OK),
         Page::Project(page) => show(&req, &page, StatusCode::OK),
-        Page::Package(page) => show(&req, page.as_ref(), StatusCode::OK),
+        Page::Package(mut page) => {
+            render_late(&state, &mut page)
+                .await
+                .map_err(|e| page_error(&req, e))?;
+            show(&req, page.as_ref(), StatusCode::OK)
+        }
     }
 }
 
@@ -226,17 +230,20 @@ impl MemberRow {
     /// The direct members of a project or group.
     pub fn direct(
         conn: &rusqlite::Connection,
-        target: &crate::registry::admin::Target,
+        caller: &crate::auth::Caller,
+        target: &crate::registry::directory::Target,
     ) -> Result<Vec<MemberRow>, Error> {
-        Ok(crate::registry::membership::list(conn, target, false)?
-            .into_iter()
-            .map(|(user, role)| MemberRow {
-                user_id: user.id,
-                username: user.username,
-                role: role.as_str(),
-                level: role.level(),
-            })
-            .collect())
+        Ok(
+            crate::registry::membership::list_on_page(conn, caller, target)?
+                .into_iter()
+                .map(|(user, role)| MemberRow {
+                    user_id: user.id,
+                    username: user.username,
+                    role: role.as_str(),
+                    level: role.level(),
+                })
+                .collect(),
+        )
     }
 }
 
@@ -286,9 +293,9 @@ fn group_page(
             Some(project.id),
         )?);
     }
-    let target = crate::registry::admin::Target::Group(group.clone());
-    let members = MemberRow::direct(conn, &target)?;
-    let may_manage = super::settings::may_maintain(conn, visitor, group.id, None)?;
+    let target = crate::registry::directory::Target::Group(group.clone());
+    let members = MemberRow::direct(conn, &visitor.caller(), &target)?;
+    let may_manage = super::settings::may_maintain(conn, visitor, access::On::Group(&group))?;
     Ok(GroupPage {
         chrome: visitor.chrome(),
         crumbs: crumbs(&group.full_path),
@@ -398,8 +405,7 @@ fn project_page(
             updated: day(p.updated_at),
         })
         .collect();
-    let may_manage =
-        super::settings::may_maintain(conn, visitor, project.namespace_id, Some(project.id))?;
+    let may_manage = super::settings::may_maintain(conn, visitor, access::On::Project(&project))?;
     Ok(ProjectPage {
         chrome: visitor.chrome(),
         crumbs: crumbs(&project.full_path),
@@ -446,10 +452,13 @@ struct About {
     /// (label, URL), only http(s) URLs.
     links: Vec<(String, String)>,
     description_html: String,
+    /// The description and its content type, when its HTML was never stored (a version from
+    /// before rendered descriptions were kept): rendered once, after the database work.
+    unrendered: Option<(String, Option<String>)>,
 }
 
 impl About {
-    fn new(meta: &crate::python::metadata::CoreMetadata) -> About {
+    fn new(meta: crate::python::metadata::CoreMetadata, html: Option<String>) -> About {
         let mut links: Vec<(String, String)> = meta
             .project_urls
             .iter()
@@ -475,12 +484,11 @@ impl About {
             dependencies: meta.requires_dist.clone(),
             classifiers: meta.classifiers.clone(),
             links,
-            description_html: meta
-                .description
-                .as_deref()
-                .filter(|d| !d.trim().is_empty())
-                .map(|d| description::to_html(d, meta.description_content_type.as_deref()))
-                .unwrap_or_default(),
+            unrendered: match (&html, meta.description) {
+                (None, Some(source)) => Some((source, meta.description_content_type)),
+                _ => None,
+            },
+            description_html: html.unwrap_or_default(),
         }
     }
 }
@@ -538,8 +546,7 @@ fn package_page(
             yanked: v.yanked,
         })
         .collect();
-    let may_manage =
-        super::settings::may_maintain(conn, visitor, project.namespace_id, Some(project.id))?;
+    let may_manage = super::settings::may_maintain(conn, visitor, access::On::Project(&project))?;
     Ok(PackagePage {
         chrome: visitor.chrome(),
         crumbs: crumbs(&project.full_path),
@@ -550,10 +557,29 @@ fn package_page(
         yanked: !files.is_empty() && files.iter().all(|f| f.yanked),
         files,
         versions,
-        about: detail.metadata.as_ref().map(About::new).unwrap_or_default(),
+        about: detail
+            .metadata
+            .map(|meta| About::new(meta, detail.description_html))
+            .unwrap_or_default(),
         project,
         may_manage,
     })
+}
+
+/// Renders a description stored before renderings were kept, off the database and the async
+/// workers, and keeps the result so that this happens once per version.
+async fn render_late(state: &AppState, page: &mut PackagePage) -> Result<(), Error> {
+    let Some((source, content_type)) = page.about.unrendered.take() else {
+        return Ok(());
+    };
+    let html = web::block(move || description::to_html(&source, content_type.as_deref())).await?;
+    let (package_id, kept) = (page.package_id, html.clone());
+    state
+        .db
+        .run(move |conn| catalog::keep_description(conn, package_id, &kept))
+        .await?;
+    page.about.description_html = html;
+    Ok(())
 }
 
 /// A file for a signed-in browser (pip and uv use the API's file routes with a token).

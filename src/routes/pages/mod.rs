@@ -4,7 +4,6 @@
 mod account;
 mod admin;
 mod browse;
-mod description;
 mod places;
 mod return_to;
 mod settings;

@@ -103,6 +103,7 @@ pub fn inventory() -> Vec<RouteSpec> {
                 pattern => format!("/{{place}}/-/{pattern}"),
             },
             operation: route.operation,
+            web: true,
         })
         .collect()
 }

@@ -10,10 +10,10 @@ use super::{
     Chrome, Fields, PageResult, Visitor, form_status, page_error, see_other, show, token_state,
     visit,
 };
-use crate::access::{self, ApiUser};
+use crate::access::{self, ApiUser, Operation};
 use crate::error::Error;
 use crate::model::{DeployToken, Role};
-use crate::registry::admin::Target;
+use crate::registry::directory::Target;
 use crate::registry::directory::{self, Place};
 use crate::registry::manage::{self, FileRef, PackageRef};
 use crate::registry::{deploy_tokens, membership, structure, users};
@@ -24,13 +24,9 @@ use crate::server::AppState;
 pub fn may_maintain(
     conn: &rusqlite::Connection,
     visitor: &Visitor,
-    namespace_id: i64,
-    project_id: Option<i64>,
+    on: access::On<'_>,
 ) -> Result<bool, Error> {
-    let Ok(api) = access::api_user(&visitor.caller(), true) else {
-        return Ok(false);
-    };
-    Ok(access::api_maintain(conn, &api, namespace_id, project_id).is_ok())
+    access::allowed(conn, &visitor.caller(), Operation::SettingsShow, on)
 }
 
 /// The signed-in visitor as a user of the management services.
@@ -89,18 +85,22 @@ const ROLES: [(&str, i64); 5] = [
     ("owner", 50),
 ];
 
-/// The settings target at a path, if the visitor maintains it (others get 404 or 403).
+/// The settings target at a path, if the visitor maintains it (others get 404 or 403), and
+/// whether the visitor may also change its visibility (owners).
 fn target_of(
     conn: &rusqlite::Connection,
     api: &ApiUser,
     path: &str,
-) -> Result<(Target, access::TargetMaintainer), Error> {
-    let target = match directory::place(conn, &api.caller(), path)? {
+) -> Result<(Target, bool), Error> {
+    let caller = api.caller();
+    let target = match directory::place(conn, &caller, path)? {
         Place::Project(reader) => Target::Project(reader.project().clone()),
         Place::Group(reader) => Target::Group(reader.group().clone()),
     };
-    let maintainer = membership::maintainer(conn, api, &target)?;
-    Ok((target, maintainer))
+    let on = membership::on(&target);
+    access::judge(conn, &caller, Operation::SettingsShow, on)?;
+    let is_owner = access::allowed(conn, &caller, Operation::PlaceUpdate, on)?;
+    Ok((target, is_owner))
 }
 
 fn settings_view(
@@ -111,9 +111,9 @@ fn settings_view(
     problem: Option<String>,
 ) -> Result<SettingsPage, Error> {
     let api = api_of(visitor)?;
-    let (target, maintainer) = target_of(conn, &api, path)?;
-    let members = MemberRow::direct(conn, &target)?;
-    let deploy_tokens = deploy_tokens::list(conn, &api, &target)?
+    let (target, is_owner) = target_of(conn, &api, path)?;
+    let members = MemberRow::direct(conn, &api.caller(), &target)?;
+    let deploy_tokens = deploy_tokens::list(conn, &api.caller(), &target)?
         .iter()
         .map(DeployTokenRow::new)
         .collect();
@@ -135,7 +135,7 @@ fn settings_view(
             .map(|v| (v, v == visibility.as_str()))
             .collect(),
         allow_file_replace,
-        is_owner: maintainer.is_owner(),
+        is_owner,
         members,
         deploy_tokens,
         created,
@@ -194,10 +194,16 @@ pub(super) async fn place_form(
                 match target_of(conn, &api, &place)?.0 {
                     Target::Project(_) => {
                         let replace = fields.optional("allow_file_replace").is_some();
-                        structure::update_project(conn, &api, &place, visibility, Some(replace))?;
+                        structure::update_project(
+                            conn,
+                            &api.caller(),
+                            &place,
+                            visibility,
+                            Some(replace),
+                        )?;
                     }
                     Target::Group(_) => {
-                        structure::update_group(conn, &api, &place, visibility)?;
+                        structure::update_group(conn, &api.caller(), &place, visibility)?;
                     }
                 }
                 Ok(Done::Back(settings_url(&place)))
@@ -205,7 +211,7 @@ pub(super) async fn place_form(
             "settings/members" => {
                 let (target, _) = target_of(conn, &api, &place)?;
                 let username = fields.get("username");
-                let user = users::list(conn, &api, Some(username.trim()), None)?
+                let user = users::list(conn, &api.caller(), Some(username.trim()), None)?
                     .into_iter()
                     .next()
                     .ok_or_else(|| {
@@ -214,19 +220,19 @@ pub(super) async fn place_form(
                             username.trim()
                         ))
                     })?;
-                membership::set(conn, &api, &target, user.id, fields.role()?, false)?;
+                membership::set(conn, &api.caller(), &target, user.id, fields.role()?, false)?;
                 Ok(Done::Back(settings_url(&place)))
             }
             "settings/members/{user_id}" => {
                 let user_id = number()?;
                 let (target, _) = target_of(conn, &api, &place)?;
-                membership::set(conn, &api, &target, user_id, fields.role()?, true)?;
+                membership::set(conn, &api.caller(), &target, user_id, fields.role()?, true)?;
                 Ok(Done::Back(settings_url(&place)))
             }
             "settings/members/{user_id}/remove" => {
                 let user_id = number()?;
                 let (target, _) = target_of(conn, &api, &place)?;
-                membership::remove(conn, &api, &target, user_id)?;
+                membership::remove(conn, &api.caller(), &target, user_id)?;
                 Ok(Done::Back(settings_url(&place)))
             }
             "settings/deploy_tokens" => {
@@ -239,7 +245,7 @@ pub(super) async fn place_form(
                 } else {
                     deploy_tokens::create(
                         conn,
-                        &api,
+                        &api.caller(),
                         &target,
                         name.trim(),
                         &scopes,
@@ -257,7 +263,7 @@ pub(super) async fn place_form(
             "settings/deploy_tokens/{token_id}/revoke" => {
                 let id = number()?;
                 let (target, _) = target_of(conn, &api, &place)?;
-                deploy_tokens::revoke(conn, &api, &target, id)?;
+                deploy_tokens::revoke(conn, &api.caller(), &target, id)?;
                 Ok(Done::Back(settings_url(&place)))
             }
             _ => Err(no_such_page()),

@@ -1,0 +1,268 @@
+//! Upgrading a database written by the first released schema: every row and id survives, the
+//! result has exactly the schema a fresh database gets, and ids are never handed out again.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use rusqlite::Connection;
+use rusqlite::types::Value;
+
+use super::{Db, LATEST_VERSION, SCHEMA_VERSION};
+
+/// schema.sql as released in version 1, verbatim.
+const SCHEMA_V1: &str = include_str!("../../tests/fixtures/schema-v1.sql");
+
+/// The tables whose ids the outside world holds (URLs, pip.conf, CI jobs): never reused.
+const ID_TABLES: [&str; 7] = [
+    "users",
+    "namespaces",
+    "projects",
+    "personal_access_tokens",
+    "deploy_tokens",
+    "packages",
+    "package_files",
+];
+
+/// A version-1 database with rows in every table, ids with gaps (deleted rows) and the newest
+/// row of each id table present.
+fn write_v1(path: &Path) {
+    let conn = Connection::open(path).unwrap();
+    conn.execute_batch(SCHEMA_V1).unwrap();
+    conn.execute_batch(
+        "PRAGMA foreign_keys = ON;
+         INSERT INTO users VALUES (1, 'root', 'root@example.com', '$argon2id$x', 1, 0, 1000);
+         INSERT INTO users VALUES (2, 'gone', NULL, '$argon2id$y', 0, 0, 1001);
+         INSERT INTO users VALUES (3, 'alice', 'a@example.com', '$argon2id$z', 0, 1, 1002);
+         DELETE FROM users WHERE id = 2;
+         INSERT INTO namespaces VALUES (1, 'user', 'root', 'root', NULL, 1, 'private', 1000);
+         INSERT INTO namespaces VALUES (2, 'group', 'acme', 'acme', NULL, NULL, 'public', 1003);
+         INSERT INTO namespaces VALUES (4, 'group', 'ml', 'acme/ml', 2, NULL, 'internal', 1004);
+         INSERT INTO namespaces VALUES (5, 'user', 'alice', 'alice', NULL, 3, 'private', 1002);
+         INSERT INTO projects VALUES (1, 2, 'tools', 'acme/tools', 'public', 0, 1005);
+         INSERT INTO projects VALUES (7, 4, 'models', 'acme/ml/models', 'private', 1, 1006);
+         INSERT INTO members VALUES (1, 3, 2, NULL, 50, 1007);
+         INSERT INTO members VALUES (2, 1, NULL, 7, 30, 1008);
+         INSERT INTO personal_access_tokens
+             VALUES (3, 3, 'ci', 'digest-a', 'api,read_api', '2030-01-01', NULL, 1010, 1009);
+         INSERT INTO deploy_tokens
+             VALUES (1, 2, NULL, 'group', 'gitlab+deploy-token-1', 'digest-b', 'read_package_registry', NULL, NULL, NULL, 1011);
+         INSERT INTO deploy_tokens
+             VALUES (2, NULL, 7, 'proj', 'gitlab+deploy-token-2', 'digest-c', 'write_package_registry', NULL, 1013, NULL, 1012);
+         INSERT INTO packages VALUES (1, 1, 'tool', 'Tool', '1.0', 'default', 1014);
+         INSERT INTO packages VALUES (9, 7, 'model', 'Model', '2.0', 'default', 1015);
+         INSERT INTO package_files VALUES (1, 1, 1, 'tool-1.0-py3-none-any.whl', 10,
+             'aa', 'bb', 'cc', '>=3.8', 'bdist_wheel', 'py3', 'dd', 0, NULL, 3, NULL, 1016);
+         INSERT INTO package_files VALUES (12, 9, 7, 'model-2.0.tar.gz', 20,
+             'ee', 'ff', '00', NULL, 'sdist', 'source', NULL, 1, 'broken', NULL, 2, 1017);
+         INSERT INTO deleted_files VALUES (7, 'model-1.0.tar.gz', 'ab', 1018);
+         INSERT INTO package_metadata VALUES (9, '2.1', 'A model', '# Model', 'text/markdown',
+             'ml', 'Alice', 'a@example.com', NULL, NULL, 'MIT', 'https://example.com', '>=3.9',
+             '[\"Topic :: AI\"]', '[\"numpy\"]', '[\"Docs, https://example.com/docs\"]');
+         INSERT INTO web_sessions VALUES (4, 3, 'session-digest', 'csrf', 99999, 1019);
+         INSERT INTO audit_events VALUES (1, 'user:alice', 'upload', 'acme/tools/x', 1020);",
+    )
+    .unwrap();
+    for table in tables(&conn) {
+        let rows: i64 = conn
+            .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+            .unwrap();
+        assert!(rows > 0, "the fixture leaves table {table} empty");
+    }
+}
+
+fn tables(conn: &Connection) -> Vec<String> {
+    let mut stmt = conn
+        .prepare(
+            "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%'
+             ORDER BY name",
+        )
+        .unwrap();
+    stmt.query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+/// Every row of every table, by table, with the columns version 1 had.
+fn contents(
+    conn: &Connection,
+    v1_columns: &BTreeMap<String, Vec<String>>,
+) -> BTreeMap<String, Vec<Vec<Value>>> {
+    v1_columns
+        .iter()
+        .map(|(table, columns)| {
+            let sql = format!("SELECT {} FROM {table} ORDER BY rowid", columns.join(", "));
+            let mut stmt = conn.prepare(&sql).unwrap();
+            let rows = stmt
+                .query_map([], |r| {
+                    (0..columns.len()).map(|i| r.get::<_, Value>(i)).collect()
+                })
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+            (table.clone(), rows)
+        })
+        .collect()
+}
+
+fn columns(conn: &Connection) -> BTreeMap<String, Vec<String>> {
+    tables(conn)
+        .into_iter()
+        .map(|table| {
+            let mut stmt = conn
+                .prepare(&format!("SELECT name FROM pragma_table_info('{table}')"))
+                .unwrap();
+            let names = stmt
+                .query_map([], |r| r.get(0))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+            (table, names)
+        })
+        .collect()
+}
+
+/// The schema as text that does not depend on how it was reached: every table, index and
+/// trigger with its SQL stripped of comments, quotes and white space (a renamed table's SQL is
+/// stored quoted; an added column's without the original layout).
+fn schema(conn: &Connection) -> BTreeMap<String, String> {
+    let mut stmt = conn
+        .prepare(
+            "SELECT type || ' ' || name, coalesce(sql, '') FROM sqlite_schema
+             WHERE name NOT LIKE 'sqlite_autoindex_%'",
+        )
+        .unwrap();
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get::<_, String>(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .map(|(name, sql)| {
+            let text: String = sql
+                .lines()
+                .map(|line| line.split("--").next().unwrap_or_default())
+                .collect::<String>()
+                .chars()
+                .filter(|c| !c.is_whitespace() && *c != '"')
+                .collect();
+            (name, text)
+        })
+        .collect()
+}
+
+fn user_version(conn: &Connection) -> i64 {
+    conn.query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap()
+}
+
+#[test]
+fn upgrading_keeps_every_row_and_id_and_reaches_the_fresh_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = dir.path().join("old.db");
+    write_v1(&old);
+    let (v1_columns, before) = {
+        let conn = Connection::open(&old).unwrap();
+        assert_eq!(
+            user_version(&conn),
+            1,
+            "the fixture is the version-1 schema"
+        );
+        let v1_columns = columns(&conn);
+        let before = contents(&conn, &v1_columns);
+        (v1_columns, before)
+    };
+
+    let db = Db::open(&old, 2).unwrap();
+    let conn = db.get().unwrap();
+    assert_eq!(user_version(&conn), LATEST_VERSION);
+    assert_eq!(contents(&conn, &v1_columns), before, "rows or ids changed");
+    let broken: Vec<String> = conn
+        .prepare("SELECT \"table\" FROM pragma_foreign_key_check")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert!(broken.is_empty(), "broken references in {broken:?}");
+    let integrity: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(integrity, "ok");
+    let foreign_keys: i64 = conn
+        .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(
+        foreign_keys, 1,
+        "foreign keys must be on again after the upgrade"
+    );
+
+    let fresh_dir = tempfile::tempdir().unwrap();
+    let fresh = Db::open(&fresh_dir.path().join("fresh.db"), 1).unwrap();
+    let fresh_conn = fresh.get().unwrap();
+    assert_eq!(user_version(&fresh_conn), SCHEMA_VERSION);
+    let (upgraded, created) = (schema(&conn), schema(&fresh_conn));
+    for (name, sql) in &created {
+        if name != "table sqlite_sequence" {
+            assert_eq!(
+                upgraded.get(name),
+                Some(sql),
+                "{name} differs after the upgrade"
+            );
+        }
+    }
+    assert_eq!(
+        upgraded.keys().collect::<Vec<_>>(),
+        created.keys().collect::<Vec<_>>()
+    );
+
+    drop(conn);
+    drop(db);
+    Db::open(&old, 1).unwrap();
+}
+
+#[test]
+fn an_upgraded_database_never_hands_out_an_id_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    write_v1(&path);
+    let db = Db::open(&path, 1).unwrap();
+    let conn = db.get().unwrap();
+    // Children first, so each newest row still has the parents it refers to.
+    for table in ID_TABLES.iter().rev() {
+        let max: i64 = conn
+            .query_row(&format!("SELECT max(id) FROM {table}"), [], |r| r.get(0))
+            .unwrap();
+        let unique_free = match *table {
+            "users" => "username = username || '-copy'",
+            "namespaces" => "full_path = full_path || '-copy', owner_user_id = NULL",
+            "projects" => "full_path = full_path || '-copy'",
+            "personal_access_tokens" => "token_digest = token_digest || '-copy'",
+            "deploy_tokens" => {
+                "token_digest = token_digest || '-copy', username = username || '-copy'"
+            }
+            "packages" => "version = version || '.1'",
+            _ => "filename = filename || '.copy'",
+        };
+        let cols = columns(&conn)[*table]
+            .iter()
+            .filter(|c| *c != "id")
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ");
+        // Deleting the newest row is what let a plain INTEGER PRIMARY KEY hand its id out
+        // again; a new row made like it must get a fresh id.
+        conn.execute_batch(&format!(
+            "CREATE TEMP TABLE template AS SELECT * FROM {table} WHERE id = {max};
+             UPDATE template SET {unique_free};
+             DELETE FROM {table} WHERE id = {max};
+             INSERT INTO {table} ({cols}) SELECT {cols} FROM template;
+             DROP TABLE template;"
+        ))
+        .unwrap();
+        let new_id: i64 = conn
+            .query_row(&format!("SELECT max(id) FROM {table}"), [], |r| r.get(0))
+            .unwrap();
+        assert!(
+            new_id > max,
+            "{table}: id {new_id} handed out again (the newest was {max})"
+        );
+    }
+}
