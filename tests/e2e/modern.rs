@@ -475,7 +475,8 @@ fn metadata_backfill_restores_missing_core_metadata() {
 
 #[test]
 fn json_api_links_follow_the_proxy_or_the_external_url() {
-    let r = registry();
+    // Forwarded host and scheme count only from a trusted proxy (trust.rs checks the others).
+    let r = registry_with(Server::start_with(&["--trusted-proxies", "127.0.0.1"]));
     r.publish(&wheel("linked", "1.0", &[]), "linked", "1.0");
     let url = format!("{}/pypi/linked/json", r.api);
     let proxied = request(

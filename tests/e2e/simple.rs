@@ -271,7 +271,8 @@ fn health_and_home_answer() {
     let home = get(&f.server.url("/"), None);
     assert!(home.text().contains("Wheelhouse"));
     assert_eq!(get(&f.server.url("/-/static/style.css"), None).status, 200);
-    assert_eq!(get(&f.server.url("/nothing/here"), None).status, 404);
+    // Not signed in, a missing page asks for signing in as a private one would (trust.rs).
+    assert_eq!(get(&f.server.url("/nothing/here"), None).status, 303);
 }
 
 /// Spec: a group page merges a package's files from several projects; a filename held by two
