@@ -891,6 +891,7 @@ fn conforms(
 
 #[test]
 fn every_route_answers_every_caller_as_the_permission_table_says() {
+    let _heavy = crate::support::heavy();
     let s = seed();
     let routes = inventory();
     assert!(routes.len() > 60, "only {} routes", routes.len());
