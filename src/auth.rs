@@ -12,8 +12,18 @@ use crate::secrets::token_digest;
 /// The secret a request presents, with the username that came with it (HTTP Basic).
 #[derive(Debug, Clone)]
 pub struct Credentials {
+    /// How they were presented: part of what identifies them (see `cache::credentials_key`).
+    pub scheme: CredentialScheme,
     pub username: Option<String>,
     pub secret: String,
+}
+
+/// The header a secret came in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CredentialScheme {
+    Basic,
+    Bearer,
+    PrivateToken,
 }
 
 /// Reads `Authorization: Basic …` (what pip, uv and twine send), `Authorization: Bearer …` and
@@ -24,6 +34,7 @@ pub fn credentials(
 ) -> Option<Credentials> {
     if let Some(token) = private_token.map(str::trim).filter(|t| !t.is_empty()) {
         return Some(Credentials {
+            scheme: CredentialScheme::PrivateToken,
             username: None,
             secret: token.to_string(),
         });
@@ -36,11 +47,13 @@ pub fn credentials(
         let decoded = String::from_utf8(decoded).ok()?;
         let (username, secret) = decoded.split_once(':')?;
         (!secret.is_empty()).then(|| Credentials {
+            scheme: CredentialScheme::Basic,
             username: Some(username.to_string()),
             secret: secret.to_string(),
         })
     } else if scheme.eq_ignore_ascii_case("bearer") && !value.is_empty() {
         Some(Credentials {
+            scheme: CredentialScheme::Bearer,
             username: None,
             secret: value.to_string(),
         })

@@ -14,9 +14,10 @@ use rusqlite::Connection;
 use sha2::{Digest, Sha256};
 
 use crate::access::IndexKind;
+use crate::auth::{CredentialScheme, Credentials};
 use crate::db;
 use crate::error::Result;
-use crate::routes::Format;
+use crate::format::Format;
 
 /// Entries kept at most; past it the cache starts over (many distinct tokens, say).
 const MAX_ENTRIES: usize = 4096;
@@ -24,7 +25,11 @@ const MAX_ENTRIES: usize = 4096;
 /// Everything a simple page depends on besides the database.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct PageKey {
-    /// A digest of the presented credentials (different callers may see different pages).
+    /// A digest of the presented credentials, every part of them (different callers may see
+    /// different pages). A hit needs the very presentation that rendered the page, and how a
+    /// presentation resolves depends only on the database (a change empties the cache) and the
+    /// day (part of the key): so a cached page never answers a request that would be refused
+    /// uncached, without a database query on the hot path.
     pub credentials: Option<[u8; 32]>,
     /// The UTC day: a token can expire at midnight without any write.
     pub day: String,
@@ -110,12 +115,28 @@ impl PageCache {
     }
 }
 
-/// A digest of `username:secret`, to key pages by caller without keeping the secret.
-pub fn credentials_key(username: Option<&str>, secret: &str) -> [u8; 32] {
+/// A digest of credentials as presented, without keeping the secret: the header they came in,
+/// whether a username came with them, and each field length-prefixed, so that no two
+/// presentations share a key (`PRIVATE-TOKEN: s` is not `Basic :s`, `a` + `b\0c` is not
+/// `a\0b` + `c`).
+pub fn credentials_key(credentials: &Credentials) -> [u8; 32] {
     let mut hasher = Sha256::new();
-    hasher.update(username.unwrap_or_default().as_bytes());
-    hasher.update([0]);
-    hasher.update(secret.as_bytes());
+    hasher.update(b"wheelhouse credentials v2");
+    hasher.update([match credentials.scheme {
+        CredentialScheme::Basic => 1u8,
+        CredentialScheme::Bearer => 2,
+        CredentialScheme::PrivateToken => 3,
+    }]);
+    match &credentials.username {
+        None => hasher.update([0u8]),
+        Some(name) => {
+            hasher.update([1u8]);
+            hasher.update((name.len() as u64).to_be_bytes());
+            hasher.update(name.as_bytes());
+        }
+    }
+    hasher.update((credentials.secret.len() as u64).to_be_bytes());
+    hasher.update(credentials.secret.as_bytes());
     hasher.finalize().into()
 }
 
@@ -133,6 +154,35 @@ mod tests {
             format: Format::Html,
             trailing_slash: true,
         }
+    }
+
+    #[test]
+    fn no_two_presentations_share_a_credentials_key() {
+        let creds = |scheme, username: Option<&str>, secret: &str| Credentials {
+            scheme,
+            username: username.map(str::to_owned),
+            secret: secret.to_owned(),
+        };
+        let keys = [
+            creds(CredentialScheme::PrivateToken, None, "s"),
+            creds(CredentialScheme::Bearer, None, "s"),
+            creds(CredentialScheme::Basic, Some(""), "s"),
+            creds(CredentialScheme::Basic, Some("u"), "s"),
+            creds(CredentialScheme::Basic, Some("a"), "b\0c"),
+            creds(CredentialScheme::Basic, Some("a\0b"), "c"),
+            creds(CredentialScheme::Basic, Some("ab"), "c"),
+            creds(CredentialScheme::Basic, Some("a"), "bc"),
+        ]
+        .map(|c| credentials_key(&c));
+        for (i, a) in keys.iter().enumerate() {
+            for b in &keys[i + 1..] {
+                assert_ne!(a, b);
+            }
+        }
+        assert_eq!(
+            keys[3],
+            credentials_key(&creds(CredentialScheme::Basic, Some("u"), "s"))
+        );
     }
 
     #[test]

@@ -18,8 +18,12 @@ pub struct Config {
     /// The address clients use (`https://pypi.example.lan`), when a proxy makes it differ from
     /// the request's own; the only links it changes are the absolute ones of the JSON API.
     pub external_url: Option<String>,
-    /// Failed credentials one address may present per minute before it gets 429 (0: no limit).
+    /// Failed credentials one address (or failed passwords one account) may have per minute
+    /// before failing attempts get 429 (0: no limit). Valid credentials are never refused.
     pub max_auth_failures: u32,
+    /// Reverse proxies whose `Forwarded` / `X-Forwarded-*` headers are believed (for the client
+    /// address the throttle counts, and the host and scheme of absolute links). Empty: none.
+    pub trusted_proxies: crate::proxy::TrustedProxies,
     /// How long an upload may send nothing before it is dropped with 408 (slow-loris defence).
     pub upload_idle_timeout: std::time::Duration,
 }
@@ -39,6 +43,7 @@ impl Config {
             workers: 0,
             external_url: None,
             max_auth_failures: DEFAULT_MAX_AUTH_FAILURES,
+            trusted_proxies: Default::default(),
             upload_idle_timeout: DEFAULT_UPLOAD_IDLE_TIMEOUT,
         }
     }
@@ -58,6 +63,8 @@ pub struct FileConfig {
     pub workers: Option<usize>,
     pub external_url: Option<String>,
     pub max_auth_failures: Option<u32>,
+    /// Addresses or CIDR blocks: `["127.0.0.1", "10.0.0.0/8"]`.
+    pub trusted_proxies: Option<Vec<String>>,
     pub upload_idle_timeout_seconds: Option<u64>,
 }
 
@@ -184,5 +191,8 @@ mod tests {
         let n: FileConfig = toml::from_str("max_upload_size = 1000").unwrap();
         assert_eq!(n.max_upload_size.unwrap().bytes().unwrap(), 1000);
         assert!(toml::from_str::<FileConfig>("lisen = \"x\"").is_err());
+        let proxies: FileConfig =
+            toml::from_str("trusted_proxies = [\"127.0.0.1\", \"10.0.0.0/8\"]").unwrap();
+        assert_eq!(proxies.trusted_proxies.unwrap().len(), 2);
     }
 }

@@ -17,6 +17,10 @@ pub enum Error {
     Forbidden(String),
     #[error("{0}")]
     NotFound(String),
+    /// No project or group at that id or path: 404, except to the anonymous, who get the 401
+    /// a private one gets (`access::hidden_if_missing`), so they cannot tell the two apart.
+    #[error("{0}")]
+    PlaceNotFound(&'static str),
     #[error("{0}")]
     Conflict(String),
     #[error("{0}")]
@@ -93,7 +97,7 @@ impl ResponseError for Error {
             Error::BadRequest(_) => StatusCode::BAD_REQUEST,
             Error::Unauthorized => StatusCode::UNAUTHORIZED,
             Error::Forbidden(_) => StatusCode::FORBIDDEN,
-            Error::NotFound(_) => StatusCode::NOT_FOUND,
+            Error::NotFound(_) | Error::PlaceNotFound(_) => StatusCode::NOT_FOUND,
             Error::Conflict(_) => StatusCode::CONFLICT,
             Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,

@@ -35,17 +35,23 @@ fn decoy_hash() -> &'static str {
     DECOY.get_or_init(|| secrets::hash_password("decoy password").unwrap_or_default())
 }
 
-/// Checks the password; on success opens a session. `None`: wrong name or password, or a
-/// blocked user (the page says the same for all three).
-pub fn sign_in(conn: &Connection, username: &str, password: &str) -> Result<Option<NewSession>> {
-    let found = db::sessions::password_hash(conn, username.trim())?;
-    let hash = found
-        .as_ref()
-        .map_or(decoy_hash(), |(_, hash)| hash.as_str());
+/// The account a sign-in names and its password hash, if there is one: read first, so the
+/// password is checked (tens of milliseconds of argon2) without holding a connection.
+pub fn find_account(conn: &Connection, username: &str) -> Result<Option<(i64, String)>> {
+    db::sessions::password_hash(conn, username.trim())
+}
+
+/// Checks the password against the account found by `find_account` (an unknown name against
+/// a decoy, so it costs as long): the user id when it matches. Needs no database.
+pub fn check_password(account: Option<&(i64, String)>, password: &str) -> Option<i64> {
+    let hash = account.map_or(decoy_hash(), |(_, hash)| hash.as_str());
     let matches = secrets::verify_password(password, hash);
-    let Some((user_id, _)) = found.filter(|_| matches) else {
-        return Ok(None);
-    };
+    account.filter(|_| matches).map(|(user_id, _)| *user_id)
+}
+
+/// Opens a session for a user whose password was just checked. `None`: the user is blocked
+/// (the page says the same as for a wrong password).
+pub fn open(conn: &Connection, user_id: i64) -> Result<Option<NewSession>> {
     let user = db::users::find(conn, user_id)?.ok_or(Error::Unauthorized)?;
     if user.is_blocked {
         return Ok(None);

@@ -1,5 +1,7 @@
-//! Slowing down credential guessing: too many failed credentials from one address within a
-//! window earn that address a 429 with Retry-After, without locking out anyone else.
+//! Slowing down credential guessing without ever refusing valid credentials: failures are
+//! counted per client address (an IPv6 client by its /64, which one host usually owns whole)
+//! and, for passwords, per account; only a request whose credentials failed, or a password
+//! sign-in to an account under attack, is refused with 429 and Retry-After.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -8,8 +10,31 @@ use std::time::{Duration, Instant};
 
 /// The window failures are counted in.
 pub const WINDOW: Duration = Duration::from_secs(60);
-/// Addresses remembered at most; older windows are dropped first when it fills.
+/// Subjects remembered at most; older windows are dropped first when it fills.
 const MAX_TRACKED: usize = 10_000;
+
+/// What failures are counted against.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Subject {
+    /// A client address; IPv6 by its /64.
+    Address(IpAddr),
+    /// Failed passwords for one username (case-insensitive, known or not).
+    Account(String),
+}
+
+impl Subject {
+    pub fn address(addr: IpAddr) -> Subject {
+        let addr = crate::proxy::canonical(addr);
+        Subject::Address(match addr {
+            IpAddr::V4(_) => addr,
+            IpAddr::V6(_) => crate::proxy::mask(addr, 64),
+        })
+    }
+
+    pub fn account(username: &str) -> Subject {
+        Subject::Account(username.trim().to_lowercase())
+    }
+}
 
 #[derive(Debug)]
 struct Window {
@@ -19,7 +44,7 @@ struct Window {
 
 #[derive(Debug)]
 pub struct FailureThrottle {
-    windows: Mutex<HashMap<IpAddr, Window>>,
+    windows: Mutex<HashMap<Subject, Window>>,
     max_failures: u32,
     window: Duration,
 }
@@ -33,14 +58,14 @@ impl FailureThrottle {
         }
     }
 
-    /// `Err(wait)` while the address has used up its failures for the current window.
+    /// `Err(wait)` while the subject has used up its failures for the current window.
     /// A limit of 0 turns throttling off.
-    pub fn check(&self, addr: IpAddr, now: Instant) -> Result<(), Duration> {
+    pub fn check(&self, subject: &Subject, now: Instant) -> Result<(), Duration> {
         if self.max_failures == 0 {
             return Ok(());
         }
         let windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
-        match windows.get(&addr) {
+        match windows.get(subject) {
             Some(w) if w.failures >= self.max_failures && now < w.started + self.window => {
                 Err((w.started + self.window)
                     .saturating_duration_since(now)
@@ -50,7 +75,7 @@ impl FailureThrottle {
         }
     }
 
-    pub fn record_failure(&self, addr: IpAddr, now: Instant) {
+    pub fn record_failure(&self, subject: &Subject, now: Instant) {
         if self.max_failures == 0 {
             return;
         }
@@ -58,7 +83,7 @@ impl FailureThrottle {
         if windows.len() >= MAX_TRACKED {
             windows.retain(|_, w| now < w.started + self.window);
         }
-        let window = windows.entry(addr).or_insert(Window {
+        let window = windows.entry(subject.clone()).or_insert(Window {
             started: now,
             failures: 0,
         });
@@ -77,31 +102,57 @@ mod tests {
     use super::*;
 
     #[test]
-    fn blocks_one_address_for_the_rest_of_its_window() {
+    fn blocks_one_subject_for_the_rest_of_its_window() {
         let throttle = FailureThrottle::new(3, Duration::from_secs(60));
-        let (bad, good): (IpAddr, IpAddr) =
-            ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
+        let bad = Subject::address("10.0.0.1".parse().unwrap());
+        let good = Subject::address("10.0.0.2".parse().unwrap());
         let t0 = Instant::now();
         for _ in 0..3 {
-            assert!(throttle.check(bad, t0).is_ok());
-            throttle.record_failure(bad, t0);
+            assert!(throttle.check(&bad, t0).is_ok());
+            throttle.record_failure(&bad, t0);
         }
         let wait = throttle
-            .check(bad, t0 + Duration::from_secs(10))
+            .check(&bad, t0 + Duration::from_secs(10))
             .unwrap_err();
         assert_eq!(wait, Duration::from_secs(50));
         assert!(
-            throttle.check(good, t0).is_ok(),
+            throttle.check(&good, t0).is_ok(),
             "others are not locked out"
         );
         assert!(
-            throttle.check(bad, t0 + Duration::from_secs(61)).is_ok(),
+            throttle.check(&Subject::account("alice"), t0).is_ok(),
+            "accounts count apart from addresses"
+        );
+        assert!(
+            throttle.check(&bad, t0 + Duration::from_secs(61)).is_ok(),
             "the window ends"
         );
-        throttle.record_failure(bad, t0 + Duration::from_secs(61));
+        throttle.record_failure(&bad, t0 + Duration::from_secs(61));
         assert!(
-            throttle.check(bad, t0 + Duration::from_secs(62)).is_ok(),
+            throttle.check(&bad, t0 + Duration::from_secs(62)).is_ok(),
             "a new window starts"
         );
+    }
+
+    #[test]
+    fn an_ipv6_client_counts_by_its_64_and_accounts_by_name() {
+        let one = |text: &str| Subject::address(text.parse().unwrap());
+        assert_eq!(
+            one("2001:db8:1:2::1"),
+            one("2001:db8:1:2:ffff:ffff:ffff:ffff")
+        );
+        assert_ne!(one("2001:db8:1:2::1"), one("2001:db8:1:3::1"));
+        assert_eq!(one("::ffff:10.0.0.1"), one("10.0.0.1"));
+        assert_ne!(
+            one("10.0.0.1"),
+            one("10.0.0.2"),
+            "IPv4 by the whole address"
+        );
+        assert_eq!(Subject::account(" Alice"), Subject::account("alice"));
+        let throttle = FailureThrottle::new(1, WINDOW);
+        let t0 = Instant::now();
+        throttle.record_failure(&one("2001:db8::1"), t0);
+        assert!(throttle.check(&one("2001:db8::abcd"), t0).is_err());
+        assert!(throttle.check(&one("2001:db8:0:1::1"), t0).is_ok());
     }
 }

@@ -4,5 +4,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|accept: &str| {
-    let _ = wheelhouse::routes::negotiate_format(Some(accept));
+    let _ = wheelhouse::format::choose(Some(accept));
 });

@@ -116,11 +116,30 @@ pub fn find_group(conn: &Connection, reference: &str) -> Result<Namespace> {
     };
     found
         .filter(|ns| ns.kind == NamespaceKind::Group)
-        .ok_or_else(|| Error::not_found("404 Group Not Found"))
+        .ok_or(Error::PlaceNotFound("404 Group Not Found"))
 }
 
 fn project_not_found() -> Error {
-    Error::not_found("404 Project Not Found")
+    Error::PlaceNotFound("404 Project Not Found")
+}
+
+/// Not signed in: ask for credentials. Signed in: never confirm that the thing exists.
+fn hidden(caller: &Caller, not_found: Error) -> Error {
+    match caller {
+        Caller::Anonymous => Error::Unauthorized,
+        _ => not_found,
+    }
+}
+
+/// The other half of `hidden` (issue 10, finding 7): to the anonymous, a project or group
+/// that does not exist answers like a private one (401 and its challenge), else a 404 would
+/// tell them which private paths exist. Applied where a request's work ends, so every route
+/// that looks a place up gets it. Missing packages inside a place they may read stay 404.
+pub fn hidden_if_missing(caller: &Caller, error: Error) -> Error {
+    match error {
+        Error::PlaceNotFound(_) => hidden(caller, error),
+        other => other,
+    }
 }
 
 pub fn read_project(conn: &Connection, caller: &Caller, project: Project) -> Result<ProjectReader> {

@@ -23,7 +23,8 @@ use crate::registry::manage;
     about = "A private Python package index in one executable"
 )]
 struct Cli {
-    /// TOML configuration file (keys: data_dir, listen, max_upload_size, workers, external_url).
+    /// TOML configuration file (keys: data_dir, listen, max_upload_size, workers, external_url,
+    /// max_auth_failures, trusted_proxies, upload_idle_timeout_seconds).
     #[arg(long, global = true, env = "WHEELHOUSE_CONFIG")]
     config: Option<PathBuf>,
     /// Where the database and package files live [default: ~/.local/share/wheelhouse].
@@ -127,9 +128,14 @@ struct ServeArgs {
     /// The URL clients reach this server at, when a reverse proxy changes it (https://pypi.lan).
     #[arg(long, env = "WHEELHOUSE_EXTERNAL_URL")]
     external_url: Option<String>,
-    /// Failed credentials one address may present per minute before it gets 429 [default: 20; 0: no limit].
+    /// Failed credentials one address (or failed passwords one account) may have per minute
+    /// before failing attempts get 429; valid credentials always pass [default: 20; 0: no limit].
     #[arg(long, env = "WHEELHOUSE_MAX_AUTH_FAILURES")]
     max_auth_failures: Option<u32>,
+    /// Reverse proxies whose Forwarded / X-Forwarded-* headers are believed: addresses or CIDR
+    /// blocks separated by commas (127.0.0.1,10.0.0.0/8) [default: none].
+    #[arg(long, env = "WHEELHOUSE_TRUSTED_PROXIES")]
+    trusted_proxies: Option<String>,
     /// Seconds an upload may send nothing before it is dropped with 408 [default: 30].
     #[arg(long, env = "WHEELHOUSE_UPLOAD_IDLE_TIMEOUT_SECONDS")]
     upload_idle_timeout_seconds: Option<u64>,
@@ -329,6 +335,15 @@ fn resolve_serve_config(
             .max_auth_failures
             .or(file.max_auth_failures)
             .unwrap_or(config::DEFAULT_MAX_AUTH_FAILURES),
+        trusted_proxies: match (args.trusted_proxies, file.trusted_proxies) {
+            (Some(text), _) => crate::proxy::TrustedProxies::parse(&text)
+                .map_err(|e| anyhow::anyhow!("--trusted-proxies: {e}"))?,
+            (None, Some(items)) => {
+                crate::proxy::TrustedProxies::from_items(items.iter().map(String::as_str))
+                    .map_err(|e| anyhow::anyhow!("trusted_proxies: {e}"))?
+            }
+            (None, None) => Default::default(),
+        },
         upload_idle_timeout: args
             .upload_idle_timeout_seconds
             .or(file.upload_idle_timeout_seconds)

@@ -7,14 +7,13 @@ mod groups_api;
 mod inventory;
 pub use inventory::{RouteSpec, Routes};
 mod members_api;
-mod negotiate;
 mod openapi;
-mod paging;
-pub use negotiate::{Format, choose as negotiate_format};
 mod ops;
 mod pages;
+mod paging;
 mod pypi;
 mod simple;
+mod site;
 mod upload_form;
 mod users_api;
 mod warehouse;
@@ -70,7 +69,7 @@ fn read_route<F, Fut>(
 }
 
 /// The credentials of one request and where it came from: resolved to a `Caller` inside the
-/// request's database work, with failed credentials counted against the address.
+/// request's database work, with failed credentials counted against the client address.
 struct RequestAuth {
     credentials: Option<Credentials>,
     addr: Option<std::net::IpAddr>,
@@ -82,7 +81,7 @@ impl RequestAuth {
     fn new(req: &HttpRequest, state: &AppState) -> RequestAuth {
         RequestAuth {
             credentials: request_credentials(req),
-            addr: req.peer_addr().map(|a| a.ip()),
+            addr: site::client_addr(req, state),
             throttle: state.throttle.clone(),
             token_usage: state.token_usage.clone(),
         }
@@ -90,39 +89,51 @@ impl RequestAuth {
 
     /// What identifies these credentials in the page cache.
     fn cache_key(&self) -> Option<[u8; 32]> {
-        self.credentials
-            .as_ref()
-            .map(|c| crate::cache::credentials_key(c.username.as_deref(), &c.secret))
+        self.credentials.as_ref().map(crate::cache::credentials_key)
     }
 
-    /// Resolves the caller and runs `work` with it. A request that presented credentials and
-    /// still ends in 401 counts as a failure of its address; an address past its limit gets
-    /// 429 before anything is looked up. Credentials that match nothing on a public project
-    /// (read anonymously, as GitLab does) are not a failure, so a stale CI token is not
-    /// throttled for reading public packages.
+    /// Resolves the caller and runs `work` with it. Credentials are looked up first (one
+    /// indexed query by digest), so valid ones are never refused by the throttle, even from an
+    /// address that others use for guessing: 192-bit secrets cannot be guessed, so telling a
+    /// throttled guesser that a token is valid teaches nothing. Credentials that resolve to
+    /// no one get 429 while their address is past its limit, and count as a failure when the
+    /// request ends in 401. Credentials that match nothing on a public project (read
+    /// anonymously, as GitLab does) are not a failure, so a stale CI token is not throttled
+    /// for reading public packages.
     fn authorized<T>(
         &self,
         conn: &mut rusqlite::Connection,
         work: impl FnOnce(&mut rusqlite::Connection, &auth::Caller) -> Result<T>,
     ) -> Result<T> {
         let now = std::time::Instant::now();
-        let throttled_addr = self.credentials.as_ref().and(self.addr);
-        if let Some(addr) = throttled_addr {
+        let resolved = auth::resolve(conn, self.credentials.as_ref());
+        let failing = match (&self.credentials, self.addr) {
+            (Some(_), Some(addr))
+                if !matches!(
+                    resolved,
+                    Ok(auth::Caller::User(_) | auth::Caller::DeployToken(_))
+                ) =>
+            {
+                Some(crate::throttle::Subject::address(addr))
+            }
+            _ => None,
+        };
+        if let Some(subject) = &failing {
             self.throttle
-                .check(addr, now)
+                .check(subject, now)
                 .map_err(|wait| crate::error::Error::TooManyRequests(wait.as_secs()))?;
         }
-        let outcome = auth::resolve(conn, self.credentials.as_ref()).and_then(|caller| {
+        let outcome = resolved.and_then(|caller| {
             if let auth::Caller::User(auth::UserCaller {
                 token_id: Some(id), ..
             }) = &caller
             {
-                self.token_usage.note(*id, crate::db::now_millis());
+                self.token_usage.note_now(*id);
             }
-            work(conn, &caller)
+            work(conn, &caller).map_err(|e| crate::access::hidden_if_missing(&caller, e))
         });
-        if let (Some(addr), Err(crate::error::Error::Unauthorized)) = (throttled_addr, &outcome) {
-            self.throttle.record_failure(addr, now);
+        if let (Some(subject), Err(crate::error::Error::Unauthorized)) = (&failing, &outcome) {
+            self.throttle.record_failure(subject, now);
         }
         outcome
     }

@@ -57,7 +57,6 @@ impl Paging {
 /// The URL of the request with another `page`, every other parameter kept (python-gitlab
 /// follows it as it is, so it must be absolute).
 fn page_url(req: &HttpRequest, page: usize) -> String {
-    let info = req.connection_info();
     let kept: Vec<&str> = req
         .query_string()
         .split('&')
@@ -69,8 +68,8 @@ fn page_url(req: &HttpRequest, page: usize) -> String {
     }
     format!(
         "{}://{}{}?{query}page={page}",
-        info.scheme(),
-        info.host(),
+        super::site::scheme(req),
+        super::site::host(req),
         req.path()
     )
 }

@@ -8,11 +8,12 @@ use serde_json::json;
 
 use super::simple;
 use super::upload_form;
-use super::{RequestAuth, Routes, download, if_none_match, negotiate, param, read_route};
+use super::{RequestAuth, Routes, download, if_none_match, param, read_route};
 use crate::access::{self, IndexKind, Operation};
 use crate::blobs::Sha256Hex;
 use crate::cache::{CachedPage, PageKey};
 use crate::error::{Error, Result};
+use crate::format::{self, Format};
 use crate::registry::index;
 use crate::registry::upload::{self, UploadOutcome};
 use crate::server::AppState;
@@ -68,7 +69,7 @@ async fn simple_page(
     kind: IndexKind,
     package: Option<String>,
 ) -> Result<HttpResponse> {
-    let format = negotiate::choose(
+    let format = format::choose(
         req.headers()
             .get(header::ACCEPT)
             .and_then(|v| v.to_str().ok()),
@@ -132,7 +133,7 @@ async fn simple_page(
 }
 
 /// A simple page with its negotiated type, `Vary: Accept`, and an ETag answering `If-None-Match`.
-fn page_response(req: &HttpRequest, format: negotiate::Format, page: CachedPage) -> HttpResponse {
+fn page_response(req: &HttpRequest, format: Format, page: CachedPage) -> HttpResponse {
     let not_modified = if_none_match(req, &page.etag);
     let mut response = HttpResponse::build(if not_modified {
         StatusCode::NOT_MODIFIED

@@ -5,8 +5,8 @@ use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 use serde::Serialize;
 use serde_json::json;
 
-use super::negotiate::Format;
 use crate::error::{Error, Result};
+use crate::format::Format;
 use crate::registry::catalog::StoredFile;
 use crate::registry::index::{IndexEntry, PackagePage};
 

@@ -58,18 +58,12 @@ async fn project_json(
         })
         .await?;
     // Tools that read this API expect absolute URLs: from the configured external URL, else
-    // from the request as received (Host, and Forwarded / X-Forwarded-* behind a proxy).
+    // from the request as received (Host, or what a trusted proxy forwarded).
     let path = req.path();
     let api_root = &path[..path
         .find("/pypi/pypi/")
         .map_or(path.len(), |i| i + "/pypi/".len())];
-    let base = match &state.config.external_url {
-        Some(external) => format!("{external}{api_root}"),
-        None => {
-            let info = req.connection_info();
-            format!("{}://{}{api_root}", info.scheme(), info.host())
-        }
-    };
+    let base = format!("{}{api_root}", super::site::base_url(&req, &state));
     let body = render(&release, &base, wants_version);
     Ok(HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, "application/json"))

@@ -19,5 +19,6 @@ mod simple;
 mod support;
 mod tenancy;
 mod tenants;
+mod trust;
 mod uploads;
 mod web;

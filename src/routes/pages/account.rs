@@ -11,6 +11,7 @@ use actix_web::{HttpRequest, web};
 use askama::Template;
 use serde::Deserialize;
 
+use super::return_to::local_path;
 use super::{
     Chrome, Fields, PageResult, Visitor, form, form_status, page_error, see_other, served_over_tls,
     session_cookie, session_secret, show, token_state, visit,
@@ -21,6 +22,7 @@ use crate::model::PersonalAccessToken;
 use crate::registry::tokens;
 use crate::server::AppState;
 use crate::sessions;
+use crate::throttle::Subject;
 
 /// The cookie that ties the sign-in form to the browser that loaded it (no session yet, so
 /// the form's token is checked against this cookie instead).
@@ -91,16 +93,6 @@ struct SignInPage {
     problem: Option<String>,
 }
 
-/// Only paths on this site: never `//host` or `https://…` (no open redirect).
-fn local_path(return_to: Option<&str>) -> String {
-    match return_to {
-        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => {
-            path.to_owned()
-        }
-        _ => "/explore".to_owned(),
-    }
-}
-
 #[derive(Deserialize)]
 struct ReturnTo {
     return_to: Option<String>,
@@ -168,25 +160,33 @@ async fn sign_in(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>)
             ),
         ));
     }
-    let addr = req.peer_addr().map(|a| a.ip());
-    if let Some(addr) = addr {
-        state
-            .throttle
-            .check(addr, Instant::now())
-            .map_err(|wait| page_error(&req, Error::TooManyRequests(wait.as_secs())))?;
-    }
-    let (username, password) = (fields.username.clone(), fields.password);
-    let opened = state
-        .db
-        .run(move |conn| sessions::sign_in(conn, &username, &password))
+    // Valid credentials are never refused for what others did from the same address, so the
+    // password is checked even when the address is past its limit (a wrong one then gets
+    // 429). What bounds guessing is the account's own count: an account with too many failed
+    // passwords in the window takes none, right or wrong, until the window ends (GitLab
+    // locks the account the same way); its tokens keep working.
+    let now = Instant::now();
+    let account = Subject::account(&fields.username);
+    state
+        .throttle
+        .check(&account, now)
+        .map_err(|wait| page_error(&req, Error::TooManyRequests(wait.as_secs())))?;
+    let client = super::super::site::client_addr(&req, &state).map(Subject::address);
+    let address_wait = client
+        .as_ref()
+        .and_then(|c| state.throttle.check(c, now).err());
+    let opened = check_and_open(&state, fields.username.clone(), fields.password)
         .await
         .map_err(|e| page_error(&req, e))?;
     let return_to = local_path(fields.return_to.as_deref());
     let Some(opened) = opened else {
-        if let Some(addr) = addr {
-            state.throttle.record_failure(addr, Instant::now());
+        for subject in client.iter().chain([&account]) {
+            state.throttle.record_failure(subject, now);
         }
         actix_web::rt::time::sleep(FAILED_SIGN_IN_DELAY).await;
+        if let Some(wait) = address_wait {
+            return Err(page_error(&req, Error::TooManyRequests(wait.as_secs())));
+        }
         let problem = Some("Invalid username or password.".to_owned());
         return render_sign_in(&req, &state, return_to, fields.username, problem);
     };
@@ -196,6 +196,46 @@ async fn sign_in(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>)
         .add_cookie(&cookie)
         .map_err(|e| page_error(&req, Error::internal(e)))?;
     Ok(response)
+}
+
+/// Password checks (argon2: tens of milliseconds of one core and 19 MiB each) run at most
+/// this many at a time, on half the cores, so a flood of sign-ins (which the throttle lets
+/// through while the account is not under attack) queues up instead of starving pip.
+fn password_checks() -> &'static tokio::sync::Semaphore {
+    static CHECKS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    CHECKS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        tokio::sync::Semaphore::new((cores / 2).max(1))
+    })
+}
+
+/// Checks a password (without holding a database connection) and opens a session when it
+/// matches; `None` for a wrong name or password, or a blocked user.
+async fn check_and_open(
+    state: &AppState,
+    username: String,
+    password: String,
+) -> Result<Option<sessions::NewSession>, Error> {
+    let account = state
+        .db
+        .run(move |conn| sessions::find_account(conn, &username))
+        .await?;
+    let user_id = {
+        let _turn = password_checks()
+            .acquire()
+            .await
+            .map_err(|e| Error::internal(format!("password check queue: {e}")))?;
+        web::block(move || sessions::check_password(account.as_ref(), &password)).await?
+    };
+    match user_id {
+        Some(user_id) => {
+            state
+                .db
+                .run(move |conn| sessions::open(conn, user_id))
+                .await
+        }
+        None => Ok(None),
+    }
 }
 
 #[derive(Deserialize)]
@@ -415,25 +455,4 @@ async fn revoke_token(
     })
     .await?;
     Ok(see_other("/-/user_settings/personal_access_tokens"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::local_path;
-
-    #[test]
-    fn sign_in_returns_only_to_paths_on_this_site() {
-        assert_eq!(local_path(Some("/acme/models")), "/acme/models");
-        assert_eq!(local_path(Some("/a?b=c")), "/a?b=c");
-        for outside in [
-            "//evil.example",
-            "https://evil.example",
-            "/\\evil",
-            "evil",
-            "",
-        ] {
-            assert_eq!(local_path(Some(outside)), "/explore", "{outside}");
-        }
-        assert_eq!(local_path(None), "/explore");
-    }
 }

@@ -5,6 +5,7 @@ mod account;
 mod admin;
 mod browse;
 mod places;
+mod return_to;
 mod settings;
 
 use actix_web::cookie::{Cookie, SameSite};
@@ -198,7 +199,10 @@ where
             };
             let visitor = Visitor { session };
             // The layout goes with a failure too, so an error page still shows who is signed in.
-            Ok((visitor.chrome(), work(conn, &visitor)))
+            Ok((
+                visitor.chrome(),
+                work(conn, &visitor).map_err(|e| unseen(&visitor, e)),
+            ))
         })
         .await
         .map_err(|error| page_error(req, error))?;
@@ -206,6 +210,17 @@ where
         chrome,
         ..page_error(req, error)
     })
+}
+
+/// A visitor who is not signed in and meets a 404 is sent to sign in, as GitLab does: a
+/// missing project then looks exactly like a private one (which asks for signing in).
+fn unseen(visitor: &Visitor, error: Error) -> Error {
+    match error {
+        Error::NotFound(_) | Error::PlaceNotFound(_) if visitor.session.is_none() => {
+            Error::Unauthorized
+        }
+        other => other,
+    }
 }
 
 fn page_error(req: &HttpRequest, error: Error) -> PageError {
@@ -273,10 +288,10 @@ fn form<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
         .map_err(|e| Error::bad_request(format!("The form is not what this page takes: {e}")))
 }
 
-/// Whether browsers reach this site over TLS (directly, through a proxy that says so, or by
-/// the configured external URL): then cookies are Secure.
+/// Whether browsers reach this site over TLS (through a trusted proxy that says so, or by the
+/// configured external URL): then cookies are Secure.
 fn served_over_tls(req: &HttpRequest, state: &AppState) -> bool {
-    req.connection_info().scheme() == "https"
+    super::site::scheme(req) == "https"
         || state
             .config
             .external_url
@@ -330,16 +345,9 @@ fn session_cookie(
         .finish()
 }
 
-/// This server's address as clients should use it: the configured external URL, else the
-/// address the request came to (Host, and X-Forwarded-* behind a proxy).
+/// This server's address as clients should use it (see `site::base_url`).
 fn site_url(req: &HttpRequest, state: &AppState) -> String {
-    match &state.config.external_url {
-        Some(external) => external.trim_end_matches('/').to_owned(),
-        None => {
-            let info = req.connection_info();
-            format!("{}://{}", info.scheme(), info.host())
-        }
-    }
+    super::site::base_url(req, state)
 }
 
 /// Renders an HTML 404 for paths nothing else answers (the API keeps its JSON 404).

@@ -1,4 +1,5 @@
-//! PEP 691 content negotiation: which representation of a simple page the `Accept` header asks for.
+//! The representations of a simple page (PEP 691) and which one an `Accept` header asks for:
+//! below both the routes that negotiate it and the page cache that keys on it.
 
 /// A representation of a simple page, with the exact media type it is served as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
