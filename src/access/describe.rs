@@ -123,3 +123,18 @@ mod tests {
         assert!(table.contains("| PackagesUpload | 401 |"), "{table}");
     }
 }
+
+#[cfg(test)]
+mod readme {
+    /// The README's security section shows the table this module writes; a change to the
+    /// table that the README does not follow fails here (paste the printed table there).
+    #[test]
+    fn the_readme_shows_the_permission_table_of_the_code() {
+        let readme = include_str!("../../README.md");
+        let table = super::markdown();
+        assert!(
+            readme.contains(&table),
+            "README.md's permission table differs from the code's; the code's is:\n{table}"
+        );
+    }
+}

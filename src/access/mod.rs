@@ -99,8 +99,7 @@ impl GroupReader {
     }
 }
 
-/// Finds a project by numeric id or full path (`acme/ml/models`). Nothing found: 404 (to the
-/// anonymous 401, see `hidden_if_missing`).
+/// Finds a project by numeric id or full path (`acme/ml/models`). Nothing found: 404 for all.
 pub fn find_project(conn: &Connection, reference: &str) -> Result<Project> {
     let found = match reference.parse::<i64>() {
         Ok(id) => db::projects::find(conn, id)?,
@@ -124,14 +123,22 @@ fn project_not_found() -> Error {
     Error::PlaceNotFound("404 Project Not Found")
 }
 
-/// Issue 10, finding 7: to the anonymous, a project or group that does not exist answers
-/// like a private one (401 and its challenge), else a 404 would tell them which private paths
-/// exist. Applied where a request's work ends, so every route that looks a place up gets it.
-/// Signed-in callers keep the 404; missing packages inside a readable place stay 404.
+/// Not signed in: ask for credentials. Signed in: never confirm that the thing exists.
+fn hidden(caller: &Caller, not_found: Error) -> Error {
+    match caller {
+        Caller::Anonymous => Error::Unauthorized,
+        _ => not_found,
+    }
+}
+
+/// The other half of `hidden` (issue 10, finding 7): to the anonymous, a project or group
+/// that does not exist answers like a private one (401 and its challenge), else a 404 would
+/// tell them which private paths exist. Applied where a request's work ends, so every route
+/// that looks a place up gets it. Missing packages inside a place they may read stay 404.
 pub fn hidden_if_missing(caller: &Caller, error: Error) -> Error {
-    match (error, caller) {
-        (Error::PlaceNotFound(_), Caller::Anonymous) => Error::Unauthorized,
-        (other, _) => other,
+    match error {
+        Error::PlaceNotFound(_) => hidden(caller, error),
+        other => other,
     }
 }
 

@@ -67,9 +67,12 @@ pub enum Operation {
     /// Remove a member (also judged by [`member_change`]).
     MembersRemove,
 
-    // Deploy tokens.
+    // Deploy tokens of a project or group (maintainers and up).
+    /// List a project's or group's deploy tokens.
     DeployTokensList,
+    /// Create one (the secret is shown once).
     DeployTokensCreate,
+    /// Revoke one.
     DeployTokensRevoke,
 
     // Packages.
@@ -86,7 +89,8 @@ pub enum Operation {
 }
 
 impl Operation {
-    /// Every operation, for tests that walk the table.
+    /// Every operation, for tests that walk the table (`decide` answers each of them for any
+    /// caller and visibility).
     pub const ALL: [Operation; 33] = [
         Operation::PublicHealth,
         Operation::PublicStatic,

@@ -128,7 +128,7 @@ impl RequestAuth {
                 token_id: Some(id), ..
             }) = &caller
             {
-                self.token_usage.note(*id, crate::db::now_millis());
+                self.token_usage.note_now(*id);
             }
             work(conn, &caller).map_err(|e| crate::access::hidden_if_missing(&caller, e))
         });

@@ -104,6 +104,7 @@ fn the_management_api_asks_for_a_personal_token_with_the_right_scope() {
 /// status, content type or body the description does not promise.
 #[test]
 fn schemathesis_finds_nothing_the_openapi_description_does_not_promise() {
+    let _heavy = crate::support::heavy();
     let server = Server::start();
     server.cli(&["user", "add", "root", "--admin"]);
     let admin = server.cli(&["token", "add", "root", "--name", "admin", "--scopes", "api"]);

@@ -76,6 +76,7 @@ impl Twins {
 /// acknowledged with 201 must download intact, right away and at the end.
 #[test]
 fn deleting_in_one_project_never_loses_an_identical_upload_in_another() {
+    let _heavy = crate::support::heavy();
     let t = twins();
     let started = Instant::now();
     let lane = |name: &str| {
@@ -131,6 +132,7 @@ fn deleting_in_one_project_never_loses_an_identical_upload_in_another() {
 /// with the upload, so the acknowledged file keeps its bytes.
 #[test]
 fn gc_never_collects_a_blob_an_upload_adopts() {
+    let _heavy = crate::support::heavy();
     let t = twins();
     let data = t.server.data_dir().to_path_buf();
     let started = Instant::now();

@@ -215,7 +215,7 @@ fn upgrade_judges_sdists_stored_before_the_rule() {
     };
     std::fs::create_dir_all(&data).unwrap();
     let conn = rusqlite::Connection::open(data.join("wheelhouse.db")).unwrap();
-    conn.execute_batch(include_str!("../../schema.sql"))
+    conn.execute_batch(include_str!("../fixtures/schema-v1.sql"))
         .unwrap();
     conn.execute_batch(
         "INSERT INTO namespaces (id, kind, path, full_path, visibility, created_at)

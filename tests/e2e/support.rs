@@ -565,3 +565,14 @@ pub fn client(tool: &str) -> Command {
 pub fn with_credentials(url: &str, user: &str, secret: &str) -> String {
     url.replacen("http://", &format!("http://{user}:{secret}@"), 1)
 }
+
+/// Held by the tests that load the machine for a while (the permission matrix, the fuzzers,
+/// the race and load tests), so that at most one runs at a time beside the light tests: the
+/// load test's latency bounds then measure the server, not a pile-up of fuzzers on 2 cores.
+pub fn heavy() -> std::sync::MutexGuard<'static, ()> {
+    static HEAVY: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    // A heavy test that failed leaves the lock poisoned; the next one still runs.
+    HEAVY
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}

@@ -463,6 +463,7 @@ const MAX_STEPS: usize = 20_000;
 
 #[test]
 fn a_stranger_changes_nothing_another_tenant_can_read() {
+    let _heavy = crate::support::heavy();
     let s = seed();
     let description = {
         let (status, body) = send("GET", &s.server.url("/api/v4/openapi.json"), &s.bob, None);
