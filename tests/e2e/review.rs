@@ -97,3 +97,62 @@ fn a_flood_of_password_changes_does_not_hold_up_other_requests() {
     assert_eq!(ok.status, 200, "{}", ok.text());
     Visitor::sign_in(&server, "bee", "new password");
 }
+
+/// Signed in, B asks the web for places of tenant A's: a private project must look exactly
+/// like a missing one. The page said "404 Project Not Found" for A's private project and
+/// "404 Group Not Found" for a path holding nothing, so B could list A's private project names
+/// (in A's groups and in A's personal namespace) by guessing.
+#[test]
+fn signed_in_pages_do_not_tell_a_private_project_from_a_missing_one() {
+    let server = Server::start();
+    add_user(&server, "ann", "ann password", false);
+    add_user(&server, "bee", "bee password", false);
+    server.cli(&["group", "add", "acme", "--visibility", "private"]);
+    server.cli(&["project", "add", "acme/secret", "--visibility", "private"]);
+    server.cli(&["project", "add", "ann/diary", "--visibility", "private"]);
+    server.cli(&["member", "add", "acme", "ann", "--role", "owner"]);
+    let mut bee = Visitor::sign_in(&server, "bee", "bee password");
+    let csrf = csrf_of(&bee.get("/-/user_settings/password"));
+    let pairs = [
+        ("/acme/secret", "/acme/nothing"),
+        ("/ann/diary", "/ann/nothing"),
+        ("/acme/secret", "/nothing/nothing"),
+    ];
+    for (private, missing) in pairs {
+        for rest in [
+            "",
+            "/-/packages",
+            "/-/packages/1",
+            "/-/settings",
+            "/-/package_files/1/download",
+        ] {
+            let (hidden, absent) = (
+                bee.get(&format!("{private}{rest}")),
+                bee.get(&format!("{missing}{rest}")),
+            );
+            assert_eq!(hidden.status, 404, "{private}{rest}");
+            assert_eq!(
+                (hidden.status, hidden.text()),
+                (absent.status, absent.text()),
+                "GET {private}{rest} against {missing}{rest}"
+            );
+        }
+        for form in ["settings/general", "settings/members", "packages/1/delete"] {
+            let fields = [("csrf_token", csrf.as_str()), ("username", "bee")];
+            let (hidden, absent) = (
+                bee.post(&format!("{private}/-/{form}"), &fields),
+                bee.post(&format!("{missing}/-/{form}"), &fields),
+            );
+            assert_eq!(hidden.status, 404, "{private}/-/{form}: {}", hidden.text());
+            assert_eq!(
+                (hidden.status, hidden.text()),
+                (absent.status, absent.text()),
+                "POST {private}/-/{form} against {missing}/-/{form}"
+            );
+        }
+    }
+    // Ann, who may see them, still finds her places.
+    let mut ann = Visitor::sign_in(&server, "ann", "ann password");
+    assert_eq!(ann.get("/acme/secret").status, 200);
+    assert_eq!(ann.get("/ann/diary").status, 200);
+}
