@@ -104,20 +104,35 @@ pub fn sign_out(conn: &Connection, secret: &str) -> Result<()> {
     db::sessions::delete(conn, &secrets::token_digest(secret))
 }
 
-/// Changes the signed-in user's own password after checking the current one; every other
-/// session of the user ends.
-pub fn change_password(
-    conn: &Connection,
-    session: &WebSession,
-    current: &str,
-    new: &str,
-) -> Result<()> {
-    let hash = db::sessions::password_hash_of(conn, session.user.user_id)?.unwrap_or_default();
-    if !secrets::verify_password(current, &hash) {
+/// The signed-in user's password hash, read first so that the argon2 work of a password
+/// change (`new_password_hash`) holds no connection.
+pub fn password_hash_of(conn: &Connection, session: &WebSession) -> Result<String> {
+    Ok(db::sessions::password_hash_of(conn, session.user.user_id)?.unwrap_or_default())
+}
+
+/// Checks the current password against `stored` and hashes the new one: argon2 twice and no
+/// database, so a flood of attempts waits its turn instead of holding connections.
+pub fn new_password_hash(stored: &str, current: &str, new: &str) -> Result<String> {
+    if !secrets::verify_password(current, stored) {
         return Err(Error::bad_request("the current password is not right"));
     }
-    let new_hash = secrets::hash_password(new)?;
-    db::users::set_password_hash(conn, session.user.user_id, &new_hash)?;
+    secrets::hash_password(new)
+}
+
+/// Stores the hash `new_password_hash` made, if the password is still the one it checked
+/// (`checked`); every other session of the user ends.
+pub fn set_password(
+    conn: &Connection,
+    session: &WebSession,
+    checked: &str,
+    new_hash: &str,
+) -> Result<()> {
+    if password_hash_of(conn, session)? != checked {
+        return Err(Error::bad_request(
+            "the password was changed meanwhile; try again",
+        ));
+    }
+    db::users::set_password_hash(conn, session.user.user_id, new_hash)?;
     db::sessions::delete_for_user(conn, session.user.user_id, Some(session.id))?;
     db::packages::insert_audit(
         conn,

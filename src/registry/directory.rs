@@ -147,13 +147,27 @@ pub enum Place {
 /// The project or group at `full_path` (a project wins: paths are unique across both). One the
 /// caller may not see answers as the package routes do: 401 to the anonymous, else 404.
 pub fn place(conn: &Connection, caller: &Caller, full_path: &str) -> Result<Place> {
+    // One answer for a hidden project, a hidden group and nothing at all: the kind in the
+    // words ("Project" or "Group") would tell which paths hold a private project.
+    let unseen = |error: Error| match error {
+        Error::NotFound(_) | Error::PlaceNotFound(_) => place_not_found(),
+        other => other,
+    };
     if let Some(project) = db::projects::find_by_path(conn, full_path)? {
-        return Ok(Place::Project(access::read_project(conn, caller, project)?));
+        return Ok(Place::Project(
+            access::read_project(conn, caller, project).map_err(unseen)?,
+        ));
     }
     let group = db::namespaces::find_by_path(conn, full_path)?
         .filter(|ns| ns.kind == crate::model::NamespaceKind::Group)
-        .ok_or_else(group_not_found)?;
-    Ok(Place::Group(access::read_group(conn, caller, group)?))
+        .ok_or_else(place_not_found)?;
+    Ok(Place::Group(
+        access::read_group(conn, caller, group).map_err(unseen)?,
+    ))
+}
+
+fn place_not_found() -> Error {
+    Error::PlaceNotFound("404 Not Found")
 }
 
 /// Either a project or a group, found by full path (a project and a group never share one).

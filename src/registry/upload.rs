@@ -87,7 +87,14 @@ pub fn publish(
     // Decide duplicates before the costlier archive reading: a re-run of a publish job whose
     // file is stored whole is answered at once. The write lock makes "still stored, blobs on
     // disk" one fact (nothing unlinks a blob while a row refers to it; see `blobs`).
-    if let Duplicate::Identical(_) = duplicate(&*db.get()?, project, &filename, &digests)? {
+    // The first look's connection goes back before the second is taken (a temporary in an
+    // `if let` lives through its block): holding one while waiting for another, as many
+    // uploads as the pool has connections would wait on each other until the pool timeout.
+    let looks_stored = matches!(
+        duplicate(&*db.get()?, project, &filename, &digests)?,
+        Duplicate::Identical(_)
+    );
+    if looks_stored {
         let mut conn = db.get()?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         if let Duplicate::Identical(existing) = duplicate(&tx, project, &filename, &digests)?

@@ -13,6 +13,7 @@ mod maintenance;
 mod matrix;
 mod modern;
 mod races;
+mod review;
 mod robustness;
 mod sdist_metadata;
 mod simple;

@@ -301,14 +301,31 @@ async fn change_password(
     state: web::Data<AppState>,
 ) -> PageResult {
     let fields: PasswordForm = form(&body).map_err(|e| page_error(&req, e))?;
+    let csrf = fields.csrf_token.clone();
+    let stored = visit(&req, &state, move |conn, visitor| {
+        let session = visitor.check_form(&csrf)?;
+        sessions::password_hash_of(conn, session)
+    })
+    .await?;
+    // argon2 as for sign-in: one check at a time, holding no connection, so that a user
+    // posting this form in a loop cannot take the threads and connections everyone needs.
+    let checked = stored.clone();
+    let new_hash = {
+        let _turn = password_checks()
+            .acquire()
+            .await
+            .map_err(|e| page_error(&req, Error::internal(format!("password check queue: {e}"))))?;
+        let (current, new) = (fields.current_password, fields.new_password);
+        web::block(move || sessions::new_password_hash(&checked, &current, &new))
+            .await
+            .map_err(|e| page_error(&req, Error::internal(e)))?
+    };
+    let csrf = fields.csrf_token;
     let (chrome, outcome) = visit(&req, &state, move |conn, visitor| {
-        let session = visitor.check_form(&fields.csrf_token)?;
-        let outcome = sessions::change_password(
-            conn,
-            session,
-            &fields.current_password,
-            &fields.new_password,
-        );
+        let outcome = new_hash.and_then(|hash| {
+            let session = visitor.check_form(&csrf)?;
+            sessions::set_password(conn, session, &stored, &hash)
+        });
         match outcome {
             Ok(()) => Ok((visitor.chrome(), None)),
             Err(Error::BadRequest(problem)) => Ok((visitor.chrome(), Some(problem))),
