@@ -9,6 +9,7 @@ pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod db;
+pub mod devices;
 pub mod error;
 pub mod format;
 pub mod model;

@@ -1,7 +1,8 @@
 //! Slowing down credential guessing without ever refusing valid credentials: failures are
 //! counted per client address (an IPv6 client by its /64, which one host usually owns whole)
-//! and, for passwords, per account; only a request whose credentials failed, or a password
-//! sign-in to an account under attack, is refused with 429 and Retry-After.
+//! and, for passwords, per account and per device cookie; only a request whose credentials
+//! failed, or a password sign-in to an account under attack from a browser that never signed
+//! in to it, is refused with 429 and Retry-After.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -20,6 +21,9 @@ pub enum Subject {
     Address(IpAddr),
     /// Failed passwords for one username (case-insensitive, known or not).
     Account(String),
+    /// Failed passwords presented with one valid device cookie (`devices::DeviceToken::key`),
+    /// which is what still may try while its account is over the limit.
+    Device(String),
 }
 
 impl Subject {
@@ -33,6 +37,10 @@ impl Subject {
 
     pub fn account(username: &str) -> Subject {
         Subject::Account(username.trim().to_lowercase())
+    }
+
+    pub fn device(token: &crate::devices::DeviceToken) -> Subject {
+        Subject::Device(token.key())
     }
 }
 

@@ -270,9 +270,11 @@ fn a_trusted_proxy_names_the_client_host_and_scheme() {
     );
     assert_eq!(signed_in.status, 303);
     assert!(signed_in.header("set-cookie").unwrap().contains("Secure"));
+    let device = device_cookie_of(&signed_in).expect("a device cookie");
+    assert!(device.contains("; Secure"), "{device}");
 
     // Passwords: an account under attack takes none for the rest of the window, whichever
-    // address tries; the others' sign-ins go on.
+    // address tries, from a browser that never signed in to it; the others' sign-ins go on.
     for i in 0..3 {
         let client = format!("198.51.100.{i}");
         let wrong = sign_in_with(
@@ -291,6 +293,121 @@ fn a_trusted_proxy_names_the_client_host_and_scheme() {
     );
     assert_eq!(locked.status, 429);
     assert_eq!(from("198.51.100.50", &basic("__token__", &token)), 200);
+    // The browser that signed in before still can.
+    let pair = device.split(';').next().unwrap();
+    let known = sign_in_presenting(&server, ("alice", "alice password"), pair);
+    assert_eq!(known.status, 303, "{}", known.text());
+}
+
+/// The `wh_device` Set-Cookie line of a response, whole.
+fn device_cookie_of(resp: &Response) -> Option<String> {
+    resp.headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("set-cookie"))
+        .map(|(_, v)| v.clone())
+        .find(|v| v.starts_with("wh_device="))
+}
+
+/// Posts the sign-in form from a fresh browser that also holds `cookie` (`name=value`).
+fn sign_in_presenting(
+    server: &Server,
+    (username, password): (&str, &str),
+    cookie: &str,
+) -> Response {
+    let mut visitor = Visitor::new(server);
+    let token = csrf_of(&visitor.get("/users/sign_in"));
+    let body = serde_urlencoded::to_string([
+        ("csrf_token", token.as_str()),
+        ("username", username),
+        ("password", password),
+    ])
+    .unwrap();
+    let cookies = format!("{}; {cookie}", visitor.cookie_header());
+    let headers = [
+        ("Cookie", cookies.as_str()),
+        ("Content-Type", "application/x-www-form-urlencoded"),
+    ];
+    post(&server.url("/users/sign_in"), &headers, body.into_bytes())
+}
+
+#[test]
+fn a_stranger_cannot_lock_the_owner_out_of_a_browser_that_signed_in_before() {
+    let server = Server::start_with(&["--max-auth-failures", "3"]);
+    add_user(&server, "alice", "alice password", false);
+    add_user(&server, "bob", "bob password", false);
+    let first = sign_in_presenting(&server, ("alice", "alice password"), "other=1");
+    assert_eq!(first.status, 303, "{}", first.text());
+    let line = device_cookie_of(&first).expect("a device cookie");
+    for part in [
+        "HttpOnly",
+        "SameSite=Lax",
+        "Max-Age=31536000",
+        "Path=/users/sign_in",
+    ] {
+        assert!(line.contains(part), "{part}: {line}");
+    }
+    assert!(!line.contains("Secure"), "plain HTTP: {line}");
+    let alices = line.split(';').next().unwrap().to_owned();
+    let bobs = device_cookie_of(&sign_in_presenting(&server, ("bob", "bob password"), "x=1"))
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let mut alice = Visitor::sign_in(&server, "alice", "alice password");
+
+    // Bob guesses at Alice's account until it is refused unchecked.
+    let mut guesses = 0;
+    while sign_in_presenting(&server, ("alice", "guess guess"), &bobs).status != 429 {
+        guesses += 1;
+        assert!(guesses <= 3, "never throttled");
+    }
+    // Alice's browser still signs in with her password, and a wrong one there is refused
+    // (429: this address is over its own limit too) and counted.
+    let known = sign_in_presenting(&server, ("alice", "alice password"), &alices);
+    assert_eq!(known.status, 303, "{}", known.text());
+    assert!(device_cookie_of(&known).is_some(), "renewed");
+    let wrong = sign_in_presenting(&server, ("alice", "guess guess"), &alices);
+    assert_eq!(wrong.status, 429);
+    // A browser that never signed in as Alice gets 429 even with her password: the server
+    // cannot tell her from the guesser there, and refusing it unchecked is what stops the
+    // guessing. The accepted trade: she signs in from a known browser or waits out the
+    // window, and her tokens keep working meanwhile.
+    let fresh = sign_in_presenting(&server, ("alice", "alice password"), "other=1");
+    assert_eq!(fresh.status, 429);
+    // Nor does a device cookie made for another account, forged or garbled.
+    let (id, rest) = alices["wh_device=".len()..].split_once('.').unwrap();
+    let issued = rest.split_once('.').unwrap().0;
+    let forged = [
+        bobs.clone(),
+        format!("wh_device={id}.{issued}.{}", "0".repeat(64)),
+        format!(
+            "wh_device={}.{rest}",
+            bobs["wh_device=".len()..].split('.').next().unwrap()
+        ),
+        format!("wh_device={id}.{}", "9".repeat(5000)),
+        "wh_device=garbage".to_owned(),
+    ];
+    for cookie in &forged {
+        let refused = sign_in_presenting(&server, ("alice", "alice password"), cookie);
+        assert_eq!(refused.status, 429, "{cookie}");
+    }
+
+    // After Alice changes her password, her old device cookie proves nothing.
+    let changed = alice.submit(
+        "/-/user_settings/password",
+        "/-/user_settings/password",
+        &[
+            ("current_password", "alice password"),
+            ("new_password", "alice new password"),
+        ],
+    );
+    assert!(changed.status < 400, "{}", changed.text());
+    let stale = sign_in_presenting(&server, ("alice", "alice new password"), &alices);
+    assert_eq!(stale.status, 429);
+    // Bob's own sign-in is untouched by all this.
+    let bob = sign_in_presenting(&server, ("bob", "bob password"), &bobs);
+    assert_eq!(bob.status, 303);
 }
 
 #[test]

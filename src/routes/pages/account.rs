@@ -17,6 +17,8 @@ use super::{
     session_cookie, session_secret, show, token_state, visit,
 };
 use crate::access;
+use crate::db::now_millis;
+use crate::devices::{self, DeviceToken};
 use crate::error::Error;
 use crate::model::PersonalAccessToken;
 use crate::registry::tokens;
@@ -163,38 +165,76 @@ async fn sign_in(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>)
     // Valid credentials are never refused for what others did from the same address, so the
     // password is checked even when the address is past its limit (a wrong one then gets
     // 429). What bounds guessing is the account's own count: an account with too many failed
-    // passwords in the window takes none, right or wrong, until the window ends (GitLab
-    // locks the account the same way); its tokens keep working.
+    // passwords in the window takes passwords only from browsers holding a device cookie for
+    // it (set by an earlier sign-in, counted on their own) until the window ends; any other
+    // browser gets 429 unchecked, so a stranger's guesses cannot lock the owner out of the
+    // browsers they use. Its tokens keep working.
     let now = Instant::now();
     let account = Subject::account(&fields.username);
-    state
-        .throttle
-        .check(&account, now)
-        .map_err(|wait| page_error(&req, Error::TooManyRequests(wait.as_secs())))?;
+    let device = req
+        .cookie(devices::COOKIE)
+        .and_then(|c| DeviceToken::parse(c.value()));
+    let locked = state.throttle.check(&account, now).err();
+    let too_many = |wait: Duration| page_error(&req, Error::TooManyRequests(wait.as_secs()));
+    if let Some(wait) = locked {
+        let device_wait = device
+            .as_ref()
+            .map(|d| state.throttle.check(&Subject::device(d), now));
+        match device_wait {
+            None => return Err(too_many(wait)),
+            Some(Err(device_wait)) => return Err(too_many(device_wait)),
+            Some(Ok(())) => {}
+        }
+    }
+    let username = fields.username.clone();
+    let found = state
+        .db
+        .run(move |conn| sessions::find_account(conn, &username))
+        .await
+        .map_err(|e| page_error(&req, e))?;
+    let device = device.filter(|d| {
+        found
+            .as_ref()
+            .is_some_and(|(id, hash)| d.is_valid_for(*id, hash, now_millis()))
+    });
+    if let (Some(wait), None) = (locked, &device) {
+        return Err(too_many(wait));
+    }
     let client = super::super::site::client_addr(&req, &state).map(Subject::address);
     let address_wait = client
         .as_ref()
         .and_then(|c| state.throttle.check(c, now).err());
-    let opened = check_and_open(&state, fields.username.clone(), fields.password)
+    let opened = check_and_open(&state, found, fields.password)
         .await
         .map_err(|e| page_error(&req, e))?;
     let return_to = local_path(fields.return_to.as_deref());
-    let Some(opened) = opened else {
-        for subject in client.iter().chain([&account]) {
+    let Some((opened, device_token)) = opened else {
+        let device = device.as_ref().map(Subject::device);
+        for subject in client.iter().chain([&account]).chain(device.as_ref()) {
             state.throttle.record_failure(subject, now);
         }
         actix_web::rt::time::sleep(FAILED_SIGN_IN_DELAY).await;
         if let Some(wait) = address_wait {
-            return Err(page_error(&req, Error::TooManyRequests(wait.as_secs())));
+            return Err(too_many(wait));
         }
         let problem = Some("Invalid username or password.".to_owned());
         return render_sign_in(&req, &state, return_to, fields.username, problem);
     };
     let mut response = see_other(&return_to);
     let cookie = session_cookie(&req, &state, opened.secret, sessions::SESSION_DAYS);
-    response
-        .add_cookie(&cookie)
-        .map_err(|e| page_error(&req, Error::internal(e)))?;
+    // Renewed at every sign-in; only the sign-in form needs it.
+    let device_cookie = Cookie::build(devices::COOKIE, device_token)
+        .path("/users/sign_in")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(served_over_tls(&req, &state))
+        .max_age(actix_web::cookie::time::Duration::days(devices::DAYS))
+        .finish();
+    for cookie in [&cookie, &device_cookie] {
+        response
+            .add_cookie(cookie)
+            .map_err(|e| page_error(&req, Error::internal(e)))?;
+    }
     Ok(response)
 }
 
@@ -209,17 +249,17 @@ fn password_checks() -> &'static tokio::sync::Semaphore {
     })
 }
 
-/// Checks a password (without holding a database connection) and opens a session when it
-/// matches; `None` for a wrong name or password, or a blocked user.
+/// Checks a password against the account `sessions::find_account` found (without holding a
+/// database connection) and opens a session when it matches, with a new device cookie for
+/// the browser; `None` for a wrong name or password, or a blocked user.
 async fn check_and_open(
     state: &AppState,
-    username: String,
+    account: Option<(i64, String)>,
     password: String,
-) -> Result<Option<sessions::NewSession>, Error> {
-    let account = state
-        .db
-        .run(move |conn| sessions::find_account(conn, &username))
-        .await?;
+) -> Result<Option<(sessions::NewSession, String)>, Error> {
+    let device_token = account
+        .as_ref()
+        .map(|(id, hash)| devices::make(*id, hash, now_millis()));
     let user_id = {
         let _turn = password_checks()
             .acquire()
@@ -227,14 +267,15 @@ async fn check_and_open(
             .map_err(|e| Error::internal(format!("password check queue: {e}")))?;
         web::block(move || sessions::check_password(account.as_ref(), &password)).await?
     };
-    match user_id {
-        Some(user_id) => {
-            state
+    match (user_id, device_token) {
+        (Some(user_id), Some(device_token)) => {
+            let opened = state
                 .db
                 .run(move |conn| sessions::open(conn, user_id))
-                .await
+                .await?;
+            Ok(opened.map(|opened| (opened, device_token)))
         }
-        None => Ok(None),
+        _ => Ok(None),
     }
 }
 
