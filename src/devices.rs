@@ -1,6 +1,7 @@
 //! Device cookies (OWASP's answer to lockout abuse): proof that a browser once signed in as an
 //! account, so that account's throttle, which strangers can trip, does not shut its owner out.
 
+use actix_web::cookie::{Cookie, SameSite};
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
@@ -43,6 +44,18 @@ pub fn make(user_id: i64, password_hash: &str, now_millis: i64) -> String {
         .finalize()
         .into_bytes();
     format!("{user_id}.{now_millis}.{}", hex::encode(tag))
+}
+
+/// The cookie carrying `value`: renewed at every sign-in, sent only to the sign-in form, Secure
+/// exactly when the session cookie is.
+pub fn cookie(value: String, secure: bool) -> Cookie<'static> {
+    Cookie::build(COOKIE, value)
+        .path("/users/sign_in")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(secure)
+        .max_age(actix_web::cookie::time::Duration::days(DAYS))
+        .finish()
 }
 
 impl DeviceToken {

@@ -222,14 +222,7 @@ async fn sign_in(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>)
     };
     let mut response = see_other(&return_to);
     let cookie = session_cookie(&req, &state, opened.secret, sessions::SESSION_DAYS);
-    // Renewed at every sign-in; only the sign-in form needs it.
-    let device_cookie = Cookie::build(devices::COOKIE, device_token)
-        .path("/users/sign_in")
-        .http_only(true)
-        .same_site(SameSite::Lax)
-        .secure(served_over_tls(&req, &state))
-        .max_age(actix_web::cookie::time::Duration::days(devices::DAYS))
-        .finish();
+    let device_cookie = devices::cookie(device_token, served_over_tls(&req, &state));
     for cookie in [&cookie, &device_cookie] {
         response
             .add_cookie(cookie)
