@@ -7,8 +7,10 @@ pub mod describe;
 mod judge;
 mod operation;
 pub mod table;
+mod viewer;
 pub use judge::{On, allowed, judge, role_on, who};
 pub use table::{Decision, MemberDecision, Operation, Via, Who, decide, member_change};
+pub use viewer::{Held, Home, Membership, Viewer, ancestors, within};
 
 use rusqlite::Connection;
 
