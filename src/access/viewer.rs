@@ -244,6 +244,11 @@ impl Viewer {
         self.who(self.project_role(&project.full_path), || false, own)
     }
 
+    /// Whether the table allows `op` on this project (the package routes' question).
+    pub fn allows_on_project(&self, op: Operation, project: &Project) -> bool {
+        decide(op, &self.on_project(project), project.visibility) == Decision::Allow
+    }
+
     /// Whether the group's own page is for the caller's eyes (the table's answer for viewing
     /// it is anything but "hidden").
     pub fn sees_group_itself(&self, group: &Namespace) -> bool {

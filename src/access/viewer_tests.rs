@@ -278,6 +278,18 @@ fn agrees_with_the_per_item_checks() {
             checked += 1;
         }
         for project in &projects {
+            let reads = super::super::allowed(
+                &conn,
+                caller,
+                Operation::PackagesRead,
+                super::super::On::Project(project),
+            )
+            .unwrap();
+            assert_eq!(
+                viewer.allows_on_project(Operation::PackagesRead, project),
+                reads,
+                "{caller:?} reading {project:?}"
+            );
             let sees = super::super::sees_project(&conn, caller, project).unwrap();
             assert_eq!(
                 viewer.sees_project(project),
