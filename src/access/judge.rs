@@ -167,15 +167,8 @@ pub fn who(conn: &Connection, caller: &Caller, on: On<'_>) -> Result<Who> {
     })
 }
 
-/// Whether the user is a member of a project somewhere inside the group (GitLab shows such a
-/// member the groups above their project).
+/// Whether the user is a member of something inside the group, a subgroup or a project
+/// (GitLab shows such a member the groups above it).
 fn member_inside(conn: &Connection, user_id: i64, group: &Namespace) -> Result<bool> {
-    for project in db::projects::list_below(conn, &group.full_path)? {
-        if db::members::highest_role(conn, user_id, project.namespace_id, Some(project.id))?
-            .is_some()
-        {
-            return Ok(true);
-        }
-    }
-    Ok(false)
+    db::members::member_below(conn, user_id, &group.full_path)
 }

@@ -7,8 +7,10 @@ pub mod describe;
 mod judge;
 mod operation;
 pub mod table;
+mod viewer;
 pub use judge::{On, allowed, judge, role_on, who};
 pub use table::{Decision, MemberDecision, Operation, Via, Who, decide, member_change};
+pub use viewer::{Held, Home, Membership, Viewer, ancestors, within};
 
 use rusqlite::Connection;
 
@@ -185,12 +187,13 @@ pub fn maintain_project(
 /// A group's index: the group's own row of the table, or — for whoever may read some project
 /// inside (each judged by the table) — those projects.
 pub fn read_group(conn: &Connection, caller: &Caller, group: Namespace) -> Result<GroupReader> {
-    let mut projects = Vec::new();
-    for project in db::projects::list_below(conn, &group.full_path)? {
-        if allowed(conn, caller, Operation::PackagesRead, On::Project(&project))? {
-            projects.push(project);
-        }
-    }
+    // The caller's memberships load once: a group of thousands of projects costs no query
+    // per project.
+    let viewer = Viewer::load(conn, caller)?;
+    let projects: Vec<Project> = db::projects::list_below(conn, &group.full_path)?
+        .into_iter()
+        .filter(|p| viewer.allows_on_project(Operation::PackagesRead, p))
+        .collect();
     if projects.is_empty() {
         judge(conn, caller, Operation::PackagesRead, On::Group(&group))?;
     }

@@ -167,3 +167,42 @@ pub fn direct_role(conn: &Connection, source: Source, user_id: i64) -> Result<Op
         .optional()?;
     Ok(level.and_then(Role::from_level))
 }
+
+/// Every membership the user holds, each with the full path of what it is on, whether that
+/// is a project, and its level; a personal namespace counts as owned (level 50). One query,
+/// for judging whole lists in memory.
+pub fn memberships(conn: &Connection, user_id: i64) -> Result<Vec<(String, bool, i64)>> {
+    let mut stmt = conn.prepare(
+        "SELECT n.full_path, 0, m.access_level FROM members m
+             JOIN namespaces n ON n.id = m.namespace_id WHERE m.user_id = ?1
+         UNION ALL
+         SELECT p.full_path, 1, m.access_level FROM members m
+             JOIN projects p ON p.id = m.project_id WHERE m.user_id = ?1
+         UNION ALL
+         SELECT full_path, 0, 50 FROM namespaces WHERE owner_user_id = ?1",
+    )?;
+    let rows = stmt
+        .query_map([user_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
+}
+
+/// Whether the user holds a membership of anything (a subgroup or a project) strictly below
+/// the group path: paths below `a/b` sort between `a/b/` and `a/b0`.
+pub fn member_below(conn: &Connection, user_id: i64, group_full_path: &str) -> Result<bool> {
+    Ok(conn.query_row(
+        "SELECT EXISTS (
+             SELECT 1 FROM members m
+                 LEFT JOIN namespaces n ON n.id = m.namespace_id
+                 LEFT JOIN projects p ON p.id = m.project_id
+             WHERE m.user_id = ?1
+               AND COALESCE(n.full_path, p.full_path) >= ?2
+               AND COALESCE(n.full_path, p.full_path) < ?3)",
+        params![
+            user_id,
+            format!("{group_full_path}/"),
+            format!("{group_full_path}0")
+        ],
+        |r| r.get(0),
+    )?)
+}

@@ -3,7 +3,7 @@
 
 use rusqlite::Connection;
 
-use crate::access;
+use crate::access::{self, Viewer};
 use crate::auth::Caller;
 use crate::db;
 use crate::error::{Error, Result};
@@ -23,19 +23,15 @@ pub struct Filters {
 }
 
 impl Filters {
-    /// The caller's role where the filters ask about it (`membership`, `owned`); else none,
-    /// and no query.
-    fn role(
-        &self,
-        conn: &Connection,
-        caller: &Caller,
-        namespace_id: i64,
-        project_id: Option<i64>,
-    ) -> Result<Option<Role>> {
-        if self.membership || self.owned {
-            access::role_of(conn, caller, namespace_id, project_id)
+    /// The caller's own role where the filters ask about it (`membership`, `owned`); else
+    /// none. `project` is false for a group.
+    fn role(&self, viewer: &Viewer, full_path: &str, project: bool) -> Option<Role> {
+        if !(self.membership || self.owned) {
+            None
+        } else if project {
+            viewer.project_role(full_path)
         } else {
-            Ok(None)
+            viewer.group_role(full_path)
         }
     }
 
@@ -53,42 +49,60 @@ fn group_not_found() -> Error {
     Error::not_found("404 Group Not Found")
 }
 
+/// Each list below costs a constant number of queries: the caller's memberships once
+/// (`Viewer`), the candidate rows once, and every decision in memory by the permission table.
 pub fn groups(conn: &Connection, caller: &Caller, filters: &Filters) -> Result<Vec<Namespace>> {
-    let mut shown = Vec::new();
-    for group in db::namespaces::list_groups(conn)? {
-        let role = filters.role(conn, caller, group.id, None)?;
-        if filters.admits(&group.full_path, group.visibility.as_str(), role)
-            && access::sees_group(conn, caller, &group)?
-        {
-            shown.push(group);
-        }
+    let viewer = Viewer::load(conn, caller)?;
+    let candidates = db::namespaces::list_groups(conn)?
+        .into_iter()
+        .filter(|g| {
+            let role = filters.role(&viewer, &g.full_path, false);
+            filters.admits(&g.full_path, g.visibility.as_str(), role)
+        })
+        .collect();
+    seen_groups(conn, &viewer, candidates, None)
+}
+
+/// The groups among `candidates` the viewer may know; the projects that could make one
+/// visible are loaded once, and only when some group is not visible by itself.
+fn seen_groups(
+    conn: &Connection,
+    viewer: &Viewer,
+    candidates: Vec<Namespace>,
+    below: Option<&str>,
+) -> Result<Vec<Namespace>> {
+    if candidates.iter().all(|g| viewer.sees_group_itself(g)) {
+        return Ok(candidates);
     }
-    Ok(shown)
+    let projects = match below {
+        Some(path) => db::projects::list_below(conn, path)?,
+        None => db::projects::list(conn)?,
+    };
+    Ok(viewer.seen_groups(candidates, &projects))
 }
 
 /// A group by id or full path; one the caller may not see does not exist.
 pub fn group(conn: &Connection, caller: &Caller, reference: &str) -> Result<Namespace> {
-    let group = access::find_group(conn, reference)?;
-    if access::sees_group(conn, caller, &group)? {
-        Ok(group)
-    } else {
-        Err(group_not_found())
-    }
+    let viewer = Viewer::load(conn, caller)?;
+    visible_group(conn, &viewer, access::find_group(conn, reference)?)
+}
+
+fn visible_group(conn: &Connection, viewer: &Viewer, group: Namespace) -> Result<Namespace> {
+    let path = group.full_path.clone();
+    seen_groups(conn, viewer, vec![group], Some(&path))?
+        .pop()
+        .ok_or_else(group_not_found)
 }
 
 /// The direct subgroups the caller may see.
 pub fn subgroups(conn: &Connection, caller: &Caller, reference: &str) -> Result<Vec<Namespace>> {
-    let parent = group(conn, caller, reference)?;
-    let mut shown = Vec::new();
-    for child in db::namespaces::list_groups(conn)?
+    let viewer = Viewer::load(conn, caller)?;
+    let parent = visible_group(conn, &viewer, access::find_group(conn, reference)?)?;
+    let children = db::namespaces::list_groups(conn)?
         .into_iter()
         .filter(|g| g.parent_id == Some(parent.id))
-    {
-        if access::sees_group(conn, caller, &child)? {
-            shown.push(child);
-        }
-    }
-    Ok(shown)
+        .collect();
+    seen_groups(conn, &viewer, children, Some(&parent.full_path))
 }
 
 /// Projects the caller may see: all of them, or those of one group (and, with
@@ -99,26 +113,24 @@ pub fn projects(
     filters: &Filters,
     within: Option<(&str, bool)>,
 ) -> Result<Vec<Project>> {
+    let viewer = Viewer::load(conn, caller)?;
     let candidates = match within {
         None => db::projects::list(conn)?,
         Some((reference, include_subgroups)) => {
-            let parent = group(conn, caller, reference)?;
+            let parent = visible_group(conn, &viewer, access::find_group(conn, reference)?)?;
             db::projects::list_below(conn, &parent.full_path)?
                 .into_iter()
                 .filter(|p| include_subgroups || p.namespace_id == parent.id)
                 .collect()
         }
     };
-    let mut shown = Vec::new();
-    for project in candidates {
-        let role = filters.role(conn, caller, project.namespace_id, Some(project.id))?;
-        if filters.admits(&project.full_path, project.visibility.as_str(), role)
-            && access::sees_project(conn, caller, &project)?
-        {
-            shown.push(project);
-        }
-    }
-    Ok(shown)
+    Ok(candidates
+        .into_iter()
+        .filter(|p| {
+            let role = filters.role(&viewer, &p.full_path, true);
+            filters.admits(&p.full_path, p.visibility.as_str(), role) && viewer.sees_project(p)
+        })
+        .collect())
 }
 
 /// A project by id or full path; one the caller may not see does not exist.

@@ -9,6 +9,7 @@ mod gitlab_api;
 mod hostile;
 mod hostile_metadata;
 mod ids;
+mod lists;
 mod maintenance;
 mod matrix;
 mod modern;

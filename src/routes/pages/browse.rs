@@ -10,7 +10,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::{Chrome, PageResult, Visitor, page_error, show, site_url, visit};
-use crate::access::{self, GroupReader, ProjectReader};
+use crate::access::{self, GroupReader, ProjectReader, Viewer};
 use crate::blobs::Sha256Hex;
 use crate::error::Error;
 use crate::model::{Namespace, NamespaceKind, Project, Role};
@@ -64,20 +64,19 @@ struct Entry {
     role: Option<&'static str>,
 }
 
-fn entry(
-    conn: &rusqlite::Connection,
-    visitor: &Visitor,
-    path: &str,
-    visibility: &'static str,
-    namespace_id: i64,
-    project_id: Option<i64>,
-) -> Result<Entry, Error> {
-    let role = access::role_of(conn, &visitor.caller(), namespace_id, project_id)?;
-    Ok(Entry {
+/// An entry with the visitor's own role, looked up in memberships loaded once per page
+/// (`project` is false for a group).
+fn entry(viewer: &Viewer, path: &str, visibility: &'static str, project: bool) -> Entry {
+    let role = if project {
+        viewer.project_role(path)
+    } else {
+        viewer.group_role(path)
+    };
+    Entry {
         path: path.to_owned(),
         visibility,
         role: role.map(Role::as_str),
-    })
+    }
 }
 
 /// Members' own entries first, then by path.
@@ -98,29 +97,16 @@ struct ExplorePage {
 async fn explore(req: HttpRequest, state: web::Data<AppState>) -> PageResult {
     let page = visit(&req, &state, |conn, visitor| {
         let caller = visitor.caller();
+        let viewer = Viewer::load(conn, &caller)?;
         let mut groups = Vec::new();
         for group in directory::groups(conn, &caller, &Filters::default())? {
             let visibility = group.visibility.as_str();
-            groups.push(entry(
-                conn,
-                visitor,
-                &group.full_path,
-                visibility,
-                group.id,
-                None,
-            )?);
+            groups.push(entry(&viewer, &group.full_path, visibility, false));
         }
         let mut projects = Vec::new();
         for project in directory::projects(conn, &caller, &Filters::default(), None)? {
-            let (visibility, ns) = (project.visibility.as_str(), project.namespace_id);
-            projects.push(entry(
-                conn,
-                visitor,
-                &project.full_path,
-                visibility,
-                ns,
-                Some(project.id),
-            )?);
+            let visibility = project.visibility.as_str();
+            projects.push(entry(&viewer, &project.full_path, visibility, true));
         }
         members_first(&mut groups);
         members_first(&mut projects);
@@ -266,16 +252,15 @@ fn group_page(
 ) -> Result<GroupPage, Error> {
     let group = reader.group().clone();
     let caller = visitor.caller();
+    let viewer = Viewer::load(conn, &caller)?;
     let mut subgroups = Vec::new();
     for sub in directory::subgroups(conn, &caller, &group.full_path)? {
         subgroups.push(entry(
-            conn,
-            visitor,
+            &viewer,
             &sub.full_path,
             sub.visibility.as_str(),
-            sub.id,
-            None,
-        )?);
+            false,
+        ));
     }
     let mut projects = Vec::new();
     for project in reader
@@ -284,14 +269,7 @@ fn group_page(
         .filter(|p| p.namespace_id == group.id)
     {
         let visibility = project.visibility.as_str();
-        projects.push(entry(
-            conn,
-            visitor,
-            &project.full_path,
-            visibility,
-            group.id,
-            Some(project.id),
-        )?);
+        projects.push(entry(&viewer, &project.full_path, visibility, true));
     }
     let target = crate::registry::directory::Target::Group(group.clone());
     let members = MemberRow::direct(conn, &visitor.caller(), &target)?;
