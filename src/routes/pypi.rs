@@ -93,7 +93,7 @@ async fn simple_page(
     }
     let generation = state.pages.generation()?;
     let reference = key.reference.clone();
-    let (body, token_id) = state
+    let (body, token_id, known) = state
         .db
         .run(move |conn| {
             auth.authorized(conn, |conn, caller| {
@@ -101,6 +101,7 @@ async fn simple_page(
                     crate::auth::Caller::User(user) => user.token_id,
                     _ => None,
                 };
+                let known = !matches!(caller, crate::auth::Caller::Anonymous);
                 let scope = access::read_index(conn, caller, kind, &reference)?;
                 // Links are relative to the page as requested: from `…/simple/` a package is at
                 // `NAME/`, from `…/simple` at `simple/NAME/`; from `…/simple/NAME/` the files are
@@ -123,11 +124,22 @@ async fn simple_page(
                         )
                     }
                 }?;
-                Ok((body, token_id))
+                Ok((body, token_id, known))
             })
         })
         .await?;
     let page = CachedPage::new(body, token_id);
+    // Credentials that resolved to no one (junk on a public index) got the anonymous answer:
+    // it is kept under the anonymous key, so made-up credentials cannot fill the cache with
+    // keys of their own and push out everyone else's pages.
+    let key = if known {
+        key
+    } else {
+        PageKey {
+            credentials: None,
+            ..key
+        }
+    };
     state.pages.put(key, generation, page.clone());
     Ok(page_response(req, format, page))
 }
