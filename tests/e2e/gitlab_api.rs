@@ -119,31 +119,41 @@ fn schemathesis_finds_nothing_the_openapi_description_does_not_promise() {
     assert_eq!(resp.status, 201, "{}", resp.text());
 
     let seconds = std::env::var("SCHEMATHESIS_SECONDS").unwrap_or_else(|_| "45".into());
-    let out = Command::new(python_tools().join("schemathesis"))
-        .current_dir(server.data_dir())
-        .args(["run", &server.url("/api/v4/openapi.json")])
-        .args(["--header", &format!("PRIVATE-TOKEN: {admin}")])
-        .args([
-            "--checks",
-            "not_a_server_error,status_code_conformance,content_type_conformance,\
-             response_headers_conformance,response_schema_conformance",
-        ])
-        .args(["--max-time", &seconds, "--workers", "2"])
-        // Revoking or rotating `self` would end the run's own credentials; python-gitlab's
-        // test covers both.
-        .args(["--exclude-path", "/api/v4/personal_access_tokens/{token}"])
-        .args([
-            "--exclude-path",
-            "/api/v4/personal_access_tokens/{token}/rotate",
-        ])
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("schemathesis runs");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let run = || {
+        let out = Command::new(python_tools().join("schemathesis"))
+            .current_dir(server.data_dir())
+            .args(["run", &server.url("/api/v4/openapi.json")])
+            .args(["--header", &format!("PRIVATE-TOKEN: {admin}")])
+            .args([
+                "--checks",
+                "not_a_server_error,status_code_conformance,content_type_conformance,\
+                 response_headers_conformance,response_schema_conformance",
+            ])
+            .args(["--max-time", &seconds, "--workers", "2"])
+            // Revoking or rotating `self` would end the run's own credentials; python-gitlab's
+            // test covers both.
+            .args(["--exclude-path", "/api/v4/personal_access_tokens/{token}"])
+            .args([
+                "--exclude-path",
+                "/api/v4/personal_access_tokens/{token}/rotate",
+            ])
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("schemathesis runs");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out, text)
+    };
+    let (mut out, mut text) = run();
+    // Hypothesis (under schemathesis) sometimes crashes in its own lambda-source cache on
+    // Python 3.11 ("AST constructor recursion depth mismatch"), which says nothing about the
+    // server: such a run is made once more, and that run must pass.
+    if !out.status.success() && text.contains("AST constructor recursion depth mismatch") {
+        (out, text) = run();
+    }
     assert!(out.status.success(), "schemathesis found problems:\n{text}");
     assert!(
         text.contains("45 total"),
