@@ -21,4 +21,5 @@ pub mod secrets;
 pub mod server;
 pub mod sessions;
 pub mod throttle;
+pub mod upstream;
 pub mod usage;

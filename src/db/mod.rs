@@ -6,6 +6,7 @@ pub mod packages;
 pub mod projects;
 pub mod sessions;
 pub mod tokens;
+pub mod upstreams;
 pub mod users;
 
 use std::path::Path;
@@ -28,6 +29,7 @@ const UPGRADES: &[&str] = &[
     include_str!("upgrades/002_ids_never_reused.sql"),
     include_str!("upgrades/003_description_html.sql"),
     include_str!("upgrades/004_offers_metadata.sql"),
+    include_str!("upgrades/005_upstreams.sql"),
 ];
 const LATEST_VERSION: i64 = FIRST_VERSION + UPGRADES.len() as i64;
 /// The version `schema.sql` creates: always the latest.

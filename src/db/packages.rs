@@ -164,6 +164,18 @@ pub fn upsert_package(
          ON CONFLICT (project_id, name, version) DO NOTHING",
         params![project_id, name, display_name, version, now],
     )?;
+    // The name stays guarded from the top-level namespace's upstreams for good.
+    conn.execute(
+        "INSERT OR IGNORE INTO published_names (root_id, name)
+         WITH RECURSIVE up(id, parent_id) AS (
+             SELECT n.id, n.parent_id FROM namespaces n JOIN projects p ON p.namespace_id = n.id
+             WHERE p.id = ?1
+             UNION ALL
+             SELECT n.id, n.parent_id FROM namespaces n JOIN up ON n.id = up.parent_id
+         )
+         SELECT id, ?2 FROM up WHERE parent_id IS NULL",
+        params![project_id, name],
+    )?;
     Ok(conn.query_row(
         "SELECT id FROM packages WHERE project_id = ?1 AND name = ?2 AND version = ?3",
         params![project_id, name, version],
@@ -256,7 +268,8 @@ pub fn upsert_metadata(conn: &Connection, package_id: i64, meta: &CoreMetadata) 
 pub fn is_blob_referenced(conn: &Connection, sha256: &str) -> Result<bool> {
     Ok(conn.query_row(
         "SELECT EXISTS (SELECT 1 FROM package_files WHERE sha256 = ?1)
-             OR EXISTS (SELECT 1 FROM package_files WHERE metadata_sha256 = ?1)",
+             OR EXISTS (SELECT 1 FROM package_files WHERE metadata_sha256 = ?1)
+             OR EXISTS (SELECT 1 FROM upstream_blobs WHERE sha256 = ?1)",
         [sha256],
         |r| r.get(0),
     )?)

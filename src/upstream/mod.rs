@@ -1,0 +1,1 @@
+//! Upstream indexes cached through a group: pages, files, the name guard and the cache.
