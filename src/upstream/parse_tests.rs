@@ -200,6 +200,12 @@ fn drops_other_projects_files() {
         filenames(&parse(&html_page(&anchors), HTML)),
         filenames(&rows)
     );
+    // The name comes from the link, as pip reads it, never from the anchor's text.
+    let disguised = html_page(&format!(
+        "<a href=\"/p/bar-1.0.tar.gz#sha256={}\">foo-1.0.tar.gz</a>",
+        sha('a')
+    ));
+    assert!(parse(&disguised, HTML).is_empty());
     // Dashed project names match their own files.
     let rows = parse_page(html_page(&anchors).as_bytes(), HTML, &page_url(), "foo-bar").unwrap();
     assert_eq!(
