@@ -1,2 +1,3 @@
 //! Upstream indexes cached through a group: pages, files, the name guard and the cache.
 pub mod parse;
+pub mod rules;
