@@ -1,3 +1,49 @@
 //! Upstream indexes cached through a group: pages, files, the name guard and the cache.
+//!
+//! A top-level group may name upstream indexes. Its group index (and its subgroups') answers a
+//! name that no project under it ever published, and no rule keeps, from those upstreams:
+//! pages cached and revalidated (`pages`), files fetched once, verified and kept (`files`).
+//! That rule, not client flags, is what defeats dependency confusion.
+
+pub mod fetch;
+pub mod files;
+pub mod pages;
 pub mod parse;
 pub mod rules;
+
+use crate::blobs::BlobStore;
+use crate::db::Db;
+use crate::error::Result;
+
+/// The upstream side of the server: one HTTP client, the fetches in flight, the limits.
+pub struct Upstreams {
+    client: fetch::Client,
+    inflight: files::InFlight,
+    /// A file larger than this (the upload limit) is refused.
+    max_file_bytes: u64,
+    /// Upstream bytes held beyond this are evicted, least recently used first.
+    cache_max_bytes: Option<u64>,
+}
+
+impl Upstreams {
+    pub fn new(
+        max_file_bytes: u64,
+        cache_max_bytes: Option<u64>,
+        allow_private_networks: bool,
+    ) -> Upstreams {
+        Upstreams {
+            client: fetch::Client::new(allow_private_networks),
+            inflight: Default::default(),
+            max_file_bytes,
+            cache_max_bytes,
+        }
+    }
+}
+
+/// Keeps the upstream cache within its size, if it has one (after each fetch, and in `gc`).
+pub fn evict(db: &Db, blobs: &BlobStore, max_bytes: Option<u64>) -> Result<usize> {
+    match max_bytes {
+        Some(max) => files::evict_to(&mut *db.get()?, blobs, max),
+        None => Ok(0),
+    }
+}
