@@ -100,6 +100,44 @@ struct Transfer {
 #[derive(Default, Clone)]
 pub struct InFlight(Arc<Mutex<HashMap<String, Arc<Transfer>>>>);
 
+impl InFlight {
+    fn join(&self, digest: &str) -> Option<Arc<Transfer>> {
+        self.0
+            .lock()
+            .expect("in-flight map poisoned")
+            .get(digest)
+            .cloned()
+    }
+
+    /// Registers a new fetch, unless one for the digest is under way already. The entry leaves
+    /// the map when the returned guard drops, whatever way the fetch ends (a panic included),
+    /// so a dead fetch can never be joined.
+    fn start(&self, digest: &str, transfer: Arc<Transfer>) -> Option<InFlightEntry> {
+        let mut map = self.0.lock().expect("in-flight map poisoned");
+        if map.contains_key(digest) {
+            return None;
+        }
+        map.insert(digest.to_string(), transfer);
+        Some(InFlightEntry {
+            map: self.clone(),
+            digest: digest.to_string(),
+        })
+    }
+}
+
+struct InFlightEntry {
+    map: InFlight,
+    digest: String,
+}
+
+impl Drop for InFlightEntry {
+    fn drop(&mut self) {
+        if let Ok(mut map) = self.map.0.lock() {
+            map.remove(&self.digest);
+        }
+    }
+}
+
 /// A download under way: its length if known, and the bytes as they are verified.
 pub struct Streaming {
     pub length: Option<u64>,
@@ -130,30 +168,38 @@ impl Upstreams {
         blobs: &BlobStore,
         plan: FilePlan,
     ) -> Result<Streaming> {
-        let transfer = {
-            let mut inflight = self.inflight.0.lock().expect("in-flight map poisoned");
-            match inflight.get(plan.blob.as_str()) {
-                Some(transfer) => transfer.clone(),
-                None => {
-                    let temp = blobs.temp_file()?;
-                    let file = File::open(temp.path())?;
-                    let (sender, progress) = watch::channel(Progress::Connecting);
-                    let transfer = Arc::new(Transfer { file, progress });
-                    inflight.insert(plan.blob.as_str().to_string(), transfer.clone());
-                    let job = Job {
-                        client: self.client.clone(),
-                        db: db.clone(),
-                        blobs: blobs.clone(),
-                        inflight: self.inflight.clone(),
-                        max_bytes: self.max_file_bytes,
-                        cache_max_bytes: self.cache_max_bytes,
-                        sender,
-                    };
-                    std::thread::Builder::new()
-                        .name("upstream-fetch".into())
-                        .spawn(move || job.run(plan, temp))?;
-                    transfer
-                }
+        let transfer = match self.inflight.join(plan.blob.as_str()) {
+            Some(transfer) => transfer,
+            None => {
+                let slot = self
+                    .fetch_slots
+                    .clone()
+                    .acquire_owned()
+                    .await
+                    .map_err(Error::internal)?;
+                let temp = blobs.temp_file()?;
+                let file = File::open(temp.path())?;
+                let (sender, progress) = watch::channel(Progress::Connecting);
+                let transfer = Arc::new(Transfer { file, progress });
+                // Another request may have started the same fetch while this one waited.
+                let Some(entry) = self.inflight.start(plan.blob.as_str(), transfer.clone()) else {
+                    return Box::pin(self.fetch_file(db, blobs, plan)).await;
+                };
+                let job = Job {
+                    client: self.client.clone(),
+                    db: db.clone(),
+                    blobs: blobs.clone(),
+                    max_bytes: self.max_file_bytes,
+                    cache_max_bytes: self.cache_max_bytes,
+                    sender,
+                };
+                std::thread::Builder::new()
+                    .name("upstream-fetch".into())
+                    .spawn(move || {
+                        let _slot = slot;
+                        job.run(plan, temp, entry)
+                    })?;
+                transfer
             }
         };
         let mut progress = transfer.progress.clone();
@@ -184,22 +230,25 @@ impl Upstreams {
         let client = self.client.clone();
         let url = format!("{}.metadata", plan.file.url);
         let upstream = plan.upstream.clone();
-        let bytes = web::block(move || -> std::result::Result<Vec<u8>, Failure> {
-            let (body, _) = client.open(&upstream, &url)?;
-            let mut bytes = Vec::new();
-            body.take(MAX_METADATA_BYTES + 1)
-                .read_to_end(&mut bytes)
-                .map_err(|e| Failure(format!("upstream {} broke off {url}: {e}", upstream.url)))?;
-            if bytes.len() as u64 > MAX_METADATA_BYTES {
-                return Err(Failure(format!(
-                    "upstream {} sent metadata over 16 MiB",
-                    upstream.url
-                )));
-            }
-            Ok(bytes)
-        })
-        .await?
-        .map_err(|Failure(reason)| Error::bad_gateway(reason))?;
+        let bytes = self
+            .off_pool(move || -> std::result::Result<Vec<u8>, Failure> {
+                let (body, _) = client.open(&upstream, &url)?;
+                let mut bytes = Vec::new();
+                body.take(MAX_METADATA_BYTES + 1)
+                    .read_to_end(&mut bytes)
+                    .map_err(|e| {
+                        Failure(format!("upstream {} broke off {url}: {e}", upstream.url))
+                    })?;
+                if bytes.len() as u64 > MAX_METADATA_BYTES {
+                    return Err(Failure(format!(
+                        "upstream {} sent metadata over 16 MiB",
+                        upstream.url
+                    )));
+                }
+                Ok(bytes)
+            })
+            .await?
+            .map_err(|Failure(reason)| Error::bad_gateway(reason))?;
         let actual = hex::encode(Sha256::digest(&bytes));
         if actual != plan.blob.as_str() {
             return Err(Error::bad_gateway(format!(
@@ -230,22 +279,17 @@ struct Job {
     client: super::fetch::Client,
     db: Db,
     blobs: BlobStore,
-    inflight: InFlight,
     max_bytes: u64,
     cache_max_bytes: Option<u64>,
     sender: watch::Sender<Progress>,
 }
 
 impl Job {
-    fn run(self, plan: FilePlan, temp: crate::blobs::TempBlob) {
+    fn run(self, plan: FilePlan, temp: crate::blobs::TempBlob, entry: InFlightEntry) {
         let outcome = self.fetch(&plan, temp);
         // Out of the map first: a client arriving from now on finds the blob held (or fetches
         // anew after a failure); one that joined before still sees the final progress.
-        self.inflight
-            .0
-            .lock()
-            .expect("in-flight map poisoned")
-            .remove(plan.blob.as_str());
+        drop(entry);
         match outcome {
             Ok(size) => {
                 self.sender.send_replace(Progress::Done { size });

@@ -11,9 +11,18 @@ pub mod pages;
 pub mod parse;
 pub mod rules;
 
+use std::sync::Arc;
+
+use tokio::sync::{Semaphore, oneshot};
+
 use crate::blobs::BlobStore;
 use crate::db::Db;
-use crate::error::Result;
+use crate::error::{Error, Result};
+
+/// Upstream requests (pages, metadata, file downloads) under way at once; more wait their turn.
+/// Each runs on a thread of its own, never on the blocking pool the database work shares: a
+/// slow or hung upstream must not slow down anyone's index pages.
+const MAX_FETCHES: usize = 32;
 
 /// The upstream side of the server: one HTTP client, the fetches in flight, the limits.
 pub struct Upstreams {
@@ -23,6 +32,7 @@ pub struct Upstreams {
     max_file_bytes: u64,
     /// Upstream bytes held beyond this are evicted, least recently used first.
     cache_max_bytes: Option<u64>,
+    fetch_slots: Arc<Semaphore>,
 }
 
 impl Upstreams {
@@ -36,7 +46,33 @@ impl Upstreams {
             inflight: Default::default(),
             max_file_bytes,
             cache_max_bytes,
+            fetch_slots: Arc::new(Semaphore::new(MAX_FETCHES)),
         }
+    }
+
+    /// Runs blocking upstream work on a thread of its own once a fetch slot is free; the slot
+    /// is held until the work ends, even if the request that started it has gone.
+    async fn off_pool<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> T + Send + 'static,
+    {
+        let slot = self
+            .fetch_slots
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(Error::internal)?;
+        let (sender, receiver) = oneshot::channel();
+        std::thread::Builder::new()
+            .name("upstream-fetch".into())
+            .spawn(move || {
+                let _slot = slot;
+                let _ = sender.send(work());
+            })?;
+        receiver
+            .await
+            .map_err(|_| Error::internal("an upstream fetch thread stopped"))
     }
 }
 

@@ -112,37 +112,35 @@ impl Upstreams {
         let client = self.client.clone();
         let (upstream_for_fetch, name_owned) = (upstream.clone(), name.to_string());
         let validators = cached.as_ref().map(|(page, _)| page.clone());
-        let fetched = actix_web::web::block(move || {
-            let answer = client.page(&upstream_for_fetch, &name_owned, validators.as_ref())?;
-            Ok::<_, Failure>(match answer {
-                PageAnswer::Page {
-                    body,
-                    content_type,
-                    url,
-                    etag,
-                    last_modified,
-                } => {
-                    let files = parse::parse_page(
-                        &body,
-                        content_type.as_deref(),
-                        &url,
-                        &name_owned,
-                    )
-                    .map_err(|e| {
-                        Failure(format!(
-                            "upstream {} sent a page for {name_owned} that cannot be read: {e}",
-                            upstream_for_fetch.url
-                        ))
-                    })?;
-                    Fetched::Page(files, etag, last_modified)
-                }
-                PageAnswer::NotFound => Fetched::NotFound,
-                PageAnswer::NotModified => Fetched::NotModified,
+        let fetched = self
+            .off_pool(move || {
+                let answer = client.page(&upstream_for_fetch, &name_owned, validators.as_ref())?;
+                Ok::<_, Failure>(match answer {
+                    PageAnswer::Page {
+                        body,
+                        content_type,
+                        url,
+                        etag,
+                        last_modified,
+                    } => {
+                        let files =
+                            parse::parse_page(&body, content_type.as_deref(), &url, &name_owned)
+                                .map_err(|e| {
+                                    Failure(format!(
+                                        "upstream {} sent a page for {name_owned} that cannot \
+                                         be read: {e}",
+                                        upstream_for_fetch.url
+                                    ))
+                                })?;
+                        Fetched::Page(files, etag, last_modified)
+                    }
+                    PageAnswer::NotFound => Fetched::NotFound,
+                    PageAnswer::NotModified => Fetched::NotModified,
+                })
             })
-        })
-        .await
-        .map_err(|e| Failure(format!("upstream fetch did not run: {e}")))
-        .and_then(|r| r);
+            .await
+            .map_err(|e| Failure(format!("upstream fetch did not run: {e}")))
+            .and_then(|r| r);
         let fetched = match fetched {
             Ok(fetched) => fetched,
             Err(failure) => {
