@@ -202,5 +202,34 @@ mod tests {
         let proxies: FileConfig =
             toml::from_str("trusted_proxies = [\"127.0.0.1\", \"10.0.0.0/8\"]").unwrap();
         assert_eq!(proxies.trusted_proxies.unwrap().len(), 2);
+        let upstreams: FileConfig = toml::from_str(
+            "upstream_cache_max_size = \"50GiB\"\nupstream_allow_private_networks = true",
+        )
+        .unwrap();
+        assert_eq!(
+            upstreams.upstream_cache_max_size.unwrap().bytes().unwrap(),
+            50 << 30
+        );
+        assert_eq!(upstreams.upstream_allow_private_networks, Some(true));
+    }
+
+    #[test]
+    fn the_sample_config_is_valid_with_every_key_uncommented() {
+        let sample = include_str!("../packaging/wheelhouse.toml");
+        let uncommented: String = sample
+            .lines()
+            .map(|line| match line.strip_prefix("# ") {
+                Some(rest)
+                    if rest
+                        .split_once(" = ")
+                        .is_some_and(|(k, _)| !k.contains(' ')) =>
+                {
+                    rest
+                }
+                _ => line,
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        toml::from_str::<FileConfig>(&uncommented).unwrap();
     }
 }

@@ -22,11 +22,33 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Why an upstream gave no usable answer: said in the 502 that reaches the client.
 #[derive(Debug, Clone)]
-pub struct Failure(pub String);
+pub struct Failure {
+    pub reason: String,
+    /// The upstream could not be reached or failed itself (5xx), as opposed to answering
+    /// something unusable for one request.
+    pub down: bool,
+}
 
 impl Failure {
-    fn new(upstream: &Upstream, what: impl std::fmt::Display) -> Failure {
-        Failure(format!("upstream {} {what}", upstream.url))
+    pub fn new(upstream: &Upstream, what: impl std::fmt::Display) -> Failure {
+        Failure {
+            reason: format!("upstream {} {what}", upstream.url),
+            down: false,
+        }
+    }
+
+    fn down(upstream: &Upstream, what: impl std::fmt::Display) -> Failure {
+        Failure {
+            down: true,
+            ..Failure::new(upstream, what)
+        }
+    }
+
+    pub fn other(reason: String) -> Failure {
+        Failure {
+            reason,
+            down: false,
+        }
     }
 }
 
@@ -103,6 +125,12 @@ impl Client {
             304 => return Ok(PageAnswer::NotModified),
             404 | 410 => return Ok(PageAnswer::NotFound),
             200 => {}
+            500.. => {
+                return Err(Failure::down(
+                    upstream,
+                    format!("answered {status} for {url}"),
+                ));
+            }
             _ => {
                 return Err(Failure::new(
                     upstream,
@@ -199,7 +227,7 @@ impl Client {
                 .timeout_global(timeout)
                 .build()
                 .call()
-                .map_err(|e| Failure::new(upstream, format!("is unreachable ({url}): {e}")))?;
+                .map_err(|e| Failure::down(upstream, format!("is unreachable ({url}): {e}")))?;
             if !response.status().is_redirection() || response.status().as_u16() == 304 {
                 return Ok((response, url));
             }

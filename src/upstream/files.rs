@@ -237,10 +237,10 @@ impl Upstreams {
                 body.take(MAX_METADATA_BYTES + 1)
                     .read_to_end(&mut bytes)
                     .map_err(|e| {
-                        Failure(format!("upstream {} broke off {url}: {e}", upstream.url))
+                        Failure::other(format!("upstream {} broke off {url}: {e}", upstream.url))
                     })?;
                 if bytes.len() as u64 > MAX_METADATA_BYTES {
-                    return Err(Failure(format!(
+                    return Err(Failure::other(format!(
                         "upstream {} sent metadata over 16 MiB",
                         upstream.url
                     )));
@@ -248,7 +248,7 @@ impl Upstreams {
                 Ok(bytes)
             })
             .await?
-            .map_err(|Failure(reason)| Error::bad_gateway(reason))?;
+            .map_err(|failure| Error::bad_gateway(failure.reason))?;
         let actual = hex::encode(Sha256::digest(&bytes));
         if actual != plan.blob.as_str() {
             return Err(Error::bad_gateway(format!(
@@ -311,7 +311,10 @@ impl Job {
     ) -> std::result::Result<u64, String> {
         let (upstream, file) = (&plan.upstream, &plan.file);
         let said = |what: String| format!("upstream {} {what}", upstream.url);
-        let (mut body, length) = self.client.open(upstream, &file.url).map_err(|f| f.0)?;
+        let (mut body, length) = self
+            .client
+            .open(upstream, &file.url)
+            .map_err(|f| f.reason)?;
         let listed = file.size.and_then(|s| u64::try_from(s).ok());
         if let (Some(listed), Some(length)) = (listed, length)
             && listed != length

@@ -12,6 +12,7 @@ pub mod parse;
 pub mod rules;
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{Semaphore, oneshot};
 
@@ -23,6 +24,8 @@ use crate::error::{Error, Result};
 /// Each runs on a thread of its own, never on the blocking pool the database work shares: a
 /// slow or hung upstream must not slow down anyone's index pages.
 const MAX_FETCHES: usize = 32;
+/// How long an upstream that failed is left alone before it is asked again.
+const REST_AFTER_FAILURE: Duration = Duration::from_secs(30);
 
 /// The upstream side of the server: one HTTP client, the fetches in flight, the limits.
 pub struct Upstreams {
@@ -33,6 +36,8 @@ pub struct Upstreams {
     /// Upstream bytes held beyond this are evicted, least recently used first.
     cache_max_bytes: Option<u64>,
     fetch_slots: Arc<Semaphore>,
+    /// Upstreams whose last request failed, and until when they are not asked again.
+    resting: std::sync::Mutex<std::collections::HashMap<i64, Instant>>,
 }
 
 impl Upstreams {
@@ -47,7 +52,30 @@ impl Upstreams {
             max_file_bytes,
             cache_max_bytes,
             fetch_slots: Arc::new(Semaphore::new(MAX_FETCHES)),
+            resting: Default::default(),
         }
+    }
+
+    /// Whether the upstream failed within the last [`REST_AFTER_FAILURE`]: while it rests,
+    /// pages are answered from the cache at once instead of each waiting out a timeout.
+    fn is_resting(&self, upstream_id: i64) -> bool {
+        let mut resting = self.resting.lock().expect("resting map poisoned");
+        match resting.get(&upstream_id) {
+            Some(until) if *until > Instant::now() => true,
+            Some(_) => {
+                resting.remove(&upstream_id);
+                false
+            }
+            None => false,
+        }
+    }
+
+    fn rest(&self, upstream_id: i64) {
+        let until = Instant::now() + REST_AFTER_FAILURE;
+        self.resting
+            .lock()
+            .expect("resting map poisoned")
+            .insert(upstream_id, until);
     }
 
     /// Runs blocking upstream work on a thread of its own once a fetch slot is free; the slot

@@ -84,9 +84,9 @@ impl Upstreams {
             match self.refresh(db, &upstream, &plan.name, cached).await {
                 Ok(Some(page)) => return Ok(page),
                 Ok(None) => continue,
-                Err(Failure(reason)) => {
-                    tracing::warn!("{reason}");
-                    failures.push(reason);
+                Err(failure) => {
+                    tracing::warn!("{}", failure.reason);
+                    failures.push(failure.reason);
                 }
             }
         }
@@ -112,8 +112,14 @@ impl Upstreams {
         let client = self.client.clone();
         let (upstream_for_fetch, name_owned) = (upstream.clone(), name.to_string());
         let validators = cached.as_ref().map(|(page, _)| page.clone());
-        let fetched = self
-            .off_pool(move || {
+        let resting = self.is_resting(upstream.id);
+        let fetched = if resting {
+            Err(Failure::other(format!(
+                "upstream {} was unreachable moments ago and is asked again shortly",
+                upstream.url
+            )))
+        } else {
+            self.off_pool(move || {
                 let answer = client.page(&upstream_for_fetch, &name_owned, validators.as_ref())?;
                 Ok::<_, Failure>(match answer {
                     PageAnswer::Page {
@@ -126,7 +132,7 @@ impl Upstreams {
                         let files =
                             parse::parse_page(&body, content_type.as_deref(), &url, &name_owned)
                                 .map_err(|e| {
-                                    Failure(format!(
+                                    Failure::other(format!(
                                         "upstream {} sent a page for {name_owned} that cannot \
                                          be read: {e}",
                                         upstream_for_fetch.url
@@ -139,11 +145,17 @@ impl Upstreams {
                 })
             })
             .await
-            .map_err(|e| Failure(format!("upstream fetch did not run: {e}")))
-            .and_then(|r| r);
+            .map_err(|e| Failure::other(format!("upstream fetch did not run: {e}")))
+            .and_then(|r| r)
+        };
         let fetched = match fetched {
             Ok(fetched) => fetched,
             Err(failure) => {
+                // Only an upstream that is down rests: an unusable answer for one name must
+                // not let one reader keep the group's other names from being fetched.
+                if failure.down && !resting {
+                    self.rest(upstream.id);
+                }
                 return match cached {
                     Some((page, files)) if page.found => Ok(Some(answer(name, files, true))),
                     // The last answer was "no such name": keep to it while the upstream is down.
@@ -186,7 +198,7 @@ impl Upstreams {
                 Ok(result)
             })
             .await
-            .map_err(|e| Failure(format!("cannot keep the upstream page of {name}: {e}")))?;
+            .map_err(|e| Failure::other(format!("cannot keep the upstream page of {name}: {e}")))?;
         Ok(stored.map(|files| answer(name, files, false)))
     }
 }
