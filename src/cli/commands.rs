@@ -33,7 +33,7 @@ pub(super) fn restore(source: &Path, data_dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn read_password_line() -> anyhow::Result<String> {
+pub(super) fn read_password_line() -> anyhow::Result<String> {
     let mut line = String::new();
     std::io::stdin()
         .lock()

@@ -3,6 +3,7 @@
 
 mod commands;
 mod provision;
+mod upstreams;
 
 use std::io::Write;
 use std::net::TcpListener;
@@ -222,6 +223,9 @@ enum GroupCommand {
     Remove {
         path: String,
     },
+    /// A top-level group's upstream indexes and their name rules.
+    #[command(subcommand)]
+    Upstream(upstreams::UpstreamCommand),
 }
 
 #[derive(Subcommand)]

@@ -163,6 +163,9 @@ pub(super) fn group(conn: &mut rusqlite::Connection, cmd: GroupCommand) -> anyho
             let id = group_at(conn, &path)?;
             structure::delete_group(conn, OPERATOR, &id.to_string())?;
         }
+        GroupCommand::Upstream(cmd) => {
+            super::upstreams::run(conn, cmd, super::commands::read_password_line)?
+        }
     }
     Ok(())
 }

@@ -15,6 +15,7 @@ mod pypi;
 mod simple;
 mod site;
 mod upload_form;
+mod upstreams_api;
 mod users_api;
 mod warehouse;
 
@@ -47,6 +48,7 @@ fn declare(routes: &mut Routes) {
     users_api::configure(routes);
     groups_api::configure(routes);
     members_api::configure(routes);
+    upstreams_api::configure(routes);
     openapi::configure(routes);
     routes.web_pages(pages::configure);
     ops::configure(routes);

@@ -11,17 +11,17 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::openapi::{ContentBuilder, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
-use super::{api, api_views, groups_api, members_api, users_api};
+use super::{api, api_views, groups_api, members_api, upstreams_api, users_api};
 
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "Wheelhouse management API",
         description = "The part of GitLab's REST API (v4) that concerns users, personal access \
-            tokens, groups, projects, members, deploy tokens and PyPI packages. Authenticate with \
-            a personal access token in `PRIVATE-TOKEN` or `Authorization: Bearer`: `read_api` or \
-            `api` to read, `api` to change. Lists are paged as GitLab pages them (`page`, \
-            `per_page`; `X-Total`, `X-Next-Page`, `Link`)."
+            tokens, groups, projects, members, deploy tokens, a group's upstream indexes and PyPI \
+            packages. Authenticate with a personal access token in `PRIVATE-TOKEN` or \
+            `Authorization: Bearer`: `read_api` or `api` to read, `api` to change. Lists are \
+            paged as GitLab pages them (`page`, `per_page`; `X-Total`, `X-Next-Page`, `Link`)."
     ),
     paths(
         users_api::version,
@@ -59,6 +59,14 @@ use super::{api, api_views, groups_api, members_api, users_api};
         members_api::list_tokens,
         members_api::create_token,
         members_api::revoke_token,
+        upstreams_api::list,
+        upstreams_api::add,
+        upstreams_api::show,
+        upstreams_api::update,
+        upstreams_api::remove,
+        upstreams_api::list_rules,
+        upstreams_api::add_rule,
+        upstreams_api::remove_rule,
         api::list_packages,
         api::list_group_packages,
         api::show_package,
@@ -191,7 +199,7 @@ mod tests {
         assert_eq!(doc["openapi"].as_str().map(|v| &v[..2]), Some("3."));
         let paths = doc["paths"].as_object().unwrap();
         let operations: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();
-        assert_eq!(operations, 45, "{:?}", paths.keys().collect::<Vec<_>>());
+        assert_eq!(operations, 53, "{:?}", paths.keys().collect::<Vec<_>>());
         let user = &paths["/api/v4/users/{user_id}"]["get"]["responses"];
         assert_eq!(
             user["200"]["content"]["application/json"]["schema"]["$ref"],
@@ -204,6 +212,8 @@ mod tests {
             "ProjectView",
             "PackageFileView",
             "MemberView",
+            "UpstreamView",
+            "UpstreamRuleView",
             "ErrorView",
         ] {
             assert!(schemas.contains_key(name), "{name} is missing");

@@ -97,6 +97,9 @@ struct Target {
     filename: String,
     group_deploy_token: i64,
     project_deploy_token: i64,
+    /// An upstream and a name rule of the group.
+    upstream_id: i64,
+    rule_id: i64,
 }
 
 fn db_path(server: &Server) -> PathBuf {
@@ -261,6 +264,14 @@ fn seed() -> Seeded {
             &server,
             &format!("SELECT id FROM namespaces WHERE full_path = '{group}'"),
         );
+        let upstream_id = server.cli(&[
+            "group",
+            "upstream",
+            "add",
+            group,
+            "http://127.0.0.1:9/simple/",
+        ]);
+        let rule_id = server.cli(&["group", "upstream", "rule", "add", group, "deny", "evil-*"]);
         targets.insert(
             group,
             Target {
@@ -275,6 +286,8 @@ fn seed() -> Seeded {
                 filename,
                 group_deploy_token: deploy_token("namespace_id", group_id),
                 project_deploy_token: deploy_token("project_id", project_id),
+                upstream_id: upstream_id.parse().unwrap(),
+                rule_id: rule_id.parse().unwrap(),
             },
         );
     }
@@ -661,6 +674,8 @@ fn build(s: &Seeded, route: &RouteSpec, place: Option<Place>, t: &Target, n: usi
             })
             .to_string(),
             "package_id" => t.package_id.to_string(),
+            "upstream_id" => t.upstream_id.to_string(),
+            "rule_id" => t.rule_id.to_string(),
             "file_id" => t.file_id.to_string(),
             "name" | "project" | "package" => package.clone(),
             "sha256" => t.sha256.clone(),
@@ -722,6 +737,13 @@ fn build(s: &Seeded, route: &RouteSpec, place: Option<Place>, t: &Target, n: usi
                     "password": "matrix-password-2"
                 }),
                 Operation::UsersAdmin => serde_json::json!({"email": "victim@example.org"}),
+                Operation::UpstreamsManage if route.path.ends_with("/upstreams") => {
+                    serde_json::json!({"url": format!("http://127.0.0.1:9/{unique}/")})
+                }
+                Operation::UpstreamsManage if route.path.ends_with("/upstream_rules") => {
+                    serde_json::json!({"kind": "reserve", "pattern": unique})
+                }
+                Operation::UpstreamsManage => serde_json::json!({"cache_validity_hours": 1}),
                 _ => serde_json::json!({}),
             };
             (
@@ -729,6 +751,7 @@ fn build(s: &Seeded, route: &RouteSpec, place: Option<Place>, t: &Target, n: usi
                 serde_json::to_vec(&json).unwrap(),
             )
         } else if method == "POST" {
+            let upstream_url = format!("http://127.0.0.1:9/{unique}/");
             // Web forms: every field any form reads, with values each accepts.
             let fields = [
                 ("visibility", "private"),
@@ -742,6 +765,10 @@ fn build(s: &Seeded, route: &RouteSpec, place: Option<Place>, t: &Target, n: usi
                 ("new_password", "matrix-password-1"),
                 ("password", "matrix-password-3"),
                 ("email", "x@example.org"),
+                ("url", &upstream_url),
+                ("cache_hours", "12"),
+                ("kind", "allow"),
+                ("pattern", unique.as_str()),
             ];
             let mut fields: Vec<(&str, &str)> = fields.to_vec();
             if operation == Operation::PublicSignIn {

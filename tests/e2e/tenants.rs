@@ -94,6 +94,8 @@ struct Seeded {
     deploy_token_ids: Vec<i64>,
     package_ids: Vec<i64>,
     file_ids: Vec<i64>,
+    upstream_ids: Vec<i64>,
+    rule_ids: Vec<i64>,
     /// Package names A publishes, for B's look-alike uploads.
     a_names: Vec<&'static str>,
 }
@@ -158,6 +160,11 @@ fn seed() -> Seeded {
             "read_package_registry,write_package_registry",
         ]);
     }
+    // A's upstream; its deny-all rule keeps A's indexes from asking it anything.
+    let upstream = server.cli(&["group", "upstream", "add", "acme", "http://127.0.0.1:9/a/"]);
+    let rule = server.cli(&["group", "upstream", "rule", "add", "acme", "deny", "*"]);
+    let upstream_ids = vec![upstream.parse().unwrap(), 999];
+    let rule_ids = vec![rule.parse().unwrap(), 999];
     let alice_auth = basic("__token__", &alice);
     let a_names = vec!["secretpkg", "mlnet", "toolkit", "webapp"];
     for (project, name) in [
@@ -274,6 +281,8 @@ fn seed() -> Seeded {
         deploy_token_ids,
         package_ids,
         file_ids,
+        upstream_ids,
+        rule_ids,
         a_names,
     }
 }
@@ -320,6 +329,8 @@ fn view_of_a(s: &Seeded) -> BTreeMap<String, String> {
         read(format!("/api/v4/groups/{id}/members"));
         read(format!("/api/v4/groups/{id}/deploy_tokens"));
         read(format!("/api/v4/groups/{id}/packages"));
+        read(format!("/api/v4/groups/{id}/upstreams"));
+        read(format!("/api/v4/groups/{id}/upstream_rules"));
     }
     for (id, _) in &s.a_projects {
         read(format!("/api/v4/projects/{id}"));
@@ -398,6 +409,9 @@ fn body_for(schema: &Value, components: &Value, s: &Seeded, rng: &mut Rng) -> Va
             "username" => json!(rng.pick(&["alice", "bob", "evil"])),
             "email" => json!("bob@evil.example"),
             "password" => json!("bob-owns-you-now"),
+            "url" => json!(rng.pick(&["http://127.0.0.1:9/evil/", "ftp://evil/", "evil"])),
+            "kind" => json!(rng.pick(&["reserve", "allow", "deny"])),
+            "pattern" => json!(rng.pick(&["secretpkg", "*", "acme-*"])),
             _ => match property["type"].as_str().or(property["type"][0].as_str()) {
                 Some("boolean") => json!(rng.chance(50)),
                 Some("integer") => json!(rng.below(100)),
@@ -440,6 +454,8 @@ fn fill(template: &str, s: &Seeded, rng: &mut Rng) -> String {
             "token_id" => rng.pick(&s.deploy_token_ids).to_string(),
             "package_id" => rng.pick(&s.package_ids).to_string(),
             "file_id" => rng.pick(&s.file_ids).to_string(),
+            "upstream_id" => rng.pick(&s.upstream_ids).to_string(),
+            "rule_id" => rng.pick(&s.rule_ids).to_string(),
             other => panic!("no pool for the path parameter {other} of {template}"),
         };
         out.push_str(&value);

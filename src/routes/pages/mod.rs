@@ -7,6 +7,7 @@ mod browse;
 mod places;
 mod return_to;
 mod settings;
+mod upstreams;
 
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::{StatusCode, header};

@@ -55,6 +55,16 @@ pub const PLACE_ROUTES: &[PlaceRoute] = &[
         "settings/deploy_tokens/{token_id}/revoke",
         Operation::DeployTokensRevoke,
     ),
+    post("settings/upstreams", Operation::UpstreamsManage),
+    post(
+        "settings/upstreams/{upstream_id}/remove",
+        Operation::UpstreamsManage,
+    ),
+    post("settings/upstream_rules", Operation::UpstreamsManage),
+    post(
+        "settings/upstream_rules/{rule_id}/remove",
+        Operation::UpstreamsManage,
+    ),
 ];
 
 /// The place route a request below a place asks for, with the segments its `{…}` took.

@@ -1,11 +1,13 @@
 //! Pages and forms for maintainers: a project's or group's settings (visibility, the upload
-//! policy, members and roles, deploy tokens) and yank, unyank and delete of package versions.
+//! policy, members and roles, deploy tokens, a top-level group's upstreams) and yank, unyank
+//! and delete of package versions.
 
 use actix_web::{HttpRequest, web};
 use askama::Template;
 
 use super::browse::{MemberRow, split_place};
 use super::places;
+use super::upstreams::{self, UpstreamSection};
 use super::{
     Chrome, Fields, PageResult, Visitor, form_status, page_error, see_other, show, token_state,
     visit,
@@ -71,6 +73,8 @@ struct SettingsPage {
     is_owner: bool,
     members: Vec<MemberRow>,
     deploy_tokens: Vec<DeployTokenRow>,
+    /// A top-level group's upstreams and name rules, for its owners.
+    upstreams: Option<UpstreamSection>,
     /// A deploy token just created: (username, secret), shown only now.
     created: Option<(String, String)>,
     problem: Option<String>,
@@ -117,6 +121,7 @@ fn settings_view(
         .iter()
         .map(DeployTokenRow::new)
         .collect();
+    let upstreams = upstreams::section(conn, &api.caller(), &target)?;
     let (is_project, visibility, allow_file_replace, full_path) = match &target {
         Target::Project(p) => (
             true,
@@ -138,6 +143,7 @@ fn settings_view(
         is_owner,
         members,
         deploy_tokens,
+        upstreams,
         created,
         problem,
         roles: ROLES,
@@ -265,6 +271,22 @@ pub(super) async fn place_form(
                 let (target, _) = target_of(conn, &api, &place)?;
                 deploy_tokens::revoke(conn, &api.caller(), &target, id)?;
                 Ok(Done::Back(settings_url(&place)))
+            }
+            "settings/upstreams"
+            | "settings/upstreams/{upstream_id}/remove"
+            | "settings/upstream_rules"
+            | "settings/upstream_rules/{rule_id}/remove" => {
+                let (target, _) = target_of(conn, &api, &place)?;
+                let id = taken.first().and_then(|t| t.parse().ok());
+                match upstreams::form(conn, &api.caller(), &target, route.pattern, id, &fields) {
+                    Ok(()) => Ok(Done::Back(settings_url(&place))),
+                    // What was wrong shows above the form, as for deploy tokens.
+                    Err(Error::BadRequest(problem) | Error::Conflict(problem)) => {
+                        let page = settings_view(conn, visitor, &place, None, Some(problem))?;
+                        Ok(Done::Show(Box::new(page)))
+                    }
+                    Err(other) => Err(other),
+                }
             }
             _ => Err(no_such_page()),
         }
