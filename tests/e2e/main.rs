@@ -23,4 +23,5 @@ mod tenancy;
 mod tenants;
 mod trust;
 mod uploads;
+mod upstream;
 mod web;
