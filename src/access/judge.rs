@@ -94,7 +94,9 @@ fn refusal(op: Operation) -> &'static str {
         | DeployTokensCreate | DeployTokensRevoke => {
             "403 Forbidden: this needs the maintainer role (or higher)"
         }
-        PlaceUpdate | PlaceDelete => "403 Forbidden: this needs the owner role",
+        PlaceUpdate | PlaceDelete | UpstreamsList | UpstreamsManage => {
+            "403 Forbidden: this needs the owner role"
+        }
         PageView | PackagesRead | PackagesDownload => {
             "403 Forbidden: the token has no scope that reads packages"
         }

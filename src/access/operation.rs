@@ -75,6 +75,12 @@ pub enum Operation {
     /// Revoke one.
     DeployTokensRevoke,
 
+    // Upstream indexes of a top-level group and its name rules (owners).
+    /// List a group's upstreams (never their passwords) and name rules.
+    UpstreamsList,
+    /// Add, change or remove upstreams and name rules.
+    UpstreamsManage,
+
     // Packages.
     /// Index pages, JSON metadata, package lists and package pages.
     PackagesRead,
@@ -91,7 +97,7 @@ pub enum Operation {
 impl Operation {
     /// Every operation, for tests that walk the table (`decide` answers each of them for any
     /// caller and visibility).
-    pub const ALL: [Operation; 33] = [
+    pub const ALL: [Operation; 35] = [
         Operation::PublicHealth,
         Operation::PublicStatic,
         Operation::PublicApiInfo,
@@ -120,6 +126,8 @@ impl Operation {
         Operation::DeployTokensList,
         Operation::DeployTokensCreate,
         Operation::DeployTokensRevoke,
+        Operation::UpstreamsList,
+        Operation::UpstreamsManage,
         Operation::PackagesRead,
         Operation::PackagesDownload,
         Operation::PackagesUpload,

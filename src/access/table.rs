@@ -200,11 +200,18 @@ const fn rule(op: Operation) -> Rule {
             },
             ApiWrite,
         ),
-        PlaceUpdate | PlaceDelete => (
+        PlaceUpdate | PlaceDelete | UpstreamsManage => (
             Target {
                 min: Some(Role::Owner),
             },
             ApiWrite,
+        ),
+        // Upstream URLs and user names say where a group's packages come from: owners only.
+        UpstreamsList => (
+            Target {
+                min: Some(Role::Owner),
+            },
+            ApiRead,
         ),
         PageView => (Target { min: Option::None }, None),
         PackagesRead | PackagesDownload => (Target { min: Option::None }, PackageRead),

@@ -428,3 +428,40 @@ pub fn cached_filenames(conn: &Connection, group_id: i64, name: &str) -> Result<
         .collect::<rusqlite::Result<_>>()?;
     Ok(rows)
 }
+
+/// Sets an upstream's freshness window and credentials (`None` leaves them as they are;
+/// `Some((None, None))` clears them).
+pub fn update(
+    conn: &Connection,
+    group_id: i64,
+    id: i64,
+    cache_hours: Option<i64>,
+    credentials: Option<(Option<&str>, Option<&str>)>,
+) -> Result<bool> {
+    let mut changed = conn.execute(
+        "UPDATE upstreams SET cache_hours = COALESCE(?3, cache_hours)
+         WHERE group_id = ?1 AND id = ?2",
+        params![group_id, id, cache_hours],
+    )?;
+    if let Some((username, password)) = credentials {
+        changed = conn.execute(
+            "UPDATE upstreams SET username = ?3, password = ?4 WHERE group_id = ?1 AND id = ?2",
+            params![group_id, id, username, password],
+        )?;
+    }
+    Ok(changed > 0)
+}
+
+/// Numbers a group's upstreams 1, 2, … in the order given (ids of the group, all of them).
+pub fn set_order(conn: &Connection, group_id: i64, ids: &[i64]) -> Result<()> {
+    let mut stmt =
+        conn.prepare("UPDATE upstreams SET position = ?3 WHERE group_id = ?1 AND id = ?2")?;
+    for (at, id) in ids.iter().enumerate() {
+        stmt.execute(params![group_id, id, at as i64 + 1])?;
+    }
+    Ok(())
+}
+
+pub fn find_rule(conn: &Connection, group_id: i64, id: i64) -> Result<Option<Rule>> {
+    Ok(list_rules(conn, group_id)?.into_iter().find(|r| r.id == id))
+}

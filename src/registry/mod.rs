@@ -13,5 +13,6 @@ pub mod membership;
 pub mod structure;
 pub mod tokens;
 pub mod upload;
+pub mod upstreams;
 pub mod users;
 pub mod validate;
