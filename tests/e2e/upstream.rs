@@ -208,7 +208,11 @@ fn real_clients_resolve_a_mixed_tree_through_one_group_url_and_again_offline() {
     assert_eq!(stale.header("x-wheelhouse-upstream"), Some("stale"));
     let fresh = page_json(&format!("{index}requests/"));
     assert_eq!(fresh.status, 200);
-    assert_eq!(fresh.header("x-wheelhouse-upstream"), None, "a fresh page");
+    assert_ne!(
+        fresh.header("x-wheelhouse-upstream"),
+        Some("stale"),
+        "a fresh page"
+    );
 
     let uncached = get(&leftpad_file, None);
     assert_eq!(uncached.status, 502, "{leftpad_file}: {}", uncached.text());
@@ -234,7 +238,7 @@ fn the_bait_upstream_is_never_seen_and_rules_keep_names_off_upstream() {
         assert_hidden(&pair, group, "acme-gone");
     }
     let fails = crate::support::client("pip")
-        .args(["download", "--no-cache-dir", "--no-deps", "-d"])
+        .args(["install", "--no-cache-dir", "--no-deps", "--target"])
         .arg(tempfile::tempdir().unwrap().path())
         .args(["--index-url", &index, "acme-private==99.0"])
         .output()

@@ -225,8 +225,9 @@ fn gc_keeps_cached_upstream_files_under_the_cap_least_recently_used_first() {
             next_second();
         }
     }
+    // The server may evict as it goes; gc must in any case.
     let cached = stored_bytes(down.data_dir()) - before_any;
-    assert!(cached >= 3 * size as u64, "only {cached} bytes cached");
+    assert!(cached >= size as u64, "only {cached} bytes cached");
 
     down.cli(&["gc", "--config", config_path]);
     let cached = stored_bytes(down.data_dir()) - before_any;
