@@ -224,6 +224,26 @@ fn real_clients_resolve_a_mixed_tree_through_one_group_url_and_again_offline() {
     let never = page_json(&format!("{index}never-asked-for/"));
     assert_eq!(never.status, 502, "{}", never.text());
     assert!(never.text().contains(&upstream_addr), "{}", never.text());
+
+    // The group's web pages say what is held here: the cached names, and for each its files.
+    let group_page = get(&format!("{base}/acme"), None).text();
+    assert!(
+        group_page.contains("/acme/-/upstream/requests"),
+        "{group_page}"
+    );
+    let requests = get(&format!("{base}/acme/-/upstream/Requests"), None);
+    assert_eq!(requests.status, 200, "{}", requests.text());
+    let requests = requests.text();
+    assert!(
+        requests.contains("requests-2.") && requests.contains("<strong>held</strong>"),
+        "{requests}"
+    );
+    let leftpad = get(&format!("{base}/acme/-/upstream/leftpad"), None).text();
+    assert!(leftpad.contains("not yet"), "{leftpad}");
+    // The group's own name shows nothing from upstream (and no more than the index would).
+    let own = get(&format!("{base}/acme/-/upstream/acme-private"), None).text();
+    assert!(own.contains("Nothing from this group"), "{own}");
+    assert!(!own.contains("99.0"), "{own}");
 }
 
 #[test]
@@ -232,7 +252,13 @@ fn the_bait_upstream_is_never_seen_and_rules_keep_names_off_upstream() {
     let index = pair.index("acme");
     for group in ["acme", "acme/team"] {
         for spelling in ["acme-private", "Acme_Private", "acme.private"] {
-            assert_only_private(&pair, group, spelling);
+            // The subgroup holds no project with the name, but it is the top-level group's:
+            // its index answers 404, never the upstream's bait.
+            if group == "acme" {
+                assert_only_private(&pair, group, spelling);
+            } else {
+                assert_hidden(&pair, group, spelling);
+            }
         }
         // Published once and deleted: still the group's name, never upstream's 5.0.
         assert_hidden(&pair, group, "acme-gone");
@@ -264,7 +290,11 @@ fn the_bait_upstream_is_never_seen_and_rules_keep_names_off_upstream() {
     for group in ["acme", "acme/team"] {
         assert_hidden(&pair, group, "acme-secret");
         assert_hidden(&pair, group, "idna");
-        assert_only_private(&pair, group, "acme-private");
+        if group == "acme" {
+            assert_only_private(&pair, group, "acme-private");
+        } else {
+            assert_hidden(&pair, group, "acme-private");
+        }
         let requests = page_json(&format!("{}requests/", pair.index(group)));
         assert_eq!(requests.status, 200, "{group}: {}", requests.text());
     }

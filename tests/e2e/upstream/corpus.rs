@@ -163,7 +163,8 @@ fn publish(
 /// upstream pages stale at once, for the offline answers). All three use the upstream.
 pub fn pair() -> Pair {
     let (upstream, upstream_index) = upstream();
-    let down = Server::start();
+    // The upstream is on loopback, which only an operator's setting allows.
+    let down = Server::start_with(&["--upstream-allow-private-networks"]);
     let down_token = downstream(&down, &upstream_index);
     Pair {
         upstream: Some(upstream),

@@ -22,7 +22,10 @@ fn noise(seed: &str, len: usize) -> Vec<u8> {
 
 /// A downstream server with a public top-level group `h` whose one upstream is `fake`.
 fn downstream(fake: &FakeUpstream, extra: &[&str]) -> (Server, String) {
-    let down = Server::start_with(extra);
+    // The fake upstream is on loopback, which only an operator's setting allows.
+    let mut args = vec!["--upstream-allow-private-networks"];
+    args.extend_from_slice(extra);
+    let down = Server::start_with(&args);
     down.cli(&["group", "add", "h", "--visibility", "public"]);
     down.cli(&["group", "upstream", "add", "h", &fake.index()]);
     let index = format!("{}/simple/", down.group_api("h"));
