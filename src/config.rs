@@ -26,6 +26,10 @@ pub struct Config {
     pub trusted_proxies: crate::proxy::TrustedProxies,
     /// How long an upload may send nothing before it is dropped with 408 (slow-loris defence).
     pub upload_idle_timeout: std::time::Duration,
+    /// Bytes of upstream files kept before the least recently used are evicted (None: no cap).
+    pub upstream_cache_max_bytes: Option<u64>,
+    /// Whether upstream indexes may be on loopback, private or link-local addresses.
+    pub upstream_allow_private_networks: bool,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -45,6 +49,8 @@ impl Config {
             max_auth_failures: DEFAULT_MAX_AUTH_FAILURES,
             trusted_proxies: Default::default(),
             upload_idle_timeout: DEFAULT_UPLOAD_IDLE_TIMEOUT,
+            upstream_cache_max_bytes: None,
+            upstream_allow_private_networks: false,
         }
     }
 
@@ -66,6 +72,8 @@ pub struct FileConfig {
     /// Addresses or CIDR blocks: `["127.0.0.1", "10.0.0.0/8"]`.
     pub trusted_proxies: Option<Vec<String>>,
     pub upload_idle_timeout_seconds: Option<u64>,
+    pub upstream_cache_max_size: Option<SizeValue>,
+    pub upstream_allow_private_networks: Option<bool>,
 }
 
 /// A size written as a number of bytes or as text with a unit (`"512MiB"`).
@@ -194,5 +202,34 @@ mod tests {
         let proxies: FileConfig =
             toml::from_str("trusted_proxies = [\"127.0.0.1\", \"10.0.0.0/8\"]").unwrap();
         assert_eq!(proxies.trusted_proxies.unwrap().len(), 2);
+        let upstreams: FileConfig = toml::from_str(
+            "upstream_cache_max_size = \"50GiB\"\nupstream_allow_private_networks = true",
+        )
+        .unwrap();
+        assert_eq!(
+            upstreams.upstream_cache_max_size.unwrap().bytes().unwrap(),
+            50 << 30
+        );
+        assert_eq!(upstreams.upstream_allow_private_networks, Some(true));
+    }
+
+    #[test]
+    fn the_sample_config_is_valid_with_every_key_uncommented() {
+        let sample = include_str!("../packaging/wheelhouse.toml");
+        let uncommented: String = sample
+            .lines()
+            .map(|line| match line.strip_prefix("# ") {
+                Some(rest)
+                    if rest
+                        .split_once(" = ")
+                        .is_some_and(|(k, _)| !k.contains(' ')) =>
+                {
+                    rest
+                }
+                _ => line,
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        toml::from_str::<FileConfig>(&uncommented).unwrap();
     }
 }

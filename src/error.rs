@@ -33,6 +33,9 @@ pub enum Error {
     /// The client stopped sending the request body.
     #[error("{0}")]
     RequestTimeout(String),
+    /// An upstream index gave no usable answer and nothing cached stands in for it.
+    #[error("{0}")]
+    BadGateway(String),
     /// The database stayed locked past the busy timeout: the client may retry.
     #[error("the server is busy, try again")]
     Busy,
@@ -54,6 +57,9 @@ impl Error {
     }
     pub fn conflict(msg: impl Into<String>) -> Self {
         Error::Conflict(msg.into())
+    }
+    pub fn bad_gateway(msg: impl Into<String>) -> Self {
+        Error::BadGateway(msg.into())
     }
     pub fn internal(detail: impl std::fmt::Display) -> Self {
         Error::Internal(detail.to_string())
@@ -103,6 +109,7 @@ impl ResponseError for Error {
             Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Error::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+            Error::BadGateway(_) => StatusCode::BAD_GATEWAY,
             Error::Busy => StatusCode::SERVICE_UNAVAILABLE,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

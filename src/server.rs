@@ -19,6 +19,7 @@ pub struct AppState {
     pub throttle: std::sync::Arc<crate::throttle::FailureThrottle>,
     pub pages: crate::cache::PageCache,
     pub token_usage: std::sync::Arc<crate::usage::TokenUsage>,
+    pub upstreams: crate::upstream::Upstreams,
 }
 
 /// Threads per worker for blocking work (database, file reads). Each may hold a connection and
@@ -58,7 +59,13 @@ pub async fn serve(
         .map_err(|e| std::io::Error::other(e.to_string()))?;
     let throttle =
         crate::throttle::FailureThrottle::new(config.max_auth_failures, crate::throttle::WINDOW);
+    let upstreams = crate::upstream::Upstreams::new(
+        config.max_upload_bytes,
+        config.upstream_cache_max_bytes,
+        config.upstream_allow_private_networks,
+    );
     let state = web::Data::new(AppState {
+        upstreams,
         db,
         blobs,
         config,

@@ -71,6 +71,7 @@ pub(super) fn run(db: &Db, blobs: &BlobStore, command: Command) -> anyhow::Resul
     let mut conn = db.get()?;
     let conn = &mut *conn;
     match command {
+        Command::Gc { .. } => unreachable!("gc is run by cli::run"),
         Command::Yank { target, reason } => {
             let reason = reason.unwrap_or_default();
             as_operator(conn, &target, |c, m, p, f| {
@@ -100,13 +101,6 @@ pub(super) fn run(db: &Db, blobs: &BlobStore, command: Command) -> anyhow::Resul
                 anyhow::bail!("the data directory is damaged (see above)");
             }
         }
-        Command::Gc { grace_seconds } => {
-            let report = integrity::gc(conn, blobs, Duration::from_secs(grace_seconds))?;
-            println!(
-                "removed {} unreferenced blobs and {} temporary files",
-                report.blobs_removed, report.temp_files_removed
-            );
-        }
         Command::Backup { dest } => {
             let report = backup::backup(conn, blobs, &dest)?;
             println!(
@@ -132,5 +126,24 @@ pub(super) fn run(db: &Db, blobs: &BlobStore, command: Command) -> anyhow::Resul
         Command::Member(cmd) => provision::member(conn, cmd)?,
         Command::DeployToken(cmd) => provision::deploy_token(conn, cmd)?,
     }
+    Ok(())
+}
+
+/// `gc`: the upstream cache back within its size, then unreferenced blobs and temporary files.
+pub fn gc(
+    db: &crate::db::Db,
+    blobs: &BlobStore,
+    grace_seconds: u64,
+    upstream_cache_max_bytes: Option<u64>,
+) -> anyhow::Result<()> {
+    let evicted = crate::upstream::evict(db, blobs, upstream_cache_max_bytes)?;
+    if evicted > 0 {
+        println!("evicted {evicted} upstream files past the cache size");
+    }
+    let report = integrity::gc(&*db.get()?, blobs, Duration::from_secs(grace_seconds))?;
+    println!(
+        "removed {} unreferenced blobs and {} temporary files",
+        report.blobs_removed, report.temp_files_removed
+    );
     Ok(())
 }

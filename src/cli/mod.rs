@@ -25,7 +25,8 @@ use crate::registry::manage;
 )]
 struct Cli {
     /// TOML configuration file (keys: data_dir, listen, max_upload_size, workers, external_url,
-    /// max_auth_failures, trusted_proxies, upload_idle_timeout_seconds).
+    /// max_auth_failures, trusted_proxies, upload_idle_timeout_seconds, upstream_cache_max_size,
+    /// upstream_allow_private_networks).
     #[arg(long, global = true, env = "WHEELHOUSE_CONFIG")]
     config: Option<PathBuf>,
     /// Where the database and package files live [default: ~/.local/share/wheelhouse].
@@ -91,6 +92,10 @@ enum Command {
         /// upload in flight).
         #[arg(long, default_value_t = 3600)]
         grace_seconds: u64,
+        /// Also evict least recently used upstream files past this size, e.g. 20GiB
+        /// [default: the config file's upstream_cache_max_size, else no limit].
+        #[arg(long, env = "WHEELHOUSE_UPSTREAM_CACHE_MAX_SIZE")]
+        upstream_cache_max_size: Option<String>,
     },
     /// Write a consistent copy of the database and blobs to DEST (safe while the server runs).
     Backup { dest: PathBuf },
@@ -140,6 +145,14 @@ struct ServeArgs {
     /// Seconds an upload may send nothing before it is dropped with 408 [default: 30].
     #[arg(long, env = "WHEELHOUSE_UPLOAD_IDLE_TIMEOUT_SECONDS")]
     upload_idle_timeout_seconds: Option<u64>,
+    /// Files cached from groups' upstream indexes are evicted, least recently used first,
+    /// past this size, e.g. 20GiB [default: no limit].
+    #[arg(long, env = "WHEELHOUSE_UPSTREAM_CACHE_MAX_SIZE")]
+    upstream_cache_max_size: Option<String>,
+    /// Let groups' upstream indexes be on loopback, private or link-local addresses (a devpi
+    /// on the LAN); off, an owner cannot make the server fetch from services only it reaches.
+    #[arg(long, env = "WHEELHOUSE_UPSTREAM_ALLOW_PRIVATE_NETWORKS")]
+    upstream_allow_private_networks: bool,
 }
 
 #[derive(Subcommand)]
@@ -304,6 +317,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => serve(resolve_serve_config(data_dir, file, args)?),
         // Restoring must not create a database in the target first.
         Command::Restore { source } => commands::restore(&source, &data_dir),
+        Command::Gc {
+            grace_seconds,
+            upstream_cache_max_size,
+        } => {
+            let config = Config::for_data_dir(data_dir);
+            let (db, blobs) = crate::server::open_data(&config)?;
+            let cap = upstream_cache_cap(upstream_cache_max_size, &file)?;
+            commands::gc(&db, &blobs, grace_seconds, cap)
+        }
         command => {
             let config = Config::for_data_dir(data_dir);
             let (db, blobs) = crate::server::open_data(&config)?;
@@ -317,6 +339,7 @@ fn resolve_serve_config(
     file: FileConfig,
     args: ServeArgs,
 ) -> anyhow::Result<Config> {
+    let upstream_cache_max_bytes = upstream_cache_cap(args.upstream_cache_max_size, &file)?;
     let max_upload_bytes = match (args.max_upload_size, file.max_upload_size) {
         (Some(text), _) => config::parse_size(&text).context("--max-upload-size")?,
         (None, Some(value)) => value.bytes().context("max_upload_size")?,
@@ -324,6 +347,9 @@ fn resolve_serve_config(
     };
     Ok(Config {
         data_dir,
+        upstream_cache_max_bytes,
+        upstream_allow_private_networks: args.upstream_allow_private_networks
+            || file.upstream_allow_private_networks.unwrap_or(false),
         listen: args
             .listen
             .or(file.listen)
@@ -355,6 +381,15 @@ fn resolve_serve_config(
                 config::DEFAULT_UPLOAD_IDLE_TIMEOUT,
                 std::time::Duration::from_secs,
             ),
+    })
+}
+
+/// The upstream cache's size limit: the flag, else the config file, else none.
+fn upstream_cache_cap(flag: Option<String>, file: &FileConfig) -> anyhow::Result<Option<u64>> {
+    Ok(match (flag, &file.upstream_cache_max_size) {
+        (Some(text), _) => Some(config::parse_size(&text).context("--upstream-cache-max-size")?),
+        (None, Some(value)) => Some(value.bytes().context("upstream_cache_max_size")?),
+        (None, None) => None,
     })
 }
 

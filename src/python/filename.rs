@@ -112,6 +112,28 @@ impl Filename {
         Ok((parts[0], parts[1]))
     }
 
+    /// The normalized version of this file when its name part is the project `normalized_name`
+    /// (PEP 503 form), else `None`: an upstream page must not list another project's files.
+    pub fn version_of(&self, normalized_name: &str) -> Option<String> {
+        let version_if = |name_part: &str, version_part: &str| {
+            if normalize(name_part) != normalized_name {
+                return None;
+            }
+            Version::parse(version_part).ok().map(|v| v.normalized())
+        };
+        match self.kind {
+            DistKind::Wheel => {
+                let (name_part, version_part) = self.wheel_parts().ok()?;
+                version_if(name_part, version_part)
+            }
+            DistKind::SdistTarGz | DistKind::SdistZip => {
+                let stem = self.stem();
+                stem.match_indices('-')
+                    .find_map(|(i, _)| version_if(&stem[..i], &stem[i + 1..]))
+            }
+        }
+    }
+
     /// Checks that the name and version parts of the filename are `name` and `version`, after
     /// normalization: a file must not be stored under another package's name.
     pub fn check_matches(&self, name: &DistName, version: &Version) -> Result<()> {
@@ -228,6 +250,47 @@ mod tests {
         assert!(check("My.Pkg-1.0.0-py3-none-any.whl", "my_pkg", "1.0").is_ok());
         assert!(check("my-pkg-1.0.tar.gz", "my_pkg", "1.0").is_ok());
         assert!(check("my_pkg-2.0rc1.zip", "My-Pkg", "2.0-RC1").is_ok());
+    }
+
+    fn version_of(file: &str, name: &str) -> Option<String> {
+        Filename::parse(file).unwrap().version_of(name)
+    }
+
+    #[test]
+    fn finds_the_version_of_a_project() {
+        assert_eq!(
+            version_of("My.Pkg-1.0-py3-none-any.whl", "my-pkg").as_deref(),
+            Some("1.0")
+        );
+        assert_eq!(
+            version_of("my_pkg-2.0-1-cp312-abi3-linux_x86_64.whl", "my-pkg").as_deref(),
+            Some("2.0")
+        );
+        assert_eq!(
+            version_of("my-pkg-2.0RC1.tar.gz", "my-pkg").as_deref(),
+            Some("2.0rc1")
+        );
+        assert_eq!(
+            version_of("zope.interface-6.0.zip", "zope-interface").as_deref(),
+            Some("6.0")
+        );
+        // Old sdists keep `-` in the name part; the first split that is the project wins.
+        assert_eq!(
+            version_of("foo-bar-1.0.tar.gz", "foo-bar").as_deref(),
+            Some("1.0")
+        );
+    }
+
+    #[test]
+    fn finds_no_version_for_another_project() {
+        assert_eq!(version_of("foo-bar-1.0.tar.gz", "foo"), None);
+        assert_eq!(version_of("foo-1.0.tar.gz", "foo-bar"), None);
+        assert_eq!(version_of("foobar-1.0-py3-none-any.whl", "foo"), None);
+        assert_eq!(version_of("foo-1.0-py3-none-any.whl", "foo-1-0"), None);
+        assert_eq!(version_of("foo-notaversion.tar.gz", "foo"), None);
+        assert_eq!(version_of("foo.tar.gz", "foo"), None);
+        // The name is compared in its normal form only.
+        assert_eq!(version_of("foo-1.0.tar.gz", "Foo"), None);
     }
 
     #[test]

@@ -129,6 +129,7 @@ pub fn fsck(conn: &Connection, blobs: &BlobStore, repair: bool) -> Result<FsckRe
             report.findings.push(Finding::BadMetadata { file: label });
         }
     }
+    check_upstream_cache(conn, blobs, repair, &mut report, &mut referenced)?;
     for (sha, _) in blobs.list()? {
         if !referenced.contains(sha.as_str()) {
             report.findings.push(Finding::OrphanBlob {
@@ -142,6 +143,53 @@ pub fn fsck(conn: &Connection, blobs: &BlobStore, repair: bool) -> Result<FsckRe
         });
     }
     Ok(report)
+}
+
+/// Upstream files are a cache, checked like stored files. A damaged one is damage (it would be
+/// served), and `repair` quarantines it and forgets it, so it is fetched and verified again
+/// when next asked for; a missing one (after a restore: backups leave the cache out) is just
+/// forgotten by `repair`.
+fn check_upstream_cache(
+    conn: &Connection,
+    blobs: &BlobStore,
+    repair: bool,
+    report: &mut FsckReport,
+    referenced: &mut HashSet<String>,
+) -> Result<()> {
+    for (digest, size) in db::upstreams::all_blobs(conn)? {
+        let label = format!("upstream cache file {digest}");
+        let verified = Sha256Hex::parse(&digest).map(|sha| (blobs.verify(&sha), sha));
+        match verified {
+            Some((Ok((actual, actual_size)), _))
+                if actual.as_str() == digest && actual_size as i64 == size =>
+            {
+                referenced.insert(digest);
+            }
+            Some((Err(_), _)) => {
+                if repair {
+                    db::upstreams::forget_blob(conn, &digest)?;
+                    report.repaired.push(format!("forgot the missing {label}"));
+                }
+            }
+            Some((Ok(_), sha)) => {
+                if repair {
+                    let moved = blobs.quarantine(&sha)?;
+                    db::upstreams::forget_blob(conn, &digest)?;
+                    report
+                        .repaired
+                        .push(format!("quarantined {label} to {}", moved.display()));
+                }
+                report.findings.push(Finding::CorruptFile {
+                    file: label,
+                    sha256: digest,
+                });
+            }
+            None => {
+                db::upstreams::forget_blob(conn, &digest)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Extracts a file's metadata again and points its row at it, in one write transaction (the
@@ -189,6 +237,11 @@ pub fn gc(conn: &Connection, blobs: &BlobStore, grace: Duration) -> Result<GcRep
         referenced.insert(row.sha256);
         referenced.extend(row.metadata_sha256);
     }
+    referenced.extend(
+        db::upstreams::all_blobs(conn)?
+            .into_iter()
+            .map(|(sha, _)| sha),
+    );
     let old_enough = |path: &std::path::Path| {
         std::fs::metadata(path)
             .and_then(|m| m.modified())

@@ -85,6 +85,23 @@ pub async fn send(req: &HttpRequest, download: Download<'_>) -> Result<HttpRespo
     )))
 }
 
+/// A file being fetched from an upstream as it is verified, to one client of the fetch. Ranges
+/// are answered with the whole file (allowed by RFC 9110) until it is held.
+pub fn stream_fetched(filename: &str, fetch: crate::upstream::files::Streaming) -> HttpResponse {
+    let mut response = HttpResponse::Ok();
+    response
+        .insert_header((header::CONTENT_TYPE, "application/octet-stream"))
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .insert_header(ContentDisposition {
+            disposition: DispositionType::Attachment,
+            parameters: vec![DispositionParam::Filename(filename.to_string())],
+        });
+    match fetch.length {
+        Some(length) => response.body(SizedStream::new(length, fetch.body)),
+        None => response.streaming(fetch.body),
+    }
+}
+
 /// The file from `start`, `remaining` bytes, in large reads on the blocking pool.
 fn chunks(
     file: File,

@@ -14,9 +14,11 @@ use crate::blobs::Sha256Hex;
 use crate::cache::{CachedPage, PageKey};
 use crate::error::{Error, Result};
 use crate::format::{self, Format};
+use crate::python::DistName;
 use crate::registry::index;
 use crate::registry::upload::{self, UploadOutcome};
 use crate::server::AppState;
+use crate::upstream;
 
 pub fn configure(routes: &mut Routes) {
     for (prefix, kind) in [
@@ -93,7 +95,7 @@ async fn simple_page(
     }
     let generation = state.pages.generation()?;
     let reference = key.reference.clone();
-    let (body, token_id, known) = state
+    let (answer, token_id, known) = state
         .db
         .run(move |conn| {
             auth.authorized(conn, |conn, caller| {
@@ -106,28 +108,48 @@ async fn simple_page(
                 // Links are relative to the page as requested: from `…/simple/` a package is at
                 // `NAME/`, from `…/simple` at `simple/NAME/`; from `…/simple/NAME/` the files are
                 // at `../../files/`, from `…/simple/NAME` at `../files/`.
-                let body = match package {
+                let answer = match package {
                     None => {
                         let prefix = if trailing_slash { "" } else { "simple/" };
-                        simple::render_index(format, &index::package_names(conn, &scope)?, prefix)
+                        let names = index::package_names(conn, &scope)?;
+                        Answer::Page(simple::render_index(format, &names, prefix)?)
                     }
-                    Some(name) => {
-                        let prefix = if trailing_slash {
-                            "../../files/"
-                        } else {
-                            "../files/"
-                        };
-                        simple::render_package(
+                    Some(name) => match index::package_page(conn, &scope, &name) {
+                        Ok(page) => Answer::Page(simple::render_package(
                             format,
-                            &index::package_page(conn, &scope, &name)?,
-                            prefix,
-                        )
-                    }
-                }?;
-                Ok((body, token_id, known))
+                            &page,
+                            files_prefix(trailing_slash),
+                        )?),
+                        Err(missing @ Error::NotFound(_)) => {
+                            match upstream_plan(conn, &scope, &name)? {
+                                Some(plan) => Answer::Upstream(plan),
+                                None => return Err(missing),
+                            }
+                        }
+                        Err(other) => return Err(other),
+                    },
+                };
+                Ok((answer, token_id, known))
             })
         })
         .await?;
+    let body = match answer {
+        Answer::Page(body) => body,
+        // Upstream answers change with time, not with the database: never in the page cache.
+        Answer::Upstream(plan) => {
+            let page = state.upstreams.page(&state.db, plan).await?;
+            let body =
+                simple::render_upstream_package(format, &page, files_prefix(trailing_slash))?;
+            let mut response = page_response(req, format, CachedPage::new(body, token_id));
+            if page.stale {
+                response.headers_mut().insert(
+                    header::HeaderName::from_static(STALE_HEADER),
+                    header::HeaderValue::from_static("stale"),
+                );
+            }
+            return Ok(response);
+        }
+    };
     let page = CachedPage::new(body, token_id);
     // Credentials that resolved to no one (junk on a public index) got the anonymous answer:
     // it is kept under the anonymous key, so made-up credentials cannot fill the cache with
@@ -142,6 +164,36 @@ async fn simple_page(
     };
     state.pages.put(key, generation, page.clone());
     Ok(page_response(req, format, page))
+}
+
+/// Says that a page came from the cache because its upstream could not be asked.
+const STALE_HEADER: &str = "x-wheelhouse-upstream";
+
+/// What a page request turned out to be: rendered, or a name to ask the group's upstreams for.
+enum Answer {
+    Page(String),
+    Upstream(upstream::pages::PagePlan),
+}
+
+fn files_prefix(trailing_slash: bool) -> &'static str {
+    if trailing_slash {
+        "../../files/"
+    } else {
+        "../files/"
+    }
+}
+
+/// A name the group index does not hold may come from its upstreams (a project index never
+/// goes upstream). A name that is not a valid project name is never asked for.
+fn upstream_plan(
+    conn: &rusqlite::Connection,
+    scope: &access::Reader,
+    requested: &str,
+) -> Result<Option<upstream::pages::PagePlan>> {
+    let (access::Reader::Group(group), Ok(name)) = (scope, DistName::parse(requested)) else {
+        return Ok(None);
+    };
+    upstream::pages::plan(conn, group.group().id, name.normalized())
 }
 
 /// A simple page with its negotiated type, `Vary: Accept`, and an ETag answering `If-None-Match`.
@@ -176,24 +228,63 @@ async fn file(
         Some(file) => (file.to_string(), true),
         None => (requested.clone(), false),
     };
-    let stored = state
+    let wants = wants_metadata;
+    let blobs = state.blobs.clone();
+    let found = state
         .db
         .run(move |conn| {
             auth.authorized(conn, |conn, caller| {
                 let scope = access::read_index(conn, caller, kind, &reference)?;
-                index::file(conn, &scope, &sha256, &filename)
+                match index::file(conn, &scope, &sha256, &filename) {
+                    Ok(stored) => Ok(Found::Stored(stored)),
+                    Err(missing @ Error::NotFound(_)) => {
+                        let access::Reader::Group(group) = &scope else {
+                            return Err(missing);
+                        };
+                        let group_id = group.group().id;
+                        upstream::files::plan(conn, &blobs, group_id, &sha256, &filename, wants)?
+                            .map(Found::Upstream)
+                            .ok_or(missing)
+                    }
+                    Err(other) => Err(other),
+                }
             })
         })
         .await?;
-    let (blob, content_type) = if wants_metadata {
-        // Only what the index offers (PEP 643): an sdist's dynamic PKG-INFO is not served.
-        (stored.core_metadata.as_deref(), "text/plain; charset=utf-8")
+    let content_type = if wants_metadata {
+        "text/plain; charset=utf-8"
     } else {
-        (Some(stored.sha256.as_str()), "application/octet-stream")
+        "application/octet-stream"
     };
-    let blob = blob
-        .and_then(Sha256Hex::parse)
-        .ok_or_else(|| Error::not_found("404 File Not Found"))?;
+    let blob = match found {
+        Found::Stored(stored) if wants_metadata => {
+            // Only what the index offers (PEP 643): an sdist's dynamic PKG-INFO is not served.
+            stored.core_metadata.as_deref().and_then(Sha256Hex::parse)
+        }
+        Found::Stored(stored) => Sha256Hex::parse(&stored.sha256),
+        Found::Upstream(plan) if plan.last_used_at.is_some() => {
+            state.upstreams.touch(&state.db, &plan).await?;
+            Some(plan.blob)
+        }
+        Found::Upstream(plan) if plan.wants_metadata => {
+            let bytes = state
+                .upstreams
+                .fetch_metadata(&state.db, &state.blobs, plan)
+                .await?;
+            return Ok(HttpResponse::Ok()
+                .insert_header((header::CONTENT_TYPE, content_type))
+                .body(bytes));
+        }
+        Found::Upstream(plan) => {
+            let filename = plan.file.filename.clone();
+            let fetch = state
+                .upstreams
+                .fetch_file(&state.db, &state.blobs, plan)
+                .await?;
+            return Ok(download::stream_fetched(&filename, fetch));
+        }
+    };
+    let blob = blob.ok_or_else(|| Error::not_found("404 File Not Found"))?;
     download::send(
         &req,
         download::Download {
@@ -204,6 +295,12 @@ async fn file(
         },
     )
     .await
+}
+
+/// A file the index links to: stored here, or listed by one of the group's upstreams.
+enum Found {
+    Stored(crate::registry::catalog::StoredFile),
+    Upstream(upstream::files::FilePlan),
 }
 
 async fn upload_file(

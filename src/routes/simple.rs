@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::format::Format;
 use crate::registry::catalog::StoredFile;
 use crate::registry::index::{IndexEntry, PackagePage};
+use crate::upstream::pages::UpstreamPage;
 
 /// Characters that cannot stand in one URL path segment.
 const PATH_SEGMENT: &AsciiSet = &CONTROLS
@@ -47,6 +48,8 @@ struct FileView<'a> {
     metadata_sha256: Option<&'a str>,
     /// `Some(reason)` (possibly empty) when yanked.
     yanked: Option<&'a str>,
+    size: Option<i64>,
+    upload_time: Option<String>,
 }
 
 #[derive(Template)]
@@ -83,23 +86,55 @@ pub fn render_package(format: Format, page: &PackagePage, files_prefix: &str) ->
         .iter()
         .map(|f| file_view(f, files_prefix))
         .collect();
+    render_files(format, &page.name, &page.versions, files)
+}
+
+/// A package page answered from an upstream: the same page, every link leading to this server.
+pub fn render_upstream_package(
+    format: Format,
+    page: &UpstreamPage,
+    files_prefix: &str,
+) -> Result<String> {
+    let files: Vec<FileView<'_>> = page
+        .files
+        .iter()
+        .map(|f| FileView {
+            filename: &f.filename,
+            url: link(files_prefix, &f.sha256, &f.filename),
+            sha256: &f.sha256,
+            requires_python: f.requires_python.as_deref(),
+            metadata_sha256: f.metadata_sha256.as_deref(),
+            yanked: f.yanked.as_deref(),
+            size: f.size,
+            upload_time: f.upload_time.clone(),
+        })
+        .collect();
+    render_files(format, &page.name, &page.versions, files)
+}
+
+fn render_files(
+    format: Format,
+    name: &str,
+    versions: &[String],
+    files: Vec<FileView<'_>>,
+) -> Result<String> {
     if format.is_json() {
-        return Ok(package_json(page, &files));
+        return Ok(package_json(name, versions, &files));
     }
-    PackageHtml {
-        name: &page.name,
-        files,
-    }
-    .render()
-    .map_err(Error::internal)
+    PackageHtml { name, files }
+        .render()
+        .map_err(Error::internal)
 }
 
 /// Where a file is served: `PREFIX` + `SHA256/FILENAME`, the name encoded as one path segment.
 pub(super) fn file_url(files_prefix: &str, file: &StoredFile) -> String {
+    link(files_prefix, &file.sha256, &file.filename)
+}
+
+fn link(files_prefix: &str, sha256: &str, filename: &str) -> String {
     format!(
-        "{files_prefix}{}/{}",
-        file.sha256,
-        utf8_percent_encode(&file.filename, PATH_SEGMENT)
+        "{files_prefix}{sha256}/{}",
+        utf8_percent_encode(filename, PATH_SEGMENT)
     )
 }
 
@@ -113,6 +148,8 @@ fn file_view<'a>(file: &'a StoredFile, files_prefix: &str) -> FileView<'a> {
         yanked: file
             .yanked
             .then(|| file.yanked_reason.as_deref().unwrap_or("")),
+        size: Some(file.size),
+        upload_time: Some(crate::model::iso8601(file.created_at)),
     }
 }
 
@@ -127,20 +164,19 @@ struct JsonFile<'a> {
     #[serde(rename = "core-metadata")]
     core_metadata: serde_json::Value,
     yanked: serde_json::Value,
-    size: i64,
-    #[serde(rename = "upload-time")]
-    upload_time: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    size: Option<i64>,
+    #[serde(rename = "upload-time", skip_serializing_if = "Option::is_none")]
+    upload_time: Option<&'a str>,
 }
 
-fn package_json(page: &PackagePage, views: &[FileView<'_>]) -> String {
-    let files: Vec<JsonFile<'_>> = page
-        .files
+fn package_json(name: &str, versions: &[String], views: &[FileView<'_>]) -> String {
+    let files: Vec<JsonFile<'_>> = views
         .iter()
-        .zip(views)
-        .map(|(file, view)| JsonFile {
+        .map(|view| JsonFile {
             filename: view.filename,
             url: &view.url,
-            hashes: json!({ "sha256": file.sha256 }),
+            hashes: json!({ "sha256": view.sha256 }),
             requires_python: view.requires_python,
             core_metadata: match view.metadata_sha256 {
                 Some(sha) => json!({ "sha256": sha }),
@@ -151,14 +187,20 @@ fn package_json(page: &PackagePage, views: &[FileView<'_>]) -> String {
                 Some("") => json!(true),
                 Some(reason) => json!(reason),
             },
-            size: file.size,
-            upload_time: crate::model::iso8601(file.created_at),
+            size: view.size,
+            upload_time: view.upload_time.as_deref(),
         })
         .collect();
+    // PEP 700 (1.1) makes `size` mandatory: an upstream's HTML page that gave no sizes is 1.0.
+    let version = if views.iter().all(|v| v.size.is_some()) {
+        API_VERSION
+    } else {
+        "1.0"
+    };
     json!({
-        "meta": { "api-version": API_VERSION },
-        "name": page.name,
-        "versions": page.versions,
+        "meta": { "api-version": version },
+        "name": name,
+        "versions": versions,
         "files": files,
     })
     .to_string()

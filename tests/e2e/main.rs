@@ -23,5 +23,6 @@ mod tenancy;
 mod tenants;
 mod trust;
 mod uploads;
+mod upstream;
 mod upstream_config;
 mod web;

@@ -1,0 +1,245 @@
+//! A scripted upstream that lies about digests, stalls, redirects off scheme, overflows and
+//! talks garbage; and the size cap that `gc` enforces on the cached upstream files.
+
+use std::path::Path;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use super::fake::{FakeUpstream, Reply};
+use super::{JSON, json_file_urls, page_json};
+use crate::support::{Response, Server, get, sha256_hex};
+
+/// Incompressible bytes, the same for the same seed.
+fn noise(seed: &str, len: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(len + 32);
+    let mut block = sha256_hex(seed.as_bytes()).into_bytes();
+    while out.len() < len {
+        block = hex::decode(sha256_hex(&block)).unwrap();
+        out.extend_from_slice(&block);
+    }
+    out.truncate(len);
+    out
+}
+
+/// A downstream server with a public top-level group `h` whose one upstream is `fake`.
+fn downstream(fake: &FakeUpstream, extra: &[&str]) -> (Server, String) {
+    let down = Server::start_with(extra);
+    down.cli(&["group", "add", "h", "--visibility", "public"]);
+    down.cli(&["group", "upstream", "add", "h", &fake.index()]);
+    let index = format!("{}/simple/", down.group_api("h"));
+    (down, index)
+}
+
+/// The group's page for `name` (which must answer 200) and its one file URL.
+fn file_url(index: &str, name: &str) -> String {
+    let url = format!("{index}{name}/");
+    let page = page_json(&url);
+    assert_eq!(page.status, 200, "{url}: {}", page.text());
+    json_file_urls(&url, &page.json())[0].clone()
+}
+
+/// Not a crash: an answer of the server's own, never 500.
+fn assert_clean(resp: &Response, what: &str) {
+    assert_ne!(resp.status, 500, "{what}: {}", resp.text());
+}
+
+#[test]
+fn a_lying_stalling_or_garbled_upstream_gets_clean_answers_and_one_fetch() {
+    let fake = FakeUpstream::start();
+    let (down, index) = downstream(&fake, &["--max-upload-size", "1MiB"]);
+
+    // Advertises the digest of `good` and serves other bytes: nobody gets them, nothing is
+    // kept, and the next request tries the upstream again.
+    let good = noise("good", 200_000);
+    let bad = noise("bad", good.len());
+    let liar = "liar-1.0-py3-none-any.whl";
+    fake.project("liar", &[(liar, &good)]);
+    fake.route(
+        &format!("/files/{liar}"),
+        Reply::ok("application/octet-stream", bad.clone()),
+    );
+    let url = file_url(&index, "liar");
+    for attempt in 1..=2 {
+        let resp = get(&url, None);
+        assert_clean(&resp, "digest mismatch");
+        assert!(
+            !(resp.status == 200 && resp.body.len() == bad.len()),
+            "attempt {attempt}: the client got a whole file that fails its digest"
+        );
+        assert_eq!(fake.hits(&format!("/files/{liar}")), attempt, "not cached");
+    }
+    fake.project("liar", &[(liar, &good)]);
+    for _ in 0..2 {
+        let resp = get(&url, None);
+        assert_eq!(resp.status, 200, "{}", resp.text());
+        assert_eq!(resp.body, good);
+    }
+    assert_eq!(fake.hits(&format!("/files/{liar}")), 3, "cached once right");
+
+    // Single flight: eight clients at once for one uncached file on a slow link.
+    let slow = noise("slow", 400_000);
+    let slowpoke = "slowpoke-1.0-py3-none-any.whl";
+    fake.project("slowpoke", &[(slowpoke, &slow)]);
+    fake.route(
+        &format!("/files/{slowpoke}"),
+        Reply::ok("application/octet-stream", slow.clone()).slow(20, Duration::from_millis(25)),
+    );
+    let url = file_url(&index, "slowpoke");
+    let gate = std::sync::Barrier::new(8);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..8)
+            .map(|_| {
+                s.spawn(|| {
+                    gate.wait();
+                    get(&url, None)
+                })
+            })
+            .collect();
+        for handle in handles {
+            let resp = handle.join().unwrap();
+            assert_eq!(resp.status, 200, "{}", resp.text());
+            assert!(resp.body == slow, "a concurrent download got other bytes");
+        }
+    });
+    assert_eq!(fake.hits(&format!("/files/{slowpoke}")), 1, "single flight");
+
+    // Redirects off to another scheme are not followed, for files or pages.
+    let hop = noise("hop", 1000);
+    for (name, target) in [
+        ("hop", "ftp://127.0.0.1:21/x.whl"),
+        ("jump", "file:///etc/passwd"),
+    ] {
+        let filename = format!("{name}-1.0-py3-none-any.whl");
+        fake.project(name, &[(&filename, &hop)]);
+        fake.route(&format!("/files/{filename}"), Reply::redirect(target));
+        let resp = get(&file_url(&index, name), None);
+        assert_eq!(resp.status, 502, "{target}: {}", resp.text());
+    }
+    fake.route("/simple/moved/", Reply::redirect("file:///etc/passwd"));
+    let resp = page_json(&format!("{index}moved/"));
+    assert_eq!(resp.status, 502, "page redirect: {}", resp.text());
+
+    // A page larger than the upload limit, and pages that are not what they claim to be.
+    let mut huge = br#"{"meta":{"api-version":"1.0"},"name":"huge","files":[],"pad":""#.to_vec();
+    huge.extend(std::iter::repeat_n(b'x', 2 << 20));
+    huge.extend_from_slice(b"\"}");
+    fake.route("/simple/huge/", Reply::ok(JSON, huge));
+    fake.route(
+        "/simple/mangled/",
+        Reply::ok(
+            JSON,
+            br#"{"meta":{"api-version":"1.0"},"files":[{"filename":5"#.to_vec(),
+        ),
+    );
+    fake.route(
+        "/simple/scrawl/",
+        Reply::ok(
+            "text/html",
+            b"<html><a href=\"\xff\xfe\x00/x.whl#sha256=zz".to_vec(),
+        ),
+    );
+    for name in ["huge", "mangled", "scrawl"] {
+        let resp = page_json(&format!("{index}{name}/"));
+        assert_eq!(resp.status, 502, "{name}: {}", resp.text());
+    }
+
+    // A filename that climbs out of its directory is never listed (nor stored).
+    let sneaky = noise("sneaky", 1000);
+    let page = serde_json::json!({
+        "meta": {"api-version": "1.0"},
+        "name": "sneaky",
+        "files": [{
+            "filename": "../../sneaky-1.0-py3-none-any.whl",
+            "url": format!("{}/files/sneaky.whl", fake.base),
+            "hashes": {"sha256": sha256_hex(&sneaky)},
+        }],
+    });
+    fake.route(
+        "/simple/sneaky/",
+        Reply::ok(JSON, serde_json::to_vec(&page).unwrap()),
+    );
+    let resp = page_json(&format!("{index}sneaky/"));
+    assert_clean(&resp, "sneaky");
+    assert!(!resp.text().contains("../"), "{}", resp.text());
+    drop(down);
+}
+
+/// Bytes of every file in the data directory but the database: the blobs, wherever kept.
+fn stored_bytes(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|entry| {
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if path.is_dir() {
+                stored_bytes(&path)
+            } else if name.contains(".db") || name.contains("sqlite") || name.ends_with(".log") {
+                0
+            } else {
+                entry.metadata().map(|m| m.len()).unwrap_or(0)
+            }
+        })
+        .sum()
+}
+
+/// The Unix second moves on, so that what comes next is strictly more recently used.
+fn next_second() {
+    let now = || {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+    };
+    let start = now();
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while now() == start {
+        assert!(Instant::now() < deadline, "the clock stands still");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn gc_keeps_cached_upstream_files_under_the_cap_least_recently_used_first() {
+    let fake = FakeUpstream::start();
+    let config = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(config.path(), "upstream_cache_max_size = \"600KiB\"\n").unwrap();
+    let config_path = config.path().to_str().unwrap();
+    let (down, index) = downstream(&fake, &["--config", config_path]);
+    let before_any = stored_bytes(down.data_dir());
+
+    let size = 256 << 10;
+    let files: Vec<(String, Vec<u8>)> = ["capa", "capb", "capc"]
+        .iter()
+        .map(|name| (format!("{name}-1.0-py3-none-any.whl"), noise(name, size)))
+        .collect();
+    let mut urls = Vec::new();
+    for (i, (filename, bytes)) in files.iter().enumerate() {
+        let name = &filename[..4];
+        fake.project(name, &[(filename, bytes)]);
+        let url = file_url(&index, name);
+        let resp = get(&url, None);
+        assert_eq!(resp.status, 200, "{}", resp.text());
+        assert!(resp.body == *bytes);
+        urls.push(url);
+        if i == 0 {
+            next_second();
+        }
+    }
+    // The server may evict as it goes; gc must in any case.
+    let cached = stored_bytes(down.data_dir()) - before_any;
+    assert!(cached >= size as u64, "only {cached} bytes cached");
+
+    down.cli(&["gc", "--config", config_path]);
+    let cached = stored_bytes(down.data_dir()) - before_any;
+    assert!(cached <= 600 << 10, "{cached} bytes cached after gc");
+
+    // The least recently used went; the newest stayed; a re-fetch brings the old one back.
+    let hits = |i: usize| fake.hits(&format!("/files/{}", files[i].0));
+    let newest = get(&urls[2], None);
+    assert_eq!(newest.status, 200);
+    assert_eq!(hits(2), 1, "the newest file was evicted");
+    let oldest = get(&urls[0], None);
+    assert_eq!(oldest.status, 200, "{}", oldest.text());
+    assert!(oldest.body == files[0].1);
+    assert_eq!(hits(0), 2, "the oldest file was kept");
+}
