@@ -360,7 +360,9 @@ fn html_links(body: &[u8], page_url: &Url) -> Result<Vec<Link>> {
     // Simple index pages are UTF-8 (as every index serves them); anything else is not one,
     // and guessing at it could only invent links.
     let text = std::str::from_utf8(body).map_err(|e| {
-        Error::bad_gateway(format!("the upstream sent an HTML page that is not UTF-8 ({e})"))
+        Error::bad_gateway(format!(
+            "the upstream sent an HTML page that is not UTF-8 ({e})"
+        ))
     })?;
     let tokenizer = Tokenizer::new(Sink(RefCell::new(Anchors::default())), Default::default());
     let input = BufferQueue::default();
