@@ -230,10 +230,13 @@ fn real_clients_resolve_a_mixed_tree_through_one_group_url_and_again_offline() {
 fn the_bait_upstream_is_never_seen_and_rules_keep_names_off_upstream() {
     let pair = pair();
     let index = pair.index("acme");
+    for spelling in ["acme-private", "Acme_Private", "acme.private"] {
+        assert_only_private(&pair, "acme", spelling);
+        // The subgroup holds no project with the name, and it is still the top-level group's:
+        // nothing, rather than the upstream's 99.0.
+        assert_hidden(&pair, "acme/team", spelling);
+    }
     for group in ["acme", "acme/team"] {
-        for spelling in ["acme-private", "Acme_Private", "acme.private"] {
-            assert_only_private(&pair, group, spelling);
-        }
         // Published once and deleted: still the group's name, never upstream's 5.0.
         assert_hidden(&pair, group, "acme-gone");
     }
@@ -264,10 +267,10 @@ fn the_bait_upstream_is_never_seen_and_rules_keep_names_off_upstream() {
     for group in ["acme", "acme/team"] {
         assert_hidden(&pair, group, "acme-secret");
         assert_hidden(&pair, group, "idna");
-        assert_only_private(&pair, group, "acme-private");
         let requests = page_json(&format!("{}requests/", pair.index(group)));
         assert_eq!(requests.status, 200, "{group}: {}", requests.text());
     }
+    assert_only_private(&pair, "acme", "acme-private");
     // Rules live on the top-level group only.
     pair.down.cli_fails(&[
         "group",
