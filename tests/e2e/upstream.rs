@@ -9,8 +9,8 @@ mod hostile;
 
 use crate::support::{Response, get, request, sha256_hex, with_credentials};
 use clients::{
-    assert_locked, assert_tree_installed, pdm_lock, pip_install, poetry_lock, uv_lock,
-    uv_pip_install,
+    assert_locked, assert_tree_installed, pdm_lock_and_install, pip_install,
+    poetry_lock_and_install, uv_lock, uv_pip_install,
 };
 use corpus::{Pair, TREE, corpus, pair};
 
@@ -174,8 +174,8 @@ fn real_clients_resolve_a_mixed_tree_through_one_group_url_and_again_offline() {
     let (_venv, site) = uv_pip_install(&index, "acme-private");
     assert_tree_installed(&site);
     assert_locked(&uv_lock(&index), &base, &upstream_addr);
-    assert_locked(&poetry_lock(&index), &base, &upstream_addr);
-    assert_locked(&pdm_lock(&index), &base, &upstream_addr);
+    assert_locked(&poetry_lock_and_install(&index), &base, &upstream_addr);
+    assert_locked(&pdm_lock_and_install(&index), &base, &upstream_addr);
     eprintln!("upstream: five clients online in {:?}", started.elapsed());
 
     // A private group: pip with the group's credentials gets the private package and its

@@ -131,34 +131,63 @@ pub fn uv_lock(index: &str) -> String {
     std::fs::read_to_string(dir.path().join("uv.lock")).unwrap()
 }
 
-/// `poetry lock` with the group as its one primary source (which replaces PyPI); returns
-/// poetry.lock.
-pub fn poetry_lock(index: &str) -> String {
+/// Python code that imports the whole tree and checks acme-private's version, for a tool's
+/// `run python -c` (wherever the tool put its venv).
+fn import_tree() -> String {
+    let modules = TREE_MODULES.join(", ");
+    format!("import {modules}; assert acme_private.VERSION == '1.0', acme_private.VERSION")
+}
+
+/// `poetry lock` then `poetry install` (into a venv of the project's own) with the group as its
+/// one primary source, which replaces PyPI; returns poetry.lock.
+pub fn poetry_lock_and_install(index: &str) -> String {
     let dir = consumer(&format!(
         "[tool.poetry]\npackage-mode = false\n\n[[tool.poetry.source]]\nname = \"acme\"\n\
          url = \"{index}\"\npriority = \"primary\"\n"
     ));
     let home = tempfile::tempdir().unwrap();
-    run_ok(
-        packaging("poetry", home.path())
-            .current_dir(dir.path())
-            .arg("lock"),
-    );
+    let poetry = |args: &[&str]| {
+        run_ok(
+            packaging("poetry", home.path())
+                .env("POETRY_VIRTUALENVS_IN_PROJECT", "true")
+                .current_dir(dir.path())
+                .args(args),
+        )
+    };
+    poetry(&["lock"]);
+    poetry(&["install", "--no-root"]);
+    poetry(&["run", "python", "-c", &import_tree()]);
     std::fs::read_to_string(dir.path().join("poetry.lock")).unwrap()
 }
 
-/// `pdm lock` with the group as the source named `pypi` (which replaces PyPI); returns
-/// pdm.lock.
-pub fn pdm_lock(index: &str) -> String {
+/// `pdm lock` then `pdm install` (into a venv of the project's own, made from the machine's
+/// python, never one of the test venvs) with the group as the source named `pypi`, which
+/// replaces PyPI; returns pdm.lock.
+pub fn pdm_lock_and_install(index: &str) -> String {
     let dir = consumer(&format!(
-        "[[tool.pdm.source]]\nname = \"pypi\"\nurl = \"{index}\"\nverify_ssl = true\n"
+        "[[tool.pdm.source]]\nname = \"pypi\"\nurl = \"{index}\"\nverify_ssl = true\n\n\
+         [tool.pdm]\ndistribution = false\n"
     ));
     let home = tempfile::tempdir().unwrap();
-    run_ok(
-        packaging("pdm", home.path())
-            .env("PDM_PYTHON", python())
-            .current_dir(dir.path())
-            .arg("lock"),
-    );
+    let pdm = |args: &[&str]| {
+        run_ok(
+            packaging("pdm", home.path())
+                .env("PDM_PYTHON", base_python())
+                .current_dir(dir.path())
+                .args(args),
+        )
+    };
+    pdm(&["lock"]);
+    pdm(&["install"]);
+    pdm(&["run", "python", "-c", &import_tree()]);
     std::fs::read_to_string(dir.path().join("pdm.lock")).unwrap()
+}
+
+/// The interpreter the test venvs were made from (not a venv itself).
+fn base_python() -> String {
+    let out = run_ok(
+        std::process::Command::new(python())
+            .args(["-c", "import sys; print(sys._base_executable)"]),
+    );
+    out.trim().to_string()
 }
