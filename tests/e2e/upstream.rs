@@ -240,7 +240,7 @@ fn the_bait_upstream_is_never_seen_and_rules_keep_names_off_upstream() {
         // Published once and deleted: still the group's name, never upstream's 5.0.
         assert_hidden(&pair, group, "acme-gone");
     }
-    let fails = crate::support::client("pip")
+    let fails = clients::client("pip")
         .args(["install", "--no-cache-dir", "--no-deps", "--target"])
         .arg(tempfile::tempdir().unwrap().path())
         .args(["--index-url", &index, "acme-private==99.0"])

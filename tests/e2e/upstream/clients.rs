@@ -3,8 +3,30 @@
 
 use std::path::Path;
 
-use super::corpus::{TREE, TREE_MODULES, packaging, python};
-use crate::support::{client, run_ok};
+use std::process::Command;
+
+use super::corpus::{TREE, TREE_MODULES, python};
+use crate::support::run_ok;
+
+/// Every proxy variable points at a closed port, and only loopback bypasses it: a client that
+/// tried the public index for anything would fail, so a pass proves the one URL was enough.
+fn loopback_only(mut cmd: Command) -> Command {
+    for var in ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"] {
+        cmd.env(var, "http://127.0.0.1:9");
+        cmd.env(var.to_lowercase(), "http://127.0.0.1:9");
+    }
+    cmd.env("NO_PROXY", "127.0.0.1,localhost")
+        .env("no_proxy", "127.0.0.1,localhost");
+    cmd
+}
+
+pub fn client(tool: &str) -> Command {
+    loopback_only(crate::support::client(tool))
+}
+
+fn packaging(tool: &str, home: &Path) -> Command {
+    loopback_only(super::corpus::packaging(tool, home))
+}
 
 /// `pip install --target` of `spec` from `index` alone; returns the target directory.
 pub fn pip_install(index: &str, spec: &str) -> tempfile::TempDir {
