@@ -9,8 +9,8 @@ mod hostile;
 
 use crate::support::{Response, get, request, sha256_hex, with_credentials};
 use clients::{
-    assert_locked, assert_tree_installed, pdm_lock, pip_install, poetry_lock, uv_lock,
-    uv_pip_install,
+    assert_locked, assert_tree_installed, pdm_lock_and_install, pip_install,
+    poetry_lock_and_install, uv_lock, uv_pip_install,
 };
 use corpus::{Pair, TREE, corpus, pair};
 
@@ -174,8 +174,8 @@ fn real_clients_resolve_a_mixed_tree_through_one_group_url_and_again_offline() {
     let (_venv, site) = uv_pip_install(&index, "acme-private");
     assert_tree_installed(&site);
     assert_locked(&uv_lock(&index), &base, &upstream_addr);
-    assert_locked(&poetry_lock(&index), &base, &upstream_addr);
-    assert_locked(&pdm_lock(&index), &base, &upstream_addr);
+    assert_locked(&poetry_lock_and_install(&index), &base, &upstream_addr);
+    assert_locked(&pdm_lock_and_install(&index), &base, &upstream_addr);
     eprintln!("upstream: five clients online in {:?}", started.elapsed());
 
     // A private group: pip with the group's credentials gets the private package and its
@@ -250,20 +250,17 @@ fn real_clients_resolve_a_mixed_tree_through_one_group_url_and_again_offline() {
 fn the_bait_upstream_is_never_seen_and_rules_keep_names_off_upstream() {
     let pair = pair();
     let index = pair.index("acme");
+    for spelling in ["acme-private", "Acme_Private", "acme.private"] {
+        assert_only_private(&pair, "acme", spelling);
+        // The subgroup holds no project with the name, and it is still the top-level group's:
+        // nothing, rather than the upstream's 99.0.
+        assert_hidden(&pair, "acme/team", spelling);
+    }
     for group in ["acme", "acme/team"] {
-        for spelling in ["acme-private", "Acme_Private", "acme.private"] {
-            // The subgroup holds no project with the name, but it is the top-level group's:
-            // its index answers 404, never the upstream's bait.
-            if group == "acme" {
-                assert_only_private(&pair, group, spelling);
-            } else {
-                assert_hidden(&pair, group, spelling);
-            }
-        }
         // Published once and deleted: still the group's name, never upstream's 5.0.
         assert_hidden(&pair, group, "acme-gone");
     }
-    let fails = crate::support::client("pip")
+    let fails = clients::client("pip")
         .args(["install", "--no-cache-dir", "--no-deps", "--target"])
         .arg(tempfile::tempdir().unwrap().path())
         .args(["--index-url", &index, "acme-private==99.0"])
@@ -290,14 +287,10 @@ fn the_bait_upstream_is_never_seen_and_rules_keep_names_off_upstream() {
     for group in ["acme", "acme/team"] {
         assert_hidden(&pair, group, "acme-secret");
         assert_hidden(&pair, group, "idna");
-        if group == "acme" {
-            assert_only_private(&pair, group, "acme-private");
-        } else {
-            assert_hidden(&pair, group, "acme-private");
-        }
         let requests = page_json(&format!("{}requests/", pair.index(group)));
         assert_eq!(requests.status, 200, "{group}: {}", requests.text());
     }
+    assert_only_private(&pair, "acme", "acme-private");
     // Rules live on the top-level group only.
     pair.down.cli_fails(&[
         "group",

@@ -3,8 +3,30 @@
 
 use std::path::Path;
 
-use super::corpus::{TREE, TREE_MODULES, packaging, python};
-use crate::support::{client, run_ok};
+use std::process::Command;
+
+use super::corpus::{TREE, TREE_MODULES, python};
+use crate::support::run_ok;
+
+/// Every proxy variable points at a closed port, and only loopback bypasses it: a client that
+/// tried the public index for anything would fail, so a pass proves the one URL was enough.
+fn loopback_only(mut cmd: Command) -> Command {
+    for var in ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"] {
+        cmd.env(var, "http://127.0.0.1:9");
+        cmd.env(var.to_lowercase(), "http://127.0.0.1:9");
+    }
+    cmd.env("NO_PROXY", "127.0.0.1,localhost")
+        .env("no_proxy", "127.0.0.1,localhost");
+    cmd
+}
+
+pub fn client(tool: &str) -> Command {
+    loopback_only(crate::support::client(tool))
+}
+
+fn packaging(tool: &str, home: &Path) -> Command {
+    loopback_only(super::corpus::packaging(tool, home))
+}
 
 /// `pip install --target` of `spec` from `index` alone; returns the target directory.
 pub fn pip_install(index: &str, spec: &str) -> tempfile::TempDir {
@@ -131,34 +153,63 @@ pub fn uv_lock(index: &str) -> String {
     std::fs::read_to_string(dir.path().join("uv.lock")).unwrap()
 }
 
-/// `poetry lock` with the group as its one primary source (which replaces PyPI); returns
-/// poetry.lock.
-pub fn poetry_lock(index: &str) -> String {
+/// Python code that imports the whole tree and checks acme-private's version, for a tool's
+/// `run python -c` (wherever the tool put its venv).
+fn import_tree() -> String {
+    let modules = TREE_MODULES.join(", ");
+    format!("import {modules}; assert acme_private.VERSION == '1.0', acme_private.VERSION")
+}
+
+/// `poetry lock` then `poetry install` (into a venv of the project's own) with the group as its
+/// one primary source, which replaces PyPI; returns poetry.lock.
+pub fn poetry_lock_and_install(index: &str) -> String {
     let dir = consumer(&format!(
         "[tool.poetry]\npackage-mode = false\n\n[[tool.poetry.source]]\nname = \"acme\"\n\
          url = \"{index}\"\npriority = \"primary\"\n"
     ));
     let home = tempfile::tempdir().unwrap();
-    run_ok(
-        packaging("poetry", home.path())
-            .current_dir(dir.path())
-            .arg("lock"),
-    );
+    let poetry = |args: &[&str]| {
+        run_ok(
+            packaging("poetry", home.path())
+                .env("POETRY_VIRTUALENVS_IN_PROJECT", "true")
+                .current_dir(dir.path())
+                .args(args),
+        )
+    };
+    poetry(&["lock"]);
+    poetry(&["install", "--no-root"]);
+    poetry(&["run", "python", "-c", &import_tree()]);
     std::fs::read_to_string(dir.path().join("poetry.lock")).unwrap()
 }
 
-/// `pdm lock` with the group as the source named `pypi` (which replaces PyPI); returns
-/// pdm.lock.
-pub fn pdm_lock(index: &str) -> String {
+/// `pdm lock` then `pdm install` (into a venv of the project's own, made from the machine's
+/// python, never one of the test venvs) with the group as the source named `pypi`, which
+/// replaces PyPI; returns pdm.lock.
+pub fn pdm_lock_and_install(index: &str) -> String {
     let dir = consumer(&format!(
-        "[[tool.pdm.source]]\nname = \"pypi\"\nurl = \"{index}\"\nverify_ssl = true\n"
+        "[[tool.pdm.source]]\nname = \"pypi\"\nurl = \"{index}\"\nverify_ssl = true\n\n\
+         [tool.pdm]\ndistribution = false\n"
     ));
     let home = tempfile::tempdir().unwrap();
-    run_ok(
-        packaging("pdm", home.path())
-            .env("PDM_PYTHON", python())
-            .current_dir(dir.path())
-            .arg("lock"),
-    );
+    let pdm = |args: &[&str]| {
+        run_ok(
+            packaging("pdm", home.path())
+                .env("PDM_PYTHON", base_python())
+                .current_dir(dir.path())
+                .args(args),
+        )
+    };
+    pdm(&["lock"]);
+    pdm(&["install"]);
+    pdm(&["run", "python", "-c", &import_tree()]);
     std::fs::read_to_string(dir.path().join("pdm.lock")).unwrap()
+}
+
+/// The interpreter the test venvs were made from (not a venv itself).
+fn base_python() -> String {
+    let out = run_ok(
+        std::process::Command::new(python())
+            .args(["-c", "import sys; print(sys._base_executable)"]),
+    );
+    out.trim().to_string()
 }

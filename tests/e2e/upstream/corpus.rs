@@ -163,7 +163,8 @@ fn publish(
 /// upstream pages stale at once, for the offline answers). All three use the upstream.
 pub fn pair() -> Pair {
     let (upstream, upstream_index) = upstream();
-    // The upstream is on loopback, which only an operator's setting allows.
+    // Loopback upstreams are off by default (an owner must not reach what only the server
+    // reaches); here the upstream is on loopback by design.
     let down = Server::start_with(&["--upstream-allow-private-networks"]);
     let down_token = downstream(&down, &upstream_index);
     Pair {

@@ -6,6 +6,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::fake::{FakeUpstream, Reply};
 use super::{JSON, json_file_urls, page_json};
+use serde_json::json;
+
 use crate::support::{Response, Server, get, sha256_hex};
 
 /// Incompressible bytes, the same for the same seed.
@@ -22,7 +24,6 @@ fn noise(seed: &str, len: usize) -> Vec<u8> {
 
 /// A downstream server with a public top-level group `h` whose one upstream is `fake`.
 fn downstream(fake: &FakeUpstream, extra: &[&str]) -> (Server, String) {
-    // The fake upstream is on loopback, which only an operator's setting allows.
     let mut args = vec!["--upstream-allow-private-networks"];
     args.extend_from_slice(extra);
     let down = Server::start_with(&args);
@@ -121,9 +122,25 @@ fn a_lying_stalling_or_garbled_upstream_gets_clean_answers_and_one_fetch() {
     let resp = page_json(&format!("{index}moved/"));
     assert_eq!(resp.status, 502, "page redirect: {}", resp.text());
 
-    // A page larger than the upload limit, and pages that are not what they claim to be.
+    // A file larger than the upload limit is refused (if listed at all), and so is a page
+    // past 64 MiB (the README's bound: the largest real pages are a few MiB).
+    let bulky = noise("bulky", 1_200_000);
+    let bulky_name = "bulky-1.0-py3-none-any.whl";
+    fake.project("bulky", &[(bulky_name, &bulky)]);
+    let url = format!("{index}bulky/");
+    let page = page_json(&url);
+    assert_eq!(page.status, 200, "{}", page.text());
+    if let Some(link) = json_file_urls(&url, &page.json()).first() {
+        let resp = get(link, None);
+        assert_eq!(
+            resp.status,
+            502,
+            "a file past the upload limit: {}",
+            resp.text()
+        );
+    }
     let mut huge = br#"{"meta":{"api-version":"1.0"},"name":"huge","files":[],"pad":""#.to_vec();
-    huge.extend(std::iter::repeat_n(b'x', 2 << 20));
+    huge.extend(std::iter::repeat_n(b'x', 64 << 20));
     huge.extend_from_slice(b"\"}");
     fake.route("/simple/huge/", Reply::ok(JSON, huge));
     fake.route(
@@ -134,20 +151,36 @@ fn a_lying_stalling_or_garbled_upstream_gets_clean_answers_and_one_fetch() {
         ),
     );
     fake.route(
-        "/simple/scrawl/",
-        Reply::ok(
-            "text/html",
-            b"<html><a href=\"\xff\xfe\x00/x.whl#sha256=zz".to_vec(),
-        ),
+        "/simple/blob/",
+        Reply::ok("application/octet-stream", noise("blob", 5000)),
     );
-    for name in ["huge", "mangled", "scrawl"] {
+    fake.route(
+        "/simple/future/",
+        Reply::ok("application/vnd.pypi.simple.v2+json", b"{}".to_vec()),
+    );
+    for name in ["huge", "mangled", "blob", "future"] {
         let resp = page_json(&format!("{index}{name}/"));
         assert_eq!(resp.status, 502, "{name}: {}", resp.text());
     }
+    // HTML is read as browsers and pip read it, so stray bytes lose no page; but a link
+    // without a usable sha256 is never offered, since its bytes could not be checked.
+    fake.route(
+        "/simple/scrawl/",
+        Reply::ok(
+            "text/html",
+            b"<html><a href=\"\xff\xfe\x00/scrawl-1.0.whl#sha256=zz\">x</a>\
+              <a href=\"/files/scrawl-2.0-py3-none-any.whl\">y</a><a href="
+                .to_vec(),
+        ),
+    );
+    // Not UTF-8: not an index page at all, and never guessed at.
+    let resp = page_json(&format!("{index}scrawl/"));
+    assert_eq!(resp.status, 502, "scrawl: {}", resp.text());
+    assert!(resp.text().contains("not UTF-8"), "{}", resp.text());
 
     // A filename that climbs out of its directory is never listed (nor stored).
     let sneaky = noise("sneaky", 1000);
-    let page = serde_json::json!({
+    let page = json!({
         "meta": {"api-version": "1.0"},
         "name": "sneaky",
         "files": [{
