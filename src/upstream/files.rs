@@ -1,5 +1,5 @@
-//! Upstream files: fetched once per digest (single flight), verified against the digest the
-//! upstream listed, stored like uploads, and streamed to every waiting client meanwhile.
+//! Upstream files: fetched once per upstream and digest (single flight), verified against the
+//! digest the upstream listed, stored like uploads, and streamed to every waiting client meanwhile.
 //!
 //! The fetch writes a temporary blob; each client reads that file as it grows. The last byte
 //! is released only after the whole file matched the listed sha256, so no client ever receives
@@ -96,44 +96,44 @@ struct Transfer {
     progress: watch::Receiver<Progress>,
 }
 
-/// The fetches in flight, by blob digest.
+/// The fetches in flight, by upstream and blob digest.
 #[derive(Default, Clone)]
 pub struct InFlight(Arc<Mutex<HashMap<String, Arc<Transfer>>>>);
 
 impl InFlight {
-    fn join(&self, digest: &str) -> Option<Arc<Transfer>> {
+    fn join(&self, key: &str) -> Option<Arc<Transfer>> {
         self.0
             .lock()
             .expect("in-flight map poisoned")
-            .get(digest)
+            .get(key)
             .cloned()
     }
 
-    /// Registers a new fetch, unless one for the digest is under way already. The entry leaves
+    /// Registers a new fetch, unless one for the key is under way already. The entry leaves
     /// the map when the returned guard drops, whatever way the fetch ends (a panic included),
     /// so a dead fetch can never be joined.
-    fn start(&self, digest: &str, transfer: Arc<Transfer>) -> Option<InFlightEntry> {
+    fn start(&self, key: &str, transfer: Arc<Transfer>) -> Option<InFlightEntry> {
         let mut map = self.0.lock().expect("in-flight map poisoned");
-        if map.contains_key(digest) {
+        if map.contains_key(key) {
             return None;
         }
-        map.insert(digest.to_string(), transfer);
+        map.insert(key.to_string(), transfer);
         Some(InFlightEntry {
             map: self.clone(),
-            digest: digest.to_string(),
+            key: key.to_string(),
         })
     }
 }
 
 struct InFlightEntry {
     map: InFlight,
-    digest: String,
+    key: String,
 }
 
 impl Drop for InFlightEntry {
     fn drop(&mut self) {
         if let Ok(mut map) = self.map.0.lock() {
-            map.remove(&self.digest);
+            map.remove(&self.key);
         }
     }
 }
@@ -161,14 +161,17 @@ impl Upstreams {
             .await
     }
 
-    /// Fetches a file not held yet, joining the fetch already under way for the same digest.
+    /// Fetches a file not held yet, joining the fetch already under way for the same digest from the same upstream.
     pub async fn fetch_file(
         &self,
         db: &Db,
         blobs: &BlobStore,
         plan: FilePlan,
     ) -> Result<Streaming> {
-        let transfer = match self.inflight.join(plan.blob.as_str()) {
+        // Joined only through the same upstream: another group's upstream listing the same
+        // digest may lie or stall, and its failure must not become this request's.
+        let key = format!("{}:{}", plan.upstream.id, plan.blob.as_str());
+        let transfer = match self.inflight.join(&key) {
             Some(transfer) => transfer,
             None => {
                 let slot = self
@@ -182,7 +185,7 @@ impl Upstreams {
                 let (sender, progress) = watch::channel(Progress::Connecting);
                 let transfer = Arc::new(Transfer { file, progress });
                 // Another request may have started the same fetch while this one waited.
-                let Some(entry) = self.inflight.start(plan.blob.as_str(), transfer.clone()) else {
+                let Some(entry) = self.inflight.start(&key, transfer.clone()) else {
                     return Box::pin(self.fetch_file(db, blobs, plan)).await;
                 };
                 let job = Job {

@@ -47,6 +47,8 @@ impl Reply {
 struct State {
     routes: HashMap<String, Reply>,
     hits: HashMap<String, usize>,
+    /// The request heads seen per path, for what was sent (credentials) rather than how often.
+    heads: HashMap<String, Vec<String>>,
 }
 
 pub struct FakeUpstream {
@@ -92,6 +94,12 @@ impl FakeUpstream {
     /// Requests seen for this path so far.
     pub fn hits(&self, path: &str) -> usize {
         *self.state.lock().unwrap().hits.get(path).unwrap_or(&0)
+    }
+
+    /// The request heads seen for this path so far, as sent.
+    pub fn heads(&self, path: &str) -> Vec<String> {
+        let state = self.state.lock().unwrap();
+        state.heads.get(path).cloned().unwrap_or_default()
     }
 
     /// A PEP 691 page at `/simple/NAME/` listing `files` (filename, bytes advertised), each
@@ -155,6 +163,8 @@ fn answer(mut stream: TcpStream, state: &Mutex<State>) {
     let reply = {
         let mut state = state.lock().unwrap();
         *state.hits.entry(path.clone()).or_default() += 1;
+        let heads = state.heads.entry(path.clone()).or_default();
+        heads.push(text.to_string());
         state.routes.get(&path).cloned()
     };
     let reply = reply.unwrap_or(Reply {
