@@ -264,25 +264,23 @@ async fn file(
         Found::Stored(stored) => Sha256Hex::parse(&stored.sha256),
         Found::Upstream(plan) if plan.last_used_at.is_some() => {
             state.upstreams.touch(&state.db, &plan).await?;
-            Some(plan.blob)
+            let sent = download::send(
+                &req,
+                download::Download {
+                    path: state.blobs.path(&plan.blob),
+                    etag: format!("\"{}\"", plan.blob.as_str()),
+                    filename: &requested,
+                    content_type,
+                },
+            )
+            .await;
+            // Evicted since the plan was made (the cache cap, `gc`): fetched again, not a 500.
+            if sent.is_ok() || state.blobs.exists(&plan.blob) {
+                return sent;
+            }
+            return fetch_upstream(&state, plan, content_type).await;
         }
-        Found::Upstream(plan) if plan.wants_metadata => {
-            let bytes = state
-                .upstreams
-                .fetch_metadata(&state.db, &state.blobs, plan)
-                .await?;
-            return Ok(HttpResponse::Ok()
-                .insert_header((header::CONTENT_TYPE, content_type))
-                .body(bytes));
-        }
-        Found::Upstream(plan) => {
-            let filename = plan.file.filename.clone();
-            let fetch = state
-                .upstreams
-                .fetch_file(&state.db, &state.blobs, plan)
-                .await?;
-            return Ok(download::stream_fetched(&filename, fetch));
-        }
+        Found::Upstream(plan) => return fetch_upstream(&state, plan, content_type).await,
     };
     let blob = blob.ok_or_else(|| Error::not_found("404 File Not Found"))?;
     download::send(
@@ -295,6 +293,29 @@ async fn file(
         },
     )
     .await
+}
+
+/// A file (or its metadata) that an upstream lists and the cache does not hold: fetched now.
+async fn fetch_upstream(
+    state: &AppState,
+    plan: upstream::files::FilePlan,
+    content_type: &'static str,
+) -> Result<HttpResponse> {
+    if plan.wants_metadata {
+        let bytes = state
+            .upstreams
+            .fetch_metadata(&state.db, &state.blobs, plan)
+            .await?;
+        return Ok(HttpResponse::Ok()
+            .insert_header((header::CONTENT_TYPE, content_type))
+            .body(bytes));
+    }
+    let filename = plan.file.filename.clone();
+    let fetch = state
+        .upstreams
+        .fetch_file(&state.db, &state.blobs, plan)
+        .await?;
+    Ok(download::stream_fetched(&filename, fetch))
 }
 
 /// A file the index links to: stored here, or listed by one of the group's upstreams.

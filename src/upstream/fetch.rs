@@ -169,11 +169,13 @@ impl Client {
     }
 
     /// Starts downloading `url` (a file or metadata link from one of `upstream`'s pages):
-    /// the body to read and its length if the upstream said it.
+    /// the body to read and its length if the upstream said it. `timeout` bounds the whole
+    /// exchange (small metadata); without it, only the idle timeout applies (large files).
     pub fn open(
         &self,
         upstream: &Upstream,
         url: &str,
+        timeout: Option<Duration>,
     ) -> Result<(Box<dyn Read + Send>, Option<u64>), Failure> {
         let base = base_url(upstream)?;
         let url = Url::parse(url)
@@ -186,7 +188,7 @@ impl Client {
                 format!("listed a file on another scheme: {url}"),
             ));
         }
-        let (response, url) = self.get(upstream, &base, url, &[], None)?;
+        let (response, url) = self.get(upstream, &base, url, &[], timeout)?;
         let status = response.status().as_u16();
         if status != 200 {
             return Err(Failure::new(

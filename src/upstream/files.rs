@@ -28,6 +28,8 @@ use crate::error::{Error, Result};
 const CHUNK: u64 = 1 << 20;
 /// Core metadata files are small; a larger one is refused.
 const MAX_METADATA_BYTES: u64 = 16 << 20;
+/// Metadata must arrive whole within this: it is fetched in a slot shared with pages.
+const METADATA_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 /// Last use is written at most this often per blob (each write is a database commit).
 const TOUCH_EVERY_MS: i64 = 3_600_000;
 
@@ -174,12 +176,7 @@ impl Upstreams {
         let transfer = match self.inflight.join(&key) {
             Some(transfer) => transfer,
             None => {
-                let slot = self
-                    .fetch_slots
-                    .clone()
-                    .acquire_owned()
-                    .await
-                    .map_err(Error::internal)?;
+                let slot = self.download_slot(plan.upstream.group_id).await?;
                 let temp = blobs.temp_file()?;
                 let file = File::open(temp.path())?;
                 let (sender, progress) = watch::channel(Progress::Connecting);
@@ -235,7 +232,7 @@ impl Upstreams {
         let upstream = plan.upstream.clone();
         let bytes = self
             .off_pool(move || -> std::result::Result<Vec<u8>, Failure> {
-                let (body, _) = client.open(&upstream, &url)?;
+                let (body, _) = client.open(&upstream, &url, Some(METADATA_TIMEOUT))?;
                 let mut bytes = Vec::new();
                 body.take(MAX_METADATA_BYTES + 1)
                     .read_to_end(&mut bytes)
@@ -316,7 +313,7 @@ impl Job {
         let said = |what: String| format!("upstream {} {what}", upstream.url);
         let (mut body, length) = self
             .client
-            .open(upstream, &file.url)
+            .open(upstream, &file.url, None)
             .map_err(|f| f.reason)?;
         let listed = file.size.and_then(|s| u64::try_from(s).ok());
         if let (Some(listed), Some(length)) = (listed, length)

@@ -15,16 +15,21 @@ pub mod view;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::{Semaphore, oneshot};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 
 use crate::blobs::BlobStore;
 use crate::db::Db;
 use crate::error::{Error, Result};
 
-/// Upstream requests (pages, metadata, file downloads) under way at once; more wait their turn.
-/// Each runs on a thread of its own, never on the blocking pool the database work shares: a
-/// slow or hung upstream must not slow down anyone's index pages.
+/// Upstream requests under way at once, pages and metadata on the one hand and file downloads
+/// on the other; more wait their turn. Each runs on a thread of its own, never on the blocking
+/// pool the database work shares: a slow or hung upstream must not slow down anyone's index
+/// pages. Pages and metadata end within their timeout; a download lasts as long as bytes keep
+/// coming, so downloads have slots of their own and cannot keep pages waiting.
 const MAX_FETCHES: usize = 32;
+/// File downloads one top-level group's upstreams may have under way at once: an upstream that
+/// trickles bytes forever holds its slots, and must not hold every group's.
+const MAX_GROUP_DOWNLOADS: usize = MAX_FETCHES / 4;
 /// How long an upstream that failed is left alone before it is asked again.
 const REST_AFTER_FAILURE: Duration = Duration::from_secs(30);
 
@@ -36,7 +41,11 @@ pub struct Upstreams {
     max_file_bytes: u64,
     /// Upstream bytes held beyond this are evicted, least recently used first.
     cache_max_bytes: Option<u64>,
+    /// Pages and metadata (bounded in time).
     fetch_slots: Arc<Semaphore>,
+    /// File downloads (bounded only by the idle timeout), overall and per top-level group.
+    download_slots: Arc<Semaphore>,
+    group_download_slots: std::sync::Mutex<std::collections::HashMap<i64, Arc<Semaphore>>>,
     /// Upstreams whose last request failed, and until when they are not asked again.
     resting: std::sync::Mutex<std::collections::HashMap<i64, Instant>>,
 }
@@ -53,6 +62,8 @@ impl Upstreams {
             max_file_bytes,
             cache_max_bytes,
             fetch_slots: Arc::new(Semaphore::new(MAX_FETCHES)),
+            download_slots: Arc::new(Semaphore::new(MAX_FETCHES)),
+            group_download_slots: Default::default(),
             resting: Default::default(),
         }
     }
@@ -77,6 +88,29 @@ impl Upstreams {
             .lock()
             .expect("resting map poisoned")
             .insert(upstream_id, until);
+    }
+
+    /// A download slot for an upstream of the top-level group `group_id`: one of the group's
+    /// own, then one of all; both held until the download ends.
+    async fn download_slot(
+        &self,
+        group_id: i64,
+    ) -> Result<(OwnedSemaphorePermit, OwnedSemaphorePermit)> {
+        let group_slots = self
+            .group_download_slots
+            .lock()
+            .expect("download slots poisoned")
+            .entry(group_id)
+            .or_insert_with(|| Arc::new(Semaphore::new(MAX_GROUP_DOWNLOADS)))
+            .clone();
+        let group = group_slots.acquire_owned().await.map_err(Error::internal)?;
+        let all = self
+            .download_slots
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(Error::internal)?;
+        Ok((group, all))
     }
 
     /// Runs blocking upstream work on a thread of its own once a fetch slot is free; the slot

@@ -415,3 +415,122 @@ fn fsck_backup_and_restore_keep_a_populated_upstream_cache_working() {
     let (ok, out) = offline(&target, &["fsck"]);
     assert!(ok, "fsck after re-fetching: {out}");
 }
+
+/// Runs `work` on a thread of its own and waits at most `limit` for its answer.
+fn within<T: Send + 'static>(limit: Duration, work: impl FnOnce() -> T + Send + 'static) -> T {
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || sender.send(work()));
+    receiver
+        .recv_timeout(limit)
+        .expect("no answer in time: the server is stuck behind another tenant's upstream")
+}
+
+#[test]
+fn one_tenants_trickling_upstream_cannot_take_every_fetch_slot() {
+    let (honest, trickler) = (FakeUpstream::start(), FakeUpstream::start());
+    let down = Server::start_with(&["--upstream-allow-private-networks"]);
+    let index_a = group_with(&down, "tenant-a", &honest);
+    let index_b = group_with(&down, "tenant-b", &trickler);
+
+    // B's upstream lists 40 files and sends each a byte at a time, never idle long enough for
+    // the idle timeout: each download would hold its fetch slot for minutes.
+    let files: Vec<(String, Vec<u8>)> = (0..40)
+        .map(|i| {
+            let name = format!("drip-1.{i}-py3-none-any.whl");
+            (name.clone(), noise(&name, 2000))
+        })
+        .collect();
+    let listed: Vec<(&str, &[u8])> = files
+        .iter()
+        .map(|(name, bytes)| (name.as_str(), bytes.as_slice()))
+        .collect();
+    trickler.project("drip", &listed);
+    for (name, bytes) in &files {
+        trickler.route(
+            &format!("/files/{name}"),
+            Reply::ok(OCTETS, bytes.clone()).slow(2000, Duration::from_millis(100)),
+        );
+    }
+    let urls = file_urls(&index_b, "drip");
+    // Each asked for by a client that then waits: raw connections, held to the test's end.
+    let addr = down.addr().to_string();
+    let held: Vec<std::net::TcpStream> = urls
+        .iter()
+        .map(|url| {
+            use std::io::Write;
+            let path = &url[url.find("/api/").unwrap()..];
+            let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+            write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\n\r\n").unwrap();
+            stream
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let started = || {
+        files
+            .iter()
+            .filter(|(name, _)| trickler.hits(&format!("/files/{name}")) > 0)
+            .count()
+    };
+    while started() < 8 {
+        assert!(Instant::now() < deadline, "B's downloads never started");
+        std::thread::yield_now();
+    }
+
+    // A's pages and files are still fetched at once.
+    let good = noise("fresh", 5000);
+    honest.project("fresh", &[("fresh-1.0-py3-none-any.whl", &good)]);
+    let index = index_a.clone();
+    let url = within(Duration::from_secs(20), move || file_urls(&index, "fresh"))[0].clone();
+    let resp = within(Duration::from_secs(20), move || get(&url, None));
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    assert!(resp.body == good);
+    assert!(
+        started() <= 8,
+        "one group took {} download slots",
+        started()
+    );
+    drop(held);
+}
+
+#[test]
+fn downloads_racing_evictions_get_their_bytes_never_a_500() {
+    let fake = FakeUpstream::start();
+    let config = tempfile::NamedTempFile::new().unwrap();
+    // Room for one file of two: each fetch evicts the other.
+    std::fs::write(config.path(), "upstream_cache_max_size = \"100KiB\"\n").unwrap();
+    let down = Server::start_with(&[
+        "--upstream-allow-private-networks",
+        "--config",
+        config.path().to_str().unwrap(),
+    ]);
+    let index = group_with(&down, "g", &fake);
+    let files: Vec<(String, Vec<u8>)> = ["churn-1.0", "churn-2.0"]
+        .iter()
+        .map(|stem| {
+            let name = format!("{stem}-py3-none-any.whl");
+            (name.clone(), noise(&name, 80_000))
+        })
+        .collect();
+    let listed: Vec<(&str, &[u8])> = files
+        .iter()
+        .map(|(name, bytes)| (name.as_str(), bytes.as_slice()))
+        .collect();
+    fake.project("churn", &listed);
+    let urls = file_urls(&index, "churn");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    std::thread::scope(|s| {
+        for worker in 0..6 {
+            let (urls, files) = (&urls, &files);
+            s.spawn(move || {
+                let mut n = worker;
+                while Instant::now() < deadline {
+                    let i = n % 2;
+                    let resp = get(&urls[i], None);
+                    assert_eq!(resp.status, 200, "{}", resp.text());
+                    assert!(resp.body == files[i].1, "other bytes for {}", files[i].0);
+                    n += 1;
+                }
+            });
+        }
+    });
+}
