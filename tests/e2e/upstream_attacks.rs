@@ -534,3 +534,112 @@ fn downloads_racing_evictions_get_their_bytes_never_a_500() {
         }
     });
 }
+
+#[test]
+fn a_name_published_privately_after_it_was_cached_shows_nothing_upstream_to_anyone() {
+    let fake = FakeUpstream::start();
+    let down = Server::start_with(&["--upstream-allow-private-networks"]);
+    let index = group_with(&down, "g", &fake);
+    down.cli(&["project", "add", "g/secret", "--visibility", "private"]);
+    let token = down.user_with_token("dev", "api");
+    down.cli(&["member", "add", "g", "dev", "--role", "maintainer"]);
+    let auth = crate::support::basic("__token__", &token);
+
+    // Cached from upstream by an anonymous reader while nobody here publishes the name...
+    let bait = noise("later", 3000);
+    fake.project(
+        "later-private",
+        &[("later_private-99.0-py3-none-any.whl", &bait)],
+    );
+    let url = file_urls(&index, "later-private")[0].clone();
+    assert!(get(&url, None).body == bait);
+    let site = down.url("");
+    assert!(
+        get(&format!("{site}/g"), None)
+            .text()
+            .contains("later-private")
+    );
+
+    // ...then published in a private project: the name is the group's from now on.
+    let (file, bytes) = crate::support::wheel("later-private", "1.0", &[]);
+    let api = down.project_api("g/secret");
+    let resp = crate::support::upload(
+        &api,
+        Some(&auth),
+        "later-private",
+        "1.0",
+        &file,
+        &bytes,
+        &[],
+    );
+    assert_eq!(resp.status, 201, "{}", resp.text());
+
+    let hits = fake.hits("/simple/later-private/");
+    let page = page_json(&format!("{index}later-private/"));
+    assert_eq!(page.status, 404, "{}", page.text());
+    assert_eq!(get(&url, None).status, 404, "the cached upstream file");
+    assert_eq!(fake.hits("/simple/later-private/"), hits, "asked upstream");
+    let web = get(&format!("{site}/g/-/upstream/later-private"), None).text();
+    assert!(!web.contains("99.0"), "{web}");
+    let group = get(&format!("{site}/g"), None).text();
+    assert!(
+        !group.contains("later-private"),
+        "the group page lists a private name as cached upstream: {group}"
+    );
+    // Its members see their own package, never the upstream's.
+    let page = crate::support::request(
+        "GET",
+        &format!("{index}later-private/"),
+        &[("Accept", JSON), ("Authorization", &auth)],
+    );
+    assert_eq!(page.status, 200, "{}", page.text());
+    assert!(!page.text().contains("99.0"), "{}", page.text());
+}
+
+#[test]
+fn endless_redirects_and_a_huge_listing_get_clean_answers() {
+    let fake = FakeUpstream::start();
+    let down = Server::start_with(&["--upstream-allow-private-networks"]);
+    let index = group_with(&down, "g", &fake);
+
+    fake.route("/simple/circle/", Reply::redirect("/simple/circle/"));
+    let resp = page_json(&format!("{index}circle/"));
+    assert_eq!(resp.status, 502, "{}", resp.text());
+    let looped = noise("loop", 100);
+    fake.project("spin", &[("spin-1.0-py3-none-any.whl", &looped)]);
+    fake.route(
+        "/files/spin-1.0-py3-none-any.whl",
+        Reply::redirect("/files/spin-1.0-py3-none-any.whl"),
+    );
+    let resp = get(&file_urls(&index, "spin")[0], None);
+    assert_eq!(resp.status, 502, "{}", resp.text());
+    assert!(fake.hits("/files/spin-1.0-py3-none-any.whl") <= 6);
+
+    // 100,000 files on one page (about 20 MB of JSON): stored and served, in bounded time.
+    let files: Vec<serde_json::Value> = (0..100_000)
+        .map(|i| {
+            json!({
+                "filename": format!("many-1.{i}-py3-none-any.whl"),
+                "url": format!("{}/files/many-1.{i}-py3-none-any.whl", fake.base),
+                "hashes": {"sha256": sha256_hex(format!("{i}").as_bytes())},
+            })
+        })
+        .collect();
+    let page = json!({"meta": {"api-version": "1.0"}, "name": "many", "files": files});
+    fake.route(
+        "/simple/many/",
+        Reply::ok(JSON, serde_json::to_vec(&page).unwrap()),
+    );
+    for round in ["first (fetched)", "second (cached)"] {
+        let started = Instant::now();
+        let resp = page_json(&format!("{index}many/"));
+        let took = started.elapsed();
+        assert_eq!(resp.status, 200, "{round}: {}", resp.text());
+        assert_eq!(resp.json()["files"].as_array().unwrap().len(), 100_000);
+        eprintln!("a page of 100,000 upstream files, {round}: {took:?}");
+        assert!(took < Duration::from_secs(60), "{round}: {took:?}");
+    }
+    // Meanwhile the server answers others.
+    let resp = get(&down.url("/api/v4/version"), None);
+    assert_ne!(resp.status, 500);
+}
