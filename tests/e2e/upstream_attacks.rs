@@ -643,3 +643,77 @@ fn endless_redirects_and_a_huge_listing_get_clean_answers() {
     let resp = get(&down.url("/api/v4/version"), None);
     assert_ne!(resp.status, 500);
 }
+
+#[test]
+fn a_content_length_lie_is_never_served_whole_nor_kept() {
+    let fake = FakeUpstream::start();
+    let down = Server::start_with(&["--upstream-allow-private-networks"]);
+    let index = group_with(&down, "g", &fake);
+    let bytes = noise("fibber", 50_000);
+    let filename = "fibber-1.0-py3-none-any.whl";
+    let path = format!("/files/{filename}");
+    fake.project("fibber", &[(filename, &bytes)]);
+    let url = file_urls(&index, "fibber")[0].clone();
+    for (n, claimed) in [bytes.len() + 1000, bytes.len() / 2].into_iter().enumerate() {
+        let mut reply = Reply::ok(OCTETS, bytes.clone());
+        reply
+            .headers
+            .push(("Content-Length".into(), claimed.to_string()));
+        fake.route(&path, reply);
+        let resp = crate::support::request("GET", &url, &[]);
+        assert_not_500(&resp, "a Content-Length lie");
+        assert!(
+            resp.status != 200 || resp.body.len() < bytes.len(),
+            "Content-Length {claimed}: a whole file was served"
+        );
+        assert_eq!(fake.hits(&path), n + 1, "kept after a lie");
+    }
+    fake.project("fibber", &[(filename, &bytes)]);
+    let resp = get(&url, None);
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    assert!(resp.body == bytes);
+}
+
+#[test]
+fn a_thousand_different_uncached_files_at_once_are_each_fetched_once() {
+    let fake = FakeUpstream::start();
+    let down = Server::start_with(&["--upstream-allow-private-networks"]);
+    let index = group_with(&down, "g", &fake);
+    let files: Vec<(String, Vec<u8>)> = (0..1000)
+        .map(|i| {
+            let name = format!("crowd-1.{i}-py3-none-any.whl");
+            (name.clone(), noise(&name, 1000))
+        })
+        .collect();
+    let listed: Vec<(&str, &[u8])> = files
+        .iter()
+        .map(|(name, bytes)| (name.as_str(), bytes.as_slice()))
+        .collect();
+    fake.project("crowd", &listed);
+    let urls = file_urls(&index, "crowd");
+    let by_name: std::collections::HashMap<&str, &[u8]> = listed.iter().copied().collect();
+    let started = Instant::now();
+    let gate = std::sync::Barrier::new(urls.len());
+    std::thread::scope(|s| {
+        let handles: Vec<_> = urls
+            .iter()
+            .map(|url| {
+                let gate = &gate;
+                s.spawn(move || {
+                    gate.wait();
+                    (url, get(url, None))
+                })
+            })
+            .collect();
+        for handle in handles {
+            let (url, resp) = handle.join().unwrap();
+            assert_eq!(resp.status, 200, "{url}: {}", resp.text());
+            let name = url.rsplit('/').next().unwrap();
+            assert!(resp.body == by_name[name], "{name}: other bytes");
+        }
+    });
+    eprintln!("1000 uncached files at once: {:?}", started.elapsed());
+    for (name, _) in &files {
+        assert_eq!(fake.hits(&format!("/files/{name}")), 1, "{name}");
+    }
+}
