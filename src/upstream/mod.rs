@@ -21,15 +21,16 @@ use crate::blobs::BlobStore;
 use crate::db::Db;
 use crate::error::{Error, Result};
 
-/// Upstream requests under way at once, pages and metadata on the one hand and file downloads
-/// on the other; more wait their turn. Each runs on a thread of its own, never on the blocking
-/// pool the database work shares: a slow or hung upstream must not slow down anyone's index
-/// pages. Pages and metadata end within their timeout; a download lasts as long as bytes keep
-/// coming, so downloads have slots of their own and cannot keep pages waiting.
+/// Page and metadata requests under way at once; more wait their turn. Each runs on a thread
+/// of its own, never on the blocking pool the database work shares: a slow or hung upstream
+/// must not slow down anyone's index pages. Each ends within its timeout.
 const MAX_FETCHES: usize = 32;
+/// File downloads under way at once. A download lasts as long as bytes keep coming, so
+/// downloads have slots of their own and can never keep pages waiting.
+const MAX_DOWNLOADS: usize = 128;
 /// File downloads one top-level group's upstreams may have under way at once: an upstream that
 /// trickles bytes forever holds its slots, and must not hold every group's.
-const MAX_GROUP_DOWNLOADS: usize = MAX_FETCHES / 4;
+const MAX_GROUP_DOWNLOADS: usize = 16;
 /// How long an upstream that failed is left alone before it is asked again.
 const REST_AFTER_FAILURE: Duration = Duration::from_secs(30);
 
@@ -62,7 +63,7 @@ impl Upstreams {
             max_file_bytes,
             cache_max_bytes,
             fetch_slots: Arc::new(Semaphore::new(MAX_FETCHES)),
-            download_slots: Arc::new(Semaphore::new(MAX_FETCHES)),
+            download_slots: Arc::new(Semaphore::new(MAX_DOWNLOADS)),
             group_download_slots: Default::default(),
             resting: Default::default(),
         }
