@@ -95,6 +95,7 @@ async fn simple_page(
     }
     let generation = state.pages.generation()?;
     let reference = key.reference.clone();
+    let via = state.upstreams.via(via_header(req));
     let (answer, token_id, known) = state
         .db
         .run(move |conn| {
@@ -121,7 +122,7 @@ async fn simple_page(
                             files_prefix(trailing_slash),
                         )?),
                         Err(missing @ Error::NotFound(_)) => {
-                            match upstream_plan(conn, &scope, &name)? {
+                            match upstream_plan(conn, &scope, &name, via)? {
                                 Some(plan) => Answer::Upstream(plan),
                                 None => return Err(missing),
                             }
@@ -189,11 +190,22 @@ fn upstream_plan(
     conn: &rusqlite::Connection,
     scope: &access::Reader,
     requested: &str,
+    via: Option<String>,
 ) -> Result<Option<upstream::pages::PagePlan>> {
-    let (access::Reader::Group(group), Ok(name)) = (scope, DistName::parse(requested)) else {
+    let (access::Reader::Group(group), Ok(name), Some(via)) =
+        (scope, DistName::parse(requested), via)
+    else {
         return Ok(None);
     };
-    upstream::pages::plan(conn, group.group().id, name.normalized())
+    let plan = upstream::pages::plan(conn, group.group().id, name.normalized())?;
+    Ok(plan.map(|plan| upstream::pages::PagePlan { via, ..plan }))
+}
+
+/// The servers an upstream request came through (`None` for a client's own request).
+fn via_header(req: &HttpRequest) -> Option<&str> {
+    req.headers()
+        .get(upstream::VIA_HEADER)
+        .and_then(|v| v.to_str().ok())
 }
 
 /// A simple page with its negotiated type, `Vary: Accept`, and an ETag answering `If-None-Match`.
@@ -230,6 +242,7 @@ async fn file(
     };
     let wants = wants_metadata;
     let blobs = state.blobs.clone();
+    let via = state.upstreams.via(via_header(&req));
     let found = state
         .db
         .run(move |conn| {
@@ -238,12 +251,14 @@ async fn file(
                 match index::file(conn, &scope, &sha256, &filename) {
                     Ok(stored) => Ok(Found::Stored(stored)),
                     Err(missing @ Error::NotFound(_)) => {
-                        let access::Reader::Group(group) = &scope else {
+                        // A request that came through this server already (a loop) is answered
+                        // from here only.
+                        let (access::Reader::Group(group), Some(via)) = (&scope, via) else {
                             return Err(missing);
                         };
                         let group_id = group.group().id;
                         upstream::files::plan(conn, &blobs, group_id, &sha256, &filename, wants)?
-                            .map(Found::Upstream)
+                            .map(|plan| Found::Upstream(upstream::files::FilePlan { via, ..plan }))
                             .ok_or(missing)
                     }
                     Err(other) => Err(other),

@@ -44,6 +44,8 @@ pub struct FilePlan {
     pub wants_metadata: bool,
     /// Whether the blob is held, and when it was last used.
     pub last_used_at: Option<i64>,
+    /// The [`super::VIA_HEADER`] the upstream is sent (set by the caller that fetches).
+    pub via: String,
 }
 
 /// Finds what `…/files/SHA256/FILENAME` of the group `group_id` means upstream, if anything.
@@ -80,6 +82,7 @@ pub fn plan(
         blob,
         wants_metadata,
         last_used_at,
+        via: String::new(),
     }))
 }
 
@@ -229,10 +232,10 @@ impl Upstreams {
     ) -> Result<Vec<u8>> {
         let client = self.client.clone();
         let url = format!("{}.metadata", plan.file.url);
-        let upstream = plan.upstream.clone();
+        let (upstream, via) = (plan.upstream.clone(), plan.via.clone());
         let bytes = self
             .off_pool(move || -> std::result::Result<Vec<u8>, Failure> {
-                let (body, _) = client.open(&upstream, &url, Some(METADATA_TIMEOUT))?;
+                let (body, _) = client.open(&upstream, &url, Some(METADATA_TIMEOUT), &via)?;
                 let mut bytes = Vec::new();
                 body.take(MAX_METADATA_BYTES + 1)
                     .read_to_end(&mut bytes)
@@ -313,7 +316,7 @@ impl Job {
         let said = |what: String| format!("upstream {} {what}", upstream.url);
         let (mut body, length) = self
             .client
-            .open(upstream, &file.url, None)
+            .open(upstream, &file.url, None, &plan.via)
             .map_err(|f| f.reason)?;
         let listed = file.size.and_then(|s| u64::try_from(s).ok());
         if let (Some(listed), Some(length)) = (listed, length)

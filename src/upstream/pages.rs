@@ -19,6 +19,8 @@ pub struct PagePlan {
     pub root_id: i64,
     pub name: String,
     pub upstreams: Vec<Upstream>,
+    /// The [`super::VIA_HEADER`] the upstreams are sent (set by the caller that fetches).
+    pub via: String,
 }
 
 /// Whether `name` (normalized) goes upstream for the group `group_id`: only when its top-level
@@ -39,6 +41,7 @@ pub fn plan(conn: &Connection, group_id: i64, name: &str) -> Result<Option<PageP
         root_id,
         name: name.to_string(),
         upstreams,
+        via: String::new(),
     }))
 }
 
@@ -81,7 +84,10 @@ impl Upstreams {
                 }
                 continue;
             }
-            match self.refresh(db, &upstream, &plan.name, cached).await {
+            match self
+                .refresh(db, &upstream, &plan.name, cached, &plan.via)
+                .await
+            {
                 Ok(Some(page)) => return Ok(page),
                 Ok(None) => continue,
                 Err(failure) => {
@@ -108,10 +114,12 @@ impl Upstreams {
         upstream: &Upstream,
         name: &str,
         cached: Option<(PageRow, Vec<FileRow>)>,
+        via: &str,
     ) -> Result<Option<UpstreamPage>, Failure> {
         let client = self.client.clone();
         let (upstream_for_fetch, name_owned) = (upstream.clone(), name.to_string());
         let validators = cached.as_ref().map(|(page, _)| page.clone());
+        let via = via.to_string();
         let resting = self.is_resting(upstream.id);
         let fetched = if resting {
             Err(Failure::other(format!(
@@ -120,7 +128,8 @@ impl Upstreams {
             )))
         } else {
             self.off_pool(move || {
-                let answer = client.page(&upstream_for_fetch, &name_owned, validators.as_ref())?;
+                let answer =
+                    client.page(&upstream_for_fetch, &name_owned, validators.as_ref(), &via)?;
                 Ok::<_, Failure>(match answer {
                     PageAnswer::Page {
                         body,

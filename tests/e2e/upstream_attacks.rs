@@ -720,3 +720,26 @@ fn a_thousand_different_uncached_files_at_once_are_each_fetched_once() {
         assert_eq!(fake.hits(&format!("/files/{name}")), 1, "{name}");
     }
 }
+
+#[test]
+fn a_group_whose_upstream_is_the_server_itself_answers_at_once() {
+    let down = Server::start_with(&["--upstream-allow-private-networks"]);
+    down.cli(&["group", "add", "g", "--visibility", "public"]);
+    down.cli(&["group", "add", "h", "--visibility", "public"]);
+    // g asks itself; h and g2 ask each other: loops, through one server or a chain of them.
+    let own = |group: &str| format!("{}/simple/", down.group_api(group));
+    down.cli(&["group", "upstream", "add", "g", &own("g")]);
+    down.cli(&["group", "add", "g2", "--visibility", "public"]);
+    down.cli(&["group", "upstream", "add", "h", &own("g2")]);
+    down.cli(&["group", "upstream", "add", "g2", &own("h")]);
+    for group in ["g", "h"] {
+        let url = format!("{}looping/", own(group));
+        let resp = within(Duration::from_secs(20), move || page_json(&url));
+        assert!(
+            matches!(resp.status, 404 | 502),
+            "{group}: {} {}",
+            resp.status,
+            resp.text()
+        );
+    }
+}
