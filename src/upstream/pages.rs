@@ -266,12 +266,8 @@ pub fn sort_files(files: &mut [FileRow]) {
 
 fn answer(name: &str, mut files: Vec<FileRow>, stale: bool) -> UpstreamPage {
     sort_files(&mut files);
-    let mut versions: Vec<String> = Vec::new();
-    for file in &files {
-        if versions.last() != Some(&file.version) {
-            versions.push(file.version.clone());
-        }
-    }
+    let versions =
+        crate::python::version::distinct_in_order(files.iter().map(|f| f.version.as_str()));
     UpstreamPage {
         name: name.to_string(),
         versions,
