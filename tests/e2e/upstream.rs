@@ -249,6 +249,20 @@ fn the_bait_upstream_is_never_seen_and_rules_keep_names_off_upstream() {
     assert!(!fails.status.success(), "pip found the bait");
     let said = String::from_utf8_lossy(&fails.stderr);
     assert!(said.contains("No matching distribution"), "{said}");
+    let venv = tempfile::tempdir().unwrap();
+    crate::support::run_ok(
+        clients::client("uv")
+            .args(["venv", "--quiet", "--python"])
+            .arg(corpus::python())
+            .arg(venv.path().join("v")),
+    );
+    let fails = clients::client("uv")
+        .args(["pip", "install", "--python"])
+        .arg(venv.path().join("v/bin/python"))
+        .args(["--default-index", &index, "acme-private>=2"])
+        .output()
+        .unwrap();
+    assert!(!fails.status.success(), "uv found the bait");
 
     assert_links_stay_home(&pair, "acme");
     assert_links_stay_home(&pair, "acme/team");

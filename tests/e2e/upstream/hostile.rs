@@ -79,6 +79,36 @@ fn a_lying_stalling_or_garbled_upstream_gets_clean_answers_and_one_fetch() {
     }
     assert_eq!(fake.hits(&format!("/files/{liar}")), 3, "cached once right");
 
+    // The same for PEP 658 metadata: advertised with one digest, served with other bytes.
+    let wheel_bytes = noise("metaliar", 3000);
+    let (metaliar, meta) = ("metaliar-1.0-py3-none-any.whl", b"Metadata-Version: 2.1\n");
+    let page = json!({
+        "meta": {"api-version": "1.1"},
+        "name": "metaliar",
+        "files": [{
+            "filename": metaliar,
+            "url": format!("{}/files/{metaliar}", fake.base),
+            "hashes": {"sha256": sha256_hex(&wheel_bytes)},
+            "core-metadata": {"sha256": sha256_hex(meta)},
+        }],
+    });
+    fake.route(
+        "/simple/metaliar/",
+        Reply::ok(JSON, serde_json::to_vec(&page).unwrap()),
+    );
+    let lie = b"Metadata-Version: 2.1\nRequires-Dist: evil\n".to_vec();
+    fake.route(
+        &format!("/files/{metaliar}.metadata"),
+        Reply::ok("application/octet-stream", lie.clone()),
+    );
+    let url = format!("{}.metadata", file_url(&index, "metaliar"));
+    let resp = get(&url, None);
+    assert_clean(&resp, "metadata digest mismatch");
+    assert!(
+        !(resp.status == 200 && resp.body == lie),
+        "metadata that fails its digest was served"
+    );
+
     // Single flight: eight clients at once for one uncached file on a slow link.
     let slow = noise("slow", 400_000);
     let slowpoke = "slowpoke-1.0-py3-none-any.whl";
