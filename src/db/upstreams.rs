@@ -465,3 +465,20 @@ pub fn set_order(conn: &Connection, group_id: i64, ids: &[i64]) -> Result<()> {
 pub fn find_rule(conn: &Connection, group_id: i64, id: i64) -> Result<Option<Rule>> {
     Ok(list_rules(conn, group_id)?.into_iter().find(|r| r.id == id))
 }
+
+/// Names with files held from a group's upstreams, most recently used first, with how many
+/// files each holds.
+pub fn cached_names(conn: &Connection, group_id: i64, limit: i64) -> Result<Vec<(String, i64)>> {
+    let mut stmt = conn.prepare(
+        "SELECT f.name, COUNT(DISTINCT f.filename), MAX(b.last_used_at) AS used
+         FROM upstream_files f
+         JOIN upstreams u ON u.id = f.upstream_id
+         JOIN upstream_blobs b ON b.sha256 = f.sha256
+         WHERE u.group_id = ?1
+         GROUP BY f.name ORDER BY used DESC, f.name LIMIT ?2",
+    )?;
+    let rows = stmt
+        .query_map(params![group_id, limit], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
+}

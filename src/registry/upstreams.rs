@@ -5,6 +5,7 @@
 use rusqlite::{Connection, TransactionBehavior};
 
 use super::directory;
+use super::validate::{check_cache_hours, check_credentials, check_url};
 use crate::access::{self, On, Operation};
 use crate::auth::Caller;
 use crate::db::upstreams::{self as store, Rule, RuleKind, Upstream};
@@ -21,8 +22,6 @@ pub const MAX_RULES: usize = 1000;
 pub const DEFAULT_CACHE_HOURS: i64 = 24;
 /// A year: longer would mean never revalidating.
 pub const MAX_CACHE_HOURS: i64 = 8760;
-const MAX_CREDENTIAL_LEN: usize = 255;
-const MAX_URL_LEN: usize = 2000;
 
 /// An upstream as this service shows it: whether it has a password, never the password.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -290,154 +289,5 @@ impl UpstreamInput {
 
     fn password(&self) -> Option<&str> {
         self.password.as_deref()
-    }
-}
-
-/// An upstream's address: an http or https URL of a simple index, ending in `/` (so that
-/// `NAME/` resolves below it). Credentials in it are refused rather than stored where every
-/// listing would show them; messages never repeat the URL, which might hold a password.
-pub fn check_url(raw: &str) -> Result<String> {
-    let raw = raw.trim();
-    let bad = |why: &str| Error::bad_request(format!("400 Bad request - the upstream URL {why}"));
-    if raw.is_empty() {
-        return Err(bad(
-            "is missing: give a simple index, such as https://pypi.org/simple/",
-        ));
-    }
-    if raw.len() > MAX_URL_LEN {
-        return Err(bad(&format!("is longer than {MAX_URL_LEN} characters")));
-    }
-    let url = url::Url::parse(raw).map_err(|e| {
-        bad(&format!(
-            "is not a valid URL ({e}): give a simple index, such as https://pypi.org/simple/"
-        ))
-    })?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(bad(&format!(
-            "must use http or https, not {}",
-            url.scheme().chars().take(20).collect::<String>()
-        )));
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(bad(
-            "must not hold credentials (user:password@): give them in the username and \
-             password fields",
-        ));
-    }
-    if url.host_str().is_none_or(str::is_empty) {
-        return Err(bad("has no host"));
-    }
-    if url.query().is_some() {
-        return Err(bad("must not have a query (?…)"));
-    }
-    if url.fragment().is_some() {
-        return Err(bad("must not have a fragment (#…)"));
-    }
-    let mut normalized = url.to_string();
-    if !normalized.ends_with('/') {
-        normalized.push('/');
-    }
-    Ok(normalized)
-}
-
-/// Both a username and a password, or neither (empty counts as not given).
-fn check_credentials(
-    username: Option<&str>,
-    password: Option<&str>,
-) -> Result<(Option<String>, Option<String>)> {
-    fn given(v: Option<&str>) -> Option<&str> {
-        v.filter(|v| !v.is_empty())
-    }
-    match (given(username), given(password)) {
-        (None, None) => Ok((None, None)),
-        (Some(username), Some(password)) => {
-            if username.len() > MAX_CREDENTIAL_LEN || password.len() > MAX_CREDENTIAL_LEN {
-                return Err(Error::bad_request(format!(
-                    "400 Bad request - the upstream's username and password have at most \
-                     {MAX_CREDENTIAL_LEN} characters each"
-                )));
-            }
-            // HTTP Basic cannot carry a ':' in the user name, nor line breaks anywhere.
-            if username.contains(':') || username.chars().any(char::is_control) {
-                return Err(Error::bad_request(
-                    "400 Bad request - the upstream's username must not contain ':' or control \
-                     characters",
-                ));
-            }
-            if password.chars().any(char::is_control) {
-                return Err(Error::bad_request(
-                    "400 Bad request - the upstream's password must not contain control \
-                     characters",
-                ));
-            }
-            Ok((Some(username.to_owned()), Some(password.to_owned())))
-        }
-        _ => Err(Error::bad_request(
-            "400 Bad request - give the upstream both a username and a password, or neither",
-        )),
-    }
-}
-
-fn check_cache_hours(hours: i64) -> Result<i64> {
-    if (0..=MAX_CACHE_HOURS).contains(&hours) {
-        Ok(hours)
-    } else {
-        Err(Error::bad_request(format!(
-            "400 Bad request - the cache validity is 0 to {MAX_CACHE_HOURS} hours"
-        )))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn urls_are_http_without_credentials_query_or_fragment() {
-        assert_eq!(
-            check_url("https://pypi.org/simple").unwrap(),
-            "https://pypi.org/simple/"
-        );
-        assert_eq!(
-            check_url(" http://127.0.0.1:8080/root/pypi/+simple/ ").unwrap(),
-            "http://127.0.0.1:8080/root/pypi/+simple/"
-        );
-        assert_eq!(
-            check_url("HTTP://Example.COM").unwrap(),
-            "http://example.com/"
-        );
-        for (bad, says) in [
-            ("", "missing"),
-            ("ftp://example.com/simple/", "http or https"),
-            ("file:///etc/passwd", "http or https"),
-            (
-                "https://user:secret@example.com/simple/",
-                "username and password",
-            ),
-            ("https://user@example.com/simple/", "username and password"),
-            ("https://example.com/simple/?x=1", "query"),
-            ("https://example.com/simple/#top", "fragment"),
-            ("not a url", "not a valid URL"),
-            ("https://", "not a valid URL"),
-        ] {
-            let message = check_url(bad).unwrap_err().to_string();
-            assert!(message.contains(says), "{bad}: {message}");
-            assert!(!message.contains("secret"), "{message}");
-        }
-    }
-
-    #[test]
-    fn credentials_come_in_pairs_and_hours_in_range() {
-        assert_eq!(check_credentials(None, None).unwrap(), (None, None));
-        assert_eq!(check_credentials(Some(""), Some("")).unwrap(), (None, None));
-        assert!(check_credentials(Some("u"), Some("p")).unwrap().0.is_some());
-        assert!(check_credentials(Some("u"), None).is_err());
-        assert!(check_credentials(None, Some("p")).is_err());
-        assert!(check_credentials(Some("a:b"), Some("p")).is_err());
-        assert!(check_credentials(Some(&"u".repeat(256)), Some("p")).is_err());
-        assert!(check_cache_hours(0).is_ok());
-        assert!(check_cache_hours(8760).is_ok());
-        assert!(check_cache_hours(8761).is_err());
-        assert!(check_cache_hours(-1).is_err());
     }
 }

@@ -1,8 +1,13 @@
-//! Validation the provisioning services share (paths, usernames, expiry dates). Every
-//! operation itself lives in its service (`users`, `tokens`, `structure`, `membership`,
-//! `deploy_tokens`), behind the permission table: there is no unchecked door here.
+//! Validation the provisioning services share (paths, usernames, expiry dates, upstream
+//! addresses). Every operation itself lives in its service (`users`, `tokens`, `structure`,
+//! `membership`, `deploy_tokens`, `upstreams`), behind the permission table: there is no
+//! unchecked door here.
 
+use super::upstreams::MAX_CACHE_HOURS;
 use crate::error::{Error, Result};
+
+const MAX_CREDENTIAL_LEN: usize = 255;
+const MAX_URL_LEN: usize = 2000;
 
 /// A path segment as GitLab allows it: letters, digits, `_`, `-`, `.`, not starting with `-` or
 /// `.`, not all digits (a number names an id in the API).
@@ -42,4 +47,153 @@ pub(crate) fn check_expiry(expires_on: Option<&str>) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// An upstream's address: an http or https URL of a simple index, ending in `/` (so that
+/// `NAME/` resolves below it). Credentials in it are refused rather than stored where every
+/// listing would show them; messages never repeat the URL, which might hold a password.
+pub(crate) fn check_url(raw: &str) -> Result<String> {
+    let raw = raw.trim();
+    let bad = |why: &str| Error::bad_request(format!("400 Bad request - the upstream URL {why}"));
+    if raw.is_empty() {
+        return Err(bad(
+            "is missing: give a simple index, such as https://pypi.org/simple/",
+        ));
+    }
+    if raw.len() > MAX_URL_LEN {
+        return Err(bad(&format!("is longer than {MAX_URL_LEN} characters")));
+    }
+    let url = url::Url::parse(raw).map_err(|e| {
+        bad(&format!(
+            "is not a valid URL ({e}): give a simple index, such as https://pypi.org/simple/"
+        ))
+    })?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(bad(&format!(
+            "must use http or https, not {}",
+            url.scheme().chars().take(20).collect::<String>()
+        )));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(bad(
+            "must not hold credentials (user:password@): give them in the username and \
+             password fields",
+        ));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(bad("has no host"));
+    }
+    if url.query().is_some() {
+        return Err(bad("must not have a query (?…)"));
+    }
+    if url.fragment().is_some() {
+        return Err(bad("must not have a fragment (#…)"));
+    }
+    let mut normalized = url.to_string();
+    if !normalized.ends_with('/') {
+        normalized.push('/');
+    }
+    Ok(normalized)
+}
+
+/// Both a username and a password, or neither (empty counts as not given).
+pub(crate) fn check_credentials(
+    username: Option<&str>,
+    password: Option<&str>,
+) -> Result<(Option<String>, Option<String>)> {
+    fn given(v: Option<&str>) -> Option<&str> {
+        v.filter(|v| !v.is_empty())
+    }
+    match (given(username), given(password)) {
+        (None, None) => Ok((None, None)),
+        (Some(username), Some(password)) => {
+            if username.len() > MAX_CREDENTIAL_LEN || password.len() > MAX_CREDENTIAL_LEN {
+                return Err(Error::bad_request(format!(
+                    "400 Bad request - the upstream's username and password have at most \
+                     {MAX_CREDENTIAL_LEN} characters each"
+                )));
+            }
+            // HTTP Basic cannot carry a ':' in the user name, nor line breaks anywhere.
+            if username.contains(':') || username.chars().any(char::is_control) {
+                return Err(Error::bad_request(
+                    "400 Bad request - the upstream's username must not contain ':' or control \
+                     characters",
+                ));
+            }
+            if password.chars().any(char::is_control) {
+                return Err(Error::bad_request(
+                    "400 Bad request - the upstream's password must not contain control \
+                     characters",
+                ));
+            }
+            Ok((Some(username.to_owned()), Some(password.to_owned())))
+        }
+        _ => Err(Error::bad_request(
+            "400 Bad request - give the upstream both a username and a password, or neither",
+        )),
+    }
+}
+
+pub(crate) fn check_cache_hours(hours: i64) -> Result<i64> {
+    if (0..=MAX_CACHE_HOURS).contains(&hours) {
+        Ok(hours)
+    } else {
+        Err(Error::bad_request(format!(
+            "400 Bad request - the cache validity is 0 to {MAX_CACHE_HOURS} hours"
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_http_without_credentials_query_or_fragment() {
+        assert_eq!(
+            check_url("https://pypi.org/simple").unwrap(),
+            "https://pypi.org/simple/"
+        );
+        assert_eq!(
+            check_url(" http://127.0.0.1:8080/root/pypi/+simple/ ").unwrap(),
+            "http://127.0.0.1:8080/root/pypi/+simple/"
+        );
+        assert_eq!(
+            check_url("HTTP://Example.COM").unwrap(),
+            "http://example.com/"
+        );
+        for (bad, says) in [
+            ("", "missing"),
+            ("ftp://example.com/simple/", "http or https"),
+            ("file:///etc/passwd", "http or https"),
+            (
+                "https://user:secret@example.com/simple/",
+                "username and password",
+            ),
+            ("https://user@example.com/simple/", "username and password"),
+            ("https://example.com/simple/?x=1", "query"),
+            ("https://example.com/simple/#top", "fragment"),
+            ("not a url", "not a valid URL"),
+            ("https://", "not a valid URL"),
+        ] {
+            let message = check_url(bad).unwrap_err().to_string();
+            assert!(message.contains(says), "{bad}: {message}");
+            assert!(!message.contains("secret"), "{message}");
+        }
+    }
+
+    #[test]
+    fn credentials_come_in_pairs_and_hours_in_range() {
+        assert_eq!(check_credentials(None, None).unwrap(), (None, None));
+        assert_eq!(check_credentials(Some(""), Some("")).unwrap(), (None, None));
+        assert!(check_credentials(Some("u"), Some("p")).unwrap().0.is_some());
+        assert!(check_credentials(Some("u"), None).is_err());
+        assert!(check_credentials(None, Some("p")).is_err());
+        assert!(check_credentials(Some("a:b"), Some("p")).is_err());
+        assert!(check_credentials(Some(&"u".repeat(256)), Some("p")).is_err());
+        assert!(check_cache_hours(0).is_ok());
+        assert!(check_cache_hours(8760).is_ok());
+        assert!(check_cache_hours(8761).is_err());
+        assert!(check_cache_hours(-1).is_err());
+    }
 }

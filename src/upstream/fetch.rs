@@ -12,7 +12,8 @@ use crate::db::upstreams::{PageRow, Upstream};
 /// What the upstream is asked for pages: PEP 691 JSON first, HTML from older indexes.
 const ACCEPT_PAGE: &str = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01";
 const MAX_REDIRECTS: usize = 5;
-/// Pages of the largest projects on the public index run to a few MiB of JSON.
+/// Pages of the largest projects on the public index run to a few MiB of JSON; a page is held
+/// to this, or to the upload limit if that is lower.
 const MAX_PAGE_BYTES: u64 = 64 << 20;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// A page must arrive whole within this; a file may take as long as it keeps sending.
@@ -72,13 +73,14 @@ pub enum PageAnswer {
 #[derive(Clone)]
 pub struct Client {
     agent: ureq::Agent,
+    max_page_bytes: u64,
 }
 
 impl Client {
     /// `allow_private_networks`: whether upstream hosts may be on loopback, private or
     /// link-local addresses (a LAN devpi). Off by default, so a group owner cannot point the
     /// server at services only it can reach and read their pages through the group index.
-    pub fn new(allow_private_networks: bool) -> Client {
+    pub fn new(allow_private_networks: bool, max_upload_bytes: u64) -> Client {
         let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             // Followed by hand, to check each hop's scheme and whom credentials go to.
@@ -91,6 +93,7 @@ impl Client {
             allow_private_networks,
         };
         Client {
+            max_page_bytes: max_upload_bytes.min(MAX_PAGE_BYTES),
             agent: ureq::Agent::with_parts(
                 config,
                 ureq::unversioned::transport::DefaultConnector::new(),
@@ -153,7 +156,7 @@ impl Client {
         let body = response
             .body_mut()
             .with_config()
-            .limit(MAX_PAGE_BYTES)
+            .limit(self.max_page_bytes)
             .read_to_vec()
             .map_err(|e| Failure::new(upstream, format!("sent an unreadable page {url}: {e}")))?;
         Ok(PageAnswer::Page {

@@ -10,6 +10,7 @@ pub mod files;
 pub mod pages;
 pub mod parse;
 pub mod rules;
+pub mod view;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -47,7 +48,7 @@ impl Upstreams {
         allow_private_networks: bool,
     ) -> Upstreams {
         Upstreams {
-            client: fetch::Client::new(allow_private_networks),
+            client: fetch::Client::new(allow_private_networks, max_file_bytes),
             inflight: Default::default(),
             max_file_bytes,
             cache_max_bytes,

@@ -42,7 +42,7 @@ pub fn parse_page(
 ) -> Result<Vec<FileRow>> {
     let links = match page_format(content_type, body)? {
         Format::Json => json_links(body, page_url)?,
-        Format::Html => html_links(body, page_url),
+        Format::Html => html_links(body, page_url)?,
     };
     accept_all(links, name, MAX_FILES)
 }
@@ -356,12 +356,17 @@ impl TokenSink for Sink {
     }
 }
 
-fn html_links(body: &[u8], page_url: &Url) -> Vec<Link> {
-    // Filenames and hashes are ASCII; a stray byte elsewhere must not lose the page.
-    let text = String::from_utf8_lossy(body);
+fn html_links(body: &[u8], page_url: &Url) -> Result<Vec<Link>> {
+    // Simple index pages are UTF-8 (as every index serves them); anything else is not one,
+    // and guessing at it could only invent links.
+    let text = std::str::from_utf8(body).map_err(|e| {
+        Error::bad_gateway(format!(
+            "the upstream sent an HTML page that is not UTF-8 ({e})"
+        ))
+    })?;
     let tokenizer = Tokenizer::new(Sink(RefCell::new(Anchors::default())), Default::default());
     let input = BufferQueue::default();
-    input.push_back(StrTendril::from_slice(&text));
+    input.push_back(StrTendril::from_slice(text));
     let _ = tokenizer.feed(&input);
     tokenizer.end();
     let found = tokenizer.sink.0.into_inner();
@@ -369,11 +374,11 @@ fn html_links(body: &[u8], page_url: &Url) -> Vec<Link> {
         .base
         .and_then(|href| page_url.join(&href).ok())
         .unwrap_or_else(|| page_url.clone());
-    found
+    Ok(found
         .anchors
         .into_iter()
         .filter_map(|anchor| html_link(anchor, &base))
-        .collect()
+        .collect())
 }
 
 fn html_link(anchor: Anchor, base: &Url) -> Option<Link> {

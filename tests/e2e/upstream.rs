@@ -224,6 +224,26 @@ fn real_clients_resolve_a_mixed_tree_through_one_group_url_and_again_offline() {
     let never = page_json(&format!("{index}never-asked-for/"));
     assert_eq!(never.status, 502, "{}", never.text());
     assert!(never.text().contains(&upstream_addr), "{}", never.text());
+
+    // The group's web pages say what is held here: the cached names, and for each its files.
+    let group_page = get(&format!("{base}/acme"), None).text();
+    assert!(
+        group_page.contains("/acme/-/upstream/requests"),
+        "{group_page}"
+    );
+    let requests = get(&format!("{base}/acme/-/upstream/Requests"), None);
+    assert_eq!(requests.status, 200, "{}", requests.text());
+    let requests = requests.text();
+    assert!(
+        requests.contains("requests-2.") && requests.contains("<strong>held</strong>"),
+        "{requests}"
+    );
+    let leftpad = get(&format!("{base}/acme/-/upstream/leftpad"), None).text();
+    assert!(leftpad.contains("not yet"), "{leftpad}");
+    // The group's own name shows nothing from upstream (and no more than the index would).
+    let own = get(&format!("{base}/acme/-/upstream/acme-private"), None).text();
+    assert!(own.contains("Nothing from this group"), "{own}");
+    assert!(!own.contains("99.0"), "{own}");
 }
 
 #[test]

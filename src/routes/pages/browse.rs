@@ -162,6 +162,7 @@ pub(super) async fn place_page(
     let (route, taken) = super::places::find(false, &rest)
         .ok_or_else(|| page_error(&req, Error::not_found("There is no such page.")))?;
     let number = taken.first().and_then(|t| t.parse::<i64>().ok());
+    let segment = taken.first().cloned().unwrap_or_default();
     match route.pattern {
         "settings" => return super::settings::settings_page(req, state, place_path).await,
         "package_files/{file_id}/download" => {
@@ -175,6 +176,9 @@ pub(super) async fn place_page(
         let place = directory::place(conn, &visitor.caller(), &place_path)?;
         match (place, route.pattern) {
             (Place::Group(reader), "") => group_page(conn, visitor, &reader).map(Page::Group),
+            (Place::Group(reader), "upstream/{name}") => {
+                upstream_page(conn, visitor, &reader, &site, &segment).map(Page::Upstream)
+            }
             (Place::Project(reader), "" | "packages") => {
                 project_page(conn, visitor, &reader, &site, filter).map(Page::Project)
             }
@@ -189,6 +193,7 @@ pub(super) async fn place_page(
     match page {
         Page::Group(page) => show(&req, &page, StatusCode::OK),
         Page::Project(page) => show(&req, &page, StatusCode::OK),
+        Page::Upstream(page) => show(&req, &page, StatusCode::OK),
         Page::Package(mut page) => {
             render_late(&state, &mut page)
                 .await
@@ -200,6 +205,7 @@ pub(super) async fn place_page(
 
 enum Page {
     Group(GroupPage),
+    Upstream(UpstreamPage),
     Project(ProjectPage),
     Package(Box<PackagePage>),
 }
@@ -243,6 +249,8 @@ struct GroupPage {
     projects: Vec<Entry>,
     members: Vec<MemberRow>,
     may_manage: bool,
+    /// Names held from the top-level group's upstreams, with how many files of each.
+    cached: Vec<(String, i64)>,
 }
 
 fn group_page(
@@ -274,7 +282,9 @@ fn group_page(
     let target = crate::registry::directory::Target::Group(group.clone());
     let members = MemberRow::direct(conn, &visitor.caller(), &target)?;
     let may_manage = super::settings::may_maintain(conn, visitor, access::On::Group(&group))?;
+    let cached = crate::upstream::view::cached_names(conn, group.id)?;
     Ok(GroupPage {
+        cached,
         chrome: visitor.chrome(),
         crumbs: crumbs(&group.full_path),
         group,
@@ -282,6 +292,75 @@ fn group_page(
         projects,
         members,
         may_manage,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "web/upstream_package.html")]
+struct UpstreamPage {
+    chrome: Chrome,
+    crumbs: Vec<(String, String)>,
+    name: String,
+    /// The group index, as pip takes it.
+    index: String,
+    upstream_url: String,
+    checked: String,
+    /// Newest first: version, then each file's name, size, requires-python, whether held.
+    versions: Vec<(String, Vec<UpstreamFileRow>)>,
+}
+
+struct UpstreamFileRow {
+    filename: String,
+    size: String,
+    requires_python: String,
+    yanked: bool,
+    held: bool,
+}
+
+/// A name as the group's upstreams gave it: its versions and which files are held here.
+fn upstream_page(
+    conn: &rusqlite::Connection,
+    visitor: &Visitor,
+    reader: &GroupReader,
+    site: &str,
+    requested: &str,
+) -> Result<UpstreamPage, Error> {
+    let group = reader.group().clone();
+    let name = crate::python::DistName::parse(requested)
+        .map_err(|_| Error::not_found("There is no such page."))?;
+    let cached = crate::upstream::view::cached_package(conn, group.id, name.normalized())?;
+    let (upstream_url, checked, versions) = match cached {
+        None => (String::new(), String::new(), Vec::new()),
+        Some(cached) => {
+            let versions = cached
+                .versions
+                .into_iter()
+                .map(|(version, files)| {
+                    let rows = files
+                        .into_iter()
+                        .map(|(file, held)| UpstreamFileRow {
+                            size: file.size.map(size).unwrap_or_default(),
+                            requires_python: file.requires_python.unwrap_or_default(),
+                            yanked: file.yanked.is_some(),
+                            filename: file.filename,
+                            held,
+                        })
+                        .collect();
+                    (version, rows)
+                })
+                .collect();
+            (cached.upstream_url, moment(cached.checked_at), versions)
+        }
+    };
+    let index = format!("{site}/api/v4/groups/{}/-/packages/pypi/simple", group.id);
+    Ok(UpstreamPage {
+        chrome: visitor.chrome(),
+        crumbs: crumbs(&group.full_path),
+        name: name.normalized().to_string(),
+        index,
+        upstream_url,
+        checked,
+        versions,
     })
 }
 

@@ -35,6 +35,7 @@ pub const PLACE_ROUTES: &[PlaceRoute] = &[
     get("", Operation::PageView),
     get("packages", Operation::PageView),
     get("packages/{package_id}", Operation::PageView),
+    get("upstream/{name}", Operation::PageView),
     get(
         "package_files/{file_id}/download",
         Operation::PackagesDownload,

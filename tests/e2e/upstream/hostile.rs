@@ -24,6 +24,7 @@ fn noise(seed: &str, len: usize) -> Vec<u8> {
 
 /// A downstream server with a public top-level group `h` whose one upstream is `fake`.
 fn downstream(fake: &FakeUpstream, extra: &[&str]) -> (Server, String) {
+    // The fake upstream is on loopback, which only an operator's setting allows.
     let mut args = vec!["--upstream-allow-private-networks"];
     args.extend_from_slice(extra);
     let down = Server::start_with(&args);
@@ -153,7 +154,7 @@ fn a_lying_stalling_or_garbled_upstream_gets_clean_answers_and_one_fetch() {
     assert_eq!(resp.status, 502, "page redirect: {}", resp.text());
 
     // A file larger than the upload limit is refused (if listed at all), and so is a page
-    // past 64 MiB (the README's bound: the largest real pages are a few MiB).
+    // past it (pages are held to the upload limit, at most 64 MiB).
     let bulky = noise("bulky", 1_200_000);
     let bulky_name = "bulky-1.0-py3-none-any.whl";
     fake.project("bulky", &[(bulky_name, &bulky)]);
@@ -170,7 +171,7 @@ fn a_lying_stalling_or_garbled_upstream_gets_clean_answers_and_one_fetch() {
         );
     }
     let mut huge = br#"{"meta":{"api-version":"1.0"},"name":"huge","files":[],"pad":""#.to_vec();
-    huge.extend(std::iter::repeat_n(b'x', 64 << 20));
+    huge.extend(std::iter::repeat_n(b'x', 2 << 20));
     huge.extend_from_slice(b"\"}");
     fake.route("/simple/huge/", Reply::ok(JSON, huge));
     fake.route(
@@ -192,21 +193,31 @@ fn a_lying_stalling_or_garbled_upstream_gets_clean_answers_and_one_fetch() {
         let resp = page_json(&format!("{index}{name}/"));
         assert_eq!(resp.status, 502, "{name}: {}", resp.text());
     }
-    // HTML is read as browsers and pip read it, so stray bytes lose no page; but a link
-    // without a usable sha256 is never offered, since its bytes could not be checked.
+    // HTML that is not UTF-8 is refused, not guessed at.
     fake.route(
         "/simple/scrawl/",
         Reply::ok(
             "text/html",
-            b"<html><a href=\"\xff\xfe\x00/scrawl-1.0.whl#sha256=zz\">x</a>\
-              <a href=\"/files/scrawl-2.0-py3-none-any.whl\">y</a><a href="
-                .to_vec(),
+            b"<html><a href=\"\xff\xfe\x00/scrawl-1.0.whl#sha256=zz\">x</a>".to_vec(),
         ),
     );
     let resp = page_json(&format!("{index}scrawl/"));
+    assert_eq!(resp.status, 502, "scrawl: {}", resp.text());
+    // Broken markup is read as browsers and pip read it; but a link without a usable sha256
+    // is never offered, since its bytes could not be checked.
+    fake.route(
+        "/simple/smudge/",
+        Reply::ok(
+            "text/html",
+            b"<html><a href=\"/files/smudge-1.0-py3-none-any.whl#sha256=zz\">x</a>\
+              <a href=\"/files/smudge-2.0-py3-none-any.whl\">y<a href=<<"
+                .to_vec(),
+        ),
+    );
+    let resp = page_json(&format!("{index}smudge/"));
     assert!(
         resp.status == 502 || (resp.status == 200 && resp.json()["files"] == json!([])),
-        "scrawl: {} {}",
+        "smudge: {} {}",
         resp.status,
         resp.text()
     );
