@@ -323,3 +323,81 @@ fn gc_keeps_cached_upstream_files_under_the_cap_least_recently_used_first() {
     assert!(oldest.body == files[0].1);
     assert_eq!(hits(0), 2, "the oldest file was kept");
 }
+
+#[test]
+fn stale_pages_are_revalidated_and_served_stale_while_the_upstream_fails() {
+    let fake = FakeUpstream::start();
+    let down = Server::start_with(&["--upstream-allow-private-networks"]);
+    down.cli(&["group", "add", "r", "--visibility", "public"]);
+    // Fresh for no time at all: every request revalidates.
+    down.cli(&[
+        "group",
+        "upstream",
+        "add",
+        "r",
+        &fake.index(),
+        "--cache-hours",
+        "0",
+    ]);
+    let index = format!("{}/simple/", down.group_api("r"));
+    let url = format!("{index}reval/");
+    let listed = |resp: &Response| -> Vec<String> {
+        resp.json()["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["filename"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let (one, two) = ("reval-1.0-py3-none-any.whl", "reval-2.0-py3-none-any.whl");
+    let (one_bytes, two_bytes) = (noise("reval-1", 2000), noise("reval-2", 2000));
+
+    fake.project("reval", &[(one, &one_bytes)]);
+    fake.tag("/simple/reval/", "\"v1\"");
+    let first = page_json(&url);
+    assert_eq!(first.status, 200, "{}", first.text());
+    let second = page_json(&url);
+    assert_eq!(listed(&second), [one]);
+    assert_eq!(
+        fake.hits("/simple/reval/"),
+        2,
+        "a stale page is asked again"
+    );
+    assert!(
+        fake.last_head("/simple/reval/")
+            .contains("if-none-match: \"v1\""),
+        "not revalidated with the ETag: {}",
+        fake.last_head("/simple/reval/")
+    );
+    let file = get(&json_file_urls(&url, &first.json())[0], None);
+    assert_eq!(file.status, 200);
+
+    // A new release upstream shows at the next request.
+    fake.project("reval", &[(one, &one_bytes), (two, &two_bytes)]);
+    fake.tag("/simple/reval/", "\"v2\"");
+    let third = page_json(&url);
+    assert_eq!(listed(&third), [one, two]);
+    assert_ne!(third.header("x-wheelhouse-upstream"), Some("stale"));
+
+    // The upstream fails (5xx): the cached page is answered, marked stale, and its cached
+    // file still downloads.
+    let failing = Reply {
+        status: 503,
+        headers: vec![("Content-Type".into(), "text/plain".into())],
+        body: b"down for maintenance".to_vec(),
+        pace: None,
+    };
+    fake.route("/simple/reval/", failing.clone());
+    fake.route("/simple/other/", failing);
+    let fourth = page_json(&url);
+    assert_eq!(fourth.status, 200, "{}", fourth.text());
+    assert_eq!(listed(&fourth), [one, two]);
+    assert_eq!(fourth.header("x-wheelhouse-upstream"), Some("stale"));
+    let file = get(&json_file_urls(&url, &fourth.json())[0], None);
+    assert_eq!(file.status, 200);
+    assert!(file.body == one_bytes);
+    // A name never cached has nothing to fall back on.
+    let other = page_json(&format!("{index}other/"));
+    assert_eq!(other.status, 502, "{}", other.text());
+    assert!(other.text().contains(&fake.base[7..]), "{}", other.text());
+}
