@@ -4,6 +4,7 @@
 
 mod clients;
 mod corpus;
+mod credentials;
 mod fake;
 mod hostile;
 
