@@ -203,6 +203,7 @@ fn a_lying_stalling_or_garbled_upstream_gets_clean_answers_and_one_fetch() {
     );
     let resp = page_json(&format!("{index}scrawl/"));
     assert_eq!(resp.status, 502, "scrawl: {}", resp.text());
+    assert!(resp.text().contains("not UTF-8"), "{}", resp.text());
     // Broken markup is read as browsers and pip read it; but a link without a usable sha256
     // is never offered, since its bytes could not be checked.
     fake.route(
