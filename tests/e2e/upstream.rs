@@ -111,7 +111,8 @@ fn assert_links_stay_home(pair: &Pair, group: &str) {
         assert_eq!(got.status, 200, "{file_url}: {}", got.text());
         assert_eq!(got.body, expected, "{file_url}");
 
-        // PEP 658: offered downstream when the upstream offers it, and the same bytes.
+        // PEP 658: the upstream (a Wheelhouse) offers every wheel's metadata; so must the
+        // group, with the same digest and bytes, so that resolvers need not fetch wheels.
         let up = page_json(&format!("{}{name}/", pair.upstream_index)).json();
         let up_file = up["files"]
             .as_array()
@@ -120,12 +121,18 @@ fn assert_links_stay_home(pair: &Pair, group: &str) {
             .find(|f| f["filename"] == *filename)
             .unwrap()
             .clone();
-        if let Some(meta_hash) = up_file["core-metadata"]["sha256"].as_str() {
-            assert_eq!(file["core-metadata"]["sha256"], meta_hash, "{page}");
-            let meta = get(&format!("{file_url}.metadata"), None);
-            assert_eq!(meta.status, 200, "{file_url}.metadata");
-            assert_eq!(sha256_hex(&meta.body), meta_hash);
-        }
+        let meta_hash = up_file["core-metadata"]["sha256"]
+            .as_str()
+            .unwrap_or_else(|| panic!("the upstream offers no metadata: {up_file}"));
+        assert_eq!(file["core-metadata"]["sha256"], meta_hash, "{page}");
+        let meta = get(&format!("{file_url}.metadata"), None);
+        assert_eq!(meta.status, 200, "{file_url}.metadata");
+        assert_eq!(sha256_hex(&meta.body), meta_hash);
+        let html = html.text();
+        assert!(
+            html.contains(&format!("data-core-metadata=\"sha256={meta_hash}\"")),
+            "{html}"
+        );
     }
 }
 
