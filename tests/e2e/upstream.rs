@@ -313,6 +313,14 @@ fn the_bait_upstream_is_never_seen_and_rules_keep_names_off_upstream() {
         assert_eq!(requests.status, 200, "{group}: {}", requests.text());
     }
     assert_only_private(&pair, "acme", "acme-private");
+    // Once any allow rule exists, only the names it matches go upstream.
+    pair.down
+        .cli(&["group", "upstream", "rule", "add", "acme", "allow", "req*"]);
+    for group in ["acme", "acme/team"] {
+        assert_hidden(&pair, group, "certifi");
+        let requests = page_json(&format!("{}requests/", pair.index(group)));
+        assert_eq!(requests.status, 200, "{group}: {}", requests.text());
+    }
     // Rules live on the top-level group only.
     pair.down.cli_fails(&[
         "group",
