@@ -47,7 +47,7 @@ impl Reply {
 struct State {
     routes: HashMap<String, Reply>,
     hits: HashMap<String, usize>,
-    /// The request heads seen per path (lower-cased), for what was sent rather than how often.
+    /// The request heads seen per path, as sent, for what was sent rather than how often.
     heads: HashMap<String, Vec<String>>,
 }
 
@@ -109,7 +109,7 @@ impl FakeUpstream {
             .unwrap()
             .heads
             .get(path)
-            .and_then(|heads| heads.last().cloned())
+            .and_then(|heads| heads.last().map(|head| head.to_lowercase()))
             .unwrap_or_default()
     }
 
@@ -187,7 +187,7 @@ fn answer(mut stream: TcpStream, state: &Mutex<State>) {
         let mut state = state.lock().unwrap();
         *state.hits.entry(path.clone()).or_default() += 1;
         let heads = state.heads.entry(path.clone()).or_default();
-        heads.push(text.to_string());
+        heads.push(original.to_string());
         state.routes.get(&path).cloned()
     };
     let etag = reply.as_ref().and_then(|r| {
