@@ -193,6 +193,19 @@ fn upgrading_keeps_every_row_and_id_and_reaches_the_fresh_schema() {
         foreign_keys, 1,
         "foreign keys must be on again after the upgrade"
     );
+    // Step 5: names uploaded before it are guarded from upstreams under their top-level group,
+    // a subgroup's project's included.
+    let published: Vec<(i64, String)> = conn
+        .prepare("SELECT root_id, name FROM published_names ORDER BY root_id, name")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        published,
+        [(2, "model".to_string()), (2, "tool".to_string())]
+    );
 
     let fresh_dir = tempfile::tempdir().unwrap();
     let fresh = Db::open(&fresh_dir.path().join("fresh.db"), 1).unwrap();
