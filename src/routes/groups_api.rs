@@ -10,11 +10,11 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::api_views::{ErrorView, GroupView, IdPath, ProjectView, accepted};
 use super::paging::Paging;
-use super::{as_api_user, json_body, lenient_bool, param};
+use super::{as_api_user, param, params};
 use crate::error::{Error, Result};
 use crate::model::{Namespace, Project, Visibility};
 use crate::registry::directory::{self, Filters};
-use crate::registry::structure;
+use crate::registry::structure::{self, Text};
 use crate::server::AppState;
 
 pub fn configure(routes: &mut Routes) {
@@ -96,13 +96,13 @@ pub fn configure(routes: &mut Routes) {
 #[into_params(parameter_in = Query)]
 struct ListQuery {
     search: Option<String>,
-    #[serde(default, deserialize_with = "lenient_bool")]
+    #[serde(default, deserialize_with = "params::flag")]
     membership: bool,
-    #[serde(default, deserialize_with = "lenient_bool")]
+    #[serde(default, deserialize_with = "params::flag")]
     owned: bool,
     #[param(pattern = "^(private|internal|public)$")]
     visibility: Option<String>,
-    #[serde(default, deserialize_with = "lenient_bool")]
+    #[serde(default, deserialize_with = "params::flag")]
     include_subgroups: bool,
     #[param(minimum = 1)]
     page: Option<usize>,
@@ -132,7 +132,10 @@ impl ListQuery {
     get,
     path = "/api/v4/groups",
     tag = "groups",
-    params(ListQuery),
+    params(
+        ListQuery,
+        ("skip_groups[]" = Option<Vec<i64>>, Query, style = Form, explode, description = "Groups to leave out, by id"),
+    ),
     responses((status = 200, description = "Groups the caller can see, one page", body = [GroupView]))
 )]
 async fn list_groups(
@@ -141,13 +144,15 @@ async fn list_groups(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse> {
     let filters = query.filters();
+    let skip = params::query_ids(&req, "skip_groups")?;
     let groups = as_api_user(&req, &state, false, move |conn, api| {
         directory::groups(conn, &api.caller(), &filters)
     })
     .await?;
+    let shown = groups.iter().filter(|g| !skip.contains(&g.id));
     Ok(query
         .paging()
-        .respond(&req, groups.iter().map(GroupView::new).collect()))
+        .respond(&req, shown.map(GroupView::new).collect()))
 }
 
 #[utoipa::path(
@@ -270,27 +275,45 @@ async fn show_project(req: HttpRequest, state: web::Data<AppState>) -> Result<Ht
     Ok(HttpResponse::Ok().json(ProjectView::new(&project, &namespace)))
 }
 
-/// The body of a create or update: GitLab's field names; `path` defaults to `name`.
+/// The body (or query) of a create or update: GitLab's field names. Numbers and booleans may
+/// come as strings, as the `gitlab` command line sends them.
 #[derive(Deserialize, Default, ToSchema)]
 struct Settings {
-    #[schema(pattern = "^[A-Za-z_][A-Za-z0-9_-]{0,40}$")]
+    /// The display name; without `path`, the path is derived from it as GitLab does
+    /// (`My Project` → `my-project`).
+    #[schema(min_length = 1, max_length = 255, pattern = "^[^\\x00-\\x1f\\x7f]+$")]
     name: Option<String>,
     /// Letters, digits, `_`, `-` and `.`; not all digits, not starting with `-` or `.`.
     #[schema(pattern = "^[A-Za-z_][A-Za-z0-9_-]{0,40}$")]
     path: Option<String>,
+    #[schema(max_length = 2000)]
+    description: Option<String>,
+    #[serde(default, deserialize_with = "params::opt_int")]
     parent_id: Option<i64>,
+    #[serde(default, deserialize_with = "params::opt_int")]
     namespace_id: Option<i64>,
     #[schema(pattern = "^(private|internal|public)$")]
     visibility: Option<String>,
+    #[serde(default, deserialize_with = "params::opt_flag")]
     allow_file_replace: Option<bool>,
 }
 
 impl Settings {
     fn path(&self) -> Result<String> {
-        self.path
-            .clone()
-            .or_else(|| self.name.clone())
-            .ok_or_else(|| Error::bad_request("400 Bad request - name or path is missing"))
+        match (&self.path, &self.name) {
+            (Some(path), _) => Ok(path.clone()),
+            (None, Some(name)) => slug(name),
+            (None, None) => Err(Error::bad_request(
+                "400 Bad request - name or path is missing",
+            )),
+        }
+    }
+
+    fn text(&self) -> Text {
+        Text {
+            name: self.name.clone(),
+            description: self.description.clone(),
+        }
     }
 
     fn visibility(&self) -> Result<Option<Visibility>> {
@@ -306,6 +329,26 @@ impl Settings {
     }
 }
 
+/// The path GitLab derives from a name (Rails' `parameterize`): lower case, each run of
+/// other characters than letters, digits, `_` and `-` one `-`, none at either end.
+fn slug(name: &str) -> Result<String> {
+    let mut path = String::new();
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+            path.push(c.to_ascii_lowercase());
+        } else if !path.ends_with('-') {
+            path.push('-');
+        }
+    }
+    let path = path.trim_matches('-');
+    if path.is_empty() {
+        return Err(Error::bad_request(format!(
+            "400 Bad request - no path can be made from the name \"{name}\": give a path"
+        )));
+    }
+    Ok(path.to_owned())
+}
+
 #[utoipa::path(
     post,
     path = "/api/v4/groups",
@@ -318,10 +361,11 @@ async fn create_group(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse> {
-    let settings = json_body::<Settings>(&body)?;
+    let settings = params::input::<Settings>(&req, &body)?;
     let (path, visibility) = settings.for_creation()?;
     let group = as_api_user(&req, &state, true, move |conn, api| {
-        structure::create_group(conn, &api.caller(), &path, settings.parent_id, visibility)
+        let (parent, text) = (settings.parent_id, settings.text());
+        structure::create_group(conn, &api.caller(), &path, parent, visibility, &text)
     })
     .await?;
     Ok(HttpResponse::Created().json(GroupView::new(&group)))
@@ -341,9 +385,10 @@ async fn update_group(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse> {
     let reference = param(&req, "id");
-    let visibility = json_body::<Settings>(&body)?.visibility()?;
+    let settings = params::input::<Settings>(&req, &body)?;
+    let (visibility, text) = (settings.visibility()?, settings.text());
     let group = as_api_user(&req, &state, true, move |conn, api| {
-        structure::update_group(conn, &api.caller(), &reference, visibility)
+        structure::update_group(conn, &api.caller(), &reference, visibility, &text)
     })
     .await?;
     Ok(HttpResponse::Ok().json(GroupView::new(&group)))
@@ -377,7 +422,7 @@ async fn create_project(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse> {
-    let settings = json_body::<Settings>(&body)?;
+    let settings = params::input::<Settings>(&req, &body)?;
     let (path, visibility) = settings.for_creation()?;
     let (project, namespace) = as_api_user(&req, &state, true, move |conn, api| {
         let project = structure::create_project(
@@ -386,6 +431,7 @@ async fn create_project(
             &path,
             settings.namespace_id,
             visibility,
+            &settings.text(),
         )?;
         let namespace = directory::namespace_of(conn, &project)?;
         Ok((project, namespace))
@@ -408,7 +454,7 @@ async fn update_project(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse> {
     let reference = param(&req, "id");
-    let settings = json_body::<Settings>(&body)?;
+    let settings = params::input::<Settings>(&req, &body)?;
     let visibility = settings.visibility()?;
     let (project, namespace) = as_api_user(&req, &state, true, move |conn, api| {
         let project = structure::update_project(
@@ -417,6 +463,7 @@ async fn update_project(
             &reference,
             visibility,
             settings.allow_file_replace,
+            &settings.text(),
         )?;
         let namespace = directory::namespace_of(conn, &project)?;
         Ok((project, namespace))
