@@ -25,7 +25,7 @@ pub struct Text {
 impl Text {
     fn checked(&self, what: &str) -> Result<&Text> {
         if let Some(name) = &self.name {
-            validate::check_name(name, what)?;
+            validate::check_place_name(name, what)?;
         }
         if let Some(description) = &self.description {
             validate::check_description(description)?;

@@ -44,6 +44,26 @@ pub(crate) fn check_name(name: &str, what: &str) -> Result<()> {
     Ok(())
 }
 
+/// A group's or project's display name as GitLab allows one: letters, digits, emoji, `_`,
+/// `.`, `-`, `+`, spaces and parentheses, starting with a letter, digit, emoji or `_`. No `/`:
+/// a name like `acme/evil` would pass for a place inside someone else's group.
+pub(crate) fn check_place_name(name: &str, what: &str) -> Result<()> {
+    check_name(name, what)?;
+    let emoji = |c: char| matches!(c as u32, 0x1F300..=0x1FAFF | 0x2600..=0x27BF);
+    let letter = |c: char| c.is_alphanumeric() || c == '_' || emoji(c);
+    let name = name.trim();
+    let chars_ok = name
+        .chars()
+        .all(|c| letter(c) || matches!(c, '.' | '-' | '+' | ' ' | '(' | ')'));
+    if !chars_ok || !name.starts_with(letter) {
+        return Err(Error::bad_request(format!(
+            "400 Bad request - the {what} name \"{name}\" may hold only letters, digits, emoji, \
+             '_', '.', '-', '+', spaces and parentheses, starting with a letter, digit or '_'"
+        )));
+    }
+    Ok(())
+}
+
 /// A description: up to 2,000 characters (GitLab's limit), line breaks allowed.
 pub(crate) fn check_description(text: &str) -> Result<()> {
     let control = text
@@ -193,6 +213,42 @@ pub(crate) fn check_cache_hours(hours: i64) -> Result<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn place_names_follow_gitlab() {
+        for good in [
+            "My Project",
+            "Acme (EU)",
+            "ünïcode_2",
+            "_x",
+            "a.b-c+d",
+            "🚀 rockets",
+        ] {
+            assert!(check_place_name(good, "group").is_ok(), "{good}");
+        }
+        for bad in [
+            "acme/evil",
+            "",
+            "  ",
+            "-dash",
+            "(x)",
+            "a\u{7}b",
+            "tab\tname",
+            "a∕b",
+        ] {
+            assert!(check_place_name(bad, "group").is_err(), "{bad:?}");
+        }
+        assert!(check_name("Ann O'Neil / Ops", "user").is_ok());
+        assert!(check_description(&"d".repeat(2001)).is_err());
+        assert!(check_description("two\nlines").is_ok());
+    }
+
+    #[test]
+    fn deploy_usernames_follow_gitlab() {
+        assert!(check_deploy_username("gitlab+deploy-token-1").is_ok());
+        assert!(check_deploy_username("bar baz").is_err());
+        assert!(check_deploy_username("").is_err());
+    }
 
     #[test]
     fn urls_are_http_without_credentials_query_or_fragment() {

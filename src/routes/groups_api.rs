@@ -281,7 +281,8 @@ async fn show_project(req: HttpRequest, state: web::Data<AppState>) -> Result<Ht
 struct Settings {
     /// The display name; without `path`, the path is derived from it as GitLab does
     /// (`My Project` → `my-project`).
-    #[schema(min_length = 1, max_length = 255, pattern = "^[^\\x00-\\x1f\\x7f]+$")]
+    /// Letters, digits, emoji, `_`, `.`, `-`, `+`, spaces and parentheses.
+    #[schema(max_length = 255, pattern = "^[A-Za-z0-9_][A-Za-z0-9_.+() -]*$")]
     name: Option<String>,
     /// Letters, digits, `_`, `-` and `.`; not all digits, not starting with `-` or `.`.
     #[schema(pattern = "^[A-Za-z_][A-Za-z0-9_-]{0,40}$")]
@@ -330,11 +331,11 @@ impl Settings {
 }
 
 /// The path GitLab derives from a name (Rails' `parameterize`): lower case, each run of
-/// other characters than letters, digits, `_` and `-` one `-`, none at either end.
+/// other characters than letters, digits and `_` one `-`, none at either end.
 fn slug(name: &str) -> Result<String> {
     let mut path = String::new();
     for c in name.chars() {
-        if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+        if c.is_ascii_alphanumeric() || c == '_' {
             path.push(c.to_ascii_lowercase());
         } else if !path.ends_with('-') {
             path.push('-');
@@ -487,4 +488,18 @@ async fn delete_project(req: HttpRequest, state: web::Data<AppState>) -> Result<
     })
     .await?;
     Ok(HttpResponse::Accepted().json(accepted()))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn paths_come_from_names_as_gitlab_makes_them() {
+        assert_eq!(super::slug("My Project").unwrap(), "my-project");
+        assert_eq!(
+            super::slug("  Acme (EU) -- tools ").unwrap(),
+            "acme-eu-tools"
+        );
+        assert_eq!(super::slug("snake_case-2").unwrap(), "snake_case-2");
+        assert!(super::slug("🚀").is_err());
+    }
 }
