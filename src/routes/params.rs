@@ -31,14 +31,17 @@ pub fn input<T: DeserializeOwned>(req: &HttpRequest, body: &[u8]) -> Result<T> {
         } else {
             match serde_json::from_slice::<Value>(body) {
                 Ok(Value::Object(map)) => map,
-                Ok(_) => return Err(bad("the body must be a JSON object")),
-                Err(e) => return Err(bad(format!("the body is not JSON: {e}"))),
+                Ok(_) => return Err(bad("the body is not the JSON this takes: not an object")),
+                Err(e) => return Err(bad(format!("the body is not the JSON this takes: {e}"))),
             }
         };
         params.extend(from_body);
     }
     let value = Value::Object(params);
-    T::deserialize(&value).map_err(|e| bad(explain::<T>(&value, e)))
+    T::deserialize(&value).map_err(|e| {
+        let why = explain::<T>(&value, e);
+        bad(format!("the body is not the JSON this takes: {why}"))
+    })
 }
 
 /// `a=1&b[]=x&b[]=y` as `{"a": "1", "b": ["x", "y"]}`: GitLab's (Rails') spelling of lists.
