@@ -171,12 +171,7 @@ impl Upstreams {
         let transfer = match self.inflight.join(plan.blob.as_str()) {
             Some(transfer) => transfer,
             None => {
-                let slot = self
-                    .fetch_slots
-                    .clone()
-                    .acquire_owned()
-                    .await
-                    .map_err(Error::internal)?;
+                let slot = self.fetch_slot().await?;
                 let temp = blobs.temp_file()?;
                 let file = File::open(temp.path())?;
                 let (sender, progress) = watch::channel(Progress::Connecting);
@@ -193,12 +188,7 @@ impl Upstreams {
                     cache_max_bytes: self.cache_max_bytes,
                     sender,
                 };
-                std::thread::Builder::new()
-                    .name("upstream-fetch".into())
-                    .spawn(move || {
-                        let _slot = slot;
-                        job.run(plan, temp, entry)
-                    })?;
+                super::spawn_fetch(slot, move || job.run(plan, temp, entry))?;
                 transfer
             }
         };
@@ -387,6 +377,10 @@ fn read_growing(
     futures_util::stream::unfold(
         (transfer, progress, 0u64),
         |(transfer, mut progress, offset)| async move {
+            // After an error the stream is over.
+            if offset == u64::MAX {
+                return None;
+            }
             loop {
                 let state = progress.borrow_and_update().clone();
                 let limit = match &state {
@@ -398,9 +392,6 @@ fn read_growing(
                         return Some((Err(error), (transfer, progress, u64::MAX)));
                     }
                 };
-                if offset == u64::MAX {
-                    return None;
-                }
                 if offset < limit {
                     let want = (limit - offset).min(CHUNK) as usize;
                     let reader = transfer.clone();
@@ -461,4 +452,83 @@ pub fn evict_to(conn: &mut Connection, blobs: &BlobStore, max_bytes: u64) -> Res
         removed += 1;
     }
     Ok(removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use futures_util::StreamExt;
+
+    use super::*;
+
+    /// A transfer over a file holding `bytes`, and the sender that reports its progress.
+    fn transfer(bytes: &[u8]) -> (Arc<Transfer>, watch::Sender<Progress>, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("growing");
+        File::create(&path).unwrap().write_all(bytes).unwrap();
+        let (sender, progress) = watch::channel(Progress::Connecting);
+        let file = File::open(&path).unwrap();
+        (Arc::new(Transfer { file, progress }), sender, dir)
+    }
+
+    async fn next_within(
+        stream: &mut (
+                 impl futures_util::Stream<Item = std::result::Result<Bytes, actix_web::Error>> + Unpin
+             ),
+    ) -> Option<Option<std::result::Result<Bytes, actix_web::Error>>> {
+        actix_web::rt::time::timeout(std::time::Duration::from_millis(200), stream.next())
+            .await
+            .ok()
+    }
+
+    #[actix_web::test]
+    async fn the_last_byte_waits_for_the_digest() {
+        let (transfer, sender, _dir) = transfer(b"hello world");
+        let mut stream = Box::pin(read_growing(transfer.clone(), transfer.progress.clone()));
+        sender.send_replace(Progress::Receiving {
+            written: 11,
+            length: Some(11),
+        });
+        let first = next_within(&mut stream).await.unwrap().unwrap().unwrap();
+        assert_eq!(&first[..], b"hello worl");
+        assert!(
+            next_within(&mut stream).await.is_none(),
+            "sent before verified"
+        );
+        sender.send_replace(Progress::Done { size: 11 });
+        let last = next_within(&mut stream).await.unwrap().unwrap().unwrap();
+        assert_eq!(&last[..], b"d");
+        assert!(next_within(&mut stream).await.unwrap().is_none());
+    }
+
+    #[actix_web::test]
+    async fn a_failed_digest_ends_the_response_short() {
+        let (transfer, sender, _dir) = transfer(b"hello world");
+        let mut stream = Box::pin(read_growing(transfer.clone(), transfer.progress.clone()));
+        sender.send_replace(Progress::Receiving {
+            written: 11,
+            length: Some(11),
+        });
+        assert_eq!(
+            next_within(&mut stream)
+                .await
+                .unwrap()
+                .unwrap()
+                .unwrap()
+                .len(),
+            10
+        );
+        sender.send_replace(Progress::Failed("sha256 differs".into()));
+        assert!(next_within(&mut stream).await.unwrap().unwrap().is_err());
+        assert!(next_within(&mut stream).await.unwrap().is_none());
+    }
+
+    #[actix_web::test]
+    async fn a_fetch_that_vanishes_is_an_error_not_a_hang() {
+        let (transfer, sender, _dir) = transfer(b"abc");
+        let mut stream = Box::pin(read_growing(transfer.clone(), transfer.progress.clone()));
+        drop(sender);
+        assert!(next_within(&mut stream).await.unwrap().unwrap().is_err());
+    }
 }

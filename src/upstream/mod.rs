@@ -15,7 +15,7 @@ pub mod view;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::{Semaphore, oneshot};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 
 use crate::blobs::BlobStore;
 use crate::db::Db;
@@ -79,30 +79,42 @@ impl Upstreams {
             .insert(upstream_id, until);
     }
 
-    /// Runs blocking upstream work on a thread of its own once a fetch slot is free; the slot
-    /// is held until the work ends, even if the request that started it has gone.
+    /// Waits for one of the [`MAX_FETCHES`] slots.
+    async fn fetch_slot(&self) -> Result<OwnedSemaphorePermit> {
+        self.fetch_slots
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(Error::internal)
+    }
+
+    /// Runs blocking upstream work on a thread of its own once a fetch slot is free.
     async fn off_pool<T, F>(&self, work: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce() -> T + Send + 'static,
     {
-        let slot = self
-            .fetch_slots
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(Error::internal)?;
+        let slot = self.fetch_slot().await?;
         let (sender, receiver) = oneshot::channel();
-        std::thread::Builder::new()
-            .name("upstream-fetch".into())
-            .spawn(move || {
-                let _slot = slot;
-                let _ = sender.send(work());
-            })?;
+        spawn_fetch(slot, move || {
+            let _ = sender.send(work());
+        })?;
         receiver
             .await
             .map_err(|_| Error::internal("an upstream fetch thread stopped"))
     }
+}
+
+/// Starts upstream work on a thread of its own, holding `slot` until the work ends, even if
+/// the request that started it has gone.
+fn spawn_fetch(slot: OwnedSemaphorePermit, work: impl FnOnce() + Send + 'static) -> Result<()> {
+    std::thread::Builder::new()
+        .name("upstream-fetch".into())
+        .spawn(move || {
+            let _slot = slot;
+            work();
+        })?;
+    Ok(())
 }
 
 /// Keeps the upstream cache within its size, if it has one (after each fetch, and in `gc`).

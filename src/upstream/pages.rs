@@ -244,12 +244,8 @@ fn answer(name: &str, mut files: Vec<FileRow>, stale: bool) -> UpstreamPage {
     files.sort_by(|a, b| {
         compare_strs(&a.version, &b.version).then_with(|| a.filename.cmp(&b.filename))
     });
-    let mut versions: Vec<String> = Vec::new();
-    for file in &files {
-        if versions.last() != Some(&file.version) {
-            versions.push(file.version.clone());
-        }
-    }
+    let versions =
+        crate::python::version::distinct_in_order(files.iter().map(|f| f.version.as_str()));
     UpstreamPage {
         name: name.to_string(),
         versions,
