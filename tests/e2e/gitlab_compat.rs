@@ -216,10 +216,25 @@ fn deploy_tokens_keep_the_requested_username() {
 fn query_parameters_merge_with_the_body() {
     let (server, admin) = with_admin();
     python_gitlab(&server, &admin, "query_and_body");
-    let form = request(
+    let changed = request(
         "GET",
         &server.url("/api/v4/projects/root%2Ffrom-query"),
         &[("PRIVATE-TOKEN", &admin)],
     );
-    assert_eq!(form.json()["description"], "via the query");
+    assert_eq!(changed.json()["description"], "via the query");
+    // A form body (what `curl -d` sends) is read like a JSON one.
+    let made = send(
+        "POST",
+        &server.url("/api/v4/projects?visibility=public"),
+        &[
+            ("PRIVATE-TOKEN", &admin),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        b"name=Form+Made&description=typed+in+a+shell".to_vec(),
+    );
+    assert_eq!(made.status, 201, "{}", made.text());
+    let made = made.json();
+    assert_eq!(made["path"], "form-made");
+    assert_eq!(made["description"], "typed in a shell");
+    assert_eq!(made["visibility"], "public");
 }
