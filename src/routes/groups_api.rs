@@ -6,15 +6,16 @@ use crate::access::Operation;
 use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::IntoParams;
 
 use super::api_views::{ErrorView, GroupView, IdPath, ProjectView, accepted};
 use super::paging::Paging;
+use super::place_settings::Settings;
 use super::{as_api_user, param, params};
-use crate::error::{Error, Result};
-use crate::model::{Namespace, Project, Visibility};
+use crate::error::Result;
+use crate::model::{Namespace, Project};
 use crate::registry::directory::{self, Filters};
-use crate::registry::structure::{self, Text};
+use crate::registry::structure;
 use crate::server::AppState;
 
 pub fn configure(routes: &mut Routes) {
@@ -275,81 +276,6 @@ async fn show_project(req: HttpRequest, state: web::Data<AppState>) -> Result<Ht
     Ok(HttpResponse::Ok().json(ProjectView::new(&project, &namespace)))
 }
 
-/// The body (or query) of a create or update: GitLab's field names. Numbers and booleans may
-/// come as strings, as the `gitlab` command line sends them.
-#[derive(Deserialize, Default, ToSchema)]
-struct Settings {
-    /// The display name; without `path`, the path is derived from it as GitLab does
-    /// (`My Project` → `my-project`).
-    /// Letters, digits, emoji, `_`, `.`, `-`, `+`, spaces and parentheses.
-    #[schema(max_length = 255, pattern = "^[A-Za-z0-9_][A-Za-z0-9_.+() -]*$")]
-    name: Option<String>,
-    /// Letters, digits, `_`, `-` and `.`; not all digits, not starting with `-` or `.`.
-    #[schema(pattern = "^[A-Za-z_][A-Za-z0-9_-]{0,40}$")]
-    path: Option<String>,
-    #[schema(max_length = 2000)]
-    description: Option<String>,
-    #[serde(default, deserialize_with = "params::opt_int")]
-    parent_id: Option<i64>,
-    #[serde(default, deserialize_with = "params::opt_int")]
-    namespace_id: Option<i64>,
-    #[schema(pattern = "^(private|internal|public)$")]
-    visibility: Option<String>,
-    #[serde(default, deserialize_with = "params::opt_flag")]
-    allow_file_replace: Option<bool>,
-}
-
-impl Settings {
-    fn path(&self) -> Result<String> {
-        match (&self.path, &self.name) {
-            (Some(path), _) => Ok(path.clone()),
-            (None, Some(name)) => slug(name),
-            (None, None) => Err(Error::bad_request(
-                "400 Bad request - name or path is missing",
-            )),
-        }
-    }
-
-    fn text(&self) -> Text {
-        Text {
-            name: self.name.clone(),
-            description: self.description.clone(),
-        }
-    }
-
-    fn visibility(&self) -> Result<Option<Visibility>> {
-        self.visibility.as_deref().map(str::parse).transpose()
-    }
-
-    /// What a create needs: the path, and the visibility (private unless asked, as GitLab).
-    fn for_creation(&self) -> Result<(String, Visibility)> {
-        Ok((
-            self.path()?,
-            self.visibility()?.unwrap_or(Visibility::Private),
-        ))
-    }
-}
-
-/// The path GitLab derives from a name (Rails' `parameterize`): lower case, each run of
-/// other characters than letters, digits and `_` one `-`, none at either end.
-fn slug(name: &str) -> Result<String> {
-    let mut path = String::new();
-    for c in name.chars() {
-        if c.is_ascii_alphanumeric() || c == '_' {
-            path.push(c.to_ascii_lowercase());
-        } else if !path.ends_with('-') {
-            path.push('-');
-        }
-    }
-    let path = path.trim_matches('-');
-    if path.is_empty() {
-        return Err(Error::bad_request(format!(
-            "400 Bad request - no path can be made from the name \"{name}\": give a path"
-        )));
-    }
-    Ok(path.to_owned())
-}
-
 #[utoipa::path(
     post,
     path = "/api/v4/groups",
@@ -488,18 +414,4 @@ async fn delete_project(req: HttpRequest, state: web::Data<AppState>) -> Result<
     })
     .await?;
     Ok(HttpResponse::Accepted().json(accepted()))
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn paths_come_from_names_as_gitlab_makes_them() {
-        assert_eq!(super::slug("My Project").unwrap(), "my-project");
-        assert_eq!(
-            super::slug("  Acme (EU) -- tools ").unwrap(),
-            "acme-eu-tools"
-        );
-        assert_eq!(super::slug("snake_case-2").unwrap(), "snake_case-2");
-        assert!(super::slug("🚀").is_err());
-    }
 }

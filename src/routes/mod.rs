@@ -12,6 +12,7 @@ mod ops;
 mod pages;
 mod paging;
 mod params;
+mod place_settings;
 mod pypi;
 mod simple;
 mod site;
