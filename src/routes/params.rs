@@ -11,6 +11,9 @@ use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
 
+/// Up to this many bytes of input, a type error names its field.
+const EXPLAINED_SIZE: usize = 16 * 1024;
+
 fn bad(why: impl std::fmt::Display) -> Error {
     Error::bad_request(format!("400 Bad request - {why}"))
 }
@@ -38,8 +41,14 @@ pub fn input<T: DeserializeOwned>(req: &HttpRequest, body: &[u8]) -> Result<T> {
         params.extend(from_body);
     }
     let value = Value::Object(params);
+    // Naming the field retries the parse once per field: only for bodies of a usual size.
+    let small = body.len() + req.query_string().len() <= EXPLAINED_SIZE;
     T::deserialize(&value).map_err(|e| {
-        let why = explain::<T>(&value, e);
+        let why = if small {
+            explain::<T>(&value, e)
+        } else {
+            e.to_string()
+        };
         bad(format!("the body is not the JSON this takes: {why}"))
     })
 }
@@ -66,7 +75,7 @@ fn pairs(encoded: &[u8]) -> Map<String, Value> {
 
 /// What was wrong, naming the field: serde's messages name a missing field but not one of the
 /// wrong type, so the field is the one whose absence (or removal) makes the rest acceptable.
-/// Bodies are small; only the first few dozen fields are tried.
+/// Only the first few dozen fields are tried.
 fn explain<T: DeserializeOwned>(value: &Value, error: serde_json::Error) -> String {
     let message = error.to_string();
     if message.starts_with("missing field") {
