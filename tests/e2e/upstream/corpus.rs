@@ -81,8 +81,10 @@ pub fn packaging_tools() -> &'static Path {
                 "--quiet",
                 "--disable-pip-version-check",
                 "--upgrade",
-                "poetry",
-                "pdm",
+                // Pinned: the lock files these write are compared, and a fresh machine should
+                // get what this suite was written against.
+                "poetry==2.5.1",
+                "pdm==2.29.4",
                 "hishel<2",
             ]));
         }
