@@ -26,6 +26,19 @@ pub fn list(conn: &Connection, caller: &Caller, target: &Target) -> Result<Vec<D
     db::tokens::list_deploy(conn, namespace_id, project_id)
 }
 
+/// One token of this target; another target's token does not exist here.
+pub fn get(
+    conn: &Connection,
+    caller: &Caller,
+    target: &Target,
+    token_id: i64,
+) -> Result<DeployToken> {
+    list(conn, caller, target)?
+        .into_iter()
+        .find(|t| t.id == token_id)
+        .ok_or_else(|| Error::not_found("404 Deploy Token Not Found"))
+}
+
 /// Deploy tokens only carry the package registry scopes, as in GitLab.
 fn deploy_scopes(list: &str) -> Result<Scopes> {
     let scopes = Scopes::parse(list)?;

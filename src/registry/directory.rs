@@ -105,6 +105,18 @@ pub fn subgroups(conn: &Connection, caller: &Caller, reference: &str) -> Result<
     seen_groups(conn, &viewer, children, Some(&parent.full_path))
 }
 
+/// Every subgroup below the group, at any depth, that the caller may see.
+pub fn descendants(conn: &Connection, caller: &Caller, reference: &str) -> Result<Vec<Namespace>> {
+    let viewer = Viewer::load(conn, caller)?;
+    let parent = visible_group(conn, &viewer, access::find_group(conn, reference)?)?;
+    let prefix = format!("{}/", parent.full_path);
+    let below = db::namespaces::list_groups(conn)?
+        .into_iter()
+        .filter(|g| g.full_path.starts_with(&prefix))
+        .collect();
+    seen_groups(conn, &viewer, below, Some(&parent.full_path))
+}
+
 /// Projects the caller may see: all of them, or those of one group (and, with
 /// `include_subgroups`, of its subgroups).
 pub fn projects(

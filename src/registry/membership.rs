@@ -51,6 +51,20 @@ pub fn list(
     listed(conn, target, inherited)
 }
 
+/// One member, direct or (`inherited`) through the groups above too, as `list` finds them.
+pub fn get(
+    conn: &Connection,
+    caller: &Caller,
+    target: &Target,
+    user_id: i64,
+    inherited: bool,
+) -> Result<(User, Role)> {
+    list(conn, caller, target, inherited)?
+        .into_iter()
+        .find(|(u, _)| u.id == user_id)
+        .ok_or_else(member_not_found)
+}
+
 /// The direct members a group's web page shows to whoever may see the page.
 pub fn list_on_page(
     conn: &Connection,

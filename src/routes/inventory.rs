@@ -62,8 +62,24 @@ impl<'a> Routes<'a> {
         self.web = false;
     }
 
-    /// Declares `method path` as performing `operation`, answered by `handler`.
+    /// Declares `method path` as performing `operation`, answered by `handler`. A GET of the
+    /// REST API answers HEAD too, with the same headers and no body, as GitLab's does
+    /// (python-gitlab's `head()` and scripts probing whether a project exists).
     pub fn add<F, Args>(&mut self, method: Method, path: &str, operation: Operation, handler: F)
+    where
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        if method == Method::GET && path.starts_with("/api/") {
+            self.push(Method::GET, path, operation, handler.clone());
+            self.push(Method::HEAD, path, operation, handler);
+        } else {
+            self.push(method, path, operation, handler);
+        }
+    }
+
+    fn push<F, Args>(&mut self, method: Method, path: &str, operation: Operation, handler: F)
     where
         F: Handler<Args>,
         Args: FromRequest + 'static,
@@ -87,8 +103,8 @@ impl<'a> Routes<'a> {
         Args: FromRequest + 'static,
         F::Output: Responder + 'static,
     {
-        self.add(Method::GET, path, operation, handler.clone());
-        self.add(Method::HEAD, path, operation, handler);
+        self.push(Method::GET, path, operation, handler.clone());
+        self.push(Method::HEAD, path, operation, handler);
     }
 
     /// Registers a catch-all resource that dispatches inside itself, listing the routes it
@@ -143,6 +159,10 @@ mod tests {
         assert_eq!(
             find(Method::POST, "/{place}/-/settings/members/{user_id}/remove"),
             Some(Operation::MembersRemove)
+        );
+        assert_eq!(
+            find(Method::HEAD, "/api/v4/projects/{id}"),
+            Some(Operation::PlaceShow)
         );
         assert_eq!(
             find(Method::HEAD, "/-/health"),

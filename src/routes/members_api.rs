@@ -33,6 +33,18 @@ pub fn configure(routes: &mut Routes) {
         list_all_members,
     );
     routes.add(
+        Method::GET,
+        &format!("{OWNER}/members/all/{{user_id}}"),
+        Operation::MembersList,
+        show_inherited_member,
+    );
+    routes.add(
+        Method::GET,
+        &format!("{OWNER}/members/{{user_id}}"),
+        Operation::MembersList,
+        show_member,
+    );
+    routes.add(
         Method::POST,
         &format!("{OWNER}/members"),
         Operation::MembersAdd,
@@ -61,6 +73,12 @@ pub fn configure(routes: &mut Routes) {
         &format!("{OWNER}/deploy_tokens"),
         Operation::DeployTokensCreate,
         create_token,
+    );
+    routes.add(
+        Method::GET,
+        &format!("{OWNER}/deploy_tokens/{{token_id}}"),
+        Operation::DeployTokensList,
+        show_token,
     );
     routes.add(
         Method::DELETE,
@@ -140,6 +158,46 @@ async fn members(
         .map(|(u, r)| MemberView::new(u, *r))
         .collect();
     Ok(HttpResponse::Ok().json(items))
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v4/{kind}/{id}/members/{user_id}",
+    tag = "members",
+    params(OwnerPath, ("user_id" = i64, Path)),
+    responses((status = 200, description = "A direct member", body = MemberView), (status = 404, description = "Not a direct member", body = ErrorView))
+)]
+async fn show_member(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
+    member(req, state, false).await
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v4/{kind}/{id}/members/all/{user_id}",
+    tag = "members",
+    params(OwnerPath, ("user_id" = i64, Path)),
+    responses((status = 200, description = "A direct or inherited member with the highest role", body = MemberView), (status = 404, description = "Not a member", body = ErrorView))
+)]
+async fn show_inherited_member(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse> {
+    member(req, state, true).await
+}
+
+/// One member (python-gitlab's `members.get()` and `members_all.get()`).
+async fn member(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    inherited: bool,
+) -> Result<HttpResponse> {
+    let ((is_group, reference), user_id) = (owner(&req), user_id_param(&req)?);
+    let (user, role) = as_api_user(&req, &state, false, move |conn, api| {
+        let target = membership::target(conn, &api.caller(), is_group, &reference)?;
+        membership::get(conn, &api.caller(), &target, user_id, inherited)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(MemberView::new(&user, role)))
 }
 
 /// `{"user_id": 3, "access_level": 30}` (what python-gitlab sends; the `gitlab` command line
@@ -286,6 +344,29 @@ async fn create_token(
     Ok(HttpResponse::Created().json(DeployTokenView::new(&token, Some(secret))))
 }
 
+fn token_id_param(req: &HttpRequest) -> Result<i64> {
+    param(req, "token_id")
+        .parse()
+        .map_err(|_| Error::not_found("404 Deploy Token Not Found"))
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v4/{kind}/{id}/deploy_tokens/{token_id}",
+    tag = "deploy tokens",
+    params(OwnerPath, ("token_id" = i64, Path)),
+    responses((status = 200, description = "The token (without its secret)", body = DeployTokenView), (status = 404, description = "No such token here", body = ErrorView))
+)]
+async fn show_token(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
+    let ((is_group, reference), token_id) = (owner(&req), token_id_param(&req)?);
+    let token = as_api_user(&req, &state, false, move |conn, api| {
+        let target = membership::target(conn, &api.caller(), is_group, &reference)?;
+        deploy_tokens::get(conn, &api.caller(), &target, token_id)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(DeployTokenView::new(&token, None)))
+}
+
 #[utoipa::path(
     delete,
     path = "/api/v4/{kind}/{id}/deploy_tokens/{token_id}",
@@ -294,10 +375,7 @@ async fn create_token(
     responses((status = 204, description = "Revoked"))
 )]
 async fn revoke_token(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
-    let (is_group, reference) = owner(&req);
-    let token_id: i64 = param(&req, "token_id")
-        .parse()
-        .map_err(|_| Error::not_found("404 Deploy Token Not Found"))?;
+    let ((is_group, reference), token_id) = (owner(&req), token_id_param(&req)?);
     as_api_user(&req, &state, true, move |conn, api| {
         let target = membership::target(conn, &api.caller(), is_group, &reference)?;
         deploy_tokens::revoke(conn, &api.caller(), &target, token_id)

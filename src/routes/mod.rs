@@ -7,6 +7,7 @@ mod groups_api;
 mod inventory;
 pub use inventory::{RouteSpec, Routes};
 mod members_api;
+mod namespaces_api;
 mod openapi;
 mod ops;
 mod pages;
@@ -50,6 +51,7 @@ fn declare(routes: &mut Routes) {
     users_api::configure(routes);
     groups_api::configure(routes);
     members_api::configure(routes);
+    namespaces_api::configure(routes);
     upstreams_api::configure(routes);
     openapi::configure(routes);
     routes.web_pages(pages::configure);

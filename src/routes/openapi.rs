@@ -11,7 +11,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::openapi::{ContentBuilder, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
-use super::{api, api_views, groups_api, members_api, upstreams_api, users_api};
+use super::{api, api_views, groups_api, members_api, namespaces_api, upstreams_api, users_api};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -53,10 +53,14 @@ use super::{api, api_views, groups_api, members_api, upstreams_api, users_api};
         groups_api::delete_project,
         members_api::list_members,
         members_api::list_all_members,
+        members_api::show_member,
+        members_api::show_inherited_member,
         members_api::add_member,
         members_api::edit_member,
         members_api::remove_member,
         members_api::list_tokens,
+        members_api::show_token,
+        namespaces_api::list_descendant_groups,
         members_api::create_token,
         members_api::revoke_token,
         upstreams_api::list,
@@ -199,7 +203,7 @@ mod tests {
         assert_eq!(doc["openapi"].as_str().map(|v| &v[..2]), Some("3."));
         let paths = doc["paths"].as_object().unwrap();
         let operations: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();
-        assert_eq!(operations, 53, "{:?}", paths.keys().collect::<Vec<_>>());
+        assert_eq!(operations, 57, "{:?}", paths.keys().collect::<Vec<_>>());
         let user = &paths["/api/v4/users/{user_id}"]["get"]["responses"];
         assert_eq!(
             user["200"]["content"]["application/json"]["schema"]["$ref"],
