@@ -71,6 +71,16 @@ pub fn list_groups(conn: &Connection) -> Result<Vec<Namespace>> {
     Ok(rows)
 }
 
+/// Every user's personal namespace, by path.
+pub fn list_personal(conn: &Connection) -> Result<Vec<Namespace>> {
+    let sql = format!("SELECT {COLUMNS} FROM namespaces WHERE kind = 'user' ORDER BY full_path");
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt
+        .query_map([], from_row)?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
+}
+
 /// Whether the namespace holds subgroups or projects.
 pub fn has_children(conn: &Connection, id: i64) -> Result<bool> {
     Ok(conn.query_row(

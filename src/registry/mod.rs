@@ -10,6 +10,7 @@ pub mod index;
 pub mod integrity;
 pub mod manage;
 pub mod membership;
+pub mod namespaces;
 pub mod structure;
 pub mod tokens;
 pub mod upload;

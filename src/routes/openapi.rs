@@ -61,6 +61,9 @@ use super::{api, api_views, groups_api, members_api, namespaces_api, upstreams_a
         members_api::list_tokens,
         members_api::show_token,
         namespaces_api::list_descendant_groups,
+        namespaces_api::list_namespaces,
+        namespaces_api::show_namespace,
+        namespaces_api::namespace_exists,
         members_api::create_token,
         members_api::revoke_token,
         upstreams_api::list,
@@ -203,7 +206,7 @@ mod tests {
         assert_eq!(doc["openapi"].as_str().map(|v| &v[..2]), Some("3."));
         let paths = doc["paths"].as_object().unwrap();
         let operations: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();
-        assert_eq!(operations, 57, "{:?}", paths.keys().collect::<Vec<_>>());
+        assert_eq!(operations, 60, "{:?}", paths.keys().collect::<Vec<_>>());
         let user = &paths["/api/v4/users/{user_id}"]["get"]["responses"];
         assert_eq!(
             user["200"]["content"]["application/json"]["schema"]["$ref"],

@@ -100,6 +100,40 @@ def head_requests(gl, url):
     refused(lambda: stranger.http_head(f"/projects/{project.id}"))
 
 
+
+def namespaces(gl, url):
+    """`/namespaces`: list with `search`, get by id or path, `exists`; GitLab's fields."""
+    group, sub, _ = private_tree(gl)
+    public = gl.groups.create({"name": "open", "path": "open", "visibility": "public"})
+    alice, as_alice = user_with_token(gl, url, "alice")
+    _, stranger = user_with_token(gl, url, "stranger")
+    group.members.create({"user_id": alice.id, "access_level": 40})
+    mine = {n.full_path: n for n in as_alice.namespaces.list(get_all=True)}
+    assert sorted(mine) == ["acme", "acme/ml", "alice", "open"], sorted(mine)
+    assert (mine["alice"].kind, mine["acme"].kind, mine["acme/ml"].parent_id) == ("user", "group", group.id)
+    assert [n.full_path for n in as_alice.namespaces.list(search="ML")] == ["acme/ml"]
+    found = as_alice.namespaces.get(sub.id)
+    assert (found.path, found.full_path, found.kind) == ("ml", "acme/ml", "group"), found.attributes
+    assert as_alice.namespaces.get("acme/ml").id == sub.id
+    assert as_alice.namespaces.get("alice").kind == "user"
+    # The project a script creates goes where the namespace lookup said.
+    made = as_alice.projects.create({"name": "tools", "namespace_id": as_alice.namespaces.get("acme").id})
+    assert made.path_with_namespace == "acme/tools", made.attributes
+    # An admin sees every namespace, users' own included.
+    every = {n.full_path for n in gl.namespaces.list(get_all=True)}
+    assert {"root", "alice", "stranger", "acme", "acme/ml", "open"} <= every, every
+    assert gl.namespaces.exists("acme").exists is True
+    taken = gl.namespaces.exists("ml", parent_id=group.id)
+    assert (taken.exists, taken.suggests) == (True, ["ml1"]), taken.attributes
+    assert gl.namespaces.exists("free").exists is False
+    # A stranger sees their own namespace and public groups, never a private group's.
+    assert sorted(n.full_path for n in stranger.namespaces.list()) == ["open", "stranger"]
+    for hidden in (group.id, "acme/ml", "alice"):
+        refused(lambda: stranger.namespaces.get(hidden))
+    refused(lambda: stranger.namespaces.exists("ml", parent_id=group.id))
+    assert stranger.namespaces.exists("x", parent_id=public.id).exists is False
+
+
 check, url, token = sys.argv[1], sys.argv[2], sys.argv[3]
 admin = gitlab.Gitlab(url, private_token=token)
 globals()[check](admin, url)

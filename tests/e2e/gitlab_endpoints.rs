@@ -1,5 +1,6 @@
 //! Endpoints python-gitlab scripts need that issue 11 found missing: one member, one deploy
-//! token, descendant groups, HEAD of the API's GET routes; each also asked by a stranger.
+//! token, descendant groups, namespaces, HEAD of the API's GET routes; each also asked by a
+//! stranger.
 
 use std::process::Command;
 
@@ -46,6 +47,12 @@ fn one_deploy_token_of_a_project_or_group() {
 #[test]
 fn descendant_groups_at_any_depth() {
     python_gitlab("descendant_groups");
+}
+
+/// `/namespaces`, `/namespaces/:id` and `/namespaces/:id/exists`.
+#[test]
+fn namespaces_for_finding_a_namespace_id() {
+    python_gitlab("namespaces");
 }
 
 /// Item 7: HEAD answers every GET route of the API with the same status and headers and no

@@ -661,7 +661,9 @@ fn build(s: &Seeded, route: &RouteSpec, place: Option<Place>, t: &Target, n: usi
                 others_account = true;
                 s.victim_id.to_string()
             }
-            "id" if is_group || out.ends_with("/groups/") => t.group_id.to_string(),
+            "id" if is_group || out.ends_with("/groups/") || out.ends_with("/namespaces/") => {
+                t.group_id.to_string()
+            }
             "id" => t.project_id.to_string(),
             "user_id" => {
                 others_account = true;

@@ -1,0 +1,96 @@
+//! GitLab's namespaces on the API, how scripts find a `namespace_id`: the caller's own
+//! namespace and the groups they may see (an admin: every namespace).
+
+use rusqlite::Connection;
+
+use super::directory::{self, Filters};
+use crate::auth::Caller;
+use crate::db;
+use crate::error::{Error, Result};
+use crate::model::{Namespace, NamespaceKind};
+
+fn namespace_not_found() -> Error {
+    Error::not_found("404 Namespace Not Found")
+}
+
+/// Whether the caller may see this user's personal namespace: their own, or any for an admin.
+fn sees_personal(caller: &Caller, namespace: &Namespace) -> bool {
+    match caller {
+        Caller::User(user) => user.is_admin || namespace.owner_user_id == Some(user.user_id),
+        Caller::Operator => true,
+        Caller::Anonymous | Caller::DeployToken(_) => false,
+    }
+}
+
+/// Personal namespaces first, then groups, each with `search` in its path (any case).
+pub fn list(conn: &Connection, caller: &Caller, search: Option<String>) -> Result<Vec<Namespace>> {
+    let matches = |path: &str| {
+        search
+            .as_deref()
+            .is_none_or(|s| path.to_lowercase().contains(&s.to_lowercase()))
+    };
+    let mut found: Vec<Namespace> = db::namespaces::list_personal(conn)?
+        .into_iter()
+        .filter(|n| sees_personal(caller, n) && matches(&n.full_path))
+        .collect();
+    let filters = Filters {
+        search: search.clone(),
+        ..Filters::default()
+    };
+    found.extend(directory::groups(conn, caller, &filters)?);
+    Ok(found)
+}
+
+/// A namespace by id or full path; one the caller may not see does not exist.
+pub fn get(conn: &Connection, caller: &Caller, reference: &str) -> Result<Namespace> {
+    let found = match reference.parse::<i64>() {
+        Ok(id) => db::namespaces::find(conn, id)?,
+        Err(_) => db::namespaces::find_by_path(conn, reference.trim_matches('/'))?,
+    }
+    .ok_or_else(namespace_not_found)?;
+    match found.kind {
+        NamespaceKind::User if sees_personal(caller, &found) => Ok(found),
+        NamespaceKind::User => Err(namespace_not_found()),
+        NamespaceKind::Group => {
+            directory::group(conn, caller, &found.id.to_string()).map_err(|_| namespace_not_found())
+        }
+    }
+}
+
+/// Whether `path` is taken at the top level, or (with `parent`) below a group the caller may
+/// see, and free paths to take instead. At the top level a hidden group's path counts as
+/// taken: creating a group there says so to anyone, so this tells nothing more. Below a
+/// group only subgroups the caller may see count.
+pub fn exists(
+    conn: &Connection,
+    caller: &Caller,
+    path: &str,
+    parent: Option<i64>,
+) -> Result<(bool, Vec<String>)> {
+    let prefix = match parent {
+        Some(id) => format!(
+            "{}/",
+            directory::group(conn, caller, &id.to_string())?.full_path
+        ),
+        None => String::new(),
+    };
+    let taken = |candidate: &str| -> Result<bool> {
+        let full = format!("{prefix}{candidate}");
+        Ok(if parent.is_some() {
+            directory::group(conn, caller, &full).is_ok()
+        } else {
+            db::namespaces::find_by_path(conn, &full)?.is_some()
+        })
+    };
+    if !taken(path)? {
+        return Ok((false, Vec::new()));
+    }
+    // GitLab suggests the path with the first free number after it; a bounded search.
+    for n in 1..=100 {
+        let candidate = format!("{path}{n}");
+        if !taken(&candidate)? {
+            return Ok((true, vec![candidate]));
+        }
+    }
+    Ok((true, Vec::new()))
+}
