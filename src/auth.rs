@@ -6,7 +6,7 @@ use rusqlite::Connection;
 
 use crate::db;
 use crate::error::{Error, Result};
-use crate::model::{DeployToken, Scopes};
+use crate::model::{DeployToken, Scope, Scopes};
 use crate::secrets::token_digest;
 
 /// The secret a request presents, with the username that came with it (HTTP Basic).
@@ -147,6 +147,45 @@ pub fn resolve(conn: &Connection, creds: Option<&Credentials>) -> Result<Caller>
         return Ok(Caller::DeployToken(token));
     }
     Ok(Caller::Anonymous)
+}
+
+/// GitLab's `sudo` (a query parameter or the `Sudo` header): an admin's `api` token acts as
+/// the user named by id or username, with the token's scopes. Anyone else is refused, never
+/// silently served as themselves. An admin's `api` token may already make tokens for anyone,
+/// so acting as them grants nothing more (GitLab asks for a `sudo` scope, which Wheelhouse's
+/// tokens do not have).
+pub fn act_as(conn: &Connection, caller: Caller, sudo: Option<&str>) -> Result<Caller> {
+    let Some(name) = sudo else {
+        return Ok(caller);
+    };
+    let admin = match caller {
+        Caller::User(user) if user.is_admin => user,
+        Caller::Anonymous => return Err(Error::Unauthorized),
+        _ => {
+            return Err(Error::forbidden(
+                "403 Forbidden - Must be admin to use sudo",
+            ));
+        }
+    };
+    if !admin.scopes.contains(Scope::Api) {
+        return Err(Error::forbidden(
+            "403 Forbidden - sudo needs a token with the api scope",
+        ));
+    }
+    let found = match name.parse::<i64>() {
+        Ok(id) => db::users::find(conn, id)?,
+        Err(_) => db::users::find_by_name(conn, name)?,
+    };
+    let user = found.filter(|u| !u.is_blocked).ok_or_else(|| {
+        Error::not_found(format!("404 User with ID or username '{name}' Not Found"))
+    })?;
+    Ok(Caller::User(UserCaller {
+        user_id: user.id,
+        token_id: admin.token_id,
+        username: user.username,
+        is_admin: user.is_admin,
+        scopes: admin.scopes,
+    }))
 }
 
 #[cfg(test)]

@@ -81,11 +81,14 @@ struct RequestAuth {
     addr: Option<std::net::IpAddr>,
     throttle: std::sync::Arc<crate::throttle::FailureThrottle>,
     token_usage: std::sync::Arc<crate::usage::TokenUsage>,
+    /// Whom an admin acts as (GitLab's `sudo`, see `auth::act_as`).
+    sudo: Option<String>,
 }
 
 impl RequestAuth {
     fn new(req: &HttpRequest, state: &AppState) -> RequestAuth {
         RequestAuth {
+            sudo: sudo(req),
             credentials: request_credentials(req),
             addr: site::client_addr(req, state),
             throttle: state.throttle.clone(),
@@ -95,7 +98,17 @@ impl RequestAuth {
 
     /// What identifies these credentials in the page cache.
     fn cache_key(&self) -> Option<[u8; 32]> {
-        self.credentials.as_ref().map(crate::cache::credentials_key)
+        use sha2::{Digest, Sha256};
+        let key = crate::cache::credentials_key(self.credentials.as_ref()?);
+        Some(match &self.sudo {
+            None => key,
+            // Acting as someone else is another caller for the cache.
+            Some(name) => Sha256::new()
+                .chain_update(key)
+                .chain_update(name.as_bytes())
+                .finalize()
+                .into(),
+        })
     }
 
     /// Resolves the caller and runs `work` with it. Credentials are looked up first (one
@@ -129,7 +142,9 @@ impl RequestAuth {
                 .check(subject, now)
                 .map_err(|wait| crate::error::Error::TooManyRequests(wait.as_secs()))?;
         }
+        let sudo = self.sudo.as_deref();
         let outcome = resolved.and_then(|caller| {
+            let caller = auth::act_as(conn, caller, sudo)?;
             if let auth::Caller::User(auth::UserCaller {
                 token_id: Some(id), ..
             }) = &caller
@@ -155,6 +170,16 @@ fn request_credentials(req: &HttpRequest) -> Option<Credentials> {
         header_str(header::AUTHORIZATION.as_str()),
         header_str("private-token"),
     )
+}
+
+/// GitLab's `sudo`: the `Sudo` header, or else the `sudo` query parameter.
+fn sudo(req: &HttpRequest) -> Option<String> {
+    let header = req.headers().get("sudo").and_then(|v| v.to_str().ok());
+    header.map(str::to_owned).or_else(|| {
+        url::form_urlencoded::parse(req.query_string().as_bytes())
+            .find(|(key, _)| key == "sudo")
+            .map(|(_, value)| value.into_owned())
+    })
 }
 
 /// A path parameter, percent-decoded (so `acme%2Fml` is the path `acme/ml`).

@@ -134,6 +134,27 @@ def namespaces(gl, url):
     assert stranger.namespaces.exists("x", parent_id=public.id).exists is False
 
 
+
+def sudo(gl, url):
+    """`sudo` (header or query): an admin acts as the named user; anyone else is refused."""
+    group, _, _ = private_tree(gl)
+    alice, as_alice = user_with_token(gl, url, "alice")
+    stranger, _ = user_with_token(gl, url, "stranger")
+    group.members.create({"user_id": alice.id, "access_level": 40})
+    assert gl.http_get("/user", sudo="alice")["username"] == "alice"
+    assert gl.http_get("/user", query_data={"sudo": alice.id})["username"] == "alice"
+    made = gl.projects.create({"name": "mine"}, sudo="alice")
+    assert made.path_with_namespace == "alice/mine", made.attributes
+    # Acting as someone is acting with their rights only.
+    refused(lambda: gl.groups.get(group.id, sudo="stranger"))
+    refused(lambda: gl.http_get("/user", sudo="nobody"))
+    message = refused(lambda: as_alice.http_get("/user", sudo="root"), 403)
+    assert "admin" in message, message
+    refused(lambda: as_alice.http_get("/user", query_data={"sudo": "root"}), 403)
+    refused(lambda: as_alice.groups.get(group.id, sudo=stranger.id), 403)
+    refused(lambda: gitlab.Gitlab(url).http_get("/projects", query_data={"sudo": "root"}), 401)
+
+
 check, url, token = sys.argv[1], sys.argv[2], sys.argv[3]
 admin = gitlab.Gitlab(url, private_token=token)
 globals()[check](admin, url)

@@ -1,6 +1,6 @@
 //! Endpoints python-gitlab scripts need that issue 11 found missing: one member, one deploy
-//! token, descendant groups, namespaces, HEAD of the API's GET routes; each also asked by a
-//! stranger.
+//! token, descendant groups, namespaces, HEAD of the API's GET routes, `sudo`; each also asked
+//! by a stranger.
 
 use std::process::Command;
 
@@ -53,6 +53,13 @@ fn descendant_groups_at_any_depth() {
 #[test]
 fn namespaces_for_finding_a_namespace_id() {
     python_gitlab("namespaces");
+}
+
+/// `sudo`: an admin acts as another user; a non-admin is refused (403), never served as
+/// themselves.
+#[test]
+fn sudo_acts_as_for_admins_only() {
+    python_gitlab("sudo");
 }
 
 /// Item 7: HEAD answers every GET route of the API with the same status and headers and no
