@@ -117,6 +117,21 @@ pub fn descendants(conn: &Connection, caller: &Caller, reference: &str) -> Resul
     seen_groups(conn, &viewer, below, Some(&parent.full_path))
 }
 
+/// The groups a project the caller may see lies in, the top-level group first.
+pub fn project_groups(
+    conn: &Connection,
+    caller: &Caller,
+    reference: &str,
+) -> Result<Vec<Namespace>> {
+    let project = project(conn, caller, reference)?;
+    let viewer = Viewer::load(conn, caller)?;
+    let above = db::namespaces::list_groups(conn)?
+        .into_iter()
+        .filter(|g| project.full_path.starts_with(&format!("{}/", g.full_path)))
+        .collect();
+    seen_groups(conn, &viewer, above, None)
+}
+
 /// Projects the caller may see: all of them, or those of one group (and, with
 /// `include_subgroups`, of its subgroups).
 pub fn projects(

@@ -11,6 +11,7 @@ pub mod integrity;
 pub mod manage;
 pub mod membership;
 pub mod namespaces;
+pub mod relations;
 pub mod structure;
 pub mod tokens;
 pub mod upload;

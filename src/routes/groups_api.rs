@@ -195,7 +195,7 @@ async fn list_subgroups(
 }
 
 /// Projects with their namespaces, for the JSON.
-fn with_namespaces(
+pub(super) fn with_namespaces(
     conn: &rusqlite::Connection,
     projects: Vec<Project>,
 ) -> Result<Vec<(Project, Namespace)>> {

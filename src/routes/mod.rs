@@ -15,6 +15,7 @@ mod paging;
 mod params;
 mod place_settings;
 mod pypi;
+mod relations_api;
 mod simple;
 mod site;
 mod upload_form;
@@ -52,6 +53,7 @@ fn declare(routes: &mut Routes) {
     groups_api::configure(routes);
     members_api::configure(routes);
     namespaces_api::configure(routes);
+    relations_api::configure(routes);
     upstreams_api::configure(routes);
     openapi::configure(routes);
     routes.web_pages(pages::configure);

@@ -11,7 +11,10 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::openapi::{ContentBuilder, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
-use super::{api, api_views, groups_api, members_api, namespaces_api, upstreams_api, users_api};
+use super::{
+    api, api_views, groups_api, members_api, namespaces_api, relations_api, upstreams_api,
+    users_api,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -64,6 +67,9 @@ use super::{api, api_views, groups_api, members_api, namespaces_api, upstreams_a
         namespaces_api::list_namespaces,
         namespaces_api::show_namespace,
         namespaces_api::namespace_exists,
+        relations_api::user_projects,
+        relations_api::user_memberships,
+        relations_api::project_groups,
         members_api::create_token,
         members_api::revoke_token,
         upstreams_api::list,
@@ -206,7 +212,7 @@ mod tests {
         assert_eq!(doc["openapi"].as_str().map(|v| &v[..2]), Some("3."));
         let paths = doc["paths"].as_object().unwrap();
         let operations: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();
-        assert_eq!(operations, 60, "{:?}", paths.keys().collect::<Vec<_>>());
+        assert_eq!(operations, 63, "{:?}", paths.keys().collect::<Vec<_>>());
         let user = &paths["/api/v4/users/{user_id}"]["get"]["responses"];
         assert_eq!(
             user["200"]["content"]["application/json"]["schema"]["$ref"],

@@ -155,6 +155,34 @@ def sudo(gl, url):
     refused(lambda: gitlab.Gitlab(url).http_get("/projects", query_data={"sudo": "root"}), 401)
 
 
+
+def relations(gl, url):
+    """`/users/:id/projects`, `/users/:id/memberships`, `/projects/:id/groups`."""
+    group, sub, project = private_tree(gl)
+    alice, as_alice = user_with_token(gl, url, "alice")
+    stranger, as_stranger = user_with_token(gl, url, "stranger")
+    group.members.create({"user_id": alice.id, "access_level": 30})
+    project.members.create({"user_id": alice.id, "access_level": 40})
+    as_alice.projects.create({"name": "open", "visibility": "public"})
+    as_alice.projects.create({"name": "own", "visibility": "private"})
+    listed = sorted(p.path_with_namespace for p in gl.users.get(alice.id).projects.list())
+    assert listed == ["alice/open", "alice/own"], listed
+    seen = [p.path_with_namespace for p in as_stranger.users.get(alice.id, lazy=True).projects.list()]
+    assert seen == ["alice/open"], seen
+    mine = {(m.source_type, m.source_name): m for m in as_alice.users.get(alice.id, lazy=True).memberships.list()}
+    assert sorted(mine) == [("Namespace", "acme"), ("Project", "acme/ml/models")], sorted(mine)
+    assert mine[("Namespace", "acme")].source_id == group.id
+    assert mine[("Project", "acme/ml/models")].access_level == 40
+    only = gl.users.get(alice.id).memberships.list(type="Project")
+    assert [m.source_id for m in only] == [project.id], only
+    # Someone else's memberships are the admins' business.
+    refused(lambda: as_stranger.users.get(alice.id, lazy=True).memberships.list(), 403)
+    groups = [g.full_path for g in gl.projects.get(project.id).groups.list()]
+    assert groups == ["acme", "acme/ml"], groups
+    assert [g.full_path for g in as_alice.projects.get(project.id).groups.list()] == ["acme", "acme/ml"]
+    refused(lambda: as_stranger.projects.get(project.id, lazy=True).groups.list())
+
+
 check, url, token = sys.argv[1], sys.argv[2], sys.argv[3]
 admin = gitlab.Gitlab(url, private_token=token)
 globals()[check](admin, url)

@@ -55,6 +55,12 @@ fn namespaces_for_finding_a_namespace_id() {
     python_gitlab("namespaces");
 }
 
+/// `/users/:id/projects`, `/users/:id/memberships` and `/projects/:id/groups`.
+#[test]
+fn what_belongs_to_whom() {
+    python_gitlab("relations");
+}
+
 /// `sudo`: an admin acts as another user; a non-admin is refused (403), never served as
 /// themselves.
 #[test]
