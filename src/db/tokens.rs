@@ -181,6 +181,16 @@ pub fn list_deploy(
     Ok(rows)
 }
 
+/// Every deploy token of every project and group, oldest first.
+pub fn list_all_deploy(conn: &Connection) -> Result<Vec<DeployToken>> {
+    let sql = format!("SELECT {DEPLOY_COLUMNS} FROM deploy_tokens ORDER BY id");
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt
+        .query_map([], deploy_from_row)?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
+}
+
 pub fn revoke_deploy(conn: &Connection, id: i64, now: i64) -> Result<bool> {
     let n = conn.execute(
         "UPDATE deploy_tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",

@@ -26,6 +26,16 @@ pub fn list(conn: &Connection, caller: &Caller, target: &Target) -> Result<Vec<D
     db::tokens::list_deploy(conn, namespace_id, project_id)
 }
 
+/// Every deploy token of the instance (GitLab's `GET /deploy_tokens`): admins only;
+/// `active` leaves out revoked and expired ones.
+pub fn list_all(conn: &Connection, caller: &Caller, active: bool) -> Result<Vec<DeployToken>> {
+    access::judge(conn, caller, Operation::UsersAdmin, access::On::Nothing)?;
+    Ok(db::tokens::list_all_deploy(conn)?
+        .into_iter()
+        .filter(|t| !active || !(t.revoked || crate::auth::is_expired(t.expires_on.as_deref())))
+        .collect())
+}
+
 /// One token of this target; another target's token does not exist here.
 pub fn get(
     conn: &Connection,

@@ -70,6 +70,7 @@ use super::{
         relations_api::user_projects,
         relations_api::user_memberships,
         relations_api::project_groups,
+        relations_api::all_deploy_tokens,
         members_api::create_token,
         members_api::revoke_token,
         upstreams_api::list,
@@ -212,7 +213,7 @@ mod tests {
         assert_eq!(doc["openapi"].as_str().map(|v| &v[..2]), Some("3."));
         let paths = doc["paths"].as_object().unwrap();
         let operations: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();
-        assert_eq!(operations, 63, "{:?}", paths.keys().collect::<Vec<_>>());
+        assert_eq!(operations, 64, "{:?}", paths.keys().collect::<Vec<_>>());
         let user = &paths["/api/v4/users/{user_id}"]["get"]["responses"];
         assert_eq!(
             user["200"]["content"]["application/json"]["schema"]["$ref"],

@@ -1,5 +1,5 @@
 //! GitLab's REST API for what belongs to whom: a user's personal projects and memberships,
-//! and the groups a project lies in.
+//! the groups a project lies in, and (for admins) every deploy token.
 
 use super::Routes;
 use crate::access::Operation;
@@ -8,12 +8,12 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::api_views::{ErrorView, GroupView, IdPath, ProjectView};
+use super::api_views::{DeployTokenView, ErrorView, GroupView, IdPath, ProjectView};
 use super::groups_api::with_namespaces;
 use super::paging::Paging;
-use super::{as_api_user, param};
+use super::{as_api_admin, as_api_user, param, params};
 use crate::error::{Error, Result};
-use crate::registry::{directory, relations};
+use crate::registry::{deploy_tokens, directory, relations};
 use crate::server::AppState;
 
 pub fn configure(routes: &mut Routes) {
@@ -34,6 +34,12 @@ pub fn configure(routes: &mut Routes) {
         "/api/v4/projects/{id}/groups",
         Operation::PlaceShow,
         project_groups,
+    );
+    routes.add(
+        Method::GET,
+        "/api/v4/deploy_tokens",
+        Operation::UsersAdmin,
+        all_deploy_tokens,
     );
 }
 
@@ -160,4 +166,41 @@ async fn project_groups(
     Ok(query
         .paging()
         .respond(&req, groups.iter().map(GroupView::new).collect()))
+}
+
+/// `?active=true`: only tokens neither revoked nor expired.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct DeployTokensQuery {
+    #[serde(default, deserialize_with = "params::flag")]
+    active: bool,
+    #[param(minimum = 1)]
+    page: Option<usize>,
+    #[param(minimum = 1, maximum = 100)]
+    per_page: Option<usize>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v4/deploy_tokens",
+    tag = "deploy tokens",
+    params(DeployTokensQuery),
+    responses((status = 200, description = "Every deploy token of every project and group (admins only), without secrets, one page", body = [DeployTokenView]), (status = 403, description = "Not an admin", body = ErrorView))
+)]
+async fn all_deploy_tokens(
+    req: HttpRequest,
+    query: web::Query<DeployTokensQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse> {
+    let active = query.active;
+    let tokens = as_api_admin(&req, &state, move |conn, api| {
+        deploy_tokens::list_all(conn, &api.caller(), active)
+    })
+    .await?;
+    let paging = Paging {
+        page: query.page,
+        per_page: query.per_page,
+    };
+    let views = tokens.iter().map(|t| DeployTokenView::new(t, None));
+    Ok(paging.respond(&req, views.collect()))
 }

@@ -68,6 +68,11 @@ def deploy_token_get(gl, url):
     refused(lambda: project.deploytokens.get(other.id))
     refused(lambda: stranger.projects.get(project.id, lazy=True).deploytokens.get(made.id))
     refused(lambda: stranger.groups.get(group.id, lazy=True).deploytokens.get(other.id))
+    # Every token of the instance: the admins' list only.
+    assert sorted(t.id for t in gl.deploytokens.list(get_all=True)) == sorted([made.id, other.id])
+    project.deploytokens.delete(made.id)
+    assert [t.id for t in gl.deploytokens.list(active=True)] == [other.id]
+    refused(lambda: stranger.deploytokens.list(), 403)
 
 
 def descendant_groups(gl, url):
