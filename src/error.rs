@@ -135,7 +135,12 @@ impl ResponseError for Error {
             }
             _ => {}
         }
-        // GitLab's error shape, so GitLab tooling shows the message.
-        response.json(serde_json::json!({ "message": self.to_string() }))
+        // GitLab's error shape, so GitLab tooling shows the message; the status line says it
+        // too, for the clients that print only that (twine, hatch, pdm).
+        let message = self.to_string();
+        let reason = crate::reason_phrase::for_error(self.status_code(), &message);
+        let mut response = response.json(serde_json::json!({ "message": message }));
+        response.head_mut().reason = reason;
+        response
     }
 }
