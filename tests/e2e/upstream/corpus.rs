@@ -57,8 +57,9 @@ pub fn corpus() -> &'static Path {
     })
 }
 
-/// A venv with poetry and pdm, apart from the client venv so their dependencies never change
-/// the pip, uv and twine the other tests use. Created once and kept under target/.
+/// A venv with poetry, pdm, hatch, flit, pipenv and pip-tools, apart from the client venv so
+/// their dependencies never change the pip, uv and twine the other tests use. Created once and
+/// kept under target/.
 pub fn packaging_tools() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
@@ -67,13 +68,23 @@ pub fn packaging_tools() -> &'static Path {
         // pdm 2.29 breaks on hishel 2 (no `SyncSqliteStorage`): the check and the pin say so.
         let works = || {
             Command::new(bin.join("python"))
-                .args(["-c", "import poetry, pdm, hishel; hishel.SyncSqliteStorage"])
+                .args([
+                    "-c",
+                    "import poetry, pdm, hatch, flit, pipenv, piptools, hishel; \
+                     hishel.SyncSqliteStorage",
+                ])
                 .output()
                 .is_ok_and(|o| o.status.success())
         };
         if !works() {
             let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
-            run_ok(Command::new(python).args(["-m", "venv"]).arg(&venv));
+            // --clear: scripts name their interpreter by absolute path, so a venv copied
+            // from another checkout's target/ must be made anew, not patched.
+            run_ok(
+                Command::new(python)
+                    .args(["-m", "venv", "--clear"])
+                    .arg(&venv),
+            );
             run_ok(Command::new(bin.join("python")).args([
                 "-m",
                 "pip",
@@ -84,6 +95,10 @@ pub fn packaging_tools() -> &'static Path {
                 "poetry",
                 "pdm",
                 "hishel<2",
+                "hatch",
+                "flit",
+                "pipenv",
+                "pip-tools",
             ]));
         }
         bin
