@@ -359,3 +359,44 @@ fn pip_tools_compiles_with_hashes_and_syncs() {
     );
     assert!(out.contains("1.0"), "{out}");
 }
+
+#[test]
+fn uv_publishes_to_a_named_index_without_trying_trusted_publishing() {
+    let r = registry();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("pyproject.toml"),
+        format!(
+            "[project]\nname = \"uv-named\"\nversion = \"1.0\"\n\n[[tool.uv.index]]\n\
+             name = \"wheelhouse\"\nurl = \"{}\"\npublish-url = \"{}\"\n\n\
+             [tool.uv]\ntrusted-publishing = \"never\"\n",
+            r.index, r.upload
+        ),
+    )
+    .unwrap();
+    let dist = dist_dir(&[wheel("uv-named", "1.0", &[])]);
+    let config = tempfile::tempdir().unwrap();
+    let publish = || {
+        let started = std::time::Instant::now();
+        let out = run_ok(
+            crate::support::client("uv")
+                .env_remove("UV_NO_CONFIG")
+                .env("XDG_CONFIG_HOME", config.path())
+                .env("UV_INDEX_WHEELHOUSE_USERNAME", "__token__")
+                .env("UV_INDEX_WHEELHOUSE_PASSWORD", &r.token)
+                .current_dir(dir.path())
+                .args(["publish", "--index", "wheelhouse"])
+                .arg(dist.path().join("uv_named-1.0-py3-none-any.whl")),
+        );
+        (out, started.elapsed())
+    };
+    let (_, first) = publish();
+    // The second run finds the file in the index (same hash) and skips it.
+    let (out, second) = publish();
+    assert!(out.to_lowercase().contains("skipping"), "{out}");
+    // Trying trusted publishing first takes about 8 s a run.
+    assert!(
+        first + second < std::time::Duration::from_secs(10),
+        "{first:?} + {second:?}"
+    );
+}
