@@ -217,7 +217,7 @@ fn pdm_publishes_and_installs_with_the_index_as_its_pypi_source() {
 }
 
 #[test]
-fn hatch_publishes_to_a_configured_repository() {
+fn hatch_publishes_to_a_configured_repository_and_installs_into_an_environment() {
     let r = registry();
     let home = tempfile::tempdir().unwrap();
     let dist = dist_dir(&[wheel("hatch-made", "1.0", &[]), sdist("hatch-made", "1.0")]);
@@ -242,6 +242,30 @@ fn hatch_publishes_to_a_configured_repository() {
     let (filename, bytes) = wheel("hatch-made", "1.0", &["idna"]);
     std::fs::write(dist.path().join(filename), bytes).unwrap();
     assert_shows_file_exists(&refused(&mut hatch(&publish)));
+
+    // An environment installs through pip, with the index in its env-vars.
+    let consumer = tempfile::tempdir().unwrap();
+    std::fs::write(
+        consumer.path().join("pyproject.toml"),
+        format!(
+            "[project]\nname = \"consumer\"\nversion = \"0.1\"\n\n\
+             [tool.hatch.envs.default]\nskip-install = true\ndependencies = [\"hatch-made\"]\n\n\
+             [tool.hatch.envs.default.env-vars]\nPIP_INDEX_URL = \"{}\"\n",
+            with_credentials(&r.index, "__token__", "{env:WHEELHOUSE_TOKEN}")
+        ),
+    )
+    .unwrap();
+    let out = run_ok(
+        tool("hatch", home.path(), consumer.path())
+            .env("WHEELHOUSE_TOKEN", &r.token)
+            .args([
+                "run",
+                "python",
+                "-c",
+                "import hatch_made; print(hatch_made.VERSION)",
+            ]),
+    );
+    assert!(out.contains("1.0"), "{out}");
 }
 
 #[test]
