@@ -136,9 +136,15 @@ pub fn gc(
     grace_seconds: u64,
     upstream_cache_max_bytes: Option<u64>,
 ) -> anyhow::Result<()> {
+    // Upstream files nothing lists any more are forgotten first, then the least recently used
+    // past the size; the blobs themselves go with the other garbage just below.
+    let unlisted = crate::db::upstreams::forget_unlisted(&*db.get()?)?;
     let evicted = crate::upstream::evict(db, blobs, upstream_cache_max_bytes)?;
-    if evicted > 0 {
-        println!("evicted {evicted} upstream files past the cache size");
+    if unlisted + evicted > 0 {
+        println!(
+            "dropped {unlisted} upstream files no index lists any more and evicted {evicted} \
+             past the cache size"
+        );
     }
     let report = integrity::gc(&*db.get()?, blobs, Duration::from_secs(grace_seconds))?;
     println!(

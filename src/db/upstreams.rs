@@ -482,3 +482,83 @@ pub fn cached_names(conn: &Connection, group_id: i64, limit: i64) -> Result<Vec<
         .collect::<rusqlite::Result<_>>()?;
     Ok(rows)
 }
+
+/// Forgets held upstream blobs that no cached page lists any more (the upstream removed the
+/// file, or the upstream itself was removed): nothing can ask for them. Returns how many.
+pub fn forget_unlisted(conn: &Connection) -> Result<usize> {
+    Ok(conn.execute(
+        "DELETE FROM upstream_blobs
+         WHERE NOT EXISTS (SELECT 1 FROM upstream_files f WHERE f.sha256 = upstream_blobs.sha256)
+           AND NOT EXISTS (SELECT 1 FROM upstream_files f
+                           WHERE f.metadata_sha256 = upstream_blobs.sha256)",
+        [],
+    )?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(filename: &str, sha256: &str, metadata: Option<&str>) -> FileRow {
+        FileRow {
+            filename: filename.into(),
+            version: "1.0".into(),
+            url: format!("https://files.example/{filename}"),
+            sha256: sha256.into(),
+            size: Some(3),
+            requires_python: None,
+            yanked: None,
+            metadata_sha256: metadata.map(str::to_string),
+            upload_time: None,
+        }
+    }
+
+    #[test]
+    fn blobs_no_page_lists_are_forgotten_and_the_rest_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = crate::db::Db::open(&dir.path().join("w.db"), 1).unwrap();
+        let conn = db.get().unwrap();
+        conn.execute(
+            "INSERT INTO namespaces (kind, path, full_path, visibility, created_at)
+             VALUES ('group', 'g', 'g', 'public', 0)",
+            [],
+        )
+        .unwrap();
+        let group = conn.last_insert_rowid();
+        let new = NewUpstream {
+            url: "https://pypi.example/simple/",
+            username: None,
+            password: None,
+            cache_hours: 24,
+        };
+        let upstream = insert(&conn, group, &new, 0).unwrap();
+        let (listed, metadata, gone) = ("a".repeat(64), "b".repeat(64), "c".repeat(64));
+        let page = PageRow {
+            upstream_id: upstream,
+            name: "x".into(),
+            found: true,
+            etag: None,
+            last_modified: None,
+            checked_at: 0,
+        };
+        store_page(
+            &conn,
+            &page,
+            &[file("x-1.0.tar.gz", &listed, Some(&metadata))],
+        )
+        .unwrap();
+        for sha in [&listed, &metadata, &gone] {
+            record_blob(&conn, sha, 3, 0).unwrap();
+        }
+        assert_eq!(forget_unlisted(&conn).unwrap(), 1);
+        let held: Vec<String> = all_blobs(&conn)
+            .unwrap()
+            .into_iter()
+            .map(|(s, _)| s)
+            .collect();
+        assert_eq!(held, [listed.clone(), metadata.clone()]);
+        // Removing the upstream drops its pages; then nothing lists either blob.
+        assert!(delete(&conn, group, upstream).unwrap());
+        assert_eq!(forget_unlisted(&conn).unwrap(), 2);
+    }
+}

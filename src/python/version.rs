@@ -62,6 +62,17 @@ pub fn compare_strs(a: &str, b: &str) -> Ordering {
     }
 }
 
+/// The distinct versions of items already in PEP 440 order, in that order.
+pub fn distinct_in_order<'a>(sorted: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+    let mut versions: Vec<String> = Vec::new();
+    for version in sorted {
+        if versions.last().map(String::as_str) != Some(version) {
+            versions.push(version.to_string());
+        }
+    }
+    versions
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

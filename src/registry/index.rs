@@ -58,12 +58,8 @@ pub fn package_page(
     files.sort_by(|a, b| {
         compare_strs(&a.version, &b.version).then_with(|| a.filename.cmp(&b.filename))
     });
-    let mut versions: Vec<String> = Vec::new();
-    for file in &files {
-        if versions.last() != Some(&file.version) {
-            versions.push(file.version.clone());
-        }
-    }
+    let versions =
+        crate::python::version::distinct_in_order(files.iter().map(|f| f.version.as_str()));
     Ok(PackagePage {
         name,
         versions,

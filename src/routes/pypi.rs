@@ -95,6 +95,7 @@ async fn simple_page(
     }
     let generation = state.pages.generation()?;
     let reference = key.reference.clone();
+    let via = state.upstreams.via(via_header(req));
     let (answer, token_id, known) = state
         .db
         .run(move |conn| {
@@ -121,7 +122,7 @@ async fn simple_page(
                             files_prefix(trailing_slash),
                         )?),
                         Err(missing @ Error::NotFound(_)) => {
-                            match upstream_plan(conn, &scope, &name)? {
+                            match upstream_plan(conn, &scope, &name, via)? {
                                 Some(plan) => Answer::Upstream(plan),
                                 None => return Err(missing),
                             }
@@ -189,11 +190,22 @@ fn upstream_plan(
     conn: &rusqlite::Connection,
     scope: &access::Reader,
     requested: &str,
+    via: Option<String>,
 ) -> Result<Option<upstream::pages::PagePlan>> {
-    let (access::Reader::Group(group), Ok(name)) = (scope, DistName::parse(requested)) else {
+    let (access::Reader::Group(group), Ok(name), Some(via)) =
+        (scope, DistName::parse(requested), via)
+    else {
         return Ok(None);
     };
-    upstream::pages::plan(conn, group.group().id, name.normalized())
+    let plan = upstream::pages::plan(conn, group.group().id, name.normalized())?;
+    Ok(plan.map(|plan| upstream::pages::PagePlan { via, ..plan }))
+}
+
+/// The servers an upstream request came through (`None` for a client's own request).
+fn via_header(req: &HttpRequest) -> Option<&str> {
+    req.headers()
+        .get(upstream::VIA_HEADER)
+        .and_then(|v| v.to_str().ok())
 }
 
 /// A simple page with its negotiated type, `Vary: Accept`, and an ETag answering `If-None-Match`.
@@ -230,6 +242,7 @@ async fn file(
     };
     let wants = wants_metadata;
     let blobs = state.blobs.clone();
+    let via = state.upstreams.via(via_header(&req));
     let found = state
         .db
         .run(move |conn| {
@@ -238,12 +251,14 @@ async fn file(
                 match index::file(conn, &scope, &sha256, &filename) {
                     Ok(stored) => Ok(Found::Stored(stored)),
                     Err(missing @ Error::NotFound(_)) => {
-                        let access::Reader::Group(group) = &scope else {
+                        // A request that came through this server already (a loop) is answered
+                        // from here only.
+                        let (access::Reader::Group(group), Some(via)) = (&scope, via) else {
                             return Err(missing);
                         };
                         let group_id = group.group().id;
                         upstream::files::plan(conn, &blobs, group_id, &sha256, &filename, wants)?
-                            .map(Found::Upstream)
+                            .map(|plan| Found::Upstream(upstream::files::FilePlan { via, ..plan }))
                             .ok_or(missing)
                     }
                     Err(other) => Err(other),
@@ -264,25 +279,23 @@ async fn file(
         Found::Stored(stored) => Sha256Hex::parse(&stored.sha256),
         Found::Upstream(plan) if plan.last_used_at.is_some() => {
             state.upstreams.touch(&state.db, &plan).await?;
-            Some(plan.blob)
+            let sent = download::send(
+                &req,
+                download::Download {
+                    path: state.blobs.path(&plan.blob),
+                    etag: format!("\"{}\"", plan.blob.as_str()),
+                    filename: &requested,
+                    content_type,
+                },
+            )
+            .await;
+            // Evicted since the plan was made (the cache cap, `gc`): fetched again, not a 500.
+            if sent.is_ok() || state.blobs.exists(&plan.blob) {
+                return sent;
+            }
+            return fetch_upstream(&state, plan, content_type).await;
         }
-        Found::Upstream(plan) if plan.wants_metadata => {
-            let bytes = state
-                .upstreams
-                .fetch_metadata(&state.db, &state.blobs, plan)
-                .await?;
-            return Ok(HttpResponse::Ok()
-                .insert_header((header::CONTENT_TYPE, content_type))
-                .body(bytes));
-        }
-        Found::Upstream(plan) => {
-            let filename = plan.file.filename.clone();
-            let fetch = state
-                .upstreams
-                .fetch_file(&state.db, &state.blobs, plan)
-                .await?;
-            return Ok(download::stream_fetched(&filename, fetch));
-        }
+        Found::Upstream(plan) => return fetch_upstream(&state, plan, content_type).await,
     };
     let blob = blob.ok_or_else(|| Error::not_found("404 File Not Found"))?;
     download::send(
@@ -295,6 +308,29 @@ async fn file(
         },
     )
     .await
+}
+
+/// A file (or its metadata) that an upstream lists and the cache does not hold: fetched now.
+async fn fetch_upstream(
+    state: &AppState,
+    plan: upstream::files::FilePlan,
+    content_type: &'static str,
+) -> Result<HttpResponse> {
+    if plan.wants_metadata {
+        let bytes = state
+            .upstreams
+            .fetch_metadata(&state.db, &state.blobs, plan)
+            .await?;
+        return Ok(HttpResponse::Ok()
+            .insert_header((header::CONTENT_TYPE, content_type))
+            .body(bytes));
+    }
+    let filename = plan.file.filename.clone();
+    let fetch = state
+        .upstreams
+        .fetch_file(&state.db, &state.blobs, plan)
+        .await?;
+    Ok(download::stream_fetched(&filename, fetch))
 }
 
 /// A file the index links to: stored here, or listed by one of the group's upstreams.

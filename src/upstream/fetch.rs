@@ -108,12 +108,16 @@ impl Client {
         upstream: &Upstream,
         name: &str,
         cached: Option<&PageRow>,
+        via: &str,
     ) -> Result<PageAnswer, Failure> {
         let base = base_url(upstream)?;
         let url = base
             .join(&format!("{name}/"))
             .map_err(|e| Failure::new(upstream, format!("has no page URL for {name}: {e}")))?;
-        let mut headers = vec![("Accept", ACCEPT_PAGE.to_string())];
+        let mut headers = vec![
+            ("Accept", ACCEPT_PAGE.to_string()),
+            (super::VIA_HEADER, via.to_string()),
+        ];
         if let Some(page) = cached.filter(|p| p.found) {
             if let Some(etag) = &page.etag {
                 headers.push(("If-None-Match", etag.clone()));
@@ -169,11 +173,14 @@ impl Client {
     }
 
     /// Starts downloading `url` (a file or metadata link from one of `upstream`'s pages):
-    /// the body to read and its length if the upstream said it.
+    /// the body to read and its length if the upstream said it. `timeout` bounds the whole
+    /// exchange (small metadata); without it, only the idle timeout applies (large files).
     pub fn open(
         &self,
         upstream: &Upstream,
         url: &str,
+        timeout: Option<Duration>,
+        via: &str,
     ) -> Result<(Box<dyn Read + Send>, Option<u64>), Failure> {
         let base = base_url(upstream)?;
         let url = Url::parse(url)
@@ -186,7 +193,8 @@ impl Client {
                 format!("listed a file on another scheme: {url}"),
             ));
         }
-        let (response, url) = self.get(upstream, &base, url, &[], None)?;
+        let headers = [(super::VIA_HEADER, via.to_string())];
+        let (response, url) = self.get(upstream, &base, url, &headers, timeout)?;
         let status = response.status().as_u16();
         if status != 200 {
             return Err(Failure::new(

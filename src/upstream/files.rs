@@ -1,5 +1,5 @@
-//! Upstream files: fetched once per digest (single flight), verified against the digest the
-//! upstream listed, stored like uploads, and streamed to every waiting client meanwhile.
+//! Upstream files: fetched once per upstream and digest (single flight), verified against the
+//! digest the upstream listed, stored like uploads, and streamed to every waiting client meanwhile.
 //!
 //! The fetch writes a temporary blob; each client reads that file as it grows. The last byte
 //! is released only after the whole file matched the listed sha256, so no client ever receives
@@ -28,6 +28,8 @@ use crate::error::{Error, Result};
 const CHUNK: u64 = 1 << 20;
 /// Core metadata files are small; a larger one is refused.
 const MAX_METADATA_BYTES: u64 = 16 << 20;
+/// Metadata must arrive whole within this: it is fetched in a slot shared with pages.
+const METADATA_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 /// Last use is written at most this often per blob (each write is a database commit).
 const TOUCH_EVERY_MS: i64 = 3_600_000;
 
@@ -42,6 +44,8 @@ pub struct FilePlan {
     pub wants_metadata: bool,
     /// Whether the blob is held, and when it was last used.
     pub last_used_at: Option<i64>,
+    /// The [`super::VIA_HEADER`] the upstream is sent (set by the caller that fetches).
+    pub via: String,
 }
 
 /// Finds what `…/files/SHA256/FILENAME` of the group `group_id` means upstream, if anything.
@@ -78,6 +82,7 @@ pub fn plan(
         blob,
         wants_metadata,
         last_used_at,
+        via: String::new(),
     }))
 }
 
@@ -96,44 +101,44 @@ struct Transfer {
     progress: watch::Receiver<Progress>,
 }
 
-/// The fetches in flight, by blob digest.
+/// The fetches in flight, by upstream and blob digest.
 #[derive(Default, Clone)]
 pub struct InFlight(Arc<Mutex<HashMap<String, Arc<Transfer>>>>);
 
 impl InFlight {
-    fn join(&self, digest: &str) -> Option<Arc<Transfer>> {
+    fn join(&self, key: &str) -> Option<Arc<Transfer>> {
         self.0
             .lock()
             .expect("in-flight map poisoned")
-            .get(digest)
+            .get(key)
             .cloned()
     }
 
-    /// Registers a new fetch, unless one for the digest is under way already. The entry leaves
+    /// Registers a new fetch, unless one for the key is under way already. The entry leaves
     /// the map when the returned guard drops, whatever way the fetch ends (a panic included),
     /// so a dead fetch can never be joined.
-    fn start(&self, digest: &str, transfer: Arc<Transfer>) -> Option<InFlightEntry> {
+    fn start(&self, key: &str, transfer: Arc<Transfer>) -> Option<InFlightEntry> {
         let mut map = self.0.lock().expect("in-flight map poisoned");
-        if map.contains_key(digest) {
+        if map.contains_key(key) {
             return None;
         }
-        map.insert(digest.to_string(), transfer);
+        map.insert(key.to_string(), transfer);
         Some(InFlightEntry {
             map: self.clone(),
-            digest: digest.to_string(),
+            key: key.to_string(),
         })
     }
 }
 
 struct InFlightEntry {
     map: InFlight,
-    digest: String,
+    key: String,
 }
 
 impl Drop for InFlightEntry {
     fn drop(&mut self) {
         if let Ok(mut map) = self.map.0.lock() {
-            map.remove(&self.digest);
+            map.remove(&self.key);
         }
     }
 }
@@ -161,28 +166,26 @@ impl Upstreams {
             .await
     }
 
-    /// Fetches a file not held yet, joining the fetch already under way for the same digest.
+    /// Fetches a file not held yet, joining the fetch already under way for the same digest from the same upstream.
     pub async fn fetch_file(
         &self,
         db: &Db,
         blobs: &BlobStore,
         plan: FilePlan,
     ) -> Result<Streaming> {
-        let transfer = match self.inflight.join(plan.blob.as_str()) {
+        // Joined only through the same upstream: another group's upstream listing the same
+        // digest may lie or stall, and its failure must not become this request's.
+        let key = format!("{}:{}", plan.upstream.id, plan.blob.as_str());
+        let transfer = match self.inflight.join(&key) {
             Some(transfer) => transfer,
             None => {
-                let slot = self
-                    .fetch_slots
-                    .clone()
-                    .acquire_owned()
-                    .await
-                    .map_err(Error::internal)?;
+                let slot = self.download_slot(plan.upstream.group_id).await?;
                 let temp = blobs.temp_file()?;
                 let file = File::open(temp.path())?;
                 let (sender, progress) = watch::channel(Progress::Connecting);
                 let transfer = Arc::new(Transfer { file, progress });
                 // Another request may have started the same fetch while this one waited.
-                let Some(entry) = self.inflight.start(plan.blob.as_str(), transfer.clone()) else {
+                let Some(entry) = self.inflight.start(&key, transfer.clone()) else {
                     return Box::pin(self.fetch_file(db, blobs, plan)).await;
                 };
                 let job = Job {
@@ -193,12 +196,7 @@ impl Upstreams {
                     cache_max_bytes: self.cache_max_bytes,
                     sender,
                 };
-                std::thread::Builder::new()
-                    .name("upstream-fetch".into())
-                    .spawn(move || {
-                        let _slot = slot;
-                        job.run(plan, temp, entry)
-                    })?;
+                super::spawn_fetch(slot, move || job.run(plan, temp, entry))?;
                 transfer
             }
         };
@@ -229,10 +227,10 @@ impl Upstreams {
     ) -> Result<Vec<u8>> {
         let client = self.client.clone();
         let url = format!("{}.metadata", plan.file.url);
-        let upstream = plan.upstream.clone();
+        let (upstream, via) = (plan.upstream.clone(), plan.via.clone());
         let bytes = self
             .off_pool(move || -> std::result::Result<Vec<u8>, Failure> {
-                let (body, _) = client.open(&upstream, &url)?;
+                let (body, _) = client.open(&upstream, &url, Some(METADATA_TIMEOUT), &via)?;
                 let mut bytes = Vec::new();
                 body.take(MAX_METADATA_BYTES + 1)
                     .read_to_end(&mut bytes)
@@ -313,7 +311,7 @@ impl Job {
         let said = |what: String| format!("upstream {} {what}", upstream.url);
         let (mut body, length) = self
             .client
-            .open(upstream, &file.url)
+            .open(upstream, &file.url, None, &plan.via)
             .map_err(|f| f.reason)?;
         let listed = file.size.and_then(|s| u64::try_from(s).ok());
         if let (Some(listed), Some(length)) = (listed, length)
@@ -387,6 +385,10 @@ fn read_growing(
     futures_util::stream::unfold(
         (transfer, progress, 0u64),
         |(transfer, mut progress, offset)| async move {
+            // After an error the stream is over.
+            if offset == u64::MAX {
+                return None;
+            }
             loop {
                 let state = progress.borrow_and_update().clone();
                 let limit = match &state {
@@ -398,9 +400,6 @@ fn read_growing(
                         return Some((Err(error), (transfer, progress, u64::MAX)));
                     }
                 };
-                if offset == u64::MAX {
-                    return None;
-                }
                 if offset < limit {
                     let want = (limit - offset).min(CHUNK) as usize;
                     let reader = transfer.clone();
@@ -461,4 +460,83 @@ pub fn evict_to(conn: &mut Connection, blobs: &BlobStore, max_bytes: u64) -> Res
         removed += 1;
     }
     Ok(removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use futures_util::StreamExt;
+
+    use super::*;
+
+    /// A transfer over a file holding `bytes`, and the sender that reports its progress.
+    fn transfer(bytes: &[u8]) -> (Arc<Transfer>, watch::Sender<Progress>, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("growing");
+        File::create(&path).unwrap().write_all(bytes).unwrap();
+        let (sender, progress) = watch::channel(Progress::Connecting);
+        let file = File::open(&path).unwrap();
+        (Arc::new(Transfer { file, progress }), sender, dir)
+    }
+
+    async fn next_within(
+        stream: &mut (
+                 impl futures_util::Stream<Item = std::result::Result<Bytes, actix_web::Error>> + Unpin
+             ),
+    ) -> Option<Option<std::result::Result<Bytes, actix_web::Error>>> {
+        actix_web::rt::time::timeout(std::time::Duration::from_millis(200), stream.next())
+            .await
+            .ok()
+    }
+
+    #[actix_web::test]
+    async fn the_last_byte_waits_for_the_digest() {
+        let (transfer, sender, _dir) = transfer(b"hello world");
+        let mut stream = Box::pin(read_growing(transfer.clone(), transfer.progress.clone()));
+        sender.send_replace(Progress::Receiving {
+            written: 11,
+            length: Some(11),
+        });
+        let first = next_within(&mut stream).await.unwrap().unwrap().unwrap();
+        assert_eq!(&first[..], b"hello worl");
+        assert!(
+            next_within(&mut stream).await.is_none(),
+            "sent before verified"
+        );
+        sender.send_replace(Progress::Done { size: 11 });
+        let last = next_within(&mut stream).await.unwrap().unwrap().unwrap();
+        assert_eq!(&last[..], b"d");
+        assert!(next_within(&mut stream).await.unwrap().is_none());
+    }
+
+    #[actix_web::test]
+    async fn a_failed_digest_ends_the_response_short() {
+        let (transfer, sender, _dir) = transfer(b"hello world");
+        let mut stream = Box::pin(read_growing(transfer.clone(), transfer.progress.clone()));
+        sender.send_replace(Progress::Receiving {
+            written: 11,
+            length: Some(11),
+        });
+        assert_eq!(
+            next_within(&mut stream)
+                .await
+                .unwrap()
+                .unwrap()
+                .unwrap()
+                .len(),
+            10
+        );
+        sender.send_replace(Progress::Failed("sha256 differs".into()));
+        assert!(next_within(&mut stream).await.unwrap().unwrap().is_err());
+        assert!(next_within(&mut stream).await.unwrap().is_none());
+    }
+
+    #[actix_web::test]
+    async fn a_fetch_that_vanishes_is_an_error_not_a_hang() {
+        let (transfer, sender, _dir) = transfer(b"abc");
+        let mut stream = Box::pin(read_growing(transfer.clone(), transfer.progress.clone()));
+        drop(sender);
+        assert!(next_within(&mut stream).await.unwrap().unwrap().is_err());
+    }
 }

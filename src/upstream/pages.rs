@@ -9,7 +9,7 @@ use super::{Upstreams, parse};
 use crate::db::upstreams::{self as store, FileRow, PageRow, Upstream};
 use crate::db::{Db, now_millis};
 use crate::error::{Error, Result};
-use crate::python::version::compare_strs;
+use crate::python::version::Version;
 
 /// A name the group index may answer from upstreams: decided with the database, fetched
 /// without it.
@@ -19,6 +19,8 @@ pub struct PagePlan {
     pub root_id: i64,
     pub name: String,
     pub upstreams: Vec<Upstream>,
+    /// The [`super::VIA_HEADER`] the upstreams are sent (set by the caller that fetches).
+    pub via: String,
 }
 
 /// Whether `name` (normalized) goes upstream for the group `group_id`: only when its top-level
@@ -39,6 +41,7 @@ pub fn plan(conn: &Connection, group_id: i64, name: &str) -> Result<Option<PageP
         root_id,
         name: name.to_string(),
         upstreams,
+        via: String::new(),
     }))
 }
 
@@ -81,7 +84,10 @@ impl Upstreams {
                 }
                 continue;
             }
-            match self.refresh(db, &upstream, &plan.name, cached).await {
+            match self
+                .refresh(db, &upstream, &plan.name, cached, &plan.via)
+                .await
+            {
                 Ok(Some(page)) => return Ok(page),
                 Ok(None) => continue,
                 Err(failure) => {
@@ -108,10 +114,12 @@ impl Upstreams {
         upstream: &Upstream,
         name: &str,
         cached: Option<(PageRow, Vec<FileRow>)>,
+        via: &str,
     ) -> Result<Option<UpstreamPage>, Failure> {
         let client = self.client.clone();
         let (upstream_for_fetch, name_owned) = (upstream.clone(), name.to_string());
         let validators = cached.as_ref().map(|(page, _)| page.clone());
+        let via = via.to_string();
         let resting = self.is_resting(upstream.id);
         let fetched = if resting {
             Err(Failure::other(format!(
@@ -120,7 +128,8 @@ impl Upstreams {
             )))
         } else {
             self.off_pool(move || {
-                let answer = client.page(&upstream_for_fetch, &name_owned, validators.as_ref())?;
+                let answer =
+                    client.page(&upstream_for_fetch, &name_owned, validators.as_ref(), &via)?;
                 Ok::<_, Failure>(match answer {
                     PageAnswer::Page {
                         body,
@@ -240,16 +249,25 @@ fn page_row(
     }
 }
 
-fn answer(name: &str, mut files: Vec<FileRow>, stale: bool) -> UpstreamPage {
-    files.sort_by(|a, b| {
-        compare_strs(&a.version, &b.version).then_with(|| a.filename.cmp(&b.filename))
+/// Sorts files by PEP 440 version (a version that does not parse first, by its text), then
+/// filename. Each version is parsed once: a page may list 100,000 files, and parsing within
+/// every comparison took seconds per request.
+pub fn sort_files(files: &mut [FileRow]) {
+    files.sort_by_cached_key(|f| {
+        let parsed = Version::parse(&f.version).ok();
+        let text = if parsed.is_none() {
+            f.version.clone()
+        } else {
+            String::new()
+        };
+        (parsed, text, f.filename.clone())
     });
-    let mut versions: Vec<String> = Vec::new();
-    for file in &files {
-        if versions.last() != Some(&file.version) {
-            versions.push(file.version.clone());
-        }
-    }
+}
+
+fn answer(name: &str, mut files: Vec<FileRow>, stale: bool) -> UpstreamPage {
+    sort_files(&mut files);
+    let versions =
+        crate::python::version::distinct_in_order(files.iter().map(|f| f.version.as_str()));
     UpstreamPage {
         name: name.to_string(),
         versions,

@@ -8,7 +8,7 @@ use rusqlite::Connection;
 use super::pages;
 use crate::db::upstreams::{self as store, FileRow};
 use crate::error::Result;
-use crate::python::version::compare_strs;
+use crate::python::version::Version;
 
 /// Most names a group page lists.
 const LISTED_NAMES: i64 = 50;
@@ -17,7 +17,15 @@ const LISTED_NAMES: i64 = 50;
 /// how many files of each are held; empty when it has no upstreams.
 pub fn cached_names(conn: &Connection, group_id: i64) -> Result<Vec<(String, i64)>> {
     let root_id = store::root_of(conn, group_id)?;
-    store::cached_names(conn, root_id, LISTED_NAMES)
+    let mut names = Vec::new();
+    // A name cached before a project here published it (or a rule kept it) is the group's
+    // now: listing it would tell any reader of the group a private project's name.
+    for (name, files) in store::cached_names(conn, root_id, LISTED_NAMES)? {
+        if pages::plan(conn, root_id, &name)?.is_some() {
+            names.push((name, files));
+        }
+    }
+    Ok(names)
 }
 
 /// One name as the group's upstreams gave it, from the cache only (viewing never fetches).
@@ -52,8 +60,10 @@ pub fn cached_package(
             .into_iter()
             .collect();
         let mut files = store::page_files(conn, upstream.id, &plan.name)?;
-        files.sort_by(|a, b| {
-            compare_strs(&b.version, &a.version).then_with(|| a.filename.cmp(&b.filename))
+        // Newest first; each version parsed once (a page may list 100,000 files).
+        files.sort_by_cached_key(|f| {
+            let version = Version::parse(&f.version).ok();
+            (std::cmp::Reverse(version), f.filename.clone())
         });
         let mut versions: Vec<(String, Vec<(FileRow, bool)>)> = Vec::new();
         for file in files {

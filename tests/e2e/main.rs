@@ -25,5 +25,6 @@ mod tenants;
 mod trust;
 mod uploads;
 mod upstream;
+mod upstream_attacks;
 mod upstream_config;
 mod web;

@@ -57,7 +57,12 @@ impl Server {
 
     /// A server on an existing data directory, which `holder` keeps alive.
     pub fn start_in(holder: tempfile::TempDir, data_dir: &Path) -> Server {
-        Server::spawn_in(holder, data_dir.to_path_buf(), &[], false)
+        Server::start_in_with(holder, data_dir, &[])
+    }
+
+    /// [`Server::start_in`] with extra `serve` arguments.
+    pub fn start_in_with(holder: tempfile::TempDir, data_dir: &Path, extra: &[&str]) -> Server {
+        Server::spawn_in(holder, data_dir.to_path_buf(), extra, false)
     }
 
     fn spawn_in(holder: tempfile::TempDir, data_dir: PathBuf, extra: &[&str], log: bool) -> Server {

@@ -4,7 +4,7 @@
 
 pub mod clients;
 pub mod corpus;
-mod fake;
+pub(crate) mod fake;
 mod hostile;
 
 use crate::support::{Response, get, request, sha256_hex, with_credentials};
@@ -14,9 +14,9 @@ use clients::{
 };
 use corpus::{Pair, TREE, corpus, pair};
 
-const JSON: &str = "application/vnd.pypi.simple.v1+json";
+pub(crate) const JSON: &str = "application/vnd.pypi.simple.v1+json";
 
-fn page_json(url: &str) -> Response {
+pub(crate) fn page_json(url: &str) -> Response {
     request("GET", url, &[("Accept", JSON)])
 }
 
@@ -48,7 +48,7 @@ fn resolve(base: &str, reference: &str) -> String {
 }
 
 /// The file URLs of a PEP 691 page, resolved against the page's URL.
-fn json_file_urls(page_url: &str, page: &serde_json::Value) -> Vec<String> {
+pub(crate) fn json_file_urls(page_url: &str, page: &serde_json::Value) -> Vec<String> {
     page["files"]
         .as_array()
         .unwrap_or_else(|| panic!("no files in {page}"))

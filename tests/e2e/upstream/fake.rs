@@ -47,6 +47,8 @@ impl Reply {
 struct State {
     routes: HashMap<String, Reply>,
     hits: HashMap<String, usize>,
+    /// The request heads seen per path, for what was sent (credentials) rather than how often.
+    heads: HashMap<String, Vec<String>>,
 }
 
 pub struct FakeUpstream {
@@ -92,6 +94,12 @@ impl FakeUpstream {
     /// Requests seen for this path so far.
     pub fn hits(&self, path: &str) -> usize {
         *self.state.lock().unwrap().hits.get(path).unwrap_or(&0)
+    }
+
+    /// The request heads seen for this path so far, as sent.
+    pub fn heads(&self, path: &str) -> Vec<String> {
+        let state = self.state.lock().unwrap();
+        state.heads.get(path).cloned().unwrap_or_default()
     }
 
     /// A PEP 691 page at `/simple/NAME/` listing `files` (filename, bytes advertised), each
@@ -155,6 +163,8 @@ fn answer(mut stream: TcpStream, state: &Mutex<State>) {
     let reply = {
         let mut state = state.lock().unwrap();
         *state.hits.entry(path.clone()).or_default() += 1;
+        let heads = state.heads.entry(path.clone()).or_default();
+        heads.push(text.to_string());
         state.routes.get(&path).cloned()
     };
     let reply = reply.unwrap_or(Reply {
@@ -163,11 +173,15 @@ fn answer(mut stream: TcpStream, state: &Mutex<State>) {
         body: b"not found".to_vec(),
         pace: None,
     });
-    let mut out = format!(
-        "HTTP/1.1 {} X\r\nContent-Length: {}\r\nConnection: close\r\n",
-        reply.status,
-        reply.body.len()
-    );
+    // A Content-Length of the reply's own stands in for the true one: a lie, if a test wants.
+    let says_length = reply
+        .headers
+        .iter()
+        .any(|(name, _)| name.eq_ignore_ascii_case("content-length"));
+    let mut out = format!("HTTP/1.1 {} X\r\nConnection: close\r\n", reply.status);
+    if !says_length {
+        out.push_str(&format!("Content-Length: {}\r\n", reply.body.len()));
+    }
     for (name, value) in &reply.headers {
         out.push_str(&format!("{name}: {value}\r\n"));
     }
