@@ -13,7 +13,8 @@ CREATE TABLE users (
     password_hash TEXT NOT NULL,            -- argon2id PHC string
     is_admin      INTEGER NOT NULL DEFAULT 0,
     is_blocked    INTEGER NOT NULL DEFAULT 0,
-    created_at    INTEGER NOT NULL          -- unix milliseconds, like every *_at column
+    created_at    INTEGER NOT NULL,         -- unix milliseconds, like every *_at column
+    name          TEXT                      -- the display name; NULL: the username
 );
 
 -- Users' personal namespaces and groups. A group's full_path is its parent's plus '/' plus path.
@@ -25,7 +26,9 @@ CREATE TABLE namespaces (
     parent_id     INTEGER REFERENCES namespaces(id),
     owner_user_id INTEGER REFERENCES users(id) ON DELETE CASCADE,   -- for kind = 'user'
     visibility    TEXT NOT NULL CHECK (visibility IN ('private', 'internal', 'public')),
-    created_at    INTEGER NOT NULL
+    created_at    INTEGER NOT NULL,
+    name          TEXT,                     -- a group's display name; NULL: its path
+    description   TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX namespaces_parent ON namespaces(parent_id);
 CREATE UNIQUE INDEX namespaces_owner ON namespaces(owner_user_id) WHERE owner_user_id IS NOT NULL;
@@ -37,7 +40,9 @@ CREATE TABLE projects (
     full_path             TEXT NOT NULL UNIQUE COLLATE NOCASE,
     visibility            TEXT NOT NULL CHECK (visibility IN ('private', 'internal', 'public')),
     allow_file_replace    INTEGER NOT NULL DEFAULT 0,
-    created_at            INTEGER NOT NULL
+    created_at            INTEGER NOT NULL,
+    name                  TEXT,             -- the display name; NULL: the path
+    description           TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX projects_namespace ON projects(namespace_id);
 
@@ -74,7 +79,7 @@ CREATE TABLE deploy_tokens (
     namespace_id  INTEGER REFERENCES namespaces(id) ON DELETE CASCADE,
     project_id    INTEGER REFERENCES projects(id) ON DELETE CASCADE,
     name          TEXT NOT NULL,
-    username      TEXT NOT NULL UNIQUE,
+    username      TEXT NOT NULL,             -- not unique: the secret finds the token
     token_digest  TEXT NOT NULL UNIQUE,
     scopes        TEXT NOT NULL,
     expires_on    TEXT,

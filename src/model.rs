@@ -196,6 +196,8 @@ impl Scopes {
 pub struct User {
     pub id: i64,
     pub username: String,
+    /// The display name (the username unless one was given).
+    pub name: String,
     pub email: Option<String>,
     pub is_admin: bool,
     pub is_blocked: bool,
@@ -216,6 +218,9 @@ pub struct Namespace {
     pub parent_id: Option<i64>,
     pub owner_user_id: Option<i64>,
     pub visibility: Visibility,
+    /// A group's display name (its path unless one was given); a user's namespace: the username.
+    pub name: String,
+    pub description: String,
 }
 
 #[derive(Debug, Clone)]
@@ -225,6 +230,9 @@ pub struct Project {
     pub full_path: String,
     pub visibility: Visibility,
     pub allow_file_replace: bool,
+    /// The display name (the path unless one was given).
+    pub name: String,
+    pub description: String,
 }
 
 #[derive(Debug, Clone)]

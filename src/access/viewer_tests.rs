@@ -21,6 +21,8 @@ fn group(path: &str, visibility: Visibility) -> Namespace {
         parent_id: None,
         owner_user_id: None,
         visibility,
+        name: path.to_string(),
+        description: String::new(),
     }
 }
 
@@ -31,6 +33,8 @@ fn project(id: i64, path: &str, visibility: Visibility) -> Project {
         full_path: path.to_string(),
         visibility,
         allow_file_replace: false,
+        name: path.to_string(),
+        description: String::new(),
     }
 }
 

@@ -139,7 +139,7 @@ pub fn gc(
     // Upstream files nothing lists any more are forgotten first, then the least recently used
     // past the size; the blobs themselves go with the other garbage just below.
     let unlisted = crate::db::upstreams::forget_unlisted(&*db.get()?)?;
-    let evicted = crate::upstream::evict(db, blobs, upstream_cache_max_bytes)?;
+    let evicted = crate::upstream::eviction::evict(db, blobs, upstream_cache_max_bytes)?;
     if unlisted + evicted > 0 {
         println!(
             "dropped {unlisted} upstream files no index lists any more and evicted {evicted} \

@@ -53,6 +53,7 @@ pub(super) fn user(
                 conn,
                 OPERATOR,
                 &name,
+                None,
                 email.as_deref(),
                 password.as_deref(),
                 admin,
@@ -69,7 +70,7 @@ pub(super) fn user(
             }
         }
         UserCommand::List => {
-            for user in users::list(conn, OPERATOR, None, None)? {
+            for user in users::list(conn, OPERATOR, &users::UserFilter::default())? {
                 let flags = [(user.is_admin, "admin"), (user.is_blocked, "blocked")]
                     .iter()
                     .filter(|(on, _)| *on)
@@ -190,7 +191,15 @@ pub(super) fn project(
         } => {
             let id = project_at(conn, &path)?.to_string();
             let visibility = v.as_deref().map(visibility).transpose()?;
-            let p = structure::update_project(conn, OPERATOR, &id, visibility, allow_file_replace)?;
+            let text = structure::Text::default();
+            let p = structure::update_project(
+                conn,
+                OPERATOR,
+                &id,
+                visibility,
+                allow_file_replace,
+                &text,
+            )?;
             println!(
                 "{}\t{}\t{}\tallow_file_replace={}",
                 p.id, p.full_path, p.visibility, p.allow_file_replace
@@ -241,8 +250,9 @@ pub(super) fn deploy_token(
         } => {
             let target = directory::find_target(conn, &path)?;
             let scopes = [scopes];
+            let expires = expires.as_deref();
             let (token, secret) =
-                deploy_tokens::create(conn, OPERATOR, &target, &name, &scopes, expires.as_deref())?;
+                deploy_tokens::create(conn, OPERATOR, &target, &name, None, &scopes, expires)?;
             eprintln!(
                 "Created deploy token \"{}\" (id {}). It is shown only now:",
                 token.name, token.id

@@ -112,11 +112,12 @@ fn with_roles(
 /// Direct members with their accounts, by username.
 pub fn list(conn: &Connection, source: Source) -> Result<Vec<(crate::model::User, Role)>> {
     let (namespace_id, project_id) = source.columns();
-    let mut stmt = conn.prepare(
-        "SELECT u.id, u.username, u.email, u.is_admin, u.is_blocked, u.created_at, m.access_level
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {}, m.access_level
          FROM members m JOIN users u ON u.id = m.user_id
          WHERE m.namespace_id IS ?1 AND m.project_id IS ?2 ORDER BY u.username",
-    )?;
+        super::users::JOINED
+    ))?;
     with_roles(&mut stmt, namespace_id, project_id)
 }
 
@@ -127,31 +128,25 @@ pub fn list_inherited(
     namespace_id: i64,
     project_id: Option<i64>,
 ) -> Result<Vec<(crate::model::User, Role)>> {
-    let mut stmt = conn.prepare(
+    let mut stmt = conn.prepare(&format!(
         "WITH RECURSIVE chain(id, parent_id) AS (
              SELECT id, parent_id FROM namespaces WHERE id = ?1
              UNION ALL
              SELECT n.id, n.parent_id FROM namespaces n JOIN chain c ON n.id = c.parent_id
          )
-         SELECT u.id, u.username, u.email, u.is_admin, u.is_blocked, u.created_at, MAX(m.access_level)
+         SELECT {}, MAX(m.access_level)
          FROM members m JOIN users u ON u.id = m.user_id
          WHERE m.project_id = ?2 OR m.namespace_id IN (SELECT id FROM chain)
          GROUP BY u.id ORDER BY u.username",
-    )?;
+        super::users::JOINED
+    ))?;
     with_roles(&mut stmt, Some(namespace_id), project_id)
 }
 
 fn user_and_level(row: &rusqlite::Row<'_>) -> rusqlite::Result<(crate::model::User, i64)> {
     Ok((
-        crate::model::User {
-            id: row.get(0)?,
-            username: row.get(1)?,
-            email: row.get(2)?,
-            is_admin: row.get(3)?,
-            is_blocked: row.get(4)?,
-            created_at: row.get(5)?,
-        },
-        row.get(6)?,
+        super::users::from_row_at(row, 0)?,
+        row.get(super::users::JOINED_LEN)?,
     ))
 }
 

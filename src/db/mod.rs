@@ -30,6 +30,7 @@ const UPGRADES: &[&str] = &[
     include_str!("upgrades/003_description_html.sql"),
     include_str!("upgrades/004_offers_metadata.sql"),
     include_str!("upgrades/005_upstreams.sql"),
+    include_str!("upgrades/006_names_and_descriptions.sql"),
 ];
 const LATEST_VERSION: i64 = FIRST_VERSION + UPGRADES.len() as i64;
 /// The version `schema.sql` creates: always the latest.

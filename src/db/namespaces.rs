@@ -6,7 +6,8 @@ use super::unique_or;
 use crate::error::Result;
 use crate::model::{Namespace, NamespaceKind, Visibility};
 
-const COLUMNS: &str = "id, kind, full_path, parent_id, owner_user_id, visibility";
+const COLUMNS: &str =
+    "id, kind, full_path, parent_id, owner_user_id, visibility, coalesce(name, path), description";
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<Namespace> {
     let kind: String = row.get(1)?;
@@ -23,6 +24,8 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Namespace> {
         owner_user_id: row.get(4)?,
         // The CHECK constraint admits only the three known values.
         visibility: visibility.parse().unwrap_or(Visibility::Private),
+        name: row.get(6)?,
+        description: row.get(7)?,
     })
 }
 
@@ -82,6 +85,21 @@ pub fn set_visibility(conn: &Connection, id: i64, visibility: Visibility) -> Res
     conn.execute(
         "UPDATE namespaces SET visibility = ?2 WHERE id = ?1",
         params![id, visibility.as_str()],
+    )?;
+    Ok(())
+}
+
+/// A group's name and description; `None` keeps what is there.
+pub fn set_text(
+    conn: &Connection,
+    id: i64,
+    name: Option<&str>,
+    description: Option<&str>,
+) -> Result<()> {
+    conn.execute(
+        "UPDATE namespaces SET name = coalesce(?2, name), description = coalesce(?3, description)
+         WHERE id = ?1",
+        params![id, name, description],
     )?;
     Ok(())
 }

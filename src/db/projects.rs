@@ -6,7 +6,8 @@ use super::unique_or;
 use crate::error::Result;
 use crate::model::{Project, Visibility};
 
-const COLUMNS: &str = "id, namespace_id, full_path, visibility, allow_file_replace";
+const COLUMNS: &str = "id, namespace_id, full_path, visibility, allow_file_replace, \
+                       coalesce(name, path), description";
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<Project> {
     let visibility: String = row.get(3)?;
@@ -16,6 +17,8 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Project> {
         full_path: row.get(2)?,
         visibility: visibility.parse().unwrap_or(Visibility::Private),
         allow_file_replace: row.get(4)?,
+        name: row.get(5)?,
+        description: row.get(6)?,
     })
 }
 
@@ -79,6 +82,21 @@ pub fn update_settings(
     conn.execute(
         "UPDATE projects SET visibility = ?2, allow_file_replace = ?3 WHERE id = ?1",
         params![id, visibility.as_str(), allow_file_replace],
+    )?;
+    Ok(())
+}
+
+/// The name and description; `None` keeps what is there.
+pub fn set_text(
+    conn: &Connection,
+    id: i64,
+    name: Option<&str>,
+    description: Option<&str>,
+) -> Result<()> {
+    conn.execute(
+        "UPDATE projects SET name = coalesce(?2, name), description = coalesce(?3, description)
+         WHERE id = ?1",
+        params![id, name, description],
     )?;
     Ok(())
 }

@@ -54,21 +54,15 @@ pub fn find_personal_by_digest(
     digest: &str,
 ) -> Result<Option<(PersonalAccessToken, User)>> {
     let sql = format!(
-        "SELECT {PAT_COLUMNS}, u.id, u.username, u.email, u.is_admin, u.is_blocked, u.created_at
+        "SELECT {PAT_COLUMNS}, {}
          FROM personal_access_tokens t JOIN users u ON u.id = t.user_id
-         WHERE t.token_digest = ?1"
+         WHERE t.token_digest = ?1",
+        super::users::JOINED
     );
     Ok(conn
         .query_row(&sql, [digest], |row| {
             let token = pat_from_row(row)?;
-            let user = User {
-                id: row.get(8)?,
-                username: row.get(9)?,
-                email: row.get(10)?,
-                is_admin: row.get(11)?,
-                is_blocked: row.get(12)?,
-                created_at: row.get(13)?,
-            };
+            let user = super::users::from_row_at(row, 8)?;
             Ok((token, user))
         })
         .optional()?)
@@ -134,27 +128,30 @@ fn deploy_from_row(row: &Row<'_>) -> rusqlite::Result<DeployToken> {
     })
 }
 
-/// Inserts a deploy token of a namespace (group) or a project; its username is derived from
-/// its id, as GitLab does, so it is unique without asking.
+/// Inserts a deploy token of a namespace (group) or a project under `username`, or without
+/// one under a username derived from its id, as GitLab does.
 pub fn insert_deploy(
     conn: &Connection,
     namespace_id: Option<i64>,
     project_id: Option<i64>,
     token: &NewToken<'_>,
+    username: Option<&str>,
     now: i64,
 ) -> Result<DeployToken> {
     let placeholder = format!("pending-{}", token.digest);
     conn.execute(
         "INSERT INTO deploy_tokens (namespace_id, project_id, name, username, token_digest, scopes, expires_on, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        params![namespace_id, project_id, token.name, placeholder, token.digest, token.scopes.to_stored(), token.expires_on, now],
+        params![namespace_id, project_id, token.name, username.unwrap_or(&placeholder), token.digest, token.scopes.to_stored(), token.expires_on, now],
     )
     .map_err(|e| unique_or(e, || "the deploy token already exists".into()))?;
     let id = conn.last_insert_rowid();
-    conn.execute(
-        "UPDATE deploy_tokens SET username = ?2 WHERE id = ?1",
-        params![id, format!("deploy-token-{id}")],
-    )?;
+    if username.is_none() {
+        conn.execute(
+            "UPDATE deploy_tokens SET username = ?2 WHERE id = ?1",
+            params![id, format!("deploy-token-{id}")],
+        )?;
+    }
     find_deploy(conn, id)?.ok_or_else(|| crate::error::Error::internal("deploy token vanished"))
 }
 

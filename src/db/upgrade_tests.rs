@@ -193,6 +193,19 @@ fn upgrading_keeps_every_row_and_id_and_reaches_the_fresh_schema() {
         foreign_keys, 1,
         "foreign keys must be on again after the upgrade"
     );
+    // Step 5: names uploaded before it are guarded from upstreams under their top-level group,
+    // a subgroup's project's included.
+    let published: Vec<(i64, String)> = conn
+        .prepare("SELECT root_id, name FROM published_names ORDER BY root_id, name")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        published,
+        [(2, "model".to_string()), (2, "tool".to_string())]
+    );
 
     let fresh_dir = tempfile::tempdir().unwrap();
     let fresh = Db::open(&fresh_dir.path().join("fresh.db"), 1).unwrap();
@@ -265,4 +278,42 @@ fn an_upgraded_database_never_hands_out_an_id_again() {
             "{table}: id {new_id} handed out again (the newest was {max})"
         );
     }
+}
+
+/// Step 6 rebuilds deploy_tokens: a token deleted just before it (the newest id, gone) must
+/// not have its id handed out after it, and two tokens may then share a username.
+#[test]
+fn rebuilding_deploy_tokens_keeps_their_sequence() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v5.db");
+    write_v1(&path);
+    {
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch("PRAGMA foreign_keys = OFF").unwrap();
+        for step in &super::UPGRADES[..4] {
+            conn.execute_batch(step).unwrap();
+        }
+        conn.execute_batch(
+            "PRAGMA user_version = 5;
+             UPDATE package_files SET uploader_deploy_token_id = NULL;
+             DELETE FROM deploy_tokens WHERE id = 2;",
+        )
+        .unwrap();
+    }
+    let db = Db::open(&path, 1).unwrap();
+    let conn = db.get().unwrap();
+    assert_eq!(user_version(&conn), LATEST_VERSION);
+    conn.execute_batch(
+        "INSERT INTO deploy_tokens (namespace_id, name, username, token_digest, scopes, created_at)
+         VALUES (2, 'again', 'gitlab+deploy-token-1', 'digest-new', 'read_package_registry', 2000)",
+    )
+    .unwrap();
+    let id: i64 = conn
+        .query_row(
+            "SELECT id FROM deploy_tokens WHERE token_digest = 'digest-new'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(id > 2, "deploy token id {id} handed out again");
 }

@@ -6,16 +6,27 @@ use super::unique_or;
 use crate::error::Result;
 use crate::model::User;
 
-const COLUMNS: &str = "id, username, email, is_admin, is_blocked, created_at";
+const COLUMNS: &str =
+    "id, username, email, is_admin, is_blocked, created_at, coalesce(name, username)";
+/// The same columns of `users u` in a join, read by `from_row_at`.
+pub(super) const JOINED: &str = "u.id, u.username, u.email, u.is_admin, u.is_blocked, u.created_at, coalesce(u.name, u.username)";
+/// How many columns `JOINED` names.
+pub(super) const JOINED_LEN: usize = 7;
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<User> {
+    from_row_at(row, 0)
+}
+
+/// A user from the columns of `JOINED`, starting at `start`.
+pub(super) fn from_row_at(row: &Row<'_>, start: usize) -> rusqlite::Result<User> {
     Ok(User {
-        id: row.get(0)?,
-        username: row.get(1)?,
-        email: row.get(2)?,
-        is_admin: row.get(3)?,
-        is_blocked: row.get(4)?,
-        created_at: row.get(5)?,
+        id: row.get(start)?,
+        username: row.get(start + 1)?,
+        email: row.get(start + 2)?,
+        is_admin: row.get(start + 3)?,
+        is_blocked: row.get(start + 4)?,
+        created_at: row.get(start + 5)?,
+        name: row.get(start + 6)?,
     })
 }
 
@@ -71,6 +82,15 @@ pub fn set_email(conn: &Connection, id: i64, email: Option<&str>) -> Result<()> 
     conn.execute(
         "UPDATE users SET email = ?2 WHERE id = ?1",
         params![id, email],
+    )?;
+    Ok(())
+}
+
+/// The display name; `None` goes back to the username.
+pub fn set_name(conn: &Connection, id: i64, name: Option<&str>) -> Result<()> {
+    conn.execute(
+        "UPDATE users SET name = ?2 WHERE id = ?1",
+        params![id, name],
     )?;
     Ok(())
 }

@@ -5,7 +5,7 @@ use rusqlite::Connection;
 
 use super::directory::Target;
 use super::membership::{label, on};
-use super::validate::check_expiry;
+use super::validate::{check_date, check_deploy_username};
 use crate::access::{self, Operation};
 use crate::auth::Caller;
 use crate::db::{self, now_millis};
@@ -37,21 +37,37 @@ fn deploy_scopes(list: &str) -> Result<Scopes> {
     Ok(scopes)
 }
 
-/// Creates a deploy token of a project or group; returns it with its secret, which is kept
-/// nowhere.
+/// Creates a deploy token of a project or group, under the `username` asked for (GitLab's
+/// `deploy-token-ID` without one); returns it with its secret, which is kept nowhere.
 pub fn create(
     conn: &Connection,
     caller: &Caller,
     target: &Target,
     name: &str,
+    username: Option<&str>,
     scopes: &[String],
     expires_at: Option<&str>,
 ) -> Result<(DeployToken, String)> {
     access::judge(conn, caller, Operation::DeployTokensCreate, on(target))?;
     // GitLab takes a timestamp; the day is what counts here.
-    let expires_on = expires_at.map(|t| t.get(..10).unwrap_or(t));
+    let expires_on = expires_at
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(|t| t.get(..10).unwrap_or(t));
     let scopes = deploy_scopes(&scopes.join(","))?;
-    check_expiry(expires_on)?;
+    if let Some(day) = expires_on {
+        // GitLab accepts today (python-gitlab's own test asks for it): such a token is
+        // expired from the start, which the listing shows.
+        check_date(day)?;
+        if day < crate::auth::today().as_str() {
+            return Err(Error::bad_request(format!(
+                "the expiry date {day} is in the past"
+            )));
+        }
+    }
+    if let Some(username) = username {
+        check_deploy_username(username)?;
+    }
     if name.trim().is_empty() {
         return Err(Error::bad_request("a deploy token needs a name"));
     }
@@ -65,7 +81,7 @@ pub fn create(
         scopes: &scopes,
         expires_on,
     };
-    let token = db::tokens::insert_deploy(conn, namespace_id, project_id, &new, now)?;
+    let token = db::tokens::insert_deploy(conn, namespace_id, project_id, &new, username, now)?;
     let what = format!("{} {}", label(target), token.username);
     db::packages::insert_audit(conn, &caller.actor(), "deploy_token.create", &what, now)?;
     Ok((token, secret))

@@ -14,6 +14,30 @@ use crate::db::now_millis;
 use crate::error::{Error, Result};
 use crate::model::{Namespace, NamespaceKind, Project, Role, Visibility};
 
+/// A group's or project's display name and description, as GitLab keeps them; `None` keeps
+/// a value (on creation: the path is the name, the description is empty).
+#[derive(Debug, Default, Clone)]
+pub struct Text {
+    pub name: Option<String>,
+    pub description: Option<String>,
+}
+
+impl Text {
+    fn checked(&self, what: &str) -> Result<&Text> {
+        if let Some(name) = &self.name {
+            validate::check_place_name(name, what)?;
+        }
+        if let Some(description) = &self.description {
+            validate::check_description(description)?;
+        }
+        Ok(self)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.name.is_none() && self.description.is_none()
+    }
+}
+
 /// A group's or project's own path: one segment, as GitLab has it. A slash would name a place
 /// inside some other group, which only `parent_id` / `namespace_id` (and the right there) may
 /// do; it is refused before anything is looked up, so the answer says nothing about the
@@ -43,8 +67,10 @@ pub fn create_group(
     path: &str,
     parent_id: Option<i64>,
     visibility: Visibility,
+    text: &Text,
 ) -> Result<Namespace> {
     let segment = one_segment(path, "group")?;
+    text.checked("group")?;
     access::judge(conn, caller, Operation::GroupCreate, On::Nothing)?;
     let parent = match parent_id {
         Some(id) => {
@@ -57,6 +83,10 @@ pub fn create_group(
         None => None,
     };
     let group = insert_group(conn, parent.as_ref(), segment, visibility, &caller.actor())?;
+    if !text.is_empty() {
+        let (name, description) = (text.name.as_deref(), text.description.as_deref());
+        db::namespaces::set_text(conn, group.id, name.map(str::trim), description)?;
+    }
     if let Caller::User(user) = caller {
         db::members::upsert(
             conn,
@@ -66,18 +96,24 @@ pub fn create_group(
             now_millis(),
         )?;
     }
-    Ok(group)
+    db::namespaces::find(conn, group.id)?.ok_or_else(|| Error::internal("group vanished"))
 }
 
-/// Changes visibility (owners): never above the parent's, never below a child's.
+/// Changes visibility (owners): never above the parent's, never below a child's; and the
+/// name and description.
 pub fn update_group(
     conn: &Connection,
     caller: &Caller,
     reference: &str,
     visibility: Option<Visibility>,
+    text: &Text,
 ) -> Result<Namespace> {
     let group = directory::group(conn, caller, reference)?;
     access::judge(conn, caller, Operation::PlaceUpdate, On::Group(&group))?;
+    if !text.checked("group")?.is_empty() {
+        let (name, description) = (text.name.as_deref(), text.description.as_deref());
+        db::namespaces::set_text(conn, group.id, name.map(str::trim), description)?;
+    }
     if let Some(visibility) = visibility {
         if let Some(parent) = group
             .parent_id
@@ -147,8 +183,10 @@ pub fn create_project(
     path: &str,
     namespace_id: Option<i64>,
     visibility: Visibility,
+    text: &Text,
 ) -> Result<Project> {
     let segment = one_segment(path, "project")?;
+    text.checked("project")?;
     let namespace = match namespace_id {
         Some(id) => db::namespaces::find(conn, id)?
             .ok_or_else(|| Error::not_found("404 Namespace Not Found"))?,
@@ -160,7 +198,13 @@ pub fn create_project(
         Operation::ProjectCreate,
         On::Namespace(&namespace),
     )?;
-    insert_project(conn, &namespace, segment, visibility, &caller.actor())
+    let project = insert_project(conn, &namespace, segment, visibility, &caller.actor())?;
+    if text.is_empty() {
+        return Ok(project);
+    }
+    let (name, description) = (text.name.as_deref(), text.description.as_deref());
+    db::projects::set_text(conn, project.id, name.map(str::trim), description)?;
+    db::projects::find(conn, project.id)?.ok_or_else(|| Error::internal("project vanished"))
 }
 
 fn own_namespace(conn: &Connection, caller: &Caller) -> Result<Namespace> {
@@ -209,29 +253,35 @@ pub fn create_at(
                 "\"{full_path}\" needs a namespace: GROUP/NAME or USER/NAME"
             )));
         }
-        Ok(create_project(conn, caller, segment, parent_id, visibility)?.id)
+        let text = Text::default();
+        Ok(create_project(conn, caller, segment, parent_id, visibility, &text)?.id)
     } else {
-        Ok(create_group(conn, caller, segment, parent_id, visibility)?.id)
+        let text = Text::default();
+        Ok(create_group(conn, caller, segment, parent_id, visibility, &text)?.id)
     }
 }
 
-/// Changes visibility and the replace setting (owners); `None` keeps a value. A project may
-/// not be more visible than its group.
+/// Changes visibility, the replace setting, the name and the description (owners); `None`
+/// keeps a value. A project may not be more visible than its group.
 pub fn update_project(
     conn: &Connection,
     caller: &Caller,
     reference: &str,
     visibility: Option<Visibility>,
     allow_file_replace: Option<bool>,
+    text: &Text,
 ) -> Result<Project> {
     let project = directory::project(conn, caller, reference)?;
     access::judge(conn, caller, Operation::PlaceUpdate, On::Project(&project))?;
+    text.checked("project")?;
     let visibility = visibility.unwrap_or(project.visibility);
     let namespace = db::namespaces::find(conn, project.namespace_id)?
         .ok_or_else(|| Error::internal("project without namespace"))?;
     check_visibility_within(visibility, &namespace)?;
     let allow = allow_file_replace.unwrap_or(project.allow_file_replace);
     db::projects::update_settings(conn, project.id, visibility, allow)?;
+    let (name, description) = (text.name.as_deref(), text.description.as_deref());
+    db::projects::set_text(conn, project.id, name.map(str::trim), description)?;
     let what = format!(
         "{} visibility={visibility} allow_file_replace={allow}",
         project.full_path

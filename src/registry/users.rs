@@ -4,7 +4,7 @@
 
 use rusqlite::{Connection, TransactionBehavior};
 
-use super::validate::check_segment;
+use super::validate::{check_name, check_segment};
 use crate::access::{self, On, Operation};
 use crate::auth::Caller;
 use crate::db::{self, now_millis};
@@ -33,25 +33,38 @@ fn own_id(caller: &Caller) -> Option<i64> {
     }
 }
 
-/// Users by username; non-admins see only active ones. `username` matches exactly (any case),
-/// `search` anywhere in the username (or name, which is the username here); admins search
-/// e-mail addresses too, which are nobody else's business (GitLab's rule).
-pub fn list(
-    conn: &Connection,
-    caller: &Caller,
-    username: Option<&str>,
-    search: Option<&str>,
-) -> Result<Vec<User>> {
+/// Which users a list asks for: GitLab's `username`, `search`, `blocked` and `active`.
+#[derive(Debug, Default)]
+pub struct UserFilter<'a> {
+    /// Exactly this username (any case).
+    pub username: Option<&'a str>,
+    /// Anywhere in the username or name (admins: the e-mail address too).
+    pub search: Option<&'a str>,
+    /// Only blocked users (which only admins see).
+    pub blocked: bool,
+    /// Only active (not blocked) users.
+    pub active: bool,
+}
+
+/// Users by username; non-admins see only active ones. Admins search e-mail addresses too,
+/// which are nobody else's business (GitLab's rule).
+pub fn list(conn: &Connection, caller: &Caller, filter: &UserFilter<'_>) -> Result<Vec<User>> {
     access::judge(conn, caller, Operation::UsersList, On::Nothing)?;
     let admin = all_seeing(caller);
-    let search = search.map(str::to_lowercase);
+    let search = filter.search.map(str::to_lowercase);
     Ok(db::users::list(conn)?
         .into_iter()
         .filter(|u| admin || !u.is_blocked)
-        .filter(|u| username.is_none_or(|n| u.username.eq_ignore_ascii_case(n)))
+        .filter(|u| (!filter.blocked || u.is_blocked) && (!filter.active || !u.is_blocked))
+        .filter(|u| {
+            filter
+                .username
+                .is_none_or(|n| u.username.eq_ignore_ascii_case(n))
+        })
         .filter(|u| {
             search.as_deref().is_none_or(|s| {
                 u.username.to_lowercase().contains(s)
+                    || u.name.to_lowercase().contains(s)
                     || (admin
                         && u.email
                             .as_deref()
@@ -70,7 +83,11 @@ pub fn get(conn: &Connection, caller: &Caller, id: i64) -> Result<User> {
 
 /// A user by username, as the command line and the web forms name them.
 pub fn named(conn: &Connection, caller: &Caller, username: &str) -> Result<User> {
-    list(conn, caller, Some(username.trim()), None)?
+    let filter = UserFilter {
+        username: Some(username.trim()),
+        ..UserFilter::default()
+    };
+    list(conn, caller, &filter)?
         .into_iter()
         .next()
         .ok_or_else(|| Error::not_found(format!("no user named \"{}\"", username.trim())))
@@ -83,17 +100,21 @@ pub fn sees_private_fields(caller: &Caller, user_id: i64) -> bool {
 }
 
 /// Adds a user with its personal namespace; without a password one is generated and
-/// returned, to be shown once.
+/// returned, to be shown once. Without a `name` the username is the display name.
 pub fn create(
     conn: &mut Connection,
     caller: &Caller,
     username: &str,
+    name: Option<&str>,
     email: Option<&str>,
     password: Option<&str>,
     is_admin: bool,
 ) -> Result<(User, Option<String>)> {
     access::judge(conn, caller, Operation::UsersAdmin, On::Nothing)?;
     check_segment(username, "username")?;
+    if let Some(name) = name {
+        check_name(name, "user")?;
+    }
     let generated = match password {
         Some(_) => None,
         None => Some(secrets::new_password()?),
@@ -103,6 +124,9 @@ pub fn create(
     let now = now_millis();
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let id = db::users::insert(&tx, username, email, &password_hash, is_admin, now)?;
+    if let Some(name) = name {
+        db::users::set_name(&tx, id, Some(name.trim()))?;
+    }
     let namespace = db::namespaces::NewNamespace {
         kind: NamespaceKind::User,
         path: username,
@@ -123,7 +147,7 @@ pub fn ensure_first_admin(conn: &mut Connection) -> Result<Option<String>> {
     if db::users::count(conn)? > 0 {
         return Ok(None);
     }
-    let (_, password) = create(conn, &Caller::Operator, "admin", None, None, true)?;
+    let (_, password) = create(conn, &Caller::Operator, "admin", None, None, None, true)?;
     Ok(password)
 }
 
@@ -155,6 +179,8 @@ pub fn set_password(
 /// What an admin may change about an account; `None` leaves a field as it is.
 #[derive(Debug, Default)]
 pub struct UserChanges {
+    /// The display name (empty: back to the username).
+    pub name: Option<String>,
     pub email: Option<String>,
     pub password: Option<String>,
     pub is_admin: Option<bool>,
@@ -170,6 +196,10 @@ pub fn update(
     changes: &UserChanges,
 ) -> Result<User> {
     access::judge(conn, caller, Operation::UsersAdmin, On::Nothing)?;
+    let name = changes.name.as_deref().map(str::trim);
+    if let Some(name) = name.filter(|n| !n.is_empty()) {
+        check_name(name, "user")?;
+    }
     if own_id(caller) == Some(id) && changes.is_admin == Some(false) {
         return Err(Error::forbidden(
             "403 Forbidden: an admin cannot take away their own admin rights",
@@ -182,6 +212,9 @@ pub fn update(
         .transpose()?;
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let user = db::users::find(&tx, id)?.ok_or_else(not_found)?;
+    if let Some(name) = name {
+        db::users::set_name(&tx, user.id, Some(name).filter(|n| !n.is_empty()))?;
+    }
     if let Some(email) = &changes.email {
         let email = Some(email.trim()).filter(|e| !e.is_empty());
         db::users::set_email(&tx, user.id, email)?;
@@ -204,8 +237,9 @@ pub fn update(
     db::users::find(conn, id)?.ok_or_else(not_found)
 }
 
-/// Blocking stops the user's tokens at once: every request checks the owner's state.
-pub fn set_blocked(conn: &Connection, caller: &Caller, id: i64, blocked: bool) -> Result<()> {
+/// Blocking stops the user's tokens at once: every request checks the owner's state. Returns
+/// whether the state changed (GitLab answers differently when it did not).
+pub fn set_blocked(conn: &Connection, caller: &Caller, id: i64, blocked: bool) -> Result<bool> {
     access::judge(conn, caller, Operation::UsersAdmin, On::Nothing)?;
     let user = db::users::find(conn, id)?.ok_or_else(not_found)?;
     if own_id(caller) == Some(user.id) && blocked {
@@ -213,13 +247,17 @@ pub fn set_blocked(conn: &Connection, caller: &Caller, id: i64, blocked: bool) -
             "403 Forbidden: an admin cannot block themselves",
         ));
     }
+    if user.is_blocked == blocked {
+        return Ok(false);
+    }
     db::users::set_blocked(conn, user.id, blocked)?;
     let action = if blocked {
         "user.block"
     } else {
         "user.unblock"
     };
-    db::packages::insert_audit(conn, &caller.actor(), action, &user.username, now_millis())
+    db::packages::insert_audit(conn, &caller.actor(), action, &user.username, now_millis())?;
+    Ok(true)
 }
 
 /// Removes a user; one with personal projects is refused, so nothing is lost by one call.

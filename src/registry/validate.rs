@@ -32,18 +32,84 @@ pub(crate) fn check_segment(segment: &str, what: &str) -> Result<()> {
     Ok(())
 }
 
+/// A display name (of a user, group or project): GitLab allows spaces, parentheses and any
+/// letter; not empty, not past 255 characters, no control characters.
+pub(crate) fn check_name(name: &str, what: &str) -> Result<()> {
+    if name.trim().is_empty() || name.chars().count() > 255 || name.chars().any(char::is_control) {
+        return Err(Error::bad_request(format!(
+            "400 Bad request - the {what} name must be 1 to 255 characters without control \
+             characters"
+        )));
+    }
+    Ok(())
+}
+
+/// A group's or project's display name as GitLab allows one: letters, digits, emoji, `_`,
+/// `.`, `-`, `+`, spaces and parentheses, starting with a letter, digit, emoji or `_`. No `/`:
+/// a name like `acme/evil` would pass for a place inside someone else's group.
+pub(crate) fn check_place_name(name: &str, what: &str) -> Result<()> {
+    check_name(name, what)?;
+    let emoji = |c: char| matches!(c as u32, 0x1F300..=0x1FAFF | 0x2600..=0x27BF);
+    let letter = |c: char| c.is_alphanumeric() || c == '_' || emoji(c);
+    let name = name.trim();
+    let chars_ok = name
+        .chars()
+        .all(|c| letter(c) || matches!(c, '.' | '-' | '+' | ' ' | '(' | ')'));
+    if !chars_ok || !name.starts_with(letter) {
+        return Err(Error::bad_request(format!(
+            "400 Bad request - the {what} name \"{name}\" may hold only letters, digits, emoji, \
+             '_', '.', '-', '+', spaces and parentheses, starting with a letter, digit or '_'"
+        )));
+    }
+    Ok(())
+}
+
+/// A description: up to 2,000 characters (GitLab's limit), line breaks allowed.
+pub(crate) fn check_description(text: &str) -> Result<()> {
+    let control = text
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'));
+    if text.chars().count() > 2000 || control {
+        return Err(Error::bad_request(
+            "400 Bad request - the description must be at most 2000 characters, without \
+             control characters other than line breaks and tabs",
+        ));
+    }
+    Ok(())
+}
+
 /// Expiry dates must be real dates in the future (a token that expires today never works).
 pub(crate) fn check_expiry(expires_on: Option<&str>) -> Result<()> {
     let Some(date) = expires_on else {
         return Ok(());
     };
+    check_date(date)?;
+    if date <= crate::auth::today().as_str() {
+        return Err(Error::bad_request(format!(
+            "the expiry date {date} is not in the future"
+        )));
+    }
+    Ok(())
+}
+
+/// A real date of the form YYYY-MM-DD.
+pub(crate) fn check_date(date: &str) -> Result<()> {
     let format = time::macros::format_description!("[year]-[month]-[day]");
     time::Date::parse(date, &format).map_err(|_| {
         Error::bad_request(format!("\"{date}\" is not a date of the form YYYY-MM-DD"))
     })?;
-    if date <= crate::auth::today().as_str() {
+    Ok(())
+}
+
+/// A deploy token's username as GitLab allows one: letters, digits, `_`, `-`, `+` and `.`.
+pub(crate) fn check_deploy_username(username: &str) -> Result<()> {
+    let chars_ok = username
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '+' | '.'));
+    if username.is_empty() || username.len() > MAX_CREDENTIAL_LEN || !chars_ok {
         return Err(Error::bad_request(format!(
-            "the expiry date {date} is not in the future"
+            "400 Bad request - the username \"{username}\" may hold only letters, digits, '_', \
+             '-', '+' and '.' (at most {MAX_CREDENTIAL_LEN})"
         )));
     }
     Ok(())
@@ -147,6 +213,42 @@ pub(crate) fn check_cache_hours(hours: i64) -> Result<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn place_names_follow_gitlab() {
+        for good in [
+            "My Project",
+            "Acme (EU)",
+            "ünïcode_2",
+            "_x",
+            "a.b-c+d",
+            "🚀 rockets",
+        ] {
+            assert!(check_place_name(good, "group").is_ok(), "{good}");
+        }
+        for bad in [
+            "acme/evil",
+            "",
+            "  ",
+            "-dash",
+            "(x)",
+            "a\u{7}b",
+            "tab\tname",
+            "a∕b",
+        ] {
+            assert!(check_place_name(bad, "group").is_err(), "{bad:?}");
+        }
+        assert!(check_name("Ann O'Neil / Ops", "user").is_ok());
+        assert!(check_description(&"d".repeat(2001)).is_err());
+        assert!(check_description("two\nlines").is_ok());
+    }
+
+    #[test]
+    fn deploy_usernames_follow_gitlab() {
+        assert!(check_deploy_username("gitlab+deploy-token-1").is_ok());
+        assert!(check_deploy_username("bar baz").is_err());
+        assert!(check_deploy_username("").is_err());
+    }
 
     #[test]
     fn urls_are_http_without_credentials_query_or_fragment() {

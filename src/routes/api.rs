@@ -10,7 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::api_views::{FilePath, IdPath, PackageFileView, PackagePath, PackageView};
 use super::paging::Paging;
-use super::{RequestAuth, json_body, param};
+use super::{RequestAuth, param, params};
 use crate::access;
 use crate::error::{Error, Result};
 use crate::registry::catalog::{PackageRow, StoredFile};
@@ -93,7 +93,7 @@ struct ListQuery {
     order_by: Option<String>,
     #[param(pattern = "^(asc|desc)$")]
     sort: Option<String>,
-    #[serde(default, deserialize_with = "super::lenient_bool")]
+    #[serde(default, deserialize_with = "super::params::flag")]
     exclude_subgroups: bool,
     #[param(minimum = 1)]
     page: Option<usize>,
@@ -303,8 +303,10 @@ struct YankBody {
     reason: Option<String>,
 }
 
-fn yank_reason(body: &web::Bytes) -> Result<String> {
-    Ok(json_body::<YankBody>(body)?.reason.unwrap_or_default())
+fn yank_reason(req: &HttpRequest, body: &web::Bytes) -> Result<String> {
+    Ok(params::input::<YankBody>(req, body)?
+        .reason
+        .unwrap_or_default())
 }
 
 #[utoipa::path(
@@ -344,7 +346,7 @@ async fn yank_package(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse> {
-    let files = manage(&req, &state, false, Action::Yank(yank_reason(&body)?)).await?;
+    let files = manage(&req, &state, false, Action::Yank(yank_reason(&req, &body)?)).await?;
     Ok(HttpResponse::Ok().json(files.iter().map(PackageFileView::new).collect::<Vec<_>>()))
 }
 
@@ -373,7 +375,7 @@ async fn yank_file(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse> {
-    let files = manage(&req, &state, true, Action::Yank(yank_reason(&body)?)).await?;
+    let files = manage(&req, &state, true, Action::Yank(yank_reason(&req, &body)?)).await?;
     Ok(HttpResponse::Ok().json(files.iter().map(PackageFileView::new).collect::<Vec<_>>()))
 }
 

@@ -15,6 +15,15 @@ fn last_segment(full_path: &str) -> &str {
     full_path.rsplit('/').next().unwrap_or(full_path)
 }
 
+/// GitLab's `full_name`: the places above (here by path) and the place's own name, joined
+/// by ` / `.
+fn full_name(full_path: &str, name: &str) -> String {
+    match full_path.rsplit_once('/') {
+        Some((above, _)) => format!("{} / {name}", above.replace('/', " / ")),
+        None => name.to_owned(),
+    }
+}
+
 fn scope_names(stored: &str) -> Vec<String> {
     stored.split(',').map(str::to_owned).collect()
 }
@@ -63,12 +72,20 @@ pub struct FilePath {
 pub struct NewTokenBody {
     pub name: String,
     /// Personal tokens: any; deploy tokens: read_package_registry and/or
-    /// write_package_registry.
+    /// write_package_registry. A list, or one comma-separated string (`"api,read_api"`).
     #[schema(value_type = Vec<crate::model::Scope>)]
+    #[serde(deserialize_with = "super::params::list")]
     pub scopes: Vec<String>,
-    /// YYYY-MM-DD, after today; the token stops working on that day.
+    /// YYYY-MM-DD (a timestamp's day counts); the token stops working on that day. Empty or
+    /// left out: no expiry. Personal tokens: after today; deploy tokens: today or later.
     #[schema(format = Date)]
+    #[serde(default, deserialize_with = "super::params::opt_text")]
     pub expires_at: Option<String>,
+    /// Deploy tokens: the username to send with the token (letters, digits, `_`, `-`, `+`,
+    /// `.`); empty or left out: `deploy-token-ID`.
+    #[schema(pattern = "^[A-Za-z0-9._+-]{1,255}$")]
+    #[serde(default, deserialize_with = "super::params::opt_text")]
+    pub username: Option<String>,
 }
 
 /// Every error: `{"message": "..."}` naming the problem.
@@ -132,7 +149,7 @@ impl UserView {
         UserView {
             id: user.id,
             username: user.username.clone(),
-            name: user.username.clone(),
+            name: user.name.clone(),
             state: UserState::of(user),
             email: user.email.clone().filter(|_| private),
             is_admin: private.then_some(user.is_admin),
@@ -194,11 +211,11 @@ impl GroupView {
         let path = last_segment(&group.full_path);
         GroupView {
             id: group.id,
-            name: path.to_owned(),
+            name: group.name.clone(),
             path: path.to_owned(),
-            full_name: group.full_path.replace('/', " / "),
+            full_name: full_name(&group.full_path, &group.name),
             full_path: group.full_path.clone(),
-            description: String::new(),
+            description: group.description.clone(),
             visibility: group.visibility.as_str().to_owned(),
             parent_id: group.parent_id,
         }
@@ -240,16 +257,20 @@ impl ProjectView {
         let namespace_path = last_segment(&namespace.full_path);
         ProjectView {
             id: project.id,
-            name: path.to_owned(),
+            name: project.name.clone(),
             path: path.to_owned(),
             path_with_namespace: project.full_path.clone(),
-            name_with_namespace: project.full_path.replace('/', " / "),
-            description: String::new(),
+            name_with_namespace: format!(
+                "{} / {}",
+                full_name(&namespace.full_path, &namespace.name),
+                project.name
+            ),
+            description: project.description.clone(),
             visibility: project.visibility.as_str().to_owned(),
             packages_enabled: true,
             namespace: NamespaceView {
                 id: namespace.id,
-                name: namespace_path.to_owned(),
+                name: namespace.name.clone(),
                 path: namespace_path.to_owned(),
                 kind: kind.to_owned(),
                 full_path: namespace.full_path.clone(),
@@ -275,7 +296,7 @@ impl MemberView {
         MemberView {
             id: user.id,
             username: user.username.clone(),
-            name: user.username.clone(),
+            name: user.name.clone(),
             state: UserState::of(user),
             access_level: role.level(),
             expires_at: None,
@@ -289,6 +310,7 @@ pub struct DeployTokenView {
     pub name: String,
     /// The user name to send with the token (HTTP Basic).
     pub username: String,
+    /// The day the token stops working, as GitLab writes it (`2030-01-01T00:00:00.000Z`).
     pub expires_at: Option<String>,
     pub scopes: Vec<String>,
     pub revoked: bool,
@@ -304,7 +326,10 @@ impl DeployTokenView {
             id: token.id,
             name: token.name.clone(),
             username: token.username.clone(),
-            expires_at: token.expires_on.clone(),
+            expires_at: token
+                .expires_on
+                .as_ref()
+                .map(|day| format!("{day}T00:00:00.000Z")),
             scopes: scope_names(&token.scopes.to_stored()),
             revoked: token.revoked,
             expired: crate::auth::is_expired(token.expires_on.as_deref()),

@@ -6,13 +6,14 @@ use crate::access::Operation;
 use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::IntoParams;
 
 use super::api_views::{ErrorView, GroupView, IdPath, ProjectView, accepted};
 use super::paging::Paging;
-use super::{as_api_user, json_body, lenient_bool, param};
-use crate::error::{Error, Result};
-use crate::model::{Namespace, Project, Visibility};
+use super::place_settings::Settings;
+use super::{as_api_user, param, params};
+use crate::error::Result;
+use crate::model::{Namespace, Project};
 use crate::registry::directory::{self, Filters};
 use crate::registry::structure;
 use crate::server::AppState;
@@ -96,13 +97,13 @@ pub fn configure(routes: &mut Routes) {
 #[into_params(parameter_in = Query)]
 struct ListQuery {
     search: Option<String>,
-    #[serde(default, deserialize_with = "lenient_bool")]
+    #[serde(default, deserialize_with = "params::flag")]
     membership: bool,
-    #[serde(default, deserialize_with = "lenient_bool")]
+    #[serde(default, deserialize_with = "params::flag")]
     owned: bool,
     #[param(pattern = "^(private|internal|public)$")]
     visibility: Option<String>,
-    #[serde(default, deserialize_with = "lenient_bool")]
+    #[serde(default, deserialize_with = "params::flag")]
     include_subgroups: bool,
     #[param(minimum = 1)]
     page: Option<usize>,
@@ -132,7 +133,10 @@ impl ListQuery {
     get,
     path = "/api/v4/groups",
     tag = "groups",
-    params(ListQuery),
+    params(
+        ListQuery,
+        ("skip_groups[]" = Option<Vec<i64>>, Query, style = Form, explode, description = "Groups to leave out, by id"),
+    ),
     responses((status = 200, description = "Groups the caller can see, one page", body = [GroupView]))
 )]
 async fn list_groups(
@@ -141,13 +145,15 @@ async fn list_groups(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse> {
     let filters = query.filters();
+    let skip = params::query_ids(&req, "skip_groups")?;
     let groups = as_api_user(&req, &state, false, move |conn, api| {
         directory::groups(conn, &api.caller(), &filters)
     })
     .await?;
+    let shown = groups.iter().filter(|g| !skip.contains(&g.id));
     Ok(query
         .paging()
-        .respond(&req, groups.iter().map(GroupView::new).collect()))
+        .respond(&req, shown.map(GroupView::new).collect()))
 }
 
 #[utoipa::path(
@@ -270,42 +276,6 @@ async fn show_project(req: HttpRequest, state: web::Data<AppState>) -> Result<Ht
     Ok(HttpResponse::Ok().json(ProjectView::new(&project, &namespace)))
 }
 
-/// The body of a create or update: GitLab's field names; `path` defaults to `name`.
-#[derive(Deserialize, Default, ToSchema)]
-struct Settings {
-    #[schema(pattern = "^[A-Za-z_][A-Za-z0-9_-]{0,40}$")]
-    name: Option<String>,
-    /// Letters, digits, `_`, `-` and `.`; not all digits, not starting with `-` or `.`.
-    #[schema(pattern = "^[A-Za-z_][A-Za-z0-9_-]{0,40}$")]
-    path: Option<String>,
-    parent_id: Option<i64>,
-    namespace_id: Option<i64>,
-    #[schema(pattern = "^(private|internal|public)$")]
-    visibility: Option<String>,
-    allow_file_replace: Option<bool>,
-}
-
-impl Settings {
-    fn path(&self) -> Result<String> {
-        self.path
-            .clone()
-            .or_else(|| self.name.clone())
-            .ok_or_else(|| Error::bad_request("400 Bad request - name or path is missing"))
-    }
-
-    fn visibility(&self) -> Result<Option<Visibility>> {
-        self.visibility.as_deref().map(str::parse).transpose()
-    }
-
-    /// What a create needs: the path, and the visibility (private unless asked, as GitLab).
-    fn for_creation(&self) -> Result<(String, Visibility)> {
-        Ok((
-            self.path()?,
-            self.visibility()?.unwrap_or(Visibility::Private),
-        ))
-    }
-}
-
 #[utoipa::path(
     post,
     path = "/api/v4/groups",
@@ -318,10 +288,11 @@ async fn create_group(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse> {
-    let settings = json_body::<Settings>(&body)?;
+    let settings = params::input::<Settings>(&req, &body)?;
     let (path, visibility) = settings.for_creation()?;
     let group = as_api_user(&req, &state, true, move |conn, api| {
-        structure::create_group(conn, &api.caller(), &path, settings.parent_id, visibility)
+        let (parent, text) = (settings.parent_id, settings.text());
+        structure::create_group(conn, &api.caller(), &path, parent, visibility, &text)
     })
     .await?;
     Ok(HttpResponse::Created().json(GroupView::new(&group)))
@@ -341,9 +312,10 @@ async fn update_group(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse> {
     let reference = param(&req, "id");
-    let visibility = json_body::<Settings>(&body)?.visibility()?;
+    let settings = params::input::<Settings>(&req, &body)?;
+    let (visibility, text) = (settings.visibility()?, settings.text());
     let group = as_api_user(&req, &state, true, move |conn, api| {
-        structure::update_group(conn, &api.caller(), &reference, visibility)
+        structure::update_group(conn, &api.caller(), &reference, visibility, &text)
     })
     .await?;
     Ok(HttpResponse::Ok().json(GroupView::new(&group)))
@@ -377,7 +349,7 @@ async fn create_project(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse> {
-    let settings = json_body::<Settings>(&body)?;
+    let settings = params::input::<Settings>(&req, &body)?;
     let (path, visibility) = settings.for_creation()?;
     let (project, namespace) = as_api_user(&req, &state, true, move |conn, api| {
         let project = structure::create_project(
@@ -386,6 +358,7 @@ async fn create_project(
             &path,
             settings.namespace_id,
             visibility,
+            &settings.text(),
         )?;
         let namespace = directory::namespace_of(conn, &project)?;
         Ok((project, namespace))
@@ -408,7 +381,7 @@ async fn update_project(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse> {
     let reference = param(&req, "id");
-    let settings = json_body::<Settings>(&body)?;
+    let settings = params::input::<Settings>(&req, &body)?;
     let visibility = settings.visibility()?;
     let (project, namespace) = as_api_user(&req, &state, true, move |conn, api| {
         let project = structure::update_project(
@@ -417,6 +390,7 @@ async fn update_project(
             &reference,
             visibility,
             settings.allow_file_replace,
+            &settings.text(),
         )?;
         let namespace = directory::namespace_of(conn, &project)?;
         Ok((project, namespace))

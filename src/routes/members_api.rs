@@ -9,7 +9,7 @@ use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::api_views::{DeployTokenView, ErrorView, MemberView, NewTokenBody};
-use super::{as_api_user, json_required, param};
+use super::{as_api_user, param, params};
 use crate::error::{Error, Result};
 use crate::model::Role;
 use crate::registry::{deploy_tokens, membership};
@@ -102,7 +102,7 @@ fn owner(req: &HttpRequest) -> (bool, String) {
     get,
     path = "/api/v4/{kind}/{id}/members",
     tag = "members",
-    params(OwnerPath),
+    params(OwnerPath, ("user_ids[]" = Option<Vec<i64>>, Query, style = Form, explode, description = "Only these users")),
     responses((status = 200, description = "Direct members", body = [MemberView]))
 )]
 async fn list_members(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
@@ -113,7 +113,7 @@ async fn list_members(req: HttpRequest, state: web::Data<AppState>) -> Result<Ht
     get,
     path = "/api/v4/{kind}/{id}/members/all",
     tag = "members",
-    params(OwnerPath),
+    params(OwnerPath, ("user_ids[]" = Option<Vec<i64>>, Query, style = Form, explode, description = "Only these users")),
     responses((status = 200, description = "Direct and inherited members, each with the highest role", body = [MemberView]))
 )]
 async fn list_all_members(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
@@ -121,13 +121,14 @@ async fn list_all_members(req: HttpRequest, state: web::Data<AppState>) -> Resul
 }
 
 /// Direct members, or with `inherited` everyone with a role through a parent group too
-/// (each with their highest role).
+/// (each with their highest role); with `user_ids[]`, only those users.
 async fn members(
     req: HttpRequest,
     state: web::Data<AppState>,
     inherited: bool,
 ) -> Result<HttpResponse> {
     let (is_group, reference) = owner(&req);
+    let only = params::query_ids(&req, "user_ids")?;
     let members = as_api_user(&req, &state, false, move |conn, api| {
         let target = membership::target(conn, &api.caller(), is_group, &reference)?;
         membership::list(conn, &api.caller(), &target, inherited)
@@ -135,22 +136,26 @@ async fn members(
     .await?;
     let items: Vec<MemberView> = members
         .iter()
+        .filter(|(u, _)| only.is_empty() || only.contains(&u.id))
         .map(|(u, r)| MemberView::new(u, *r))
         .collect();
     Ok(HttpResponse::Ok().json(items))
 }
 
-/// `{"user_id": 3, "access_level": 30}` (what python-gitlab sends).
+/// `{"user_id": 3, "access_level": 30}` (what python-gitlab sends; the `gitlab` command line
+/// sends the numbers as strings, which are taken too).
 #[derive(Deserialize, ToSchema)]
 struct MemberBody {
+    #[serde(default, deserialize_with = "params::opt_int")]
     user_id: Option<i64>,
     /// 10 guest, 20 reporter, 30 developer, 40 maintainer, 50 owner.
     #[schema(minimum = 10, maximum = 50, multiple_of = 10)]
+    #[serde(deserialize_with = "params::int")]
     access_level: i64,
 }
 
-fn member_body(body: &web::Bytes) -> Result<(Option<i64>, Role)> {
-    let parsed: MemberBody = json_required(body)?;
+fn member_body(req: &HttpRequest, body: &web::Bytes) -> Result<(Option<i64>, Role)> {
+    let parsed: MemberBody = params::input(req, body)?;
     let role = Role::from_level(parsed.access_level).ok_or_else(|| {
         Error::bad_request("400 Bad request - access_level must be 10, 20, 30, 40 or 50")
     })?;
@@ -171,7 +176,7 @@ async fn add_member(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse> {
     let (is_group, reference) = owner(&req);
-    let (user_id, role) = member_body(&body)?;
+    let (user_id, role) = member_body(&req, &body)?;
     let user_id =
         user_id.ok_or_else(|| Error::bad_request("400 Bad request - user_id is missing"))?;
     let (user, role) = as_api_user(&req, &state, true, move |conn, api| {
@@ -202,7 +207,7 @@ async fn edit_member(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse> {
     let ((is_group, reference), user_id) = (owner(&req), user_id_param(&req)?);
-    let (_, role) = member_body(&body)?;
+    let (_, role) = member_body(&req, &body)?;
     let (user, role) = as_api_user(&req, &state, true, move |conn, api| {
         let target = membership::target(conn, &api.caller(), is_group, &reference)?;
         membership::set(conn, &api.caller(), &target, user_id, role, true)
@@ -264,7 +269,7 @@ async fn create_token(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse> {
     let (is_group, reference) = owner(&req);
-    let new: NewTokenBody = json_required(&body)?;
+    let new: NewTokenBody = params::input(&req, &body)?;
     let (token, secret) = as_api_user(&req, &state, true, move |conn, api| {
         let target = membership::target(conn, &api.caller(), is_group, &reference)?;
         deploy_tokens::create(
@@ -272,6 +277,7 @@ async fn create_token(
             &api.caller(),
             &target,
             &new.name,
+            new.username.as_deref(),
             &new.scopes,
             new.expires_at.as_deref(),
         )

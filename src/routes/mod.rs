@@ -11,6 +11,8 @@ mod openapi;
 mod ops;
 mod pages;
 mod paging;
+mod params;
+mod place_settings;
 mod pypi;
 mod simple;
 mod site;
@@ -171,21 +173,6 @@ fn if_none_match(req: &HttpRequest, etag: &str) -> bool {
         .any(|tag| tag == "*" || tag == etag)
 }
 
-/// A boolean query parameter as GitLab reads one: `true`/`false`, any case (python-gitlab
-/// sends Python's `True`), or `1`/`0`.
-fn lenient_bool<'de, D: serde::Deserializer<'de>>(
-    deserializer: D,
-) -> std::result::Result<bool, D::Error> {
-    let text = <String as serde::Deserialize>::deserialize(deserializer)?;
-    match text.to_ascii_lowercase().as_str() {
-        "true" | "1" | "yes" => Ok(true),
-        "false" | "0" | "no" | "" => Ok(false),
-        _ => Err(serde::de::Error::custom(format!(
-            "\"{text}\" is not true or false"
-        ))),
-    }
-}
-
 /// Runs management-API work on the blocking pool as the calling user; `write` asks for a
 /// token with the `api` scope.
 async fn as_api_user<T, F>(req: &HttpRequest, state: &AppState, write: bool, work: F) -> Result<T>
@@ -219,22 +206,4 @@ where
             })
         })
         .await
-}
-
-/// A JSON request body for the endpoints whose body is optional: an empty body is
-/// `T::default()`.
-fn json_body<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Result<T> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(T::default());
-    }
-    json_required(body)
-}
-
-/// A JSON request body that must be there; what is wrong with it is the 400's message.
-fn json_required<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T> {
-    serde_json::from_slice(body).map_err(|e| {
-        crate::error::Error::bad_request(format!(
-            "400 Bad request - the body is not the JSON this takes: {e}"
-        ))
-    })
 }

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::api_views::{ErrorView, IdPath};
-use super::{Routes, as_api_user, json_body, json_required, param};
+use super::{Routes, as_api_user, param, params};
 use crate::access::Operation;
 use crate::db::upstreams::Rule;
 use crate::error::{Error, Result};
@@ -122,7 +122,11 @@ struct NewUpstreamBody {
     password: Option<String>,
     /// 0 to 8760; 24 unless given.
     #[schema(minimum = 0, maximum = 8760)]
-    #[serde(alias = "cache_hours")]
+    #[serde(
+        alias = "cache_hours",
+        default,
+        deserialize_with = "super::params::opt_int"
+    )]
     cache_validity_hours: Option<i64>,
 }
 
@@ -131,10 +135,15 @@ struct NewUpstreamBody {
 #[derive(Deserialize, Default, ToSchema)]
 struct UpstreamChangeBody {
     #[schema(minimum = 0, maximum = 8760)]
-    #[serde(alias = "cache_hours")]
+    #[serde(
+        alias = "cache_hours",
+        default,
+        deserialize_with = "super::params::opt_int"
+    )]
     cache_validity_hours: Option<i64>,
     /// The new place in the order, from 1.
     #[schema(minimum = 1, maximum = 20)]
+    #[serde(default, deserialize_with = "super::params::opt_int")]
     position: Option<i64>,
     username: Option<String>,
     password: Option<String>,
@@ -188,7 +197,7 @@ async fn add(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse> {
     let group = param(&req, "id");
-    let body: NewUpstreamBody = json_required(&body)?;
+    let body: NewUpstreamBody = params::input(&req, &body)?;
     let input = UpstreamInput {
         url: body.url,
         username: body.username,
@@ -234,7 +243,7 @@ async fn update(
 ) -> Result<HttpResponse> {
     let group = param(&req, "id");
     let id = number(&req, "upstream_id", "404 Upstream Not Found")?;
-    let body: UpstreamChangeBody = json_body(&body)?;
+    let body: UpstreamChangeBody = params::input(&req, &body)?;
     let change = UpstreamChange {
         cache_hours: body.cache_validity_hours,
         position: body.position,
@@ -296,7 +305,7 @@ async fn add_rule(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse> {
     let group = param(&req, "id");
-    let body: RuleBody = json_required(&body)?;
+    let body: RuleBody = params::input(&req, &body)?;
     let added = as_api_user(&req, &state, true, move |conn, api| {
         upstreams::add_rule(conn, &api.caller(), &group, &body.kind, &body.pattern)
     })

@@ -10,7 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::api_views::{ErrorView, NewTokenBody, PersonalAccessTokenView, UserView, VersionView};
 use super::paging::Paging;
-use super::{as_api_admin, as_api_user, json_body, json_required, param};
+use super::{as_api_admin, as_api_user, param, params};
 use crate::access;
 use crate::error::{Error, Result};
 use crate::registry::users::UserChanges;
@@ -152,6 +152,7 @@ async fn current_user(req: HttpRequest, state: web::Data<AppState>) -> Result<Ht
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 struct ListQuery {
+    #[serde(default, deserialize_with = "params::opt_int")]
     user_id: Option<i64>,
 }
 
@@ -216,6 +217,7 @@ async fn revoke_token(req: HttpRequest, state: web::Data<AppState>) -> Result<Ht
 #[derive(Deserialize, Default, ToSchema)]
 struct RotateBody {
     #[schema(format = Date)]
+    #[serde(default, deserialize_with = "params::opt_text")]
     expires_at: Option<String>,
 }
 
@@ -233,7 +235,7 @@ async fn rotate_token(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse> {
     let raw = param(&req, "token");
-    let body: RotateBody = json_body(&body)?;
+    let body: RotateBody = params::input(&req, &body)?;
     let (token, secret) = as_api_user(&req, &state, true, move |conn, api| {
         let id = token_id(&raw, api)?;
         tokens::rotate(conn, &api.caller(), id, body.expires_at.as_deref())
@@ -254,7 +256,8 @@ async fn create_own_token(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse> {
-    create_token(req, json_required(&body)?, state, None).await
+    let body = params::input(&req, &body)?;
+    create_token(req, body, state, None).await
 }
 
 #[utoipa::path(
@@ -273,7 +276,8 @@ async fn create_token_for(
     let user_id = param(&req, "user_id")
         .parse()
         .map_err(|_| Error::not_found("404 User Not Found"))?;
-    create_token(req, json_required(&body)?, state, Some(user_id)).await
+    let body = params::input(&req, &body)?;
+    create_token(req, body, state, Some(user_id)).await
 }
 
 async fn create_token(
@@ -308,6 +312,12 @@ fn user_id_param(req: &HttpRequest) -> Result<i64> {
 struct UsersQuery {
     username: Option<String>,
     search: Option<String>,
+    /// Only blocked users (admins).
+    #[serde(default, deserialize_with = "params::flag")]
+    blocked: bool,
+    /// Only active users.
+    #[serde(default, deserialize_with = "params::flag")]
+    active: bool,
     #[param(minimum = 1)]
     page: Option<usize>,
     #[param(minimum = 1, maximum = 100)]
@@ -328,9 +338,16 @@ async fn list_users(
 ) -> Result<HttpResponse> {
     let query = query.into_inner();
     let (username, search) = (query.username.clone(), query.search.clone());
+    let (blocked, active) = (query.blocked, query.active);
     let views = as_api_user(&req, &state, false, move |conn, api| {
         let caller = api.caller();
-        let found = users::list(conn, &caller, username.as_deref(), search.as_deref())?;
+        let filter = users::UserFilter {
+            username: username.as_deref(),
+            search: search.as_deref(),
+            blocked,
+            active,
+        };
+        let found = users::list(conn, &caller, &filter)?;
         let private = |id| users::sees_private_fields(&caller, id);
         Ok(found
             .iter()
@@ -369,10 +386,13 @@ async fn show_user(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpR
 struct NewUser {
     #[schema(pattern = "^[A-Za-z_][A-Za-z0-9_-]{0,40}$")]
     username: String,
+    /// The display name; the username unless given.
+    #[schema(min_length = 1, max_length = 255, pattern = "^[^\\x00-\\x1f\\x7f]+$")]
+    name: Option<String>,
     email: Option<String>,
     #[schema(min_length = 8)]
     password: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "params::flag")]
     admin: bool,
 }
 
@@ -388,13 +408,14 @@ async fn create_user(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse> {
-    let new: NewUser = json_required(&body)?;
+    let new: NewUser = params::input(&req, &body)?;
     let user = as_api_admin(&req, &state, move |conn, admin| {
         let (email, password) = (new.email.as_deref(), new.password.as_deref());
         users::create(
             conn,
             &admin.caller(),
             &new.username,
+            new.name.as_deref(),
             email,
             password,
             new.admin,
@@ -405,13 +426,17 @@ async fn create_user(
     Ok(HttpResponse::Created().json(UserView::new(&user, true)))
 }
 
-/// The fields of GitLab's user update this server keeps; others (name, bio …) are ignored,
-/// as a rename would move the personal namespace.
+/// The fields of GitLab's user update this server keeps; others (bio …) are ignored, and the
+/// username stays (a rename would move the personal namespace).
 #[derive(Deserialize, Default, ToSchema)]
 struct UserUpdate {
+    /// The display name; empty goes back to the username.
+    #[schema(max_length = 255, pattern = "^[^\\x00-\\x1f\\x7f]*$")]
+    name: Option<String>,
     email: Option<String>,
     #[schema(min_length = 8)]
     password: Option<String>,
+    #[serde(default, deserialize_with = "params::opt_flag")]
     admin: Option<bool>,
     username: Option<String>,
 }
@@ -430,7 +455,7 @@ async fn update_user(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse> {
     let id = user_id_param(&req)?;
-    let update: UserUpdate = json_body(&body)?;
+    let update: UserUpdate = params::input(&req, &body)?;
     let user = as_api_admin(&req, &state, move |conn, admin| {
         let current = users::get(conn, &admin.caller(), id)?;
         if update.username.is_some_and(|name| name != current.username) {
@@ -439,6 +464,7 @@ async fn update_user(
             ));
         }
         let changes = UserChanges {
+            name: update.name,
             email: update.email,
             password: update.password,
             is_admin: update.admin,
@@ -460,12 +486,12 @@ async fn change_user(
     req: HttpRequest,
     state: web::Data<AppState>,
     change: UserChange,
-) -> Result<()> {
+) -> Result<bool> {
     let id = user_id_param(&req)?;
     as_api_admin(&req, &state, move |conn, admin| match change {
         UserChange::Block => users::set_blocked(conn, &admin.caller(), id, true),
         UserChange::Unblock => users::set_blocked(conn, &admin.caller(), id, false),
-        UserChange::Delete => users::delete(conn, &admin.caller(), id),
+        UserChange::Delete => users::delete(conn, &admin.caller(), id).map(|()| true),
     })
     .await
 }
@@ -475,12 +501,13 @@ async fn change_user(
     path = "/api/v4/users/{user_id}/block",
     tag = "users",
     params(("user_id" = i64, Path)),
-    responses((status = 201, description = "Blocked: `true`", body = bool, content_type = "application/json"))
+    responses((status = 201, description = "Blocked: `true`; already blocked: `null`", body = Option<bool>, content_type = "application/json"))
 )]
 async fn block_user(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
-    change_user(req, state, UserChange::Block).await?;
-    // GitLab answers 201 with `true`; python-gitlab checks for it.
-    Ok(HttpResponse::Created().json(true))
+    let changed = change_user(req, state, UserChange::Block).await?;
+    // GitLab's answers, which python-gitlab passes on: `true`, or `null` for a user who was
+    // blocked already.
+    Ok(HttpResponse::Created().json(changed.then_some(true)))
 }
 
 #[utoipa::path(
@@ -488,11 +515,11 @@ async fn block_user(req: HttpRequest, state: web::Data<AppState>) -> Result<Http
     path = "/api/v4/users/{user_id}/unblock",
     tag = "users",
     params(("user_id" = i64, Path)),
-    responses((status = 201, description = "Unblocked: `true`", body = bool, content_type = "application/json"))
+    responses((status = 201, description = "Unblocked: `true`; already active: `false`", body = bool, content_type = "application/json"))
 )]
 async fn unblock_user(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
-    change_user(req, state, UserChange::Unblock).await?;
-    Ok(HttpResponse::Created().json(true))
+    let changed = change_user(req, state, UserChange::Unblock).await?;
+    Ok(HttpResponse::Created().json(changed))
 }
 
 #[utoipa::path(

@@ -12,7 +12,7 @@ use std::os::unix::fs::FileExt;
 use std::sync::{Arc, Mutex};
 
 use actix_web::web::{self, Bytes};
-use rusqlite::{Connection, Transaction, TransactionBehavior};
+use rusqlite::{Connection, TransactionBehavior};
 use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 
@@ -291,7 +291,8 @@ impl Job {
         match outcome {
             Ok(size) => {
                 self.sender.send_replace(Progress::Done { size });
-                if let Err(e) = super::evict(&self.db, &self.blobs, self.cache_max_bytes) {
+                if let Err(e) = super::eviction::evict(&self.db, &self.blobs, self.cache_max_bytes)
+                {
                     tracing::warn!("cannot evict upstream files past the cache size: {e}");
                 }
             }
@@ -435,108 +436,6 @@ fn read_growing(
     )
 }
 
-/// Removes least recently used upstream blobs until those held fit in `max_bytes`. Each
-/// removal decides and unlinks under the write lock (the rules in `blobs`), and a blob that an
-/// upload also uses stays on disk.
-pub fn evict_to(conn: &mut Connection, blobs: &BlobStore, max_bytes: u64) -> Result<usize> {
-    let mut held = store::cached_bytes(conn)?;
-    let mut removed = 0;
-    if held <= max_bytes as i64 {
-        return Ok(0);
-    }
-    for (sha256, size) in store::least_recently_used(conn)? {
-        if held <= max_bytes as i64 {
-            break;
-        }
-        let tx = Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
-        store::forget_blob(&tx, &sha256)?;
-        if !crate::db::packages::is_blob_referenced(&tx, &sha256)?
-            && let Some(sha) = Sha256Hex::parse(&sha256)
-        {
-            blobs.remove(&tx, &sha)?;
-        }
-        tx.commit()?;
-        held -= size;
-        removed += 1;
-    }
-    Ok(removed)
-}
-
 #[cfg(test)]
-mod tests {
-    use std::io::Write;
-
-    use futures_util::StreamExt;
-
-    use super::*;
-
-    /// A transfer over a file holding `bytes`, and the sender that reports its progress.
-    fn transfer(bytes: &[u8]) -> (Arc<Transfer>, watch::Sender<Progress>, tempfile::TempDir) {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("growing");
-        File::create(&path).unwrap().write_all(bytes).unwrap();
-        let (sender, progress) = watch::channel(Progress::Connecting);
-        let file = File::open(&path).unwrap();
-        (Arc::new(Transfer { file, progress }), sender, dir)
-    }
-
-    async fn next_within(
-        stream: &mut (
-                 impl futures_util::Stream<Item = std::result::Result<Bytes, actix_web::Error>> + Unpin
-             ),
-    ) -> Option<Option<std::result::Result<Bytes, actix_web::Error>>> {
-        actix_web::rt::time::timeout(std::time::Duration::from_millis(200), stream.next())
-            .await
-            .ok()
-    }
-
-    #[actix_web::test]
-    async fn the_last_byte_waits_for_the_digest() {
-        let (transfer, sender, _dir) = transfer(b"hello world");
-        let mut stream = Box::pin(read_growing(transfer.clone(), transfer.progress.clone()));
-        sender.send_replace(Progress::Receiving {
-            written: 11,
-            length: Some(11),
-        });
-        let first = next_within(&mut stream).await.unwrap().unwrap().unwrap();
-        assert_eq!(&first[..], b"hello worl");
-        assert!(
-            next_within(&mut stream).await.is_none(),
-            "sent before verified"
-        );
-        sender.send_replace(Progress::Done { size: 11 });
-        let last = next_within(&mut stream).await.unwrap().unwrap().unwrap();
-        assert_eq!(&last[..], b"d");
-        assert!(next_within(&mut stream).await.unwrap().is_none());
-    }
-
-    #[actix_web::test]
-    async fn a_failed_digest_ends_the_response_short() {
-        let (transfer, sender, _dir) = transfer(b"hello world");
-        let mut stream = Box::pin(read_growing(transfer.clone(), transfer.progress.clone()));
-        sender.send_replace(Progress::Receiving {
-            written: 11,
-            length: Some(11),
-        });
-        assert_eq!(
-            next_within(&mut stream)
-                .await
-                .unwrap()
-                .unwrap()
-                .unwrap()
-                .len(),
-            10
-        );
-        sender.send_replace(Progress::Failed("sha256 differs".into()));
-        assert!(next_within(&mut stream).await.unwrap().unwrap().is_err());
-        assert!(next_within(&mut stream).await.unwrap().is_none());
-    }
-
-    #[actix_web::test]
-    async fn a_fetch_that_vanishes_is_an_error_not_a_hang() {
-        let (transfer, sender, _dir) = transfer(b"abc");
-        let mut stream = Box::pin(read_growing(transfer.clone(), transfer.progress.clone()));
-        drop(sender);
-        assert!(next_within(&mut stream).await.unwrap().unwrap().is_err());
-    }
-}
+#[path = "files_tests.rs"]
+mod tests;

@@ -5,6 +5,7 @@
 //! pages cached and revalidated (`pages`), files fetched once, verified and kept (`files`).
 //! That rule, not client flags, is what defeats dependency confusion.
 
+pub mod eviction;
 pub mod fetch;
 pub mod files;
 pub mod pages;
@@ -17,8 +18,6 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 
-use crate::blobs::BlobStore;
-use crate::db::Db;
 use crate::error::{Error, Result};
 
 /// Page and metadata requests under way at once; more wait their turn. Each runs on a thread
@@ -187,14 +186,6 @@ fn spawn_fetch<S: Send + 'static>(slot: S, work: impl FnOnce() + Send + 'static)
             work();
         })?;
     Ok(())
-}
-
-/// Keeps the upstream cache within its size, if it has one (after each fetch, and in `gc`).
-pub fn evict(db: &Db, blobs: &BlobStore, max_bytes: Option<u64>) -> Result<usize> {
-    match max_bytes {
-        Some(max) => files::evict_to(&mut *db.get()?, blobs, max),
-        None => Ok(0),
-    }
 }
 
 #[cfg(test)]

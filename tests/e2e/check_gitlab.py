@@ -124,7 +124,7 @@ except gitlab.exceptions.GitlabListError as err:
 models_admin.deploytokens.delete(deploy.id)
 assert requests.get(simple, auth=(deploy.username, deploy.token)).status_code == 401
 group_token = admin.groups.get("acme").deploytokens.create({"name": "g", "scopes": ["read_package_registry"], "expires_at": "2999-01-01T00:00:00Z"})
-assert group_token.expires_at == "2999-01-01" and not group_token.expired, group_token.attributes
+assert group_token.expires_at == "2999-01-01T00:00:00.000Z" and not group_token.expired, group_token.attributes
 assert requests.get(f"{url}/api/v4/groups/acme/-/packages/pypi/simple/", auth=(group_token.username, group_token.token)).status_code == 200
 
 # Structure: any user creates top-level groups (and owns them); maintainers create inside.

@@ -6,6 +6,7 @@ mod browser;
 mod cli;
 mod clients;
 mod gitlab_api;
+mod gitlab_compat;
 mod hostile;
 mod hostile_metadata;
 mod ids;

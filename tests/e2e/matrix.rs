@@ -588,16 +588,20 @@ fn places(route: &RouteSpec) -> Vec<Option<Place>> {
     {
         return vec![None, Some(Place::Group)];
     }
-    let found =
-        if path.contains("{kind") || (path.starts_with("/{place}") && !path.contains("package")) {
-            vec![Place::Group, Place::Project]
-        } else if path.starts_with("/{place}") || path.contains("/projects/{id}") {
-            vec![Place::Project]
-        } else if path.contains("/groups/{id}") {
-            vec![Place::Group]
-        } else {
-            vec![]
-        };
+    // What a group holds from its upstreams has a page on groups only.
+    let group_only_page = path.starts_with("/{place}/-/upstream/");
+    let found = if group_only_page {
+        vec![Place::Group]
+    } else if path.contains("{kind") || (path.starts_with("/{place}") && !path.contains("package"))
+    {
+        vec![Place::Group, Place::Project]
+    } else if path.starts_with("/{place}") || path.contains("/projects/{id}") {
+        vec![Place::Project]
+    } else if path.contains("/groups/{id}") {
+        vec![Place::Group]
+    } else {
+        vec![]
+    };
     if found.is_empty() {
         vec![None]
     } else {

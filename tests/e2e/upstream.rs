@@ -4,6 +4,7 @@
 
 pub mod clients;
 pub mod corpus;
+mod credentials;
 pub(crate) mod fake;
 mod hostile;
 
@@ -110,7 +111,8 @@ fn assert_links_stay_home(pair: &Pair, group: &str) {
         assert_eq!(got.status, 200, "{file_url}: {}", got.text());
         assert_eq!(got.body, expected, "{file_url}");
 
-        // PEP 658: offered downstream when the upstream offers it, and the same bytes.
+        // PEP 658: the upstream (a Wheelhouse) offers every wheel's metadata; so must the
+        // group, with the same digest and bytes, so that resolvers need not fetch wheels.
         let up = page_json(&format!("{}{name}/", pair.upstream_index)).json();
         let up_file = up["files"]
             .as_array()
@@ -119,12 +121,18 @@ fn assert_links_stay_home(pair: &Pair, group: &str) {
             .find(|f| f["filename"] == *filename)
             .unwrap()
             .clone();
-        if let Some(meta_hash) = up_file["core-metadata"]["sha256"].as_str() {
-            assert_eq!(file["core-metadata"]["sha256"], meta_hash, "{page}");
-            let meta = get(&format!("{file_url}.metadata"), None);
-            assert_eq!(meta.status, 200, "{file_url}.metadata");
-            assert_eq!(sha256_hex(&meta.body), meta_hash);
-        }
+        let meta_hash = up_file["core-metadata"]["sha256"]
+            .as_str()
+            .unwrap_or_else(|| panic!("the upstream offers no metadata: {up_file}"));
+        assert_eq!(file["core-metadata"]["sha256"], meta_hash, "{page}");
+        let meta = get(&format!("{file_url}.metadata"), None);
+        assert_eq!(meta.status, 200, "{file_url}.metadata");
+        assert_eq!(sha256_hex(&meta.body), meta_hash);
+        let html = html.text();
+        assert!(
+            html.contains(&format!("data-core-metadata=\"sha256={meta_hash}\"")),
+            "{html}"
+        );
     }
 }
 
@@ -269,6 +277,20 @@ fn the_bait_upstream_is_never_seen_and_rules_keep_names_off_upstream() {
     assert!(!fails.status.success(), "pip found the bait");
     let said = String::from_utf8_lossy(&fails.stderr);
     assert!(said.contains("No matching distribution"), "{said}");
+    let venv = tempfile::tempdir().unwrap();
+    crate::support::run_ok(
+        clients::client("uv")
+            .args(["venv", "--quiet", "--python"])
+            .arg(corpus::python())
+            .arg(venv.path().join("v")),
+    );
+    let fails = clients::client("uv")
+        .args(["pip", "install", "--python"])
+        .arg(venv.path().join("v/bin/python"))
+        .args(["--default-index", &index, "acme-private>=2"])
+        .output()
+        .unwrap();
+    assert!(!fails.status.success(), "uv found the bait");
 
     assert_links_stay_home(&pair, "acme");
     assert_links_stay_home(&pair, "acme/team");
@@ -291,6 +313,14 @@ fn the_bait_upstream_is_never_seen_and_rules_keep_names_off_upstream() {
         assert_eq!(requests.status, 200, "{group}: {}", requests.text());
     }
     assert_only_private(&pair, "acme", "acme-private");
+    // Once any allow rule exists, only the names it matches go upstream.
+    pair.down
+        .cli(&["group", "upstream", "rule", "add", "acme", "allow", "req*"]);
+    for group in ["acme", "acme/team"] {
+        assert_hidden(&pair, group, "certifi");
+        let requests = page_json(&format!("{}requests/", pair.index(group)));
+        assert_eq!(requests.status, 200, "{group}: {}", requests.text());
+    }
     // Rules live on the top-level group only.
     pair.down.cli_fails(&[
         "group",

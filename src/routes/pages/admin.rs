@@ -78,7 +78,7 @@ fn admin_view(
     problem: Option<String>,
 ) -> Result<AdminPage, Error> {
     let admin = admin_of(visitor)?;
-    let users = users::list(conn, &admin.caller(), None, None)?
+    let users = users::list(conn, &admin.caller(), &users::UserFilter::default())?
         .into_iter()
         .map(|u| UserRow {
             id: u.id,
@@ -161,6 +161,7 @@ async fn add_user(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>
             conn,
             &admin.caller(),
             &username,
+            None,
             fields.optional("email").as_deref().map(str::trim),
             Some(&password),
             fields.optional("admin").is_some(),
@@ -199,8 +200,9 @@ async fn change_user(req: HttpRequest, body: web::Bytes, state: web::Data<AppSta
         let id = id.map_err(|_| Error::not_found("There is no such user."))?;
         let mut shown = None;
         match action.as_str() {
-            "block" => users::set_blocked(conn, &admin.caller(), id, true)?,
-            "unblock" => users::set_blocked(conn, &admin.caller(), id, false)?,
+            "block" | "unblock" => {
+                users::set_blocked(conn, &admin.caller(), id, action == "block")?;
+            }
             "make_admin" | "remove_admin" => {
                 let changes = UserChanges {
                     is_admin: Some(action == "make_admin"),

@@ -206,10 +206,12 @@ pub(super) async fn place_form(
                             &place,
                             visibility,
                             Some(replace),
+                            &structure::Text::default(),
                         )?;
                     }
                     Target::Group(_) => {
-                        structure::update_group(conn, &api.caller(), &place, visibility)?;
+                        let text = structure::Text::default();
+                        structure::update_group(conn, &api.caller(), &place, visibility, &text)?;
                     }
                 }
                 Ok(Done::Back(settings_url(&place)))
@@ -217,7 +219,11 @@ pub(super) async fn place_form(
             "settings/members" => {
                 let (target, _) = target_of(conn, &api, &place)?;
                 let username = fields.get("username");
-                let user = users::list(conn, &api.caller(), Some(username.trim()), None)?
+                let filter = users::UserFilter {
+                    username: Some(username.trim()),
+                    ..users::UserFilter::default()
+                };
+                let user = users::list(conn, &api.caller(), &filter)?
                     .into_iter()
                     .next()
                     .ok_or_else(|| {
@@ -254,6 +260,7 @@ pub(super) async fn place_form(
                         &api.caller(),
                         &target,
                         name.trim(),
+                        None,
                         &scopes,
                         expires.as_deref(),
                     )

@@ -65,6 +65,17 @@ pub fn packaging_tools() -> &'static Path {
     BIN.get_or_init(|| {
         let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("packaging-venv");
         let bin = venv.join("bin");
+        // Scripts name their interpreter by absolute path: a venv copied from another
+        // checkout's target/ imports fine but runs the other checkout's tools.
+        let own_scripts = || {
+            let shebang = format!("#!{}", bin.join("python").display());
+            ["poetry", "pdm", "hatch", "flit", "pipenv", "pip-compile"]
+                .iter()
+                .all(|tool| {
+                    std::fs::read_to_string(bin.join(tool))
+                        .is_ok_and(|script| script.lines().next() == Some(shebang.as_str()))
+                })
+        };
         // pdm 2.29 breaks on hishel 2 (no `SyncSqliteStorage`): the check and the pin say so.
         let works = || {
             Command::new(bin.join("python"))
@@ -75,11 +86,11 @@ pub fn packaging_tools() -> &'static Path {
                 ])
                 .output()
                 .is_ok_and(|o| o.status.success())
+                && own_scripts()
         };
         if !works() {
             let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
-            // --clear: scripts name their interpreter by absolute path, so a venv copied
-            // from another checkout's target/ must be made anew, not patched.
+            // --clear: made anew, not patched (see `own_scripts`).
             run_ok(
                 Command::new(python)
                     .args(["-m", "venv", "--clear"])
@@ -92,13 +103,15 @@ pub fn packaging_tools() -> &'static Path {
                 "--quiet",
                 "--disable-pip-version-check",
                 "--upgrade",
-                "poetry",
-                "pdm",
+                // Pinned: the lock files these write are compared, and a fresh machine should
+                // get what this suite was written against.
+                "poetry==2.5.1",
+                "pdm==2.29.4",
                 "hishel<2",
-                "hatch",
-                "flit",
-                "pipenv",
-                "pip-tools",
+                "hatch==1.18.2",
+                "flit==4.2.0",
+                "pipenv==2026.10.3",
+                "pip-tools==7.6.2",
             ]));
         }
         bin

@@ -47,7 +47,7 @@ impl Reply {
 struct State {
     routes: HashMap<String, Reply>,
     hits: HashMap<String, usize>,
-    /// The request heads seen per path, for what was sent (credentials) rather than how often.
+    /// The request heads seen per path, as sent, for what was sent rather than how often.
     heads: HashMap<String, Vec<String>>,
 }
 
@@ -89,6 +89,28 @@ impl FakeUpstream {
             .unwrap()
             .routes
             .insert(path.to_string(), reply);
+    }
+
+    /// Gives the answer at `path` an ETag; a request that sends it back in If-None-Match then
+    /// gets 304, as from a real index.
+    pub fn tag(&self, path: &str, etag: &str) {
+        let mut state = self.state.lock().unwrap();
+        let reply = state.routes.get_mut(path).expect("no such route");
+        reply
+            .headers
+            .retain(|(n, _)| !n.eq_ignore_ascii_case("etag"));
+        reply.headers.push(("ETag".into(), etag.into()));
+    }
+
+    /// The last request's head for this path, lower-cased.
+    pub fn last_head(&self, path: &str) -> String {
+        self.state
+            .lock()
+            .unwrap()
+            .heads
+            .get(path)
+            .and_then(|heads| heads.last().map(|head| head.to_lowercase()))
+            .unwrap_or_default()
     }
 
     /// Requests seen for this path so far.
@@ -158,14 +180,35 @@ fn answer(mut stream: TcpStream, state: &Mutex<State>) {
             _ => return,
         }
     }
-    let text = String::from_utf8_lossy(&head);
-    let path = text.split_whitespace().nth(1).unwrap_or("").to_string();
+    let original = String::from_utf8_lossy(&head);
+    let path = original.split_whitespace().nth(1).unwrap_or("").to_string();
+    let text = original.to_lowercase();
     let reply = {
         let mut state = state.lock().unwrap();
         *state.hits.entry(path.clone()).or_default() += 1;
         let heads = state.heads.entry(path.clone()).or_default();
-        heads.push(text.to_string());
+        heads.push(original.to_string());
         state.routes.get(&path).cloned()
+    };
+    let etag = reply.as_ref().and_then(|r| {
+        r.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case("etag"))
+            .map(|(_, v)| v.to_lowercase())
+    });
+    let revalidated = etag.is_some_and(|etag| {
+        text.lines()
+            .filter_map(|line| line.strip_prefix("if-none-match:"))
+            .any(|value| value.split(',').any(|tag| tag.trim() == etag))
+    });
+    let reply = match reply {
+        Some(reply) if revalidated => Some(Reply {
+            status: 304,
+            body: Vec::new(),
+            pace: None,
+            ..reply
+        }),
+        other => other,
     };
     let reply = reply.unwrap_or(Reply {
         status: 404,

@@ -24,6 +24,7 @@ fn noise(seed: &str, len: usize) -> Vec<u8> {
 
 /// A downstream server with a public top-level group `h` whose one upstream is `fake`.
 fn downstream(fake: &FakeUpstream, extra: &[&str]) -> (Server, String) {
+    // The fake upstream is on loopback, which only an operator's setting allows.
     let mut args = vec!["--upstream-allow-private-networks"];
     args.extend_from_slice(extra);
     let down = Server::start_with(&args);
@@ -79,6 +80,36 @@ fn a_lying_stalling_or_garbled_upstream_gets_clean_answers_and_one_fetch() {
     }
     assert_eq!(fake.hits(&format!("/files/{liar}")), 3, "cached once right");
 
+    // The same for PEP 658 metadata: advertised with one digest, served with other bytes.
+    let wheel_bytes = noise("metaliar", 3000);
+    let (metaliar, meta) = ("metaliar-1.0-py3-none-any.whl", b"Metadata-Version: 2.1\n");
+    let page = json!({
+        "meta": {"api-version": "1.1"},
+        "name": "metaliar",
+        "files": [{
+            "filename": metaliar,
+            "url": format!("{}/files/{metaliar}", fake.base),
+            "hashes": {"sha256": sha256_hex(&wheel_bytes)},
+            "core-metadata": {"sha256": sha256_hex(meta)},
+        }],
+    });
+    fake.route(
+        "/simple/metaliar/",
+        Reply::ok(JSON, serde_json::to_vec(&page).unwrap()),
+    );
+    let lie = b"Metadata-Version: 2.1\nRequires-Dist: evil\n".to_vec();
+    fake.route(
+        &format!("/files/{metaliar}.metadata"),
+        Reply::ok("application/octet-stream", lie.clone()),
+    );
+    let url = format!("{}.metadata", file_url(&index, "metaliar"));
+    let resp = get(&url, None);
+    assert_clean(&resp, "metadata digest mismatch");
+    assert!(
+        !(resp.status == 200 && resp.body == lie),
+        "metadata that fails its digest was served"
+    );
+
     // Single flight: eight clients at once for one uncached file on a slow link.
     let slow = noise("slow", 400_000);
     let slowpoke = "slowpoke-1.0-py3-none-any.whl";
@@ -123,7 +154,7 @@ fn a_lying_stalling_or_garbled_upstream_gets_clean_answers_and_one_fetch() {
     assert_eq!(resp.status, 502, "page redirect: {}", resp.text());
 
     // A file larger than the upload limit is refused (if listed at all), and so is a page
-    // past 64 MiB (the README's bound: the largest real pages are a few MiB).
+    // past it (pages are held to the upload limit, at most 64 MiB).
     let bulky = noise("bulky", 1_200_000);
     let bulky_name = "bulky-1.0-py3-none-any.whl";
     fake.project("bulky", &[(bulky_name, &bulky)]);
@@ -140,7 +171,7 @@ fn a_lying_stalling_or_garbled_upstream_gets_clean_answers_and_one_fetch() {
         );
     }
     let mut huge = br#"{"meta":{"api-version":"1.0"},"name":"huge","files":[],"pad":""#.to_vec();
-    huge.extend(std::iter::repeat_n(b'x', 64 << 20));
+    huge.extend(std::iter::repeat_n(b'x', 2 << 20));
     huge.extend_from_slice(b"\"}");
     fake.route("/simple/huge/", Reply::ok(JSON, huge));
     fake.route(
@@ -162,21 +193,35 @@ fn a_lying_stalling_or_garbled_upstream_gets_clean_answers_and_one_fetch() {
         let resp = page_json(&format!("{index}{name}/"));
         assert_eq!(resp.status, 502, "{name}: {}", resp.text());
     }
-    // HTML is read as browsers and pip read it, so stray bytes lose no page; but a link
-    // without a usable sha256 is never offered, since its bytes could not be checked.
+    // HTML that is not UTF-8 is refused, not guessed at.
     fake.route(
         "/simple/scrawl/",
         Reply::ok(
             "text/html",
-            b"<html><a href=\"\xff\xfe\x00/scrawl-1.0.whl#sha256=zz\">x</a>\
-              <a href=\"/files/scrawl-2.0-py3-none-any.whl\">y</a><a href="
-                .to_vec(),
+            b"<html><a href=\"\xff\xfe\x00/scrawl-1.0.whl#sha256=zz\">x</a>".to_vec(),
         ),
     );
-    // Not UTF-8: not an index page at all, and never guessed at.
     let resp = page_json(&format!("{index}scrawl/"));
     assert_eq!(resp.status, 502, "scrawl: {}", resp.text());
     assert!(resp.text().contains("not UTF-8"), "{}", resp.text());
+    // Broken markup is read as browsers and pip read it; but a link without a usable sha256
+    // is never offered, since its bytes could not be checked.
+    fake.route(
+        "/simple/smudge/",
+        Reply::ok(
+            "text/html",
+            b"<html><a href=\"/files/smudge-1.0-py3-none-any.whl#sha256=zz\">x</a>\
+              <a href=\"/files/smudge-2.0-py3-none-any.whl\">y<a href=<<"
+                .to_vec(),
+        ),
+    );
+    let resp = page_json(&format!("{index}smudge/"));
+    assert!(
+        resp.status == 502 || (resp.status == 200 && resp.json()["files"] == json!([])),
+        "smudge: {} {}",
+        resp.status,
+        resp.text()
+    );
 
     // A filename that climbs out of its directory is never listed (nor stored).
     let sneaky = noise("sneaky", 1000);
@@ -278,4 +323,82 @@ fn gc_keeps_cached_upstream_files_under_the_cap_least_recently_used_first() {
     assert_eq!(oldest.status, 200, "{}", oldest.text());
     assert!(oldest.body == files[0].1);
     assert_eq!(hits(0), 2, "the oldest file was kept");
+}
+
+#[test]
+fn stale_pages_are_revalidated_and_served_stale_while_the_upstream_fails() {
+    let fake = FakeUpstream::start();
+    let down = Server::start_with(&["--upstream-allow-private-networks"]);
+    down.cli(&["group", "add", "r", "--visibility", "public"]);
+    // Fresh for no time at all: every request revalidates.
+    down.cli(&[
+        "group",
+        "upstream",
+        "add",
+        "r",
+        &fake.index(),
+        "--cache-hours",
+        "0",
+    ]);
+    let index = format!("{}/simple/", down.group_api("r"));
+    let url = format!("{index}reval/");
+    let listed = |resp: &Response| -> Vec<String> {
+        resp.json()["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["filename"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let (one, two) = ("reval-1.0-py3-none-any.whl", "reval-2.0-py3-none-any.whl");
+    let (one_bytes, two_bytes) = (noise("reval-1", 2000), noise("reval-2", 2000));
+
+    fake.project("reval", &[(one, &one_bytes)]);
+    fake.tag("/simple/reval/", "\"v1\"");
+    let first = page_json(&url);
+    assert_eq!(first.status, 200, "{}", first.text());
+    let second = page_json(&url);
+    assert_eq!(listed(&second), [one]);
+    assert_eq!(
+        fake.hits("/simple/reval/"),
+        2,
+        "a stale page is asked again"
+    );
+    assert!(
+        fake.last_head("/simple/reval/")
+            .contains("if-none-match: \"v1\""),
+        "not revalidated with the ETag: {}",
+        fake.last_head("/simple/reval/")
+    );
+    let file = get(&json_file_urls(&url, &first.json())[0], None);
+    assert_eq!(file.status, 200);
+
+    // A new release upstream shows at the next request.
+    fake.project("reval", &[(one, &one_bytes), (two, &two_bytes)]);
+    fake.tag("/simple/reval/", "\"v2\"");
+    let third = page_json(&url);
+    assert_eq!(listed(&third), [one, two]);
+    assert_ne!(third.header("x-wheelhouse-upstream"), Some("stale"));
+
+    // The upstream fails (5xx): the cached page is answered, marked stale, and its cached
+    // file still downloads.
+    let failing = Reply {
+        status: 503,
+        headers: vec![("Content-Type".into(), "text/plain".into())],
+        body: b"down for maintenance".to_vec(),
+        pace: None,
+    };
+    fake.route("/simple/reval/", failing.clone());
+    fake.route("/simple/other/", failing);
+    let fourth = page_json(&url);
+    assert_eq!(fourth.status, 200, "{}", fourth.text());
+    assert_eq!(listed(&fourth), [one, two]);
+    assert_eq!(fourth.header("x-wheelhouse-upstream"), Some("stale"));
+    let file = get(&json_file_urls(&url, &fourth.json())[0], None);
+    assert_eq!(file.status, 200);
+    assert!(file.body == one_bytes);
+    // A name never cached has nothing to fall back on.
+    let other = page_json(&format!("{index}other/"));
+    assert_eq!(other.status, 502, "{}", other.text());
+    assert!(other.text().contains(&fake.base[7..]), "{}", other.text());
 }
