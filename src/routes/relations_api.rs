@@ -117,7 +117,7 @@ struct MembershipView {
     path = "/api/v4/users/{user_id}/memberships",
     tag = "users",
     params(("user_id" = i64, Path), MembershipQuery),
-    responses((status = 200, description = "The user's direct memberships (the user themself or an admin), one page", body = [MembershipView]), (status = 403, description = "Someone else's, asked by a non-admin", body = ErrorView))
+    responses((status = 200, description = "The user's direct memberships (the user themself or an admin), one page", body = [MembershipView]), (status = 404, description = "No such user, or someone else's asked by a non-admin", body = ErrorView))
 )]
 async fn user_memberships(
     req: HttpRequest,
