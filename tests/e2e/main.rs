@@ -7,6 +7,7 @@ mod cli;
 mod clients;
 mod gitlab_api;
 mod gitlab_compat;
+mod gitlab_functional;
 mod hostile;
 mod hostile_metadata;
 mod ids;
