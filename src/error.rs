@@ -21,6 +21,9 @@ pub enum Error {
     /// a private one gets (`access::hidden_if_missing`), so they cannot tell the two apart.
     #[error("{0}")]
     PlaceNotFound(&'static str),
+    /// The address exists, but not for this method.
+    #[error("{}", .0.message)]
+    MethodNotAllowed(Box<NotAllowed>),
     #[error("{0}")]
     Conflict(String),
     #[error("{0}")]
@@ -41,6 +44,13 @@ pub enum Error {
     Busy,
     #[error("internal error")]
     Internal(String),
+}
+
+/// A 405: the methods the address answers (its `Allow` header) and what to tell the client.
+#[derive(Debug)]
+pub struct NotAllowed {
+    pub allow: String,
+    pub message: String,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -104,6 +114,7 @@ impl ResponseError for Error {
             Error::Unauthorized => StatusCode::UNAUTHORIZED,
             Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Error::NotFound(_) | Error::PlaceNotFound(_) => StatusCode::NOT_FOUND,
+            Error::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Error::Conflict(_) => StatusCode::CONFLICT,
             Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -130,12 +141,20 @@ impl ResponseError for Error {
             Error::Busy => {
                 response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));
             }
+            Error::MethodNotAllowed(not_allowed) => {
+                response.insert_header((header::ALLOW, not_allowed.allow.as_str()));
+            }
             Error::TooManyRequests(seconds) => {
                 response.insert_header((header::RETRY_AFTER, seconds.to_string()));
             }
             _ => {}
         }
-        // GitLab's error shape, so GitLab tooling shows the message.
-        response.json(serde_json::json!({ "message": self.to_string() }))
+        // GitLab's error shape, so GitLab tooling shows the message; the status line says it
+        // too, for the clients that print only that (twine, hatch, pdm).
+        let message = self.to_string();
+        let reason = crate::reason_phrase::for_error(self.status_code(), &message);
+        let mut response = response.json(serde_json::json!({ "message": message }));
+        response.head_mut().reason = reason;
+        response
     }
 }

@@ -15,6 +15,7 @@ pub mod format;
 pub mod model;
 pub mod proxy;
 pub mod python;
+pub mod reason_phrase;
 pub mod registry;
 pub mod routes;
 pub mod secrets;

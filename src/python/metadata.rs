@@ -107,6 +107,35 @@ pub fn offered_as_core_metadata(kind: DistKind, bytes: &[u8]) -> bool {
     version.is_some_and(|v| at_least_2_2(v.trim()))
 }
 
+/// The most header block read for one field: headers come before the description, so a
+/// field is found within this much of any real metadata, however long the description.
+const MAX_HEADER_BLOCK: u64 = 256 << 10;
+
+/// The first value of the header `field` (case-insensitive) in the core metadata file at
+/// `path`, reading no further than the header block.
+pub fn read_field(path: &std::path::Path, field: &str) -> std::io::Result<Option<String>> {
+    use std::io::{BufRead, Read};
+    let mut reader = std::io::BufReader::new(std::fs::File::open(path)?).take(MAX_HEADER_BLOCK);
+    let mut block = Vec::new();
+    loop {
+        let read = reader.read_until(b'\n', &mut block)?;
+        let at_end = block.ends_with(b"\n\n") || block.ends_with(b"\n\r\n");
+        if read == 0 || at_end {
+            break;
+        }
+    }
+    Ok(header_value(&block, field))
+}
+
+fn header_value(block: &[u8], field: &str) -> Option<String> {
+    let (headers, _) = mailparse::parse_headers(block).ok()?;
+    headers
+        .iter()
+        .find(|h| h.get_key_ref().eq_ignore_ascii_case(field))
+        .map(|h| h.get_value().trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
 /// `Metadata-Version` is MAJOR.MINOR with integer parts (so 2.10 is after 2.2).
 fn at_least_2_2(version: &str) -> bool {
     let mut parts = version.split('.').map(str::parse::<u32>);
@@ -119,6 +148,33 @@ fn at_least_2_2(version: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_one_field_from_the_header_block_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("METADATA");
+        let text = "Metadata-Version: 2.4\nName: a\nVersion: 1\n\
+                    License-Expression: MIT OR Apache-2.0\n\nLicense-Expression: body\n";
+        std::fs::write(&path, text).unwrap();
+        let field = |name| read_field(&path, name).unwrap();
+        assert_eq!(
+            field("license-expression").as_deref(),
+            Some("MIT OR Apache-2.0")
+        );
+        assert_eq!(field("Summary"), None);
+        std::fs::write(
+            &path,
+            "Metadata-Version: 2.1\nName: a\n\nLicense-Expression: x\n",
+        )
+        .unwrap();
+        assert_eq!(
+            field("License-Expression"),
+            None,
+            "the description is not read"
+        );
+        std::fs::write(&path, "not: metadata: at all").unwrap();
+        assert_eq!(field("License-Expression"), None);
+    }
 
     #[test]
     fn parses_fields_and_body() {

@@ -85,6 +85,9 @@ pub struct Release {
     pub page: PackagePage,
     pub version: String,
     pub metadata: crate::python::metadata::CoreMetadata,
+    /// The extracted metadata file of the upload whose metadata is shown, for the fields
+    /// kept only there (`License-Expression`).
+    pub metadata_sha256: Option<String>,
 }
 
 /// The release `version`, or the latest one: the highest final release with a file that is not
@@ -129,11 +132,23 @@ pub fn release(
     let metadata = db::packages::find_metadata(conn, newest.package_id)?.ok_or_else(|| {
         Error::internal(format!("package {} has no metadata row", newest.package_id))
     })?;
+    let metadata_sha256 = newest.metadata_sha256.clone();
     Ok(Release {
         page,
         version: chosen,
         metadata,
+        metadata_sha256,
     })
+}
+
+/// A release's SPDX license expression (Metadata 2.4 `License-Expression`), read from its
+/// stored metadata file: a blocking file read, so never while holding a connection.
+pub fn license_expression(blobs: &crate::blobs::BlobStore, release: &Release) -> Option<String> {
+    let sha = crate::blobs::Sha256Hex::parse(release.metadata_sha256.as_deref()?)?;
+    crate::python::metadata::read_field(&blobs.path(&sha), "License-Expression")
+        .inspect_err(|e| tracing::warn!("metadata blob {}: {e}", sha.as_str()))
+        .ok()
+        .flatten()
 }
 
 /// The versions stored in one project (the REST API's package list), optionally filtered.

@@ -64,7 +64,14 @@ async fn project_json(
         .find("/pypi/pypi/")
         .map_or(path.len(), |i| i + "/pypi/".len())];
     let base = format!("{}{api_root}", super::site::base_url(&req, &state));
-    let body = render(&release, &base, wants_version);
+    let blobs = state.blobs.clone();
+    let (release, license_expression) = web::block(move || {
+        let expression = index::license_expression(&blobs, &release);
+        (release, expression)
+    })
+    .await?;
+    let mut body = render(&release, &base, wants_version);
+    body["info"]["license_expression"] = json!(license_expression);
     Ok(HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, "application/json"))
         .insert_header((header::CACHE_CONTROL, "no-cache"))

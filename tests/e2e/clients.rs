@@ -241,3 +241,34 @@ fn uv_publish_is_rerunnable_and_check_url_finds_fresh_uploads() {
         std::fs::read(dir.path().join(name)).unwrap()
     );
 }
+
+#[test]
+fn twine_shows_why_an_upload_was_refused() {
+    let r = registry();
+    let url = r.server.project_api("acme/libs");
+    let first = dist_dir(&[wheel("clash", "1.0", &[])]);
+    twine_upload(&url, "__token__", &r.token, first.path());
+    // Same filename, other bytes: refused, and twine prints only the status line.
+    let rebuilt = dist_dir(&[wheel("clash", "1.0", &["idna"])]);
+    let out = client("twine")
+        .env("COLUMNS", "400")
+        .env("NO_COLOR", "1")
+        .args(["upload", "--non-interactive", "--disable-progress-bar"])
+        .args(["--repository-url", &url, "-u", "__token__", "-p", &r.token])
+        .arg(rebuilt.path().join("clash-1.0-py3-none-any.whl"))
+        .output()
+        .unwrap();
+    // twine 7 logs through rich, to stdout when that is not a terminal.
+    let shown = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!out.status.success(), "{shown}");
+    assert!(
+        shown.contains(
+            "File already exists: \"clash-1.0-py3-none-any.whl\" is stored with other content"
+        ),
+        "{shown}"
+    );
+}

@@ -15,6 +15,7 @@ mod lists;
 mod maintenance;
 mod matrix;
 mod modern;
+mod publishers;
 mod races;
 mod review;
 mod robustness;

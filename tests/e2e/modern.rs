@@ -377,7 +377,28 @@ fn warehouse_json_api_for_project_and_group() {
             404
         );
         assert_eq!(get(&format!("{base}/pypi/jsonpkg/json"), None).status, 401);
+        assert_eq!(body["info"]["license_expression"], serde_json::Value::Null);
     }
+
+    // Metadata 2.4: the SPDX expression is served as Warehouse serves it.
+    let metadata = "Metadata-Version: 2.4\nName: licensed\nVersion: 1.0\n\
+                    License-Expression: MIT OR Apache-2.0\nLicense-File: LICENSE\n\n# Hi\n";
+    let bytes = crate::support::zip_bytes(&[
+        ("licensed/__init__.py", b"".as_slice()),
+        ("licensed-1.0.dist-info/METADATA", metadata.as_bytes()),
+        (
+            "licensed-1.0.dist-info/WHEEL",
+            b"Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n".as_slice(),
+        ),
+    ]);
+    let filename = "licensed-1.0-py3-none-any.whl".to_string();
+    r.publish(&(filename, bytes), "licensed", "1.0");
+    let body = get(
+        &format!("{}/pypi/licensed/json", r.api),
+        Some(&r.maintainer),
+    )
+    .json();
+    assert_eq!(body["info"]["license_expression"], "MIT OR Apache-2.0");
 }
 
 #[test]

@@ -339,3 +339,40 @@ fn group_pages_merge_projects_and_the_first_published_filename_wins() {
     );
     assert_eq!(own.body, newer.1);
 }
+
+#[test]
+fn a_wrong_method_on_a_package_route_is_a_405_that_says_so() {
+    let f = fixture();
+    let index = format!("{}/simple/", f.api);
+    let resp = crate::support::post(&index, &[], b"x".to_vec());
+    assert_eq!(resp.status, 405, "{}", resp.text());
+    assert_eq!(resp.header("allow"), Some("GET, HEAD"));
+    let message = resp.json()["message"].as_str().unwrap().to_string();
+    assert!(message.contains("not to its simple index"), "{message}");
+    let file = format!("{}/files/{}/{}", f.api, f.sha, f.filename);
+    let resp = request("DELETE", &file, &[]);
+    assert_eq!(resp.status, 405);
+    assert!(resp.json()["message"].is_string());
+    assert_eq!(request("PUT", &f.api, &[]).status, 405);
+    assert_eq!(
+        request("POST", &format!("{}/nothing", f.api), &[]).status,
+        404
+    );
+
+    // The explanation is in the status line too, where twine and uv look.
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(f.server.addr()).unwrap();
+    let path = index.split_once(f.server.addr()).unwrap().1;
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut head = String::new();
+    stream.read_to_string(&mut head).unwrap();
+    let status_line = head.lines().next().unwrap();
+    assert!(
+        status_line.starts_with("HTTP/1.1 405 Method Not Allowed: this address answers GET, HEAD;"),
+        "{status_line}"
+    );
+}

@@ -490,11 +490,23 @@ pub fn python_tools() -> &'static Path {
                 .output()
                 .is_ok_and(|o| o.status.success())
         };
-        let installed =
-            ["twine", "uv", "pip"].iter().all(|t| bin.join(t).exists()) && has_pypi_simple();
+        // A venv copied from another checkout's target/ has scripts that run that checkout's
+        // interpreter (their first line names it by absolute path): made anew, with --clear.
+        let shebang = format!("#!{}", bin.join("python").display());
+        let own_script = |tool: &str| {
+            std::fs::read_to_string(bin.join(tool))
+                .is_ok_and(|script| script.lines().next() == Some(shebang.as_str()))
+        };
+        let installed = own_script("twine")
+            && ["uv", "pip"].iter().all(|t| bin.join(t).exists())
+            && has_pypi_simple();
         if !installed {
             let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
-            run_ok(Command::new(python).args(["-m", "venv"]).arg(&venv));
+            run_ok(
+                Command::new(python)
+                    .args(["-m", "venv", "--clear"])
+                    .arg(&venv),
+            );
             run_ok(Command::new(bin.join("python")).args([
                 "-m",
                 "pip",

@@ -2,8 +2,8 @@
 //! poetry and pdm resolve a tree mixing private and upstream packages through one group URL;
 //! the bait `acme-private 99.0` upstream is never seen; the cache serves with the upstream down.
 
-mod clients;
-mod corpus;
+pub mod clients;
+pub mod corpus;
 mod credentials;
 pub(crate) mod fake;
 mod hostile;

@@ -516,7 +516,8 @@ fn the_package_page_shows_versions_files_and_a_safe_description() {
     );
     assert!(
         project.contains("[[tool.uv.index]]")
-            && project.contains("poetry source add")
+            && project.contains("poetry source add --priority=primary")
+            && project.contains("poetry publish --build --repository secret")
             && project.contains("[distutils]")
     );
     assert!(

@@ -10,7 +10,7 @@ use crate::support::run_ok;
 
 /// Every proxy variable points at a closed port, and only loopback bypasses it: a client that
 /// tried the public index for anything would fail, so a pass proves the one URL was enough.
-fn loopback_only(mut cmd: Command) -> Command {
+pub fn loopback_only(mut cmd: Command) -> Command {
     for var in ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"] {
         cmd.env(var, "http://127.0.0.1:9");
         cmd.env(var.to_lowercase(), "http://127.0.0.1:9");
@@ -24,7 +24,7 @@ pub fn client(tool: &str) -> Command {
     loopback_only(crate::support::client(tool))
 }
 
-fn packaging(tool: &str, home: &Path) -> Command {
+pub fn packaging(tool: &str, home: &Path) -> Command {
     loopback_only(super::corpus::packaging(tool, home))
 }
 
@@ -206,7 +206,7 @@ pub fn pdm_lock_and_install(index: &str) -> String {
 }
 
 /// The interpreter the test venvs were made from (not a venv itself).
-fn base_python() -> String {
+pub fn base_python() -> String {
     let out = run_ok(
         std::process::Command::new(python())
             .args(["-c", "import sys; print(sys._base_executable)"]),

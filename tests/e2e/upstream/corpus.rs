@@ -57,23 +57,45 @@ pub fn corpus() -> &'static Path {
     })
 }
 
-/// A venv with poetry and pdm, apart from the client venv so their dependencies never change
-/// the pip, uv and twine the other tests use. Created once and kept under target/.
+/// A venv with poetry, pdm, hatch, flit, pipenv and pip-tools, apart from the client venv so
+/// their dependencies never change the pip, uv and twine the other tests use. Created once and
+/// kept under target/.
 pub fn packaging_tools() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
         let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("packaging-venv");
         let bin = venv.join("bin");
+        // Scripts name their interpreter by absolute path: a venv copied from another
+        // checkout's target/ imports fine but runs the other checkout's tools.
+        let own_scripts = || {
+            let shebang = format!("#!{}", bin.join("python").display());
+            ["poetry", "pdm", "hatch", "flit", "pipenv", "pip-compile"]
+                .iter()
+                .all(|tool| {
+                    std::fs::read_to_string(bin.join(tool))
+                        .is_ok_and(|script| script.lines().next() == Some(shebang.as_str()))
+                })
+        };
         // pdm 2.29 breaks on hishel 2 (no `SyncSqliteStorage`): the check and the pin say so.
         let works = || {
             Command::new(bin.join("python"))
-                .args(["-c", "import poetry, pdm, hishel; hishel.SyncSqliteStorage"])
+                .args([
+                    "-c",
+                    "import poetry, pdm, hatch, flit, pipenv, piptools, hishel; \
+                     hishel.SyncSqliteStorage",
+                ])
                 .output()
                 .is_ok_and(|o| o.status.success())
+                && own_scripts()
         };
         if !works() {
             let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
-            run_ok(Command::new(python).args(["-m", "venv"]).arg(&venv));
+            // --clear: made anew, not patched (see `own_scripts`).
+            run_ok(
+                Command::new(python)
+                    .args(["-m", "venv", "--clear"])
+                    .arg(&venv),
+            );
             run_ok(Command::new(bin.join("python")).args([
                 "-m",
                 "pip",
@@ -86,6 +108,10 @@ pub fn packaging_tools() -> &'static Path {
                 "poetry==2.5.1",
                 "pdm==2.29.4",
                 "hishel<2",
+                "hatch==1.18.2",
+                "flit==4.2.0",
+                "pipenv==2026.10.3",
+                "pip-tools==7.6.2",
             ]));
         }
         bin
