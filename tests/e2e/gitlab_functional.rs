@@ -59,16 +59,26 @@ fn venv() -> &'static Path {
     VENV.get_or_init(|| {
         let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("pgfunc-venv");
         let bin = venv.join("bin");
-        let ready = Command::new(bin.join("python"))
-            .args([
-                "-c",
-                "import gitlab, pytest, pytest_console_scripts, responses",
-            ])
-            .output()
-            .is_ok_and(|o| o.status.success());
+        // A venv copied from another checkout's target/ has scripts (their `gitlab` among
+        // them, which the CLI tests run) naming that checkout's interpreter: made anew.
+        let shebang = format!("#!{}/python", bin.display());
+        let own_script = std::fs::read_to_string(bin.join("gitlab"))
+            .is_ok_and(|script| script.starts_with(&shebang));
+        let ready = own_script
+            && Command::new(bin.join("python"))
+                .args([
+                    "-c",
+                    "import gitlab, pytest, pytest_console_scripts, responses",
+                ])
+                .output()
+                .is_ok_and(|o| o.status.success());
         if !ready {
             let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
-            run_ok(Command::new(python).args(["-m", "venv"]).arg(&venv));
+            run_ok(
+                Command::new(python)
+                    .args(["-m", "venv", "--clear"])
+                    .arg(&venv),
+            );
             run_ok(
                 Command::new(bin.join("python"))
                     .args(["-m", "pip", "install", "--quiet"])
