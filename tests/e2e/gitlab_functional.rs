@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use crate::support::{Server, heavy, python_tools, run_ok};
+use crate::support::{Server, heavy, multipart, post, python_tools, run_ok};
 
 const VERSION: &str = "8.6.0";
 
@@ -188,4 +188,22 @@ fn python_gitlab_functional_tests_pass() {
         started.elapsed()
     );
     assert!(status.success(), "{out}");
+}
+
+/// python-gitlab sends a multipart body when a file rides along (an avatar); the API takes
+/// JSON or a form, and says so rather than reporting a JSON syntax error at column 2.
+#[test]
+fn a_multipart_body_is_refused_by_name() {
+    let server = Server::start();
+    server.cli(&["user", "add", "root", "--admin"]);
+    let token = server.cli(&["token", "add", "root", "--name", "admin", "--scopes", "api"]);
+    let (content_type, body) = multipart(&[("name", "models")], Some(("avatar.png", b"png")));
+    let answer = post(
+        &server.url("/api/v4/projects"),
+        &[("PRIVATE-TOKEN", &token), ("Content-Type", &content_type)],
+        body,
+    );
+    assert_eq!(answer.status, 400, "{}", answer.text());
+    let message = answer.json()["message"].to_string();
+    assert!(message.contains("multipart"), "{message}");
 }
