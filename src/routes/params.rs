@@ -24,11 +24,19 @@ fn bad(why: impl std::fmt::Display) -> Error {
 pub fn input<T: DeserializeOwned>(req: &HttpRequest, body: &[u8]) -> Result<T> {
     let mut params = pairs(req.query_string().as_bytes());
     if !body.iter().all(u8::is_ascii_whitespace) {
-        let form = req
+        let content_type = req
             .headers()
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .is_some_and(|t| t.starts_with("application/x-www-form-urlencoded"));
+            .unwrap_or_default();
+        // python-gitlab sends multipart when a file rides along (an avatar): say what is taken
+        // rather than a JSON syntax error at column 2.
+        if content_type.starts_with("multipart/") {
+            return Err(bad(
+                "multipart bodies (file uploads such as avatars) are not taken here: send JSON or a form",
+            ));
+        }
+        let form = content_type.starts_with("application/x-www-form-urlencoded");
         let from_body = if form {
             pairs(body)
         } else {

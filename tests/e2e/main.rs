@@ -8,6 +8,7 @@ mod clients;
 mod gitlab_api;
 mod gitlab_compat;
 mod gitlab_endpoints;
+mod gitlab_functional;
 mod hostile;
 mod hostile_metadata;
 mod ids;
