@@ -35,15 +35,13 @@ pub struct Membership {
 }
 
 /// The user's direct memberships of groups and projects (not their personal namespace):
-/// theirs to see, or an admin's.
+/// admins only, as in GitLab (python-gitlab's own test expects 403 for the user themself).
 pub fn user_memberships(
     conn: &Connection,
     caller: &Caller,
     user_id: i64,
 ) -> Result<Vec<Membership>> {
-    // The table's account row: someone else's account is an admin's business, and hidden
-    // from anyone else.
-    access::judge(conn, caller, Operation::AccountShow, On::Account(user_id))?;
+    access::judge(conn, caller, Operation::UsersAdmin, On::Nothing)?;
     db::users::find(conn, user_id)?.ok_or_else(|| Error::not_found("404 User Not Found"))?;
     // Two lists loaded once, so the ids cost no query per membership.
     let groups = db::namespaces::list_groups(conn)?;

@@ -26,7 +26,7 @@ pub fn configure(routes: &mut Routes) {
     routes.add(
         Method::GET,
         "/api/v4/users/{user_id}/memberships",
-        Operation::AccountShow,
+        Operation::UsersAdmin,
         user_memberships,
     );
     routes.add(
@@ -117,7 +117,7 @@ struct MembershipView {
     path = "/api/v4/users/{user_id}/memberships",
     tag = "users",
     params(("user_id" = i64, Path), MembershipQuery),
-    responses((status = 200, description = "The user's direct memberships (the user themself or an admin), one page", body = [MembershipView]), (status = 404, description = "No such user, or someone else's asked by a non-admin", body = ErrorView))
+    responses((status = 200, description = "The user's direct memberships (admins only), one page", body = [MembershipView]), (status = 400, description = "An unknown type", body = ErrorView), (status = 403, description = "Not an admin", body = ErrorView), (status = 404, description = "No such user", body = ErrorView))
 )]
 async fn user_memberships(
     req: HttpRequest,
@@ -125,6 +125,15 @@ async fn user_memberships(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse> {
     let id = user_id(&req)?;
+    if query
+        .kind
+        .as_deref()
+        .is_some_and(|k| !matches!(k, "Project" | "Namespace"))
+    {
+        return Err(Error::bad_request(
+            "400 Bad request - type does not have a valid value",
+        ));
+    }
     let found = as_api_user(&req, &state, false, move |conn, api| {
         relations::user_memberships(conn, &api.caller(), id)
     })

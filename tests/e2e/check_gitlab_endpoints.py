@@ -174,14 +174,17 @@ def relations(gl, url):
     assert listed == ["alice/open", "alice/own"], listed
     seen = [p.path_with_namespace for p in as_stranger.users.get(alice.id, lazy=True).projects.list()]
     assert seen == ["alice/open"], seen
-    mine = {(m.source_type, m.source_name): m for m in as_alice.users.get(alice.id, lazy=True).memberships.list()}
+    mine = {(m.source_type, m.source_name): m for m in gl.users.get(alice.id).memberships.list()}
     assert sorted(mine) == [("Namespace", "acme"), ("Project", "acme/ml/models")], sorted(mine)
     assert mine[("Namespace", "acme")].source_id == group.id
     assert mine[("Project", "acme/ml/models")].access_level == 40
     only = gl.users.get(alice.id).memberships.list(type="Project")
     assert [m.source_id for m in only] == [project.id], only
-    # Someone else's memberships are the admins' business, hidden from anyone else.
-    refused(lambda: as_stranger.users.get(alice.id, lazy=True).memberships.list())
+    # Memberships are the admins' business, even one's own (as in GitLab).
+    refused(lambda: as_stranger.users.get(alice.id, lazy=True).memberships.list(), 403)
+    refused(lambda: as_alice.users.get(alice.id, lazy=True).memberships.list(), 403)
+    message = refused(lambda: gl.users.get(alice.id).memberships.list(type="Invalid"), 400)
+    assert "type does not have a valid value" in message, message
     groups = [g.full_path for g in gl.projects.get(project.id).groups.list()]
     assert groups == ["acme", "acme/ml"], groups
     assert [g.full_path for g in as_alice.projects.get(project.id).groups.list()] == ["acme", "acme/ml"]
