@@ -234,6 +234,36 @@ mod tests {
         }
     }
 
+    /// Every described endpoint, one path a line with its methods, as the README's REST section
+    /// lists them (a test keeps the two equal, so the list cannot drift from the code).
+    fn endpoint_list() -> String {
+        let doc: serde_json::Value =
+            serde_json::from_str(document()).expect("the OpenAPI description is JSON");
+        let mut list = String::new();
+        for (path, operations) in doc["paths"].as_object().into_iter().flatten() {
+            let methods: Vec<String> = operations
+                .as_object()
+                .into_iter()
+                .flat_map(|o| o.keys())
+                .map(|m| m.to_uppercase())
+                .collect();
+            list.push_str(&format!("- `{path}`: {}\n", methods.join(", ")));
+        }
+        list
+    }
+
+    /// The README lists what the description describes; a new endpoint the README does not
+    /// list fails here (paste the printed list there).
+    #[test]
+    fn the_readme_lists_every_endpoint() {
+        let readme = include_str!("../../README.md");
+        let list = endpoint_list();
+        assert!(
+            readme.contains(&list),
+            "README.md's endpoint list differs from the code's; the code's is:\n{list}"
+        );
+    }
+
     /// The description and the routes are written in two places (annotation and `configure`):
     /// every described operation must reach a handler, not the fallback.
     #[actix_web::test]
