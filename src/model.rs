@@ -106,7 +106,8 @@ impl FromStr for Role {
     }
 }
 
-/// Token scopes as GitLab names them; only those that concern the package registry.
+/// Token scopes as GitLab names them: those that concern the package registry, and GitLab's
+/// container registry scopes, which scripts ask for beside them and which grant nothing here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]
 #[schema(rename_all = "snake_case")]
 pub enum Scope {
@@ -114,6 +115,8 @@ pub enum Scope {
     ReadApi,
     ReadPackageRegistry,
     WritePackageRegistry,
+    ReadRegistry,
+    WriteRegistry,
 }
 
 impl Scope {
@@ -123,6 +126,8 @@ impl Scope {
             Scope::ReadApi => "read_api",
             Scope::ReadPackageRegistry => "read_package_registry",
             Scope::WritePackageRegistry => "write_package_registry",
+            Scope::ReadRegistry => "read_registry",
+            Scope::WriteRegistry => "write_registry",
         }
     }
 
@@ -132,6 +137,8 @@ impl Scope {
             Scope::ReadApi,
             Scope::ReadPackageRegistry,
             Scope::WritePackageRegistry,
+            Scope::ReadRegistry,
+            Scope::WriteRegistry,
         ]
         .into_iter()
         .find(|scope| scope.as_str() == s)
@@ -174,9 +181,18 @@ impl Scopes {
         self.0.contains(&scope)
     }
 
-    /// `api` and `write_package_registry` read and write; the `read_*` scopes only read.
+    /// `api` and `write_package_registry` read and write; `read_api` and
+    /// `read_package_registry` only read; the container registry scopes grant nothing.
     pub fn can_read_packages(&self) -> bool {
-        !self.0.is_empty()
+        self.0.iter().any(|scope| {
+            matches!(
+                scope,
+                Scope::Api
+                    | Scope::ReadApi
+                    | Scope::ReadPackageRegistry
+                    | Scope::WritePackageRegistry
+            )
+        })
     }
 
     pub fn can_write_packages(&self) -> bool {
@@ -276,6 +292,10 @@ mod tests {
         assert_eq!(api.to_stored(), "read_api,api");
         assert!(Scopes::parse("").is_err());
         assert!(Scopes::parse("sudo").is_err());
+        // The container registry's scopes are taken but grant nothing here.
+        let registry = Scopes::parse("read_registry,write_registry").unwrap();
+        assert!(!registry.can_read_packages() && !registry.can_write_packages());
+        assert!(!registry.contains(Scope::Api) && !registry.contains(Scope::ReadApi));
     }
 
     #[test]

@@ -49,12 +49,14 @@ pub fn get(
         .ok_or_else(|| Error::not_found("404 Deploy Token Not Found"))
 }
 
-/// Deploy tokens only carry the package registry scopes, as in GitLab.
+/// Deploy tokens carry registry scopes only, as in GitLab (the container registry's grant
+/// nothing here).
 fn deploy_scopes(list: &str) -> Result<Scopes> {
     let scopes = Scopes::parse(list)?;
     if scopes.contains(Scope::Api) || scopes.contains(Scope::ReadApi) {
         return Err(Error::bad_request(
-            "deploy tokens take read_package_registry and write_package_registry only",
+            "deploy tokens take read_package_registry, write_package_registry, read_registry \
+             and write_registry only",
         ));
     }
     Ok(scopes)

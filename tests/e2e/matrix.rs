@@ -457,6 +457,8 @@ fn scope_name(scope: Scope) -> &'static str {
         Scope::ReadApi => "read_api",
         Scope::ReadPackageRegistry => "read_package_registry",
         Scope::WritePackageRegistry => "write_package_registry",
+        Scope::ReadRegistry => "read_registry",
+        Scope::WriteRegistry => "write_registry",
     }
 }
 
