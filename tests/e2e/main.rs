@@ -25,6 +25,7 @@ mod simple;
 mod support;
 mod tenancy;
 mod tenants;
+mod transfer;
 mod trust;
 mod uploads;
 mod upstream;
