@@ -116,6 +116,26 @@ fn an_owner_moves_a_project_and_pip_follows_it_to_the_new_place() {
     let old_page = format!("{api}/simple/moved-pkg/");
     assert_eq!(get(&old_page, Some(&auth)).status, 200);
 
+    // Access inherited from acme (bob maintains it; a group deploy token of acme) reaches the
+    // project before the move and not after; zed's deploy token the other way round.
+    let deploy = |group: &str| {
+        let line = w.server.cli(&[
+            "deploy-token",
+            "add",
+            group,
+            "--name",
+            "d",
+            "--scopes",
+            "read_package_registry",
+        ]);
+        let (user, secret) = line.split_once(' ').unwrap();
+        basic(user, secret)
+    };
+    let (acme_deploy, zed_deploy) = (deploy("acme"), deploy("zed"));
+    let bob = basic("__token__", &w.bob);
+    assert_eq!(get(&old_page, Some(&acme_deploy)).status, 200);
+    assert_eq!(get(&old_page, Some(&bob)).status, 200);
+
     let zed = w.id_of("groups", "zed");
     let body = format!(r#"{{"namespace": {zed}}}"#);
     let r = w.call(
@@ -139,6 +159,10 @@ fn an_owner_moves_a_project_and_pip_follows_it_to_the_new_place() {
         &w.alice,
     );
     assert!(pip_installs(&index, "moved-pkg").contains("Successfully installed"));
+    let new_page = format!("{}/simple/moved-pkg/", w.server.project_api("zed/app"));
+    assert_eq!(get(&new_page, Some(&acme_deploy)).status, 404);
+    assert_eq!(get(&new_page, Some(&bob)).status, 404);
+    assert_eq!(get(&new_page, Some(&zed_deploy)).status, 200);
     let group_page = format!("{}/simple/moved-pkg/", w.server.group_api("zed"));
     assert_eq!(get(&group_page, Some(&auth)).status, 200);
     let acme_page = format!("{}/simple/moved-pkg/", w.server.group_api("acme"));
