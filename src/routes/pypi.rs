@@ -44,6 +44,24 @@ pub fn configure(routes: &mut Routes) {
             }
         }
     }
+    // Publishers without a password (pdm, uv) first ask for PyPI's trusted-publishing audience
+    // at the host's root; a JSON 404 lets them fall back to asking for credentials, where the
+    // sign-in page that would otherwise answer makes pdm crash on a body that is not JSON.
+    for method in [Method::GET, Method::POST] {
+        routes.add(
+            method,
+            "/_/oidc/{rest:.*}",
+            Operation::PublicApiInfo,
+            trusted_publishing,
+        );
+    }
+}
+
+async fn trusted_publishing() -> Result<HttpResponse> {
+    Err(Error::not_found(
+        "404 Not Found: trusted publishing (OIDC) is not supported; publish with a personal, \
+         project or deploy token as the password",
+    ))
 }
 
 async fn simple_index(

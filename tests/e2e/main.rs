@@ -32,3 +32,4 @@ mod upstream;
 mod upstream_attacks;
 mod upstream_config;
 mod web;
+mod web_create;
