@@ -3,6 +3,7 @@
 mod api;
 mod api_views;
 mod download;
+mod encoded;
 mod groups_api;
 mod inventory;
 pub use inventory::{RouteSpec, Routes};
