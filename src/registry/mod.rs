@@ -6,6 +6,7 @@ pub mod catalog;
 pub mod deploy_tokens;
 pub mod description;
 pub mod directory;
+pub mod import;
 pub mod index;
 pub mod integrity;
 pub mod manage;

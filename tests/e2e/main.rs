@@ -13,6 +13,7 @@ mod gitlab_functional;
 mod hostile;
 mod hostile_metadata;
 mod ids;
+mod import;
 mod lists;
 mod maintenance;
 mod matrix;
