@@ -83,6 +83,12 @@ pub fn create(
     judge_account(conn, caller, Operation::TokensCreate, user_id)?;
     let user =
         db::users::find(conn, user_id)?.ok_or_else(|| Error::not_found("404 User Not Found"))?;
+    // A bot's token is made, rotated and revoked with its project or group, never beside it.
+    if db::bots::is_bot(conn, user_id)? {
+        return Err(Error::forbidden(
+            "403 Forbidden: an access token's bot cannot have personal access tokens",
+        ));
+    }
     let scopes = Scopes::parse(&scopes.join(","))?;
     issue(conn, &user, name, &scopes, expires_at, &caller.actor())
 }
@@ -140,7 +146,7 @@ pub fn rotate(
 }
 
 /// Creates a token for `user` (already judged), audited as `actor`.
-fn issue(
+pub(super) fn issue(
     conn: &Connection,
     user: &User,
     name: &str,
@@ -170,7 +176,7 @@ fn issue(
 }
 
 /// Revokes a token (already judged), audited as `actor`.
-fn withdraw(conn: &Connection, id: i64, actor: &str) -> Result<()> {
+pub(super) fn withdraw(conn: &Connection, id: i64, actor: &str) -> Result<()> {
     db::tokens::revoke_personal(conn, id, now_millis())?;
     db::packages::insert_audit(conn, actor, "token.revoke", &id.to_string(), now_millis())
 }
