@@ -9,6 +9,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use super::directory::Target;
 use super::membership::{label, on};
 use super::tokens::{issue, withdraw};
+use super::validate::check_date;
 use crate::access::{self, MemberDecision, Operation, member_change};
 use crate::auth::Caller;
 use crate::db::bots::Home;
@@ -59,15 +60,26 @@ pub fn get(conn: &Connection, caller: &Caller, target: &Target, id: i64) -> Resu
         .ok_or_else(not_found)
 }
 
-/// GitLab's default lifetime when `expires_at` is not given: a year.
-fn a_year_from_now() -> String {
-    let date = time::OffsetDateTime::now_utc().date() + time::Duration::days(365);
-    format!(
-        "{:04}-{:02}-{:02}",
-        date.year(),
-        date.month() as u8,
-        date.day()
-    )
+/// The expiry day asked for (a timestamp's day counts), or `default_days` from today; today
+/// is accepted as GitLab accepts it (python-gitlab's own tests ask for it), the past is not.
+fn expiry_day(expires_at: Option<&str>, default_days: i64) -> Result<String> {
+    let Some(at) = expires_at.map(str::trim).filter(|t| !t.is_empty()) else {
+        let date = time::OffsetDateTime::now_utc().date() + time::Duration::days(default_days);
+        return Ok(format!(
+            "{:04}-{:02}-{:02}",
+            date.year(),
+            date.month() as u8,
+            date.day()
+        ));
+    };
+    let day = at.get(..10).unwrap_or(at);
+    check_date(day)?;
+    if day < crate::auth::today().as_str() {
+        return Err(Error::bad_request(format!(
+            "400 Bad request - the expiry date {day} is in the past"
+        )));
+    }
+    Ok(day.to_owned())
 }
 
 /// Creates a bot with `access_level` (default maintainer) on the place and its token.
@@ -95,11 +107,8 @@ pub fn create(
         )));
     }
     let scopes = Scopes::parse(&scopes.join(","))?;
-    let expires_on = match expires_at.map(str::trim).filter(|t| !t.is_empty()) {
-        // GitLab takes a timestamp too; the day is what counts.
-        Some(at) => at.get(..10).unwrap_or(at).to_owned(),
-        None => a_year_from_now(),
-    };
+    // GitLab's default lifetime: a year.
+    let expires_on = expiry_day(expires_at, 365)?;
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let (kind, id) = match target {
         Target::Project(p) => ("project", p.id),
@@ -150,18 +159,7 @@ pub fn rotate(
             "400 Bad request - a revoked token cannot be rotated",
         ));
     }
-    let expires_on = match expires_at.map(str::trim).filter(|t| !t.is_empty()) {
-        Some(at) => at.get(..10).unwrap_or(at).to_owned(),
-        None => {
-            let date = time::OffsetDateTime::now_utc().date() + time::Duration::days(7);
-            format!(
-                "{:04}-{:02}-{:02}",
-                date.year(),
-                date.month() as u8,
-                date.day()
-            )
-        }
-    };
+    let expires_on = expiry_day(expires_at, 7)?;
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let bot = db::users::find(&tx, token.user_id)?.ok_or_else(not_found)?;
     let actor = caller.actor();

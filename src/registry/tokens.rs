@@ -90,6 +90,7 @@ pub fn create(
         ));
     }
     let scopes = Scopes::parse(&scopes.join(","))?;
+    check_expiry(expires_at)?;
     issue(conn, &user, name, &scopes, expires_at, &caller.actor())
 }
 
@@ -133,6 +134,7 @@ pub fn rotate(
     let user = db::users::find(&tx, token.user_id)?
         .ok_or_else(|| Error::not_found("404 User Not Found"))?;
     withdraw(&tx, id, &caller.actor())?;
+    check_expiry(expires_at)?;
     let successor = issue(
         &tx,
         &user,
@@ -154,7 +156,6 @@ pub(super) fn issue(
     expires_on: Option<&str>,
     actor: &str,
 ) -> Result<(PersonalAccessToken, String)> {
-    check_expiry(expires_on)?;
     if name.trim().is_empty() {
         return Err(Error::bad_request("a token needs a name"));
     }

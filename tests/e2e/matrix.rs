@@ -477,6 +477,8 @@ fn scope_name(scope: Scope) -> &'static str {
         Scope::WritePackageRegistry => "write_package_registry",
         Scope::ReadRegistry => "read_registry",
         Scope::WriteRegistry => "write_registry",
+        Scope::ReadRepository => "read_repository",
+        Scope::WriteRepository => "write_repository",
     }
 }
 
