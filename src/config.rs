@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use serde::Deserialize;
 
+pub use crate::storage::{StorageConfig, StorageKind};
+
 /// Settings of a running server. Every path derives from `data_dir`.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -30,6 +32,8 @@ pub struct Config {
     pub upstream_cache_max_bytes: Option<u64>,
     /// Whether upstream indexes may be on loopback, private or link-local addresses.
     pub upstream_allow_private_networks: bool,
+    /// Where package files live (`[storage]`).
+    pub storage: StorageConfig,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -51,6 +55,7 @@ impl Config {
             upload_idle_timeout: DEFAULT_UPLOAD_IDLE_TIMEOUT,
             upstream_cache_max_bytes: None,
             upstream_allow_private_networks: false,
+            storage: StorageConfig::default(),
         }
     }
 
@@ -74,6 +79,8 @@ pub struct FileConfig {
     pub upload_idle_timeout_seconds: Option<u64>,
     pub upstream_cache_max_size: Option<SizeValue>,
     pub upstream_allow_private_networks: Option<bool>,
+    /// `[storage]`: the local directory or an S3-compatible bucket.
+    pub storage: Option<crate::storage::StorageFile>,
 }
 
 /// A size written as a number of bytes or as text with a unit (`"512MiB"`).

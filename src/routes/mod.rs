@@ -4,6 +4,7 @@ mod access_tokens_api;
 mod api;
 mod api_views;
 mod download;
+mod encoded;
 mod groups_api;
 mod inventory;
 pub use inventory::{RouteSpec, Routes};
