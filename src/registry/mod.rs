@@ -1,6 +1,7 @@
 //! The registry's services: uploads, index pages and provisioning, each behind a capability
 //! or the permission table.
 
+pub mod access_tokens;
 pub mod backup;
 pub mod catalog;
 pub mod deploy_tokens;

@@ -2,6 +2,7 @@
 //! command line, and by the real pip, uv and twine.
 
 mod access;
+mod access_tokens;
 mod browser;
 mod cli;
 mod clients;
