@@ -271,6 +271,13 @@ impl S3Blobs {
         Ok(shown)
     }
 
+    /// Whether a quarantined copy of the blob is kept.
+    pub fn quarantined(&self, sha256: &Sha256Hex) -> io::Result<bool> {
+        let store = self.store.clone();
+        let key = self.under_prefix(&format!("quarantine/{}", sha256.as_str()));
+        self.block(async move { head(&store, &key).await.map(|o| o.is_some()) })
+    }
+
     /// A short-lived URL that lets its holder GET the object without credentials.
     pub async fn presigned_url(&self, sha256: &Sha256Hex) -> io::Result<String> {
         let (store, key) = (self.store.clone(), self.key(sha256));
