@@ -23,5 +23,6 @@ pub mod secrets;
 pub mod server;
 pub mod sessions;
 pub mod throttle;
+pub mod tls;
 pub mod upstream;
 pub mod usage;

@@ -110,7 +110,7 @@ pub(super) fn run(db: &Db, blobs: &BlobStore, command: Command) -> anyhow::Resul
                 dest.display()
             );
         }
-        Command::Serve(_) | Command::Restore { .. } => {
+        Command::Serve(_) | Command::Restore { .. } | Command::Tls(_) => {
             unreachable!("handled before the data directory opens")
         }
         Command::Metadata(MetadataCommand::Backfill) => {

@@ -26,6 +26,7 @@ mod simple;
 mod support;
 mod tenancy;
 mod tenants;
+mod tls;
 mod trust;
 mod uploads;
 mod upstream;
