@@ -104,7 +104,13 @@ pub async fn serve(
     // Small responses (a .metadata file) leave in two writes; without TCP_NODELAY the second
     // waits for the client's delayed ACK, about 40 ms each time.
     .on_connect(|connection, _| {
-        if let Some(tcp) = connection.downcast_ref::<actix_web::rt::net::TcpStream>() {
+        type Tcp = actix_web::rt::net::TcpStream;
+        type Tls = actix_tls::accept::rustls_0_23::TlsStream<Tcp>;
+        let tcp = match connection.downcast_ref::<Tcp>() {
+            Some(tcp) => Some(tcp),
+            None => connection.downcast_ref::<Tls>().map(|tls| tls.get_ref().0),
+        };
+        if let Some(tcp) = tcp {
             let _ = tcp.set_nodelay(true);
         }
     })
