@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use serde::Deserialize;
 
+pub use crate::storage::{StorageConfig, StorageKind};
+
 /// Settings of a running server. Every path derives from `data_dir`.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -34,6 +36,8 @@ pub struct Config {
     pub tls: Option<crate::tls::TlsFiles>,
     /// A plain-HTTP address that only redirects to HTTPS (needs `tls`).
     pub http_redirect_listen: Option<String>,
+    /// Where package files live (`[storage]`).
+    pub storage: StorageConfig,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -57,6 +61,7 @@ impl Config {
             upstream_allow_private_networks: false,
             tls: None,
             http_redirect_listen: None,
+            storage: StorageConfig::default(),
         }
     }
 
@@ -83,6 +88,8 @@ pub struct FileConfig {
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
     pub http_redirect_listen: Option<String>,
+    /// `[storage]`: the local directory or an S3-compatible bucket.
+    pub storage: Option<crate::storage::StorageFile>,
 }
 
 /// A size written as a number of bytes or as text with a unit (`"512MiB"`).

@@ -47,6 +47,24 @@ pub fn configure(routes: &mut Routes) {
             }
         }
     }
+    // Publishers without a password (pdm, uv) first ask for PyPI's trusted-publishing audience
+    // at the host's root; a JSON 404 lets them fall back to asking for credentials, where the
+    // sign-in page that would otherwise answer makes pdm crash on a body that is not JSON.
+    for method in [Method::GET, Method::POST] {
+        routes.add(
+            method,
+            "/_/oidc/{rest:.*}",
+            Operation::PublicApiInfo,
+            trusted_publishing,
+        );
+    }
+}
+
+async fn trusted_publishing() -> Result<HttpResponse> {
+    Err(Error::not_found(
+        "404 Not Found: trusted publishing (OIDC) is not supported; publish with a personal, \
+         project or deploy token as the password",
+    ))
 }
 
 async fn simple_index(
@@ -274,7 +292,8 @@ async fn file(
             let sent = download::send(
                 &req,
                 download::Download {
-                    path: state.blobs.path(&plan.blob),
+                    blobs: &state.blobs,
+                    blob: plan.blob.clone(),
                     etag: format!("\"{}\"", plan.blob.as_str()),
                     filename: &requested,
                     content_type,
@@ -282,7 +301,8 @@ async fn file(
             )
             .await;
             // Evicted since the plan was made (the cache cap, `gc`): fetched again, not a 500.
-            if sent.is_ok() || state.blobs.exists(&plan.blob) {
+            let (blobs, blob) = (state.blobs.clone(), plan.blob.clone());
+            if sent.is_ok() || web::block(move || blobs.exists(&blob)).await? {
                 return sent;
             }
             return fetch_upstream(&state, plan, content_type).await;
@@ -293,7 +313,8 @@ async fn file(
     download::send(
         &req,
         download::Download {
-            path: state.blobs.path(&blob),
+            blobs: &state.blobs,
+            blob: blob.clone(),
             etag: format!("\"{}\"", blob.as_str()),
             filename: &requested,
             content_type,
