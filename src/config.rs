@@ -32,6 +32,10 @@ pub struct Config {
     pub upstream_cache_max_bytes: Option<u64>,
     /// Whether upstream indexes may be on loopback, private or link-local addresses.
     pub upstream_allow_private_networks: bool,
+    /// Serve HTTPS with this certificate and key (PEM), read again on SIGHUP.
+    pub tls: Option<crate::tls::TlsFiles>,
+    /// A plain-HTTP address that only redirects to HTTPS (needs `tls`).
+    pub http_redirect_listen: Option<String>,
     /// Where package files live (`[storage]`).
     pub storage: StorageConfig,
 }
@@ -55,6 +59,8 @@ impl Config {
             upload_idle_timeout: DEFAULT_UPLOAD_IDLE_TIMEOUT,
             upstream_cache_max_bytes: None,
             upstream_allow_private_networks: false,
+            tls: None,
+            http_redirect_listen: None,
             storage: StorageConfig::default(),
         }
     }
@@ -79,6 +85,9 @@ pub struct FileConfig {
     pub upload_idle_timeout_seconds: Option<u64>,
     pub upstream_cache_max_size: Option<SizeValue>,
     pub upstream_allow_private_networks: Option<bool>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub http_redirect_listen: Option<String>,
     /// `[storage]`: the local directory or an S3-compatible bucket.
     pub storage: Option<crate::storage::StorageFile>,
 }

@@ -24,5 +24,6 @@ pub mod server;
 pub mod sessions;
 pub mod storage;
 pub mod throttle;
+pub mod tls;
 pub mod upstream;
 pub mod usage;

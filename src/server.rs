@@ -43,12 +43,20 @@ pub fn open_data(config: &Config) -> anyhow::Result<(Db, BlobStore)> {
     Ok((db, blobs))
 }
 
+/// Where the server answers: the main listener (HTTPS when `tls` holds certificates), and a
+/// plain-HTTP one that only redirects there.
+pub struct Listeners {
+    pub main: TcpListener,
+    pub tls: Option<std::sync::Arc<crate::tls::CertStore>>,
+    pub redirect: Option<TcpListener>,
+}
+
 /// Serves until the process is told to stop (SIGINT or SIGTERM stop it gracefully).
 pub async fn serve(
     config: Config,
     db: Db,
     blobs: BlobStore,
-    listener: TcpListener,
+    listeners: Listeners,
 ) -> std::io::Result<()> {
     let workers = if config.workers == 0 {
         std::thread::available_parallelism().map_or(2, |n| n.get())
@@ -83,7 +91,8 @@ pub async fn serve(
         }
     });
     let last_flush = state.clone();
-    HttpServer::new(move || {
+    let https_port = listeners.main.local_addr()?.port();
+    let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
             .app_data(web::QueryConfig::default().error_handler(|err, _| {
@@ -95,15 +104,48 @@ pub async fn serve(
     // Small responses (a .metadata file) leave in two writes; without TCP_NODELAY the second
     // waits for the client's delayed ACK, about 40 ms each time.
     .on_connect(|connection, _| {
-        if let Some(tcp) = connection.downcast_ref::<actix_web::rt::net::TcpStream>() {
+        type Tcp = actix_web::rt::net::TcpStream;
+        type Tls = actix_tls::accept::rustls_0_23::TlsStream<Tcp>;
+        let tcp = match connection.downcast_ref::<Tcp>() {
+            Some(tcp) => Some(tcp),
+            None => connection.downcast_ref::<Tls>().map(|tls| tls.get_ref().0),
+        };
+        if let Some(tcp) = tcp {
             let _ = tcp.set_nodelay(true);
         }
     })
     .worker_max_blocking_threads(BLOCKING_THREADS)
-    .workers(workers)
-    .listen(listener)?
-    .run()
-    .await?;
+    .workers(workers);
+    let server = match &listeners.tls {
+        Some(certificates) => {
+            let tls = certificates
+                .server_config()
+                .map_err(|e| std::io::Error::other(format!("{e:#}")))?;
+            server.listen_rustls_0_23(listeners.main, tls)?
+        }
+        None => server.listen(listeners.main)?,
+    };
+    let redirect = match listeners.redirect {
+        Some(listener) => {
+            let redirect = HttpServer::new(move || {
+                App::new().default_service(web::to(move |req| {
+                    crate::tls::redirect_to_https(req, https_port)
+                }))
+            })
+            .workers(1)
+            .disable_signals()
+            .listen(listener)?
+            .run();
+            let handle = redirect.handle();
+            actix_web::rt::spawn(redirect);
+            Some(handle)
+        }
+        None => None,
+    };
+    server.run().await?;
+    if let Some(redirect) = redirect {
+        redirect.stop(true).await;
+    }
     flush_token_usage(&last_flush).await;
     Ok(())
 }

@@ -118,7 +118,11 @@ pub(super) fn run(db: &Db, blobs: &BlobStore, command: Command) -> anyhow::Resul
                 dest.display()
             );
         }
-        Command::Serve(_) | Command::Restore { .. } | Command::Storage(_) | Command::Import(_) => {
+        Command::Serve(_)
+        | Command::Restore { .. }
+        | Command::Storage(_)
+        | Command::Import(_)
+        | Command::Tls(_) => {
             unreachable!("handled before the data directory opens")
         }
         Command::Metadata(MetadataCommand::Backfill) => {

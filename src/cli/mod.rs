@@ -4,6 +4,7 @@
 mod commands;
 mod import;
 mod provision;
+mod tls;
 mod upstreams;
 
 use std::io::Write;
@@ -27,7 +28,8 @@ use crate::registry::manage;
 struct Cli {
     /// TOML configuration file (keys: data_dir, listen, max_upload_size, workers, external_url,
     /// max_auth_failures, trusted_proxies, upload_idle_timeout_seconds, upstream_cache_max_size,
-    /// upstream_allow_private_networks, and the [storage] table).
+    /// upstream_allow_private_networks, tls_cert, tls_key, http_redirect_listen, and the
+    /// [storage] table).
     #[arg(long, global = true, env = "WHEELHOUSE_CONFIG")]
     config: Option<PathBuf>,
     /// Where the database and package files live [default: ~/.local/share/wheelhouse].
@@ -109,6 +111,9 @@ enum Command {
     /// Bring packages from pypiserver, `pip download` or devpi: each file is checked as an
     /// upload; a re-run skips what is there, so an interrupted import is simply run again.
     Import(import::ImportArgs),
+    /// TLS certificates.
+    #[command(subcommand)]
+    Tls(tls::TlsCommand),
 }
 
 #[derive(Subcommand)]
@@ -172,6 +177,15 @@ struct ServeArgs {
     /// on the LAN); off, an owner cannot make the server fetch from services only it reaches.
     #[arg(long, env = "WHEELHOUSE_UPSTREAM_ALLOW_PRIVATE_NETWORKS")]
     upstream_allow_private_networks: bool,
+    /// Serve HTTPS with this certificate chain (PEM); reloaded on SIGHUP [default: plain HTTP].
+    #[arg(long, env = "WHEELHOUSE_TLS_CERT")]
+    tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM).
+    #[arg(long, env = "WHEELHOUSE_TLS_KEY")]
+    tls_key: Option<PathBuf>,
+    /// With TLS: a plain-HTTP address that only redirects to HTTPS, e.g. 0.0.0.0:80.
+    #[arg(long, env = "WHEELHOUSE_HTTP_REDIRECT_LISTEN")]
+    http_redirect_listen: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -356,6 +370,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             };
             import::run(&db, &blobs, max_file_bytes, args)
         }
+        Command::Tls(command) => tls::run(&data_dir, command),
         Command::Gc {
             grace_seconds,
             upstream_cache_max_size,
@@ -378,6 +393,18 @@ fn resolve_serve_config(
     storage: config::StorageConfig,
 ) -> anyhow::Result<Config> {
     let upstream_cache_max_bytes = upstream_cache_cap(args.upstream_cache_max_size, &file)?;
+    let tls = match (
+        args.tls_cert.or(file.tls_cert),
+        args.tls_key.or(file.tls_key),
+    ) {
+        (Some(cert), Some(key)) => Some(crate::tls::TlsFiles { cert, key }),
+        (None, None) => None,
+        _ => anyhow::bail!("TLS needs both a certificate and a key (tls_cert and tls_key)"),
+    };
+    let http_redirect_listen = args.http_redirect_listen.or(file.http_redirect_listen);
+    if http_redirect_listen.is_some() && tls.is_none() {
+        anyhow::bail!("http_redirect_listen redirects to HTTPS: it needs tls_cert and tls_key");
+    }
     let max_upload_bytes = match (args.max_upload_size, file.max_upload_size) {
         (Some(text), _) => config::parse_size(&text).context("--max-upload-size")?,
         (None, Some(value)) => value.bytes().context("max_upload_size")?,
@@ -385,6 +412,8 @@ fn resolve_serve_config(
     };
     Ok(Config {
         data_dir,
+        tls,
+        http_redirect_listen,
         storage,
         upstream_cache_max_bytes,
         upstream_allow_private_networks: args.upstream_allow_private_networks
@@ -462,12 +491,39 @@ fn serve(config: Config) -> anyhow::Result<()> {
             config.listen
         )
     })?;
-    println!(
-        "Wheelhouse listening on http://{} (data directory: {})",
-        listener.local_addr()?,
-        config.data_dir.display()
-    );
-    std::io::stdout().flush()?;
-    actix_web::rt::System::new().block_on(crate::server::serve(config, db, blobs, listener))?;
+    let certificates = match &config.tls {
+        Some(files) => Some(crate::tls::CertStore::open(files.clone())?),
+        None => None,
+    };
+    let redirect = match &config.http_redirect_listen {
+        Some(address) => Some(
+            TcpListener::bind(address)
+                .with_context(|| format!("cannot listen on {address} (http_redirect_listen)"))?,
+        ),
+        None => None,
+    };
+    let scheme = if certificates.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    let listeners = crate::server::Listeners {
+        main: listener,
+        tls: certificates,
+        redirect,
+    };
+    actix_web::rt::System::new().block_on(async move {
+        crate::tls::reload_on_sighup(listeners.tls.clone())?;
+        if let Some(redirect) = &listeners.redirect {
+            println!("Redirecting http://{} to https", redirect.local_addr()?);
+        }
+        println!(
+            "Wheelhouse listening on {scheme}://{} (data directory: {})",
+            listeners.main.local_addr()?,
+            config.data_dir.display()
+        );
+        std::io::stdout().flush()?;
+        crate::server::serve(config, db, blobs, listeners).await
+    })?;
     Ok(())
 }

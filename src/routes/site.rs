@@ -41,11 +41,15 @@ pub(crate) fn client_addr(req: &HttpRequest, state: &AppState) -> Option<IpAddr>
     origin_with(req, state).map(|o| o.client)
 }
 
-/// `http` unless a trusted proxy says the client came over `https` (TLS is the proxy's job).
+/// What a trusted proxy says the client came over, else `https` on this server's own TLS
+/// listener and `http` on a plain one.
 pub(crate) fn scheme(req: &HttpRequest) -> String {
     origin(req)
         .and_then(|o| o.forwarded_proto)
-        .unwrap_or_else(|| "http".to_owned())
+        .unwrap_or_else(|| {
+            let tls = req.app_config().secure();
+            if tls { "https" } else { "http" }.to_owned()
+        })
 }
 
 /// The host (and port) the client addressed: from a trusted proxy, else the `Host` header.

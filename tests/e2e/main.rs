@@ -30,6 +30,7 @@ mod simple;
 mod support;
 mod tenancy;
 mod tenants;
+mod tls;
 mod transfer;
 mod trust;
 mod uploads;

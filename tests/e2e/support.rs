@@ -22,6 +22,8 @@ pub struct Server {
     /// Owns the temporary directory the data lives in (removed when the server is dropped).
     holder: tempfile::TempDir,
     data_dir: PathBuf,
+    /// What the server printed before its "listening" line.
+    pub startup: Vec<String>,
     /// Where its package files live: `None` for the local directory.
     storage: Option<StorageConfig>,
 }
@@ -40,6 +42,15 @@ impl Server {
     /// client made.
     pub fn start_logged() -> Server {
         Server::spawn(&[], true)
+    }
+
+    /// [`Server::start_logged`] with extra `serve` arguments.
+    pub fn start_logged_with(extra: &[&str]) -> Server {
+        Server::spawn(extra, true)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     pub fn access_log(&self) -> String {
@@ -140,6 +151,7 @@ impl Server {
             .spawn()
             .unwrap();
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut startup = Vec::new();
         let base = loop {
             let line = lines
                 .next()
@@ -148,6 +160,7 @@ impl Server {
             if let Some(rest) = line.strip_prefix("Wheelhouse listening on ") {
                 break rest.split_whitespace().next().unwrap().to_string();
             }
+            startup.push(line);
         };
         // Keep draining stdout so the server never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
@@ -156,6 +169,7 @@ impl Server {
             base,
             holder,
             data_dir,
+            startup,
             storage,
         }
     }
@@ -166,7 +180,8 @@ impl Server {
 
     /// `host:port` of the listener, for raw TCP tests.
     pub fn addr(&self) -> &str {
-        self.base.trim_start_matches("http://")
+        let base = self.base.trim_start_matches("http://");
+        base.trim_start_matches("https://")
     }
 
     /// The server's peak resident memory so far (VmHWM), in KiB.
