@@ -30,6 +30,9 @@ pub struct Config {
     pub upstream_cache_max_bytes: Option<u64>,
     /// Whether upstream indexes may be on loopback, private or link-local addresses.
     pub upstream_allow_private_networks: bool,
+    /// Whether Litestream streams the database off the machine: SQLite then leaves
+    /// checkpoints to Litestream, and start-up checks that the settings suit it.
+    pub litestream: bool,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -51,6 +54,7 @@ impl Config {
             upload_idle_timeout: DEFAULT_UPLOAD_IDLE_TIMEOUT,
             upstream_cache_max_bytes: None,
             upstream_allow_private_networks: false,
+            litestream: false,
         }
     }
 
@@ -74,6 +78,7 @@ pub struct FileConfig {
     pub upload_idle_timeout_seconds: Option<u64>,
     pub upstream_cache_max_size: Option<SizeValue>,
     pub upstream_allow_private_networks: Option<bool>,
+    pub litestream: Option<bool>,
 }
 
 /// A size written as a number of bytes or as text with a unit (`"512MiB"`).
@@ -211,6 +216,8 @@ mod tests {
             50 << 30
         );
         assert_eq!(upstreams.upstream_allow_private_networks, Some(true));
+        let replicated: FileConfig = toml::from_str("litestream = true").unwrap();
+        assert_eq!(replicated.litestream, Some(true));
     }
 
     #[test]
