@@ -5,6 +5,7 @@ mod access;
 mod browser;
 mod cli;
 mod clients;
+mod drill;
 mod gitlab_api;
 mod gitlab_compat;
 mod gitlab_endpoints;
