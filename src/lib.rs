@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod devices;
+pub mod encoding;
 pub mod error;
 pub mod format;
 pub mod model;

@@ -2,6 +2,7 @@
 
 pub mod litestream;
 pub mod members;
+pub mod moves;
 pub mod namespaces;
 pub mod packages;
 pub mod projects;
