@@ -4,6 +4,7 @@
 //! serve every upload acknowledged more than the stated window before the loss, and nothing
 //! broken.
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -120,6 +121,95 @@ fn unit_args(key: &str, data_dir: &Path) -> Vec<String> {
         .collect()
 }
 
+/// Wheelhouse on `data_dir` with `--litestream`, its package files in the drill's bucket
+/// (`WHEELHOUSE_STORAGE_*`; a wheelhouse without the S3 store keeps them in DATA/blobs).
+struct Machine {
+    child: Child,
+    base: String,
+    data_dir: PathBuf,
+    storage_env: Vec<(String, String)>,
+}
+
+impl Machine {
+    fn start(data_dir: &Path, s3: &S3Server) -> Machine {
+        let storage_env: Vec<(String, String)> = [
+            ("KIND", "s3"),
+            ("BUCKET", BUCKET),
+            ("PREFIX", "files"),
+            ("ENDPOINT", &s3.endpoint),
+            ("REGION", "us-east-1"),
+            ("PATH_STYLE", "true"),
+            ("ACCESS_KEY_ID", "drill"),
+            ("SECRET_ACCESS_KEY", "drill"),
+        ]
+        .iter()
+        .map(|(k, v)| (format!("WHEELHOUSE_STORAGE_{k}"), v.to_string()))
+        .collect();
+        let mut child = Command::new(BIN)
+            .arg("--data-dir")
+            .arg(data_dir)
+            .args(["--litestream", "serve", "--listen", "127.0.0.1:0"])
+            .args(["--max-auth-failures", "0"])
+            .envs(storage_env.iter().cloned())
+            .env("RUST_LOG", "error")
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let base = loop {
+            let line = lines
+                .next()
+                .expect("server exited before listening")
+                .unwrap();
+            if let Some(rest) = line.strip_prefix("Wheelhouse listening on ") {
+                break rest.split_whitespace().next().unwrap().to_string();
+            }
+        };
+        std::thread::spawn(move || for _ in lines {});
+        Machine {
+            child,
+            base,
+            data_dir: data_dir.to_path_buf(),
+            storage_env,
+        }
+    }
+
+    /// A CLI command on this machine's data directory and store; its last line of output.
+    fn cli(&self, args: &[&str]) -> String {
+        let out = Command::new(BIN)
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .args(args)
+            .envs(self.storage_env.iter().cloned())
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "wheelhouse {args:?} failed: {stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout.lines().last().unwrap_or_default().trim().to_string()
+    }
+
+    fn api(&self) -> String {
+        format!("{}/api/v4/projects/g%2Fp/packages/pypi", self.base)
+    }
+
+    /// SIGKILL: no shutdown code runs.
+    fn vanish(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Machine {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// One upload twine reported as done.
 struct Ack {
     filename: String,
@@ -232,13 +322,30 @@ fn listed_and_intact(api: &str, auth: &str) -> Vec<(String, String)> {
 }
 
 /// The machine is gone: everything of the data directory is deleted. Package files are kept
-/// aside only while they live in it (the local store); on S3 nothing of it survives.
-fn lose_the_machine(data_dir: &Path, aside: &Path) {
+/// aside only while they live in it (a wheelhouse without the S3 store); on S3 nothing of it
+/// survives. Returns how many files were set aside.
+fn lose_the_machine(data_dir: &Path, aside: &Path) -> usize {
+    fn files(dir: &Path) -> usize {
+        std::fs::read_dir(dir).map_or(0, |entries| {
+            entries
+                .flatten()
+                .map(|e| {
+                    if e.path().is_dir() {
+                        files(&e.path())
+                    } else {
+                        1
+                    }
+                })
+                .sum()
+        })
+    }
     let blobs = data_dir.join("blobs");
-    if blobs.exists() {
+    let local = files(&blobs);
+    if local > 0 {
         std::fs::rename(&blobs, aside).unwrap();
     }
     std::fs::remove_dir_all(data_dir).unwrap();
+    local
 }
 
 fn seconds(d: Duration) -> String {
@@ -265,16 +372,13 @@ fn disaster_drill_restores_every_upload_older_than_the_stated_window() {
         .stderr(log)
         .spawn()
         .unwrap();
-    let server = Server::start_in_with(
-        tempfile::TempDir::new_in(root.path()).unwrap(),
-        &data,
-        &["--litestream"],
-    );
+    let server = Machine::start(&data, &s3);
     server.cli(&["group", "add", "g", "--visibility", "private"]);
     server.cli(&["project", "add", "g/p", "--visibility", "private"]);
-    let token = server.user_with_token("dev", "api");
+    server.cli(&["user", "add", "dev"]);
+    let token = server.cli(&["token", "add", "dev", "--name", "t", "--scopes", "api"]);
     server.cli(&["member", "add", "g", "dev", "--role", "maintainer"]);
-    let api = server.project_api("g/p");
+    let api = server.api();
     poll("Litestream's first upload", Duration::from_secs(60), || {
         s3.keys("litestream/") > 0
     });
@@ -300,7 +404,7 @@ fn disaster_drill_restores_every_upload_older_than_the_stated_window() {
     // The machine vanishes mid-upload: no shutdown code runs in either process.
     let killed_at = Instant::now();
     replicate.kill().unwrap();
-    drop(server);
+    server.vanish();
     replicate.wait().unwrap();
     stop.store(true, Ordering::SeqCst);
     for c in clients {
@@ -308,7 +412,12 @@ fn disaster_drill_restores_every_upload_older_than_the_stated_window() {
     }
     let acks = std::mem::take(&mut *acks.lock().unwrap());
     let aside = root.path().join("blobs-on-s3");
-    lose_the_machine(&data, &aside);
+    let set_aside = lose_the_machine(&data, &aside);
+    let where_files = if set_aside > 0 {
+        format!("{set_aside} in DATA/blobs, set aside as the bucket would keep them")
+    } else {
+        format!("{} objects in the bucket", s3.keys("files/"))
+    };
 
     // A new machine: the same unit's restore, then Wheelhouse.
     std::fs::create_dir(&data).unwrap();
@@ -319,13 +428,9 @@ fn disaster_drill_restores_every_upload_older_than_the_stated_window() {
     if aside.exists() {
         std::fs::rename(&aside, data.join("blobs")).unwrap();
     }
-    let restored = Server::start_in_with(
-        tempfile::TempDir::new_in(root.path()).unwrap(),
-        &data,
-        &["--litestream"],
-    );
+    let restored = Machine::start(&data, &s3);
     let auth = basic("__token__", &token);
-    let listed = listed_and_intact(&restored.project_api("g/p"), &auth);
+    let listed = listed_and_intact(&restored.api(), &auth);
     restored.cli(&["fsck"]);
 
     let age = |ack: &Ack| killed_at.saturating_duration_since(ack.at);
@@ -341,7 +446,7 @@ fn disaster_drill_restores_every_upload_older_than_the_stated_window() {
     eprintln!(
         "disaster drill: {} uploads acknowledged in {} ({by_twine} by twine); {} restored, {} \
          lost; newest restored was acknowledged {} before the kill, oldest lost {}; restore \
-         took {}",
+         took {}; package files: {where_files}",
         acks.len(),
         seconds(killed_at - started),
         kept.len(),
@@ -366,79 +471,4 @@ fn disaster_drill_restores_every_upload_older_than_the_stated_window() {
             seconds(STATED_WINDOW)
         );
     }
-}
-
-#[test]
-fn restore_refuses_leftovers_of_an_earlier_database() {
-    let server = Server::start();
-    let backups = tempfile::tempdir().unwrap();
-    let dest = backups.path().join("copy");
-    server.cli(&["backup", dest.to_str().unwrap()]);
-    for leftover in ["wheelhouse.db-wal", ".wheelhouse.db-litestream"] {
-        let target = tempfile::tempdir().unwrap();
-        let path = target.path().join(leftover);
-        if leftover.ends_with("litestream") {
-            std::fs::create_dir(&path).unwrap();
-        } else {
-            std::fs::write(&path, b"stale").unwrap();
-        }
-        let out = cli_output(target.path(), &["restore", dest.to_str().unwrap()], None);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            !out.status.success() && stderr.contains(leftover),
-            "{stderr}"
-        );
-        assert!(!target.path().join("wheelhouse.db").exists());
-    }
-}
-
-/// Starts `serve` on `data_dir` until it listens, stops it, and returns what it logged.
-fn startup_log(data_dir: &Path, args: &[&str]) -> String {
-    let log_path = data_dir.with_extension("log");
-    let mut child = Command::new(BIN)
-        .arg("--data-dir")
-        .arg(data_dir)
-        .args(args)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1")
-        .env_remove("WHEELHOUSE_LITESTREAM")
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(&log_path).unwrap())
-        .spawn()
-        .unwrap();
-    let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
-    let listening = std::io::BufRead::lines(stdout)
-        .map_while(Result::ok)
-        .any(|line| line.starts_with("Wheelhouse listening on "));
-    let _ = child.kill();
-    child.wait().unwrap();
-    let log = std::fs::read_to_string(&log_path).unwrap();
-    assert!(listening, "serve did not start:\n{log}");
-    log
-}
-
-#[test]
-fn serve_says_whether_the_database_settings_suit_litestream() {
-    let root = tempfile::tempdir().unwrap();
-    let data = root.path().join("data");
-    // Asked for, before Litestream ever ran: nothing streams the database yet.
-    let log = startup_log(&data, &["--litestream"]);
-    assert!(
-        log.contains("has not replicated this database yet"),
-        "{log}"
-    );
-    // Litestream replicates it, but Wheelhouse was not told: its checkpoints could race.
-    std::fs::create_dir(data.join(".wheelhouse.db-litestream")).unwrap();
-    let log = startup_log(&data, &[]);
-    assert!(
-        log.contains("set `litestream = true`") && log.contains(".wheelhouse.db-litestream"),
-        "{log}"
-    );
-    // Told in the config file: checkpoints are Litestream's, and all is well.
-    let config = root.path().join("wheelhouse.toml");
-    std::fs::write(&config, "litestream = true\n").unwrap();
-    let log = startup_log(&data, &["--config", config.to_str().unwrap()]);
-    assert!(log.contains("database settings suit Litestream"), "{log}");
-    assert!(!log.contains("WARN"), "{log}");
 }

@@ -15,6 +15,7 @@ mod hostile;
 mod hostile_metadata;
 mod ids;
 mod lists;
+mod litestream;
 mod maintenance;
 mod matrix;
 mod modern;
