@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use serde::Deserialize;
 
+pub use crate::storage::{StorageConfig, StorageKind};
+
 /// Settings of a running server. Every path derives from `data_dir`.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -33,6 +35,8 @@ pub struct Config {
     /// Whether Litestream streams the database off the machine: SQLite then leaves
     /// checkpoints to Litestream, and start-up checks that the settings suit it.
     pub litestream: bool,
+    /// Where package files live (`[storage]`).
+    pub storage: StorageConfig,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -55,6 +59,7 @@ impl Config {
             upstream_cache_max_bytes: None,
             upstream_allow_private_networks: false,
             litestream: false,
+            storage: StorageConfig::default(),
         }
     }
 
@@ -79,6 +84,8 @@ pub struct FileConfig {
     pub upstream_cache_max_size: Option<SizeValue>,
     pub upstream_allow_private_networks: Option<bool>,
     pub litestream: Option<bool>,
+    /// `[storage]`: the local directory or an S3-compatible bucket.
+    pub storage: Option<crate::storage::StorageFile>,
 }
 
 /// A size written as a number of bytes or as text with a unit (`"512MiB"`).

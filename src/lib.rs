@@ -22,6 +22,7 @@ pub mod routes;
 pub mod secrets;
 pub mod server;
 pub mod sessions;
+pub mod storage;
 pub mod throttle;
 pub mod upstream;
 pub mod usage;

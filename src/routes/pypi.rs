@@ -292,7 +292,8 @@ async fn file(
             let sent = download::send(
                 &req,
                 download::Download {
-                    path: state.blobs.path(&plan.blob),
+                    blobs: &state.blobs,
+                    blob: plan.blob.clone(),
                     etag: format!("\"{}\"", plan.blob.as_str()),
                     filename: &requested,
                     content_type,
@@ -300,7 +301,8 @@ async fn file(
             )
             .await;
             // Evicted since the plan was made (the cache cap, `gc`): fetched again, not a 500.
-            if sent.is_ok() || state.blobs.exists(&plan.blob) {
+            let (blobs, blob) = (state.blobs.clone(), plan.blob.clone());
+            if sent.is_ok() || web::block(move || blobs.exists(&blob)).await? {
                 return sent;
             }
             return fetch_upstream(&state, plan, content_type).await;
@@ -311,7 +313,8 @@ async fn file(
     download::send(
         &req,
         download::Download {
-            path: state.blobs.path(&blob),
+            blobs: &state.blobs,
+            blob: blob.clone(),
             etag: format!("\"{}\"", blob.as_str()),
             filename: &requested,
             content_type,

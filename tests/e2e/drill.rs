@@ -121,8 +121,8 @@ fn unit_args(key: &str, data_dir: &Path) -> Vec<String> {
         .collect()
 }
 
-/// Wheelhouse on `data_dir` with `--litestream`, its package files in the drill's bucket
-/// (`WHEELHOUSE_STORAGE_*`; a wheelhouse without the S3 store keeps them in DATA/blobs).
+/// Wheelhouse on `data_dir` with `--litestream`, its package files in the drill's bucket under
+/// `files/` (`WHEELHOUSE_STORAGE_*`), beside Litestream's `litestream/`.
 struct Machine {
     child: Child,
     base: String,
@@ -321,31 +321,25 @@ fn listed_and_intact(api: &str, auth: &str) -> Vec<(String, String)> {
     listed
 }
 
-/// The machine is gone: everything of the data directory is deleted. Package files are kept
-/// aside only while they live in it (a wheelhouse without the S3 store); on S3 nothing of it
-/// survives. Returns how many files were set aside.
-fn lose_the_machine(data_dir: &Path, aside: &Path) -> usize {
-    fn files(dir: &Path) -> usize {
-        std::fs::read_dir(dir).map_or(0, |entries| {
-            entries
-                .flatten()
-                .map(|e| {
-                    if e.path().is_dir() {
-                        files(&e.path())
-                    } else {
-                        1
-                    }
-                })
-                .sum()
-        })
-    }
-    let blobs = data_dir.join("blobs");
-    let local = files(&blobs);
-    if local > 0 {
-        std::fs::rename(&blobs, aside).unwrap();
-    }
+/// Files (not directories) below `dir`.
+fn files_under(dir: &Path) -> usize {
+    std::fs::read_dir(dir).map_or(0, |entries| {
+        entries
+            .flatten()
+            .map(|e| {
+                if e.path().is_dir() {
+                    files_under(&e.path())
+                } else {
+                    1
+                }
+            })
+            .sum()
+    })
+}
+
+/// The machine is gone: its whole data directory is deleted (package files are in the bucket).
+fn lose_the_machine(data_dir: &Path) {
     std::fs::remove_dir_all(data_dir).unwrap();
-    local
 }
 
 fn seconds(d: Duration) -> String {
@@ -411,13 +405,14 @@ fn disaster_drill_restores_every_upload_older_than_the_stated_window() {
         c.join().unwrap();
     }
     let acks = std::mem::take(&mut *acks.lock().unwrap());
-    let aside = root.path().join("blobs-on-s3");
-    let set_aside = lose_the_machine(&data, &aside);
-    let where_files = if set_aside > 0 {
-        format!("{set_aside} in DATA/blobs, set aside as the bucket would keep them")
-    } else {
-        format!("{} objects in the bucket", s3.keys("files/"))
-    };
+    let in_bucket = s3.keys("files/sha256/");
+    assert_eq!(
+        files_under(&data.join("blobs")),
+        0,
+        "package files were written to DATA/blobs, not to the bucket"
+    );
+    assert!(in_bucket > 0, "no package file reached the bucket");
+    lose_the_machine(&data);
 
     // A new machine: the same unit's restore, then Wheelhouse.
     std::fs::create_dir(&data).unwrap();
@@ -425,9 +420,6 @@ fn disaster_drill_restores_every_upload_older_than_the_stated_window() {
     run_ok(litestream(bin, &s3, &data).args(unit_args("ExecStartPre=", &data)));
     let restore_took = restore_started.elapsed();
     assert!(data.join("wheelhouse.db").exists(), "nothing restored");
-    if aside.exists() {
-        std::fs::rename(&aside, data.join("blobs")).unwrap();
-    }
     let restored = Machine::start(&data, &s3);
     let auth = basic("__token__", &token);
     let listed = listed_and_intact(&restored.api(), &auth);
@@ -446,7 +438,8 @@ fn disaster_drill_restores_every_upload_older_than_the_stated_window() {
     eprintln!(
         "disaster drill: {} uploads acknowledged in {} ({by_twine} by twine); {} restored, {} \
          lost; newest restored was acknowledged {} before the kill, oldest lost {}; restore \
-         took {}; package files: {where_files}",
+         took {}; {in_bucket} package \
+         files in the bucket",
         acks.len(),
         seconds(killed_at - started),
         kept.len(),

@@ -23,6 +23,8 @@ mod publishers;
 mod races;
 mod review;
 mod robustness;
+mod s3;
+mod s3_support;
 mod sdist_metadata;
 mod simple;
 mod support;
