@@ -271,6 +271,13 @@ impl S3Blobs {
         Ok(shown)
     }
 
+    /// Whether a quarantined copy of the blob is kept.
+    pub fn quarantined(&self, sha256: &Sha256Hex) -> io::Result<bool> {
+        let store = self.store.clone();
+        let key = self.under_prefix(&format!("quarantine/{}", sha256.as_str()));
+        self.block(async move { head(&store, &key).await.map(|o| o.is_some()) })
+    }
+
     /// A short-lived URL that lets its holder GET the object without credentials.
     pub async fn presigned_url(&self, sha256: &Sha256Hex) -> io::Result<String> {
         let (store, key) = (self.store.clone(), self.key(sha256));
@@ -287,7 +294,7 @@ impl S3Blobs {
 
     /// The bytes `[start, end)` of the object as a stream. The object is read by a task on the
     /// store's runtime into a small channel, so the HTTP response (on the server's runtime)
-    /// holds a few chunks at most.
+    /// holds a few chunks at most; the task starts at the first poll (a HEAD never polls).
     pub fn stream(
         &self,
         sha256: &Sha256Hex,
@@ -295,32 +302,44 @@ impl S3Blobs {
         length: u64,
     ) -> impl futures_util::Stream<Item = io::Result<Bytes>> + 'static {
         let (store, key) = (self.store.clone(), self.key(sha256));
-        let (tx, rx) = tokio::sync::mpsc::channel::<io::Result<Bytes>>(4);
-        self.spawn(async move {
-            // The whole object is asked for without a Range: some servers (rclone) answer a
-            // range that covers everything with 200, which the client takes for an error.
-            let whole = start == 0 && end == length;
-            let options = GetOptions {
-                range: (!whole).then_some(GetRange::Bounded(start..end)),
-                ..Default::default()
-            };
-            let mut stream = match store.get_opts(&key, options).await {
-                Ok(got) => got.into_stream(),
-                Err(e) => {
-                    let _ = tx.send(Err(storage_error(e))).await;
-                    return;
+        let handle = self.runtime.0.as_ref().expect("present").handle().clone();
+        let start_reading = move || {
+            let (tx, rx) = tokio::sync::mpsc::channel::<io::Result<Bytes>>(4);
+            handle.spawn(async move {
+                // The whole object is asked for without a Range: some servers (rclone) answer
+                // a range that covers everything with 200, which the client takes for an error.
+                let whole = start == 0 && end == length;
+                let options = GetOptions {
+                    range: (!whole).then_some(GetRange::Bounded(start..end)),
+                    ..Default::default()
+                };
+                let mut stream = match store.get_opts(&key, options).await {
+                    Ok(got) => got.into_stream(),
+                    Err(e) => {
+                        let _ = tx.send(Err(storage_error(e))).await;
+                        return;
+                    }
+                };
+                while let Some(chunk) = stream.next().await {
+                    let failed = chunk.is_err();
+                    if tx.send(chunk.map_err(storage_error)).await.is_err() || failed {
+                        return;
+                    }
                 }
-            };
-            while let Some(chunk) = stream.next().await {
-                let failed = chunk.is_err();
-                if tx.send(chunk.map_err(storage_error)).await.is_err() || failed {
-                    return;
-                }
-            }
-        });
-        futures_util::stream::unfold(rx, |mut rx| async move {
-            rx.recv().await.map(|item| (item, rx))
-        })
+            });
+            rx
+        };
+        futures_util::stream::unfold(
+            (Some(start_reading), None),
+            |(start_reading, rx)| async move {
+                let mut rx = match (start_reading, rx) {
+                    (Some(start_reading), _) => start_reading(),
+                    (None, Some(rx)) => rx,
+                    (None, None) => return None,
+                };
+                rx.recv().await.map(|item| (item, (None, Some(rx))))
+            },
+        )
     }
 }
 

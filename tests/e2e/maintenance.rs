@@ -1,12 +1,12 @@
 //! fsck, gc, backup and restore, and crash safety: a SIGKILL at any moment loses nothing that
 //! was answered 2xx and shows nothing partial.
 
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::support::{BIN, Server, basic, get, request, sha256_hex, upload, wheel};
+use crate::s3_support::blobs;
+use crate::support::{Server, basic, get, request, sha256_hex, upload, wheel};
 
 fn project(server: &Server) -> (String, String) {
     server.cli(&["group", "add", "g", "--visibility", "private"]);
@@ -16,10 +16,10 @@ fn project(server: &Server) -> (String, String) {
     (server.project_api("g/p"), basic("__token__", &token))
 }
 
+/// The CLI on a data directory with the run's store (local, or its own prefix on S3).
 fn wheelhouse(data_dir: &std::path::Path, args: &[&str]) -> (bool, String) {
-    let out = Command::new(BIN)
-        .arg("--data-dir")
-        .arg(data_dir)
+    let storage = crate::s3_support::default_storage(data_dir);
+    let out = crate::support::wheelhouse_cmd(data_dir, storage.as_ref())
         .args(args)
         .output()
         .unwrap();
@@ -81,16 +81,8 @@ fn fsck_finds_damage_and_repair_fixes_what_it_safely_can() {
     assert!(ok && out.contains("checked 2 files"), "{out}");
 
     // Flip a byte of one file, delete the metadata blob of the other.
-    let blob = |sha: &str| {
-        data.join("blobs/sha256")
-            .join(&sha[..2])
-            .join(&sha[2..4])
-            .join(sha)
-    };
     let bad_sha = sha256_hex(&bad_bytes);
-    let mut bytes = std::fs::read(blob(&bad_sha)).unwrap();
-    bytes[10] ^= 0xff;
-    std::fs::write(blob(&bad_sha), bytes).unwrap();
+    blobs::damage(&server, &bad_sha);
     let page = request(
         "GET",
         &format!("{api}/simple/solid/"),
@@ -104,7 +96,7 @@ fn fsck_finds_damage_and_repair_fixes_what_it_safely_can() {
         .as_str()
         .unwrap()
         .to_string();
-    std::fs::remove_file(blob(&meta_sha)).unwrap();
+    blobs::remove(&server, &meta_sha);
 
     let (ok, out) = wheelhouse(&data, &["fsck"]);
     assert!(!ok, "{out}");
@@ -125,7 +117,7 @@ fn fsck_finds_damage_and_repair_fixes_what_it_safely_can() {
         out.contains("repaired: extracted the metadata") && out.contains("repaired: quarantined"),
         "{out}"
     );
-    assert!(data.join("quarantine").join(&bad_sha).exists());
+    assert!(blobs::quarantined(&server, &bad_sha));
     let meta = get(
         &format!("{api}/files/{}/{good}.metadata", sha256_hex(&good_bytes)),
         Some(&auth),
@@ -154,9 +146,7 @@ fn gc_removes_only_old_garbage() {
     );
     let data = server.data_dir().to_path_buf();
     let orphan = "ab".repeat(32);
-    let orphan_path = data.join("blobs/sha256/ab/ab").join(&orphan);
-    std::fs::create_dir_all(orphan_path.parent().unwrap()).unwrap();
-    std::fs::write(&orphan_path, b"garbage").unwrap();
+    blobs::put(&server, &orphan, b"garbage", Duration::ZERO);
     std::fs::write(data.join("tmp/upload-left-by-a-crash"), b"partial").unwrap();
 
     let (ok, out) = wheelhouse(&data, &["fsck"]);
@@ -175,7 +165,7 @@ fn gc_removes_only_old_garbage() {
         ok && out.contains("removed 1 unreferenced blobs and 1 temporary files"),
         "{out}"
     );
-    assert!(!orphan_path.exists());
+    assert!(!blobs::exists(&server, &orphan));
     assert_eq!(
         check_index(&api, &auth, "kept").len(),
         1,

@@ -56,11 +56,6 @@ impl Twins {
         (meta.status != 200).then(|| format!("{}.metadata answered {}", dist.0, meta.status))
     }
 
-    fn blob(&self, sha: &str) -> std::path::PathBuf {
-        let dir = self.server.data_dir().join("blobs/sha256");
-        dir.join(&sha[..2]).join(&sha[2..4]).join(sha)
-    }
-
     /// The REST id of the only version of `name` that `g/a` holds.
     fn package_in_a(&self, name: &str) -> i64 {
         let list = get(
@@ -144,16 +139,12 @@ fn gc_never_collects_a_blob_an_upload_adopts() {
         }
         let version = format!("2.{round}");
         let dist = wheel_with("race", &version, &[], None);
-        let orphan = t.blob(&sha256_hex(&dist.1));
-        std::fs::create_dir_all(orphan.parent().unwrap()).unwrap();
-        std::fs::write(&orphan, &dist.1).unwrap();
-        let an_hour_ago = std::time::SystemTime::now() - Duration::from_secs(3600);
-        let file = std::fs::File::options().write(true).open(&orphan).unwrap();
-        file.set_modified(an_hour_ago).unwrap();
-        drop(file);
+        let an_hour = Duration::from_secs(3600);
+        crate::s3_support::blobs::put(&t.server, &sha256_hex(&dist.1), &dist.1, an_hour);
+        let grace = crate::s3_support::blobs::gc_grace(&t.server, 60);
         let (uploaded, gc) = std::thread::scope(|s| {
             let uploader = s.spawn(|| t.upload(&t.b, &dist, &version));
-            let collector = s.spawn(|| cli_output(&data, &["gc", "--grace-seconds", "60"], None));
+            let collector = s.spawn(|| cli_output(&data, &["gc", "--grace-seconds", &grace], None));
             (uploader.join().unwrap(), collector.join().unwrap())
         });
         assert!(gc.status.success(), "{gc:?}");
@@ -196,7 +187,7 @@ fn an_identical_upload_restores_lost_blobs() {
         .unwrap()
         .to_string();
     for lost in [sha256_hex(&dist.1), meta_sha.clone()] {
-        std::fs::remove_file(t.blob(&lost)).unwrap();
+        crate::s3_support::blobs::remove(&t.server, &lost);
         assert!(t.damage(&t.b, &dist).is_some());
         let again = upload(&t.b, Some(&t.auth), "race", "3.0", &dist.0, &dist.1, &[]);
         assert_eq!(again.status, 200, "{}", again.text());

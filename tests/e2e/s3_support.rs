@@ -221,3 +221,77 @@ pub fn store_of(data_dir: &Path, storage: Option<&StorageConfig>) -> BlobStore {
         None => BlobStore::open(data_dir).unwrap(),
     }
 }
+
+/// Store-agnostic hands on the blobs of a server, for the tests that damage or plant them.
+pub mod blobs {
+    use std::time::{Duration, SystemTime};
+
+    use wheelhouse::blobs::Sha256Hex;
+
+    use crate::support::Server;
+
+    fn sha(hex: &str) -> Sha256Hex {
+        Sha256Hex::parse(hex).unwrap()
+    }
+
+    /// Stores `bytes` under the name `hex` (which need not be their digest), as if written
+    /// `age` ago: a local file is dated back; an object cannot be, so S3 runs use a gc grace
+    /// of 0 instead ([`gc_grace`]).
+    pub fn put(server: &Server, hex: &str, bytes: &[u8], age: Duration) {
+        let store = server.store();
+        match store.s3() {
+            Some(s3) => {
+                let file = tempfile::NamedTempFile::new().unwrap();
+                std::fs::write(file.path(), bytes).unwrap();
+                s3.put_file(file.path(), &sha(hex)).unwrap();
+            }
+            None => {
+                let path = store.path(&sha(hex));
+                std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+                std::fs::write(&path, bytes).unwrap();
+                let file = std::fs::File::options().write(true).open(&path).unwrap();
+                file.set_modified(SystemTime::now() - age).unwrap();
+            }
+        }
+    }
+
+    /// The `--grace-seconds` that makes a blob planted `secs` ago old enough on this store.
+    pub fn gc_grace(server: &Server, secs: u64) -> String {
+        if server.store().s3().is_some() {
+            "0".into()
+        } else {
+            secs.to_string()
+        }
+    }
+
+    pub fn read(server: &Server, hex: &str) -> Vec<u8> {
+        server.store().read(&sha(hex)).unwrap()
+    }
+
+    pub fn remove(server: &Server, hex: &str) {
+        let store = server.store();
+        match store.s3() {
+            Some(s3) => s3.delete(&sha(hex)).unwrap(),
+            None => std::fs::remove_file(store.path(&sha(hex))).unwrap(),
+        }
+    }
+
+    /// Flips one byte of the stored blob.
+    pub fn damage(server: &Server, hex: &str) {
+        let mut bytes = read(server, hex);
+        bytes[10] ^= 0xff;
+        put(server, hex, &bytes, Duration::ZERO);
+    }
+
+    pub fn quarantined(server: &Server, hex: &str) -> bool {
+        let store = server.store();
+        match store.s3() {
+            Some(s3) => s3.quarantined(&sha(hex)).unwrap(),
+            None => server.data_dir().join("quarantine").join(hex).exists(),
+        }
+    }
+
+    pub fn exists(server: &Server, hex: &str) -> bool {
+        server.store().exists(&sha(hex))
+    }
+}

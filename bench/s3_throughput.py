@@ -1,0 +1,175 @@
+"""100 MB upload and download through Wheelhouse on S3 (streamed and redirected) against the
+same moto server's own PUT and GET of the same bytes, and the server's peak memory for a
+200 MB upload. Run with the s3 test venv's Python (moto[server], boto3), after
+`cargo build --release`:  target/tmp/s3-venv/bin/python bench/s3_throughput.py"""
+
+import base64
+import hashlib
+import http.client
+import io
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import zipfile
+
+import boto3
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.join(ROOT, "target/release/wheelhouse")
+VENV = os.path.dirname(sys.executable)
+BUCKET = "bench"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port):
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit(f"nothing listens on {port}")
+
+
+def wheel(name, size):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED, allowZip64=True) as z:
+        z.writestr(f"{name}-1.0.dist-info/METADATA", f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+        z.writestr(f"{name}-1.0.dist-info/WHEEL", "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+        z.writestr(f"{name}/blob.bin", os.urandom(size))
+    return f"{name}-1.0-py3-none-any.whl", buf.getvalue()
+
+
+def multipart(filename, data, name):
+    boundary = "benchboundary"
+    head = "".join(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'
+        for k, v in [(":action", "file_upload"), ("protocol_version", "1"), ("name", name), ("version", "1.0")]
+    ).encode()
+    head += (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="content"; filename="{filename}"\r\n'
+        "Content-Type: application/octet-stream\r\n\r\n"
+    ).encode()
+    return f"multipart/form-data; boundary={boundary}", head + data + f"\r\n--{boundary}--\r\n".encode()
+
+
+def cli(data_dir, env, *args):
+    out = subprocess.run([BIN, "--data-dir", data_dir, *args], env=env, capture_output=True, text=True, check=True)
+    return out.stdout.strip().splitlines()[-1]
+
+
+def peak_rss_kib(pid):
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+
+
+def timed(f):
+    start = time.perf_counter()
+    f()
+    return time.perf_counter() - start
+
+
+def main():
+    moto_port = free_port()
+    moto = subprocess.Popen([os.path.join(VENV, "moto_server"), "-H", "127.0.0.1", "-p", str(moto_port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_port(moto_port)
+        endpoint = f"http://127.0.0.1:{moto_port}"
+        s3 = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="k", aws_secret_access_key="s",
+                          region_name="us-east-1")
+        s3.create_bucket(Bucket=BUCKET)
+        size = 100 * 1000 * 1000
+        filename, data = wheel("big", size)
+        mb = len(data) / 1e6
+        results = {}
+        results["moto PUT (boto3, multipart 8 MiB)"] = timed(lambda: s3.upload_fileobj(
+            io.BytesIO(data), BUCKET, "raw/big",
+            Config=boto3.s3.transfer.TransferConfig(multipart_chunksize=8 << 20)))
+        results["moto GET (one request)"] = timed(lambda: s3.get_object(Bucket=BUCKET, Key="raw/big")["Body"].read())
+
+        for redirect in ["false", "true"]:
+            data_dir = tempfile.mkdtemp()
+            env = dict(os.environ, WHEELHOUSE_STORAGE_KIND="s3", WHEELHOUSE_STORAGE_BUCKET=BUCKET,
+                       WHEELHOUSE_STORAGE_PREFIX=f"redirect-{redirect}", WHEELHOUSE_STORAGE_ENDPOINT=endpoint,
+                       WHEELHOUSE_STORAGE_PATH_STYLE="true", WHEELHOUSE_STORAGE_REGION="us-east-1",
+                       WHEELHOUSE_STORAGE_ACCESS_KEY_ID="k", WHEELHOUSE_STORAGE_SECRET_ACCESS_KEY="s",
+                       WHEELHOUSE_STORAGE_REDIRECT_DOWNLOADS=redirect, RUST_LOG="warn")
+            cli(data_dir, env, "group", "add", "g")
+            cli(data_dir, env, "project", "add", "g/p")
+            cli(data_dir, env, "user", "add", "dev")
+            token = cli(data_dir, env, "token", "add", "dev", "--name", "t", "--scopes", "api")
+            cli(data_dir, env, "member", "add", "g", "dev", "--role", "maintainer")
+            server = subprocess.Popen([BIN, "--data-dir", data_dir, "serve", "--listen", "127.0.0.1:0"], env=env,
+                                      stdout=subprocess.PIPE, text=True)
+            line = ""
+            while not line.startswith("Wheelhouse listening on "):
+                line = server.stdout.readline()
+            base = line.split()[3]
+            port = int(base.rsplit(":", 1)[1])
+            auth = "Basic " + base64.b64encode(f"__token__:{token}".encode()).decode()
+            api = "/api/v4/projects/g%2Fp/packages/pypi"
+            try:
+                content_type, body = multipart(filename, data, "big")
+                before = peak_rss_kib(server.pid)
+
+                def up():
+                    c = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+                    c.request("POST", api, body=body, headers={"Content-Type": content_type, "Authorization": auth})
+                    r = c.getresponse()
+                    r.read()
+                    assert r.status == 201, r.status
+
+                t = timed(up)
+                label = "redirect" if redirect == "true" else "streamed"
+                if redirect == "false":
+                    results["Wheelhouse upload (spool, hash, multipart PUT)"] = t
+                    results["_rss_growth_mib_100MB"] = (peak_rss_kib(server.pid) - before) / 1024
+                sha = hashlib.sha256(data).hexdigest()
+                url = f"http://127.0.0.1:{port}{api}/files/{sha}/{filename}"
+
+                def down():
+                    req = urllib.request.Request(url, headers={"Authorization": auth})
+                    got = urllib.request.urlopen(req, timeout=600).read()
+                    assert len(got) == len(data)
+
+                results[f"Wheelhouse download ({label})"] = timed(down)
+                if redirect == "false":
+                    # Memory for a 200 MB upload.
+                    name2, data2 = wheel("bigger", 2 * size)
+                    ct2, body2 = multipart(name2, data2, "bigger")
+                    base_rss = peak_rss_kib(server.pid)
+                    c = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+                    c.request("POST", api, body=body2, headers={"Content-Type": ct2, "Authorization": auth})
+                    r = c.getresponse()
+                    r.read()
+                    assert r.status == 201, r.status
+                    results["_rss_peak_mib_after_200MB"] = peak_rss_kib(server.pid) / 1024
+                    results["_rss_growth_mib_200MB"] = (peak_rss_kib(server.pid) - base_rss) / 1024
+                    del data2, body2
+            finally:
+                server.kill()
+                server.wait()
+        print(f"payload: {mb:.1f} MB")
+        for k, v in results.items():
+            if k.startswith("_"):
+                print(f"{k[1:]}: {v:.1f}")
+            else:
+                print(f"{k}: {v:.2f} s, {mb / v:.0f} MB/s")
+    finally:
+        moto.kill()
+
+
+if __name__ == "__main__":
+    main()
