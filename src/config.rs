@@ -36,6 +36,9 @@ pub struct Config {
     pub tls: Option<crate::tls::TlsFiles>,
     /// A plain-HTTP address that only redirects to HTTPS (needs `tls`).
     pub http_redirect_listen: Option<String>,
+    /// Whether Litestream streams the database off the machine: SQLite then leaves
+    /// checkpoints to Litestream, and start-up checks that the settings suit it.
+    pub litestream: bool,
     /// Where package files live (`[storage]`).
     pub storage: StorageConfig,
 }
@@ -61,6 +64,7 @@ impl Config {
             upstream_allow_private_networks: false,
             tls: None,
             http_redirect_listen: None,
+            litestream: false,
             storage: StorageConfig::default(),
         }
     }
@@ -88,6 +92,7 @@ pub struct FileConfig {
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
     pub http_redirect_listen: Option<String>,
+    pub litestream: Option<bool>,
     /// `[storage]`: the local directory or an S3-compatible bucket.
     pub storage: Option<crate::storage::StorageFile>,
 }
@@ -227,6 +232,8 @@ mod tests {
             50 << 30
         );
         assert_eq!(upstreams.upstream_allow_private_networks, Some(true));
+        let replicated: FileConfig = toml::from_str("litestream = true").unwrap();
+        assert_eq!(replicated.litestream, Some(true));
     }
 
     #[test]

@@ -38,7 +38,7 @@ pub fn open_data(config: &Config) -> anyhow::Result<(Db, BlobStore)> {
     })?;
     let blobs = BlobStore::open_configured(&config.data_dir, &config.storage)
         .map_err(|e| anyhow::anyhow!("cannot prepare {}: {e}", config.data_dir.display()))?;
-    let db = Db::open(&config.db_path(), DB_CONNECTIONS)
+    let db = Db::open_with(&config.db_path(), DB_CONNECTIONS, config.litestream)
         .map_err(|e| anyhow::anyhow!("cannot open {}: {e:?}", config.db_path().display()))?;
     Ok((db, blobs))
 }

@@ -28,13 +28,17 @@ use crate::registry::manage;
 struct Cli {
     /// TOML configuration file (keys: data_dir, listen, max_upload_size, workers, external_url,
     /// max_auth_failures, trusted_proxies, upload_idle_timeout_seconds, upstream_cache_max_size,
-    /// upstream_allow_private_networks, tls_cert, tls_key, http_redirect_listen, and the
-    /// [storage] table).
+    /// upstream_allow_private_networks, tls_cert, tls_key, http_redirect_listen, litestream,
+    /// and the [storage] table).
     #[arg(long, global = true, env = "WHEELHOUSE_CONFIG")]
     config: Option<PathBuf>,
     /// Where the database and package files live [default: ~/.local/share/wheelhouse].
     #[arg(long, global = true, env = "WHEELHOUSE_DATA_DIR")]
     data_dir: Option<PathBuf>,
+    /// Litestream streams the database off the machine: leave WAL checkpoints to it, and check
+    /// at start that the database settings suit it (see packaging/litestream.yml).
+    #[arg(long, global = true, env = "WHEELHOUSE_LITESTREAM")]
+    litestream: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -347,12 +351,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         .or(file.data_dir.clone())
         .unwrap_or_else(config::default_data_dir);
     let storage = config::StorageConfig::resolve(file.storage.as_ref())?;
+    let litestream = cli.litestream || file.litestream.unwrap_or(false);
     let config = Config {
         storage: storage.clone(),
+        litestream,
         ..Config::for_data_dir(data_dir.clone())
     };
     match cli.command {
-        Command::Serve(args) => serve(resolve_serve_config(data_dir, file, args, storage)?),
+        Command::Serve(args) => serve(Config {
+            litestream,
+            ..resolve_serve_config(data_dir, file, args, storage)?
+        }),
         // Restoring must not create a database in the target first.
         Command::Restore { source } => commands::restore(&source, &data_dir, &storage),
         Command::Storage(StorageCommand::Migrate { to }) => {
@@ -418,6 +427,7 @@ fn resolve_serve_config(
         upstream_cache_max_bytes,
         upstream_allow_private_networks: args.upstream_allow_private_networks
             || file.upstream_allow_private_networks.unwrap_or(false),
+        litestream: file.litestream.unwrap_or(false),
         listen: args
             .listen
             .or(file.listen)
@@ -452,6 +462,24 @@ fn resolve_serve_config(
     })
 }
 
+/// Logs every database setting that contradicts Litestream's needs (or what Litestream's
+/// presence beside the database implies), and refuses to start when replication cannot work.
+fn check_litestream(db: &crate::db::Db, config: &Config) -> anyhow::Result<()> {
+    let verdict = crate::db::litestream::check(&*db.get()?, &config.db_path(), config.litestream)?;
+    for warning in &verdict.warnings {
+        tracing::warn!("litestream: {warning}");
+    }
+    if let Some(fatal) = verdict.fatal {
+        anyhow::bail!("{fatal}");
+    }
+    if config.litestream && verdict.warnings.is_empty() {
+        tracing::info!(
+            "litestream: database settings suit Litestream (WAL mode, busy timeout, checkpoints left to Litestream)"
+        );
+    }
+    Ok(())
+}
+
 /// The upstream cache's size limit: the flag, else the config file, else none.
 fn upstream_cache_cap(flag: Option<String>, file: &FileConfig) -> anyhow::Result<Option<u64>> {
     Ok(match (flag, &file.upstream_cache_max_size) {
@@ -470,6 +498,7 @@ fn serve(config: Config) -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let (db, blobs) = crate::server::open_data(&config)?;
+    check_litestream(&db, &config)?;
     if let Some(password) = crate::registry::users::ensure_first_admin(&mut *db.get()?)? {
         println!("Created the first user \"admin\" with the password: {password}");
         println!(

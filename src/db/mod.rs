@@ -1,6 +1,7 @@
 //! The database gateway: the SQLite pool, connection settings, the schema and its upgrades.
 
 pub mod bots;
+pub mod litestream;
 pub mod members;
 pub mod moves;
 pub mod namespaces;
@@ -54,7 +55,14 @@ pub struct Db {
 impl Db {
     /// Opens (creating if needed) the database and brings its schema up to date.
     pub fn open(path: &Path, max_connections: u32) -> Result<Db> {
-        let manager = SqliteConnectionManager::file(path).with_init(configure);
+        Db::open_with(path, max_connections, false)
+    }
+
+    /// [`Db::open`]; with `litestream`, SQLite never checkpoints on its own: Litestream does,
+    /// after copying the WAL, as its documentation asks (see [`litestream`]).
+    pub fn open_with(path: &Path, max_connections: u32, litestream: bool) -> Result<Db> {
+        let manager =
+            SqliteConnectionManager::file(path).with_init(move |conn| configure(conn, litestream));
         let pool = r2d2::Pool::builder()
             .max_size(max_connections)
             .connection_timeout(BUSY_TIMEOUT)
@@ -94,8 +102,11 @@ impl Db {
     }
 }
 
-fn configure(conn: &mut Connection) -> rusqlite::Result<()> {
+fn configure(conn: &mut Connection, litestream: bool) -> rusqlite::Result<()> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
+    if litestream {
+        conn.execute_batch("PRAGMA wal_autocheckpoint = 0")?;
+    }
     // WAL lets readers go on while one writer commits; synchronous=FULL makes a commit that was
     // answered 2xx survive a power cut too, and costs only on the rare writes.
     conn.execute_batch(

