@@ -14,7 +14,10 @@ CREATE TABLE users (
     is_admin      INTEGER NOT NULL DEFAULT 0,
     is_blocked    INTEGER NOT NULL DEFAULT 0,
     created_at    INTEGER NOT NULL,         -- unix milliseconds, like every *_at column
-    name          TEXT                      -- the display name; NULL: the username
+    name          TEXT,                     -- the display name; NULL: the username
+    -- A bot of a project or group access token: it goes with its project or group.
+    bot_project_id   INTEGER REFERENCES projects(id) ON DELETE CASCADE,
+    bot_namespace_id INTEGER REFERENCES namespaces(id) ON DELETE CASCADE
 );
 
 -- Users' personal namespaces and groups. A group's full_path is its parent's plus '/' plus path.
@@ -45,6 +48,8 @@ CREATE TABLE projects (
     description           TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX projects_namespace ON projects(namespace_id);
+CREATE INDEX users_bot_project ON users(bot_project_id) WHERE bot_project_id IS NOT NULL;
+CREATE INDEX users_bot_namespace ON users(bot_namespace_id) WHERE bot_namespace_id IS NOT NULL;
 
 -- GitLab's access levels: guest 10, reporter 20, developer 30, maintainer 40, owner 50.
 CREATE TABLE members (

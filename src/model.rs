@@ -107,7 +107,8 @@ impl FromStr for Role {
 }
 
 /// Token scopes as GitLab names them: those that concern the package registry, and GitLab's
-/// container registry scopes, which scripts ask for beside them and which grant nothing here.
+/// container registry and repository scopes, which scripts ask for beside them (python-gitlab's
+/// own access-token examples do) and which grant nothing here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]
 #[schema(rename_all = "snake_case")]
 pub enum Scope {
@@ -117,6 +118,8 @@ pub enum Scope {
     WritePackageRegistry,
     ReadRegistry,
     WriteRegistry,
+    ReadRepository,
+    WriteRepository,
 }
 
 impl Scope {
@@ -128,6 +131,8 @@ impl Scope {
             Scope::WritePackageRegistry => "write_package_registry",
             Scope::ReadRegistry => "read_registry",
             Scope::WriteRegistry => "write_registry",
+            Scope::ReadRepository => "read_repository",
+            Scope::WriteRepository => "write_repository",
         }
     }
 
@@ -139,6 +144,8 @@ impl Scope {
             Scope::WritePackageRegistry,
             Scope::ReadRegistry,
             Scope::WriteRegistry,
+            Scope::ReadRepository,
+            Scope::WriteRepository,
         ]
         .into_iter()
         .find(|scope| scope.as_str() == s)

@@ -91,9 +91,8 @@ fn refusal(op: Operation) -> &'static str {
             "403 Forbidden: creating inside a group needs the maintainer role (or higher) there"
         }
         SettingsShow | MembersAdd | MembersChange | MembersRemove | DeployTokensList
-        | DeployTokensCreate | DeployTokensRevoke => {
-            "403 Forbidden: this needs the maintainer role (or higher)"
-        }
+        | DeployTokensCreate | DeployTokensRevoke | AccessTokensList | AccessTokensCreate
+        | AccessTokensRevoke => "403 Forbidden: this needs the maintainer role (or higher)",
         PlaceUpdate | PlaceDelete | UpstreamsList | UpstreamsManage => {
             "403 Forbidden: this needs the owner role"
         }

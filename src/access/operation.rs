@@ -75,6 +75,15 @@ pub enum Operation {
     /// Revoke one.
     DeployTokensRevoke,
 
+    // Project and group access tokens: tokens of a bot member (maintainers and up; the bot's
+    // role never above the creator's own).
+    /// List or show a project's or group's access tokens.
+    AccessTokensList,
+    /// Create one (the secret is shown once), or rotate one.
+    AccessTokensCreate,
+    /// Revoke one (its bot is deactivated).
+    AccessTokensRevoke,
+
     // Upstream indexes of a top-level group and its name rules (owners).
     /// List a group's upstreams (never their passwords) and name rules.
     UpstreamsList,
@@ -97,7 +106,7 @@ pub enum Operation {
 impl Operation {
     /// Every operation, for tests that walk the table (`decide` answers each of them for any
     /// caller and visibility).
-    pub const ALL: [Operation; 35] = [
+    pub const ALL: [Operation; 38] = [
         Operation::PublicHealth,
         Operation::PublicStatic,
         Operation::PublicApiInfo,
@@ -126,6 +135,9 @@ impl Operation {
         Operation::DeployTokensList,
         Operation::DeployTokensCreate,
         Operation::DeployTokensRevoke,
+        Operation::AccessTokensList,
+        Operation::AccessTokensCreate,
+        Operation::AccessTokensRevoke,
         Operation::UpstreamsList,
         Operation::UpstreamsManage,
         Operation::PackagesRead,

@@ -188,13 +188,14 @@ const fn rule(op: Operation) -> Rule {
             },
             ApiWrite,
         ),
-        SettingsShow | DeployTokensList => (
+        SettingsShow | DeployTokensList | AccessTokensList => (
             Target {
                 min: Some(Role::Maintainer),
             },
             ApiRead,
         ),
-        MembersAdd | MembersChange | MembersRemove | DeployTokensCreate | DeployTokensRevoke => (
+        MembersAdd | MembersChange | MembersRemove | DeployTokensCreate | DeployTokensRevoke
+        | AccessTokensCreate | AccessTokensRevoke => (
             Target {
                 min: Some(Role::Maintainer),
             },

@@ -118,7 +118,7 @@ pub(super) fn run(db: &Db, blobs: &BlobStore, command: Command) -> anyhow::Resul
                 dest.display()
             );
         }
-        Command::Serve(_) | Command::Restore { .. } | Command::Storage(_) => {
+        Command::Serve(_) | Command::Restore { .. } | Command::Storage(_) | Command::Import(_) => {
             unreachable!("handled before the data directory opens")
         }
         Command::Metadata(MetadataCommand::Backfill) => {

@@ -2,6 +2,7 @@
 //! provisioning command prints the created secret or id alone on the last line of stdout.
 
 mod commands;
+mod import;
 mod provision;
 mod upstreams;
 
@@ -105,6 +106,9 @@ enum Command {
     /// Where package files live.
     #[command(subcommand)]
     Storage(StorageCommand),
+    /// Bring packages from pypiserver, `pip download` or devpi: each file is checked as an
+    /// upload; a re-run skips what is there, so an interrupted import is simply run again.
+    Import(import::ImportArgs),
 }
 
 #[derive(Subcommand)]
@@ -343,6 +347,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let report = crate::storage::migrate::migrate(&db, &from, &to)?;
             println!("{report}");
             Ok(())
+        }
+        Command::Import(args) => {
+            let (db, blobs) = crate::server::open_data(&config)?;
+            let max_file_bytes = match &file.max_upload_size {
+                Some(value) => value.bytes().context("max_upload_size")?,
+                None => config::DEFAULT_MAX_UPLOAD,
+            };
+            import::run(&db, &blobs, max_file_bytes, args)
         }
         Command::Gc {
             grace_seconds,

@@ -1,11 +1,13 @@
 //! The registry's services: uploads, index pages and provisioning, each behind a capability
 //! or the permission table.
 
+pub mod access_tokens;
 pub mod backup;
 pub mod catalog;
 pub mod deploy_tokens;
 pub mod description;
 pub mod directory;
+pub mod import;
 pub mod index;
 pub mod integrity;
 pub mod manage;

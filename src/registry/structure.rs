@@ -218,7 +218,8 @@ fn own_namespace(conn: &Connection, caller: &Caller) -> Result<Namespace> {
         ));
     };
     db::namespaces::find_by_path(conn, &user.username)?
-        .ok_or_else(|| Error::internal("user without namespace"))
+        // An access token's bot has no namespace of its own.
+        .ok_or_else(|| Error::bad_request("400 Bad request - namespace_id is missing"))
 }
 
 /// A group or project by its full path (`acme/ml/models`), as the command line names them:

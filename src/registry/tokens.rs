@@ -83,7 +83,14 @@ pub fn create(
     judge_account(conn, caller, Operation::TokensCreate, user_id)?;
     let user =
         db::users::find(conn, user_id)?.ok_or_else(|| Error::not_found("404 User Not Found"))?;
+    // A bot's token is made, rotated and revoked with its project or group, never beside it.
+    if db::bots::is_bot(conn, user_id)? {
+        return Err(Error::forbidden(
+            "403 Forbidden: an access token's bot cannot have personal access tokens",
+        ));
+    }
     let scopes = Scopes::parse(&scopes.join(","))?;
+    check_expiry(expires_at)?;
     issue(conn, &user, name, &scopes, expires_at, &caller.actor())
 }
 
@@ -127,6 +134,7 @@ pub fn rotate(
     let user = db::users::find(&tx, token.user_id)?
         .ok_or_else(|| Error::not_found("404 User Not Found"))?;
     withdraw(&tx, id, &caller.actor())?;
+    check_expiry(expires_at)?;
     let successor = issue(
         &tx,
         &user,
@@ -140,7 +148,7 @@ pub fn rotate(
 }
 
 /// Creates a token for `user` (already judged), audited as `actor`.
-fn issue(
+pub(super) fn issue(
     conn: &Connection,
     user: &User,
     name: &str,
@@ -148,7 +156,6 @@ fn issue(
     expires_on: Option<&str>,
     actor: &str,
 ) -> Result<(PersonalAccessToken, String)> {
-    check_expiry(expires_on)?;
     if name.trim().is_empty() {
         return Err(Error::bad_request("a token needs a name"));
     }
@@ -170,7 +177,7 @@ fn issue(
 }
 
 /// Revokes a token (already judged), audited as `actor`.
-fn withdraw(conn: &Connection, id: i64, actor: &str) -> Result<()> {
+pub(super) fn withdraw(conn: &Connection, id: i64, actor: &str) -> Result<()> {
     db::tokens::revoke_personal(conn, id, now_millis())?;
     db::packages::insert_audit(conn, actor, "token.revoke", &id.to_string(), now_millis())
 }

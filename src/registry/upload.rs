@@ -21,9 +21,16 @@ use crate::python::{DistName, Filename, Version};
 #[derive(Debug, Default)]
 pub struct UploadForm {
     fields: Vec<(String, String)>,
+    /// When the file was first published elsewhere (an import keeps it); never from a client.
+    uploaded_at: Option<i64>,
 }
 
 impl UploadForm {
+    /// Keeps the time a file was uploaded to the registry it is imported from.
+    pub fn set_uploaded_at(&mut self, millis: i64) {
+        self.uploaded_at = Some(millis);
+    }
+
     pub fn add(&mut self, name: &str, value: String) {
         if !value.trim().is_empty() {
             self.fields.push((name.to_string(), value));
@@ -123,6 +130,7 @@ pub fn publish(
         blobs.stage(&mut temp, &digests.sha256)?;
         blobs.stage(&mut metadata_temp, &metadata_sha256)?;
         let now = now_millis();
+        let uploaded_at = form.uploaded_at.unwrap_or(now);
         let mut conn = db.get()?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let replaced = match duplicate(&tx, project, &filename, &digests)? {
@@ -150,7 +158,7 @@ pub fn publish(
             name.normalized(),
             name.display(),
             &version.normalized(),
-            now,
+            uploaded_at,
         )?;
         let (uploader_user_id, uploader_deploy_token_id) = match writer.caller() {
             Caller::User(user) => (Some(user.user_id), None),
@@ -175,7 +183,7 @@ pub fn publish(
                 uploader_user_id,
                 uploader_deploy_token_id,
             },
-            now,
+            uploaded_at,
         )?;
         db::packages::upsert_metadata(&tx, package_id, &meta)?;
         db::packages::set_description_html(&tx, package_id, &description_html)?;

@@ -52,9 +52,16 @@ pub fn list(conn: &Connection, caller: &Caller, filter: &UserFilter<'_>) -> Resu
     access::judge(conn, caller, Operation::UsersList, On::Nothing)?;
     let admin = all_seeing(caller);
     let search = filter.search.map(str::to_lowercase);
+    // Access tokens' bots are no one's colleagues: only admins see them listed, as GitLab.
+    let bots = if admin {
+        Vec::new()
+    } else {
+        db::bots::all_ids(conn)?
+    };
     Ok(db::users::list(conn)?
         .into_iter()
         .filter(|u| admin || !u.is_blocked)
+        .filter(|u| !bots.contains(&u.id))
         .filter(|u| (!filter.blocked || u.is_blocked) && (!filter.active || !u.is_blocked))
         .filter(|u| {
             filter

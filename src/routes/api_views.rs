@@ -24,7 +24,7 @@ fn full_name(full_path: &str, name: &str) -> String {
     }
 }
 
-fn scope_names(stored: &str) -> Vec<String> {
+pub(super) fn scope_names(stored: &str) -> Vec<String> {
     stored.split(',').map(str::to_owned).collect()
 }
 

@@ -1,5 +1,6 @@
 //! HTTP routes: thin adapters from requests to services and back.
 
+mod access_tokens_api;
 mod api;
 mod api_views;
 mod download;
@@ -57,6 +58,7 @@ fn declare(routes: &mut Routes) {
     namespaces_api::configure(routes);
     relations_api::configure(routes);
     transfer_api::configure(routes);
+    access_tokens_api::configure(routes);
     upstreams_api::configure(routes);
     openapi::configure(routes);
     routes.web_pages(pages::configure);

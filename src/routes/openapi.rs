@@ -12,8 +12,8 @@ use utoipa::openapi::{ContentBuilder, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    api, api_views, groups_api, members_api, namespaces_api, relations_api, transfer_api,
-    upstreams_api, users_api,
+    access_tokens_api, api, api_views, groups_api, members_api, namespaces_api, relations_api,
+    transfer_api, upstreams_api, users_api,
 };
 
 #[derive(OpenApi)]
@@ -74,6 +74,11 @@ use super::{
         relations_api::project_groups,
         relations_api::all_deploy_tokens,
         members_api::create_token,
+        access_tokens_api::list,
+        access_tokens_api::create,
+        access_tokens_api::show,
+        access_tokens_api::revoke,
+        access_tokens_api::rotate,
         members_api::revoke_token,
         upstreams_api::list,
         upstreams_api::add,
@@ -215,7 +220,7 @@ mod tests {
         assert_eq!(doc["openapi"].as_str().map(|v| &v[..2]), Some("3."));
         let paths = doc["paths"].as_object().unwrap();
         let operations: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();
-        assert_eq!(operations, 66, "{:?}", paths.keys().collect::<Vec<_>>());
+        assert_eq!(operations, 71, "{:?}", paths.keys().collect::<Vec<_>>());
         let user = &paths["/api/v4/users/{user_id}"]["get"]["responses"];
         assert_eq!(
             user["200"]["content"]["application/json"]["schema"]["$ref"],

@@ -2,6 +2,7 @@
 //! command line, and by the real pip, uv and twine.
 
 mod access;
+mod access_tokens;
 mod browser;
 mod cli;
 mod clients;
@@ -13,6 +14,7 @@ mod gitlab_functional;
 mod hostile;
 mod hostile_metadata;
 mod ids;
+mod import;
 mod lists;
 mod maintenance;
 mod matrix;

@@ -97,6 +97,9 @@ struct Target {
     filename: String,
     group_deploy_token: i64,
     project_deploy_token: i64,
+    /// An access token (of a guest bot) of the group and of the project.
+    group_access_token: i64,
+    project_access_token: i64,
     /// An upstream and a name rule of the group.
     upstream_id: i64,
     rule_id: i64,
@@ -272,6 +275,19 @@ fn seed() -> Seeded {
             "http://127.0.0.1:9/simple/",
         ]);
         let rule_id = server.cli(&["group", "upstream", "rule", "add", group, "deny", "evil-*"]);
+        let access_token = |kind: &str, id: i64| {
+            let r = crate::support::send(
+                "POST",
+                &server.url(&format!("/api/v4/{kind}/{id}/access_tokens")),
+                &[
+                    ("PRIVATE-TOKEN", owner.as_str()),
+                    ("Content-Type", "application/json"),
+                ],
+                br#"{"name": "seed", "scopes": ["read_api"], "access_level": 10}"#.to_vec(),
+            );
+            assert_eq!(r.status, 201, "{}", r.text());
+            r.json()["id"].as_i64().unwrap()
+        };
         targets.insert(
             group,
             Target {
@@ -286,6 +302,8 @@ fn seed() -> Seeded {
                 filename,
                 group_deploy_token: deploy_token("namespace_id", group_id),
                 project_deploy_token: deploy_token("project_id", project_id),
+                group_access_token: access_token("groups", group_id),
+                project_access_token: access_token("projects", project_id),
                 upstream_id: upstream_id.parse().unwrap(),
                 rule_id: rule_id.parse().unwrap(),
             },
@@ -459,6 +477,8 @@ fn scope_name(scope: Scope) -> &'static str {
         Scope::WritePackageRegistry => "write_package_registry",
         Scope::ReadRegistry => "read_registry",
         Scope::WriteRegistry => "write_registry",
+        Scope::ReadRepository => "read_repository",
+        Scope::WriteRepository => "write_repository",
     }
 }
 
@@ -684,6 +704,12 @@ fn build(s: &Seeded, route: &RouteSpec, place: Option<Place>, t: &Target, n: usi
                 t.project_deploy_token
             })
             .to_string(),
+            "access_token_id" => (if is_group {
+                t.group_access_token
+            } else {
+                t.project_access_token
+            })
+            .to_string(),
             "package_id" => t.package_id.to_string(),
             "upstream_id" => t.upstream_id.to_string(),
             "rule_id" => t.rule_id.to_string(),
@@ -741,6 +767,12 @@ fn build(s: &Seeded, route: &RouteSpec, place: Option<Place>, t: &Target, n: usi
                 _ if route.path.ends_with("/personal_access_tokens") => {
                     serde_json::json!({"name": unique, "scopes": ["read_package_registry"]})
                 }
+                Operation::AccessTokensCreate if route.path.ends_with("/rotate") => {
+                    serde_json::json!({})
+                }
+                Operation::AccessTokensCreate => serde_json::json!({
+                    "name": unique, "scopes": ["read_api"], "access_level": 10
+                }),
                 Operation::DeployTokensCreate | Operation::TokensCreate => {
                     serde_json::json!({"name": unique, "scopes": ["read_package_registry"]})
                 }

@@ -92,6 +92,8 @@ struct Seeded {
     user_ids: Vec<i64>,
     token_ids: Vec<i64>,
     deploy_token_ids: Vec<i64>,
+    /// A's project and group access tokens: B must not see, revoke or rotate them.
+    access_token_ids: Vec<i64>,
     package_ids: Vec<i64>,
     file_ids: Vec<i64>,
     upstream_ids: Vec<i64>,
@@ -268,6 +270,14 @@ fn seed() -> Seeded {
         let tokens = api(&format!("/api/v4/{kind}/{}/deploy_tokens", encoded(path)));
         deploy_token_ids.extend(tokens.as_array().unwrap().iter().map(id_of));
     }
+    let mut access_token_ids = Vec::new();
+    for (kind, path) in [("groups", "acme"), ("projects", "acme%2Fmodels")] {
+        let body = serde_json::json!({"name": "ci", "scopes": ["api"], "access_level": 30});
+        let url = server.url(&format!("/api/v4/{kind}/{path}/access_tokens"));
+        let (status, answer) = send("POST", &url, &alice, Some(&body));
+        assert_eq!(status, 201, "{}", String::from_utf8_lossy(&answer));
+        access_token_ids.push(id_of(&serde_json::from_slice(&answer).unwrap()));
+    }
     Seeded {
         server,
         alice,
@@ -279,6 +289,7 @@ fn seed() -> Seeded {
         user_ids,
         token_ids,
         deploy_token_ids,
+        access_token_ids,
         package_ids,
         file_ids,
         upstream_ids,
@@ -328,6 +339,7 @@ fn view_of_a(s: &Seeded) -> BTreeMap<String, String> {
         ));
         read(format!("/api/v4/groups/{id}/members"));
         read(format!("/api/v4/groups/{id}/deploy_tokens"));
+        read(format!("/api/v4/groups/{id}/access_tokens"));
         read(format!("/api/v4/groups/{id}/packages"));
         read(format!("/api/v4/groups/{id}/upstreams"));
         read(format!("/api/v4/groups/{id}/upstream_rules"));
@@ -336,6 +348,7 @@ fn view_of_a(s: &Seeded) -> BTreeMap<String, String> {
         read(format!("/api/v4/projects/{id}"));
         read(format!("/api/v4/projects/{id}/members/all"));
         read(format!("/api/v4/projects/{id}/deploy_tokens"));
+        read(format!("/api/v4/projects/{id}/access_tokens"));
         read(format!("/api/v4/projects/{id}/packages"));
     }
     // The indexes pip reads, and the bytes behind each link.
@@ -452,6 +465,7 @@ fn fill(template: &str, s: &Seeded, rng: &mut Rng) -> String {
             "user_id" => rng.pick(&s.user_ids).to_string(),
             "token" => rng.pick(&s.token_ids).to_string(),
             "token_id" => rng.pick(&s.deploy_token_ids).to_string(),
+            "access_token_id" => rng.pick(&s.access_token_ids).to_string(),
             "package_id" => rng.pick(&s.package_ids).to_string(),
             "file_id" => rng.pick(&s.file_ids).to_string(),
             "upstream_id" => rng.pick(&s.upstream_ids).to_string(),

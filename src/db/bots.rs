@@ -1,0 +1,86 @@
+//! SQL for the bot users of project and group access tokens.
+
+use rusqlite::{Connection, params};
+
+use super::unique_or;
+use crate::error::Result;
+use crate::model::PersonalAccessToken;
+
+/// Where a bot belongs: a project or a group.
+#[derive(Debug, Clone, Copy)]
+pub enum Home {
+    Project(i64),
+    Group(i64),
+}
+
+impl Home {
+    fn columns(self) -> (Option<i64>, Option<i64>) {
+        match self {
+            Home::Project(id) => (Some(id), None),
+            Home::Group(id) => (None, Some(id)),
+        }
+    }
+}
+
+/// A new bot with no usable password (`!` is no PHC string: no password ever matches it).
+pub fn insert(conn: &Connection, username: &str, home: Home, now: i64) -> Result<i64> {
+    let (project_id, namespace_id) = home.columns();
+    conn.execute(
+        "INSERT INTO users (username, password_hash, created_at, bot_project_id, bot_namespace_id)
+         VALUES (?1, '!', ?2, ?3, ?4)",
+        params![username, now, project_id, namespace_id],
+    )
+    .map_err(|e| unique_or(e, || format!("user \"{username}\" already exists")))?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// Whether the user is a bot.
+pub fn is_bot(conn: &Connection, user_id: i64) -> Result<bool> {
+    Ok(conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM users WHERE id = ?1
+             AND (bot_project_id IS NOT NULL OR bot_namespace_id IS NOT NULL))",
+        [user_id],
+        |r| r.get(0),
+    )?)
+}
+
+/// The ids of every bot (few: one per access token ever made).
+pub fn all_ids(conn: &Connection) -> Result<Vec<i64>> {
+    let mut stmt = conn.prepare(
+        "SELECT id FROM users WHERE bot_project_id IS NOT NULL OR bot_namespace_id IS NOT NULL",
+    )?;
+    let rows = stmt
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
+}
+
+/// The tokens of a project's or group's bots, with each bot's direct role there.
+pub fn tokens(conn: &Connection, home: Home) -> Result<Vec<(PersonalAccessToken, Option<i64>)>> {
+    let (project_id, namespace_id) = home.columns();
+    let mut stmt = conn.prepare(
+        "SELECT t.id, (SELECT m.access_level FROM members m WHERE m.user_id = u.id
+                       AND (m.project_id = ?1 OR m.namespace_id = ?2))
+         FROM personal_access_tokens t JOIN users u ON u.id = t.user_id
+         WHERE u.bot_project_id IS ?1 AND u.bot_namespace_id IS ?2
+         ORDER BY t.id",
+    )?;
+    let ids: Vec<(i64, Option<i64>)> = stmt
+        .query_map(params![project_id, namespace_id], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut found = Vec::with_capacity(ids.len());
+    for (id, level) in ids {
+        if let Some(token) = super::tokens::find_personal(conn, id)? {
+            found.push((token, level));
+        }
+    }
+    Ok(found)
+}
+
+/// Blocks a bot whose token was revoked: nothing it holds works any more.
+pub fn deactivate(conn: &Connection, user_id: i64) -> Result<()> {
+    conn.execute("UPDATE users SET is_blocked = 1 WHERE id = ?1", [user_id])?;
+    Ok(())
+}
