@@ -65,7 +65,8 @@ def multipart(filename, data, name):
 
 def cli(data_dir, env, *args):
     out = subprocess.run([BIN, "--data-dir", data_dir, *args], env=env, capture_output=True, text=True, check=True)
-    return out.stdout.strip().splitlines()[-1]
+    lines = out.stdout.strip().splitlines()
+    return lines[-1] if lines else ""
 
 
 def peak_rss_kib(pid):

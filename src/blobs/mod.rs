@@ -152,19 +152,32 @@ impl BlobStore {
     pub fn persist(
         &self,
         write_lock: &Transaction<'_>,
-        mut temp: TempBlob,
+        temp: TempBlob,
         sha256: &Sha256Hex,
     ) -> io::Result<()> {
+        self.persist_all(write_lock, vec![(temp, sha256)])
+    }
+
+    /// [`BlobStore::persist`] for several blobs; on S3 their `HEAD`s go out together.
+    pub fn persist_all(
+        &self,
+        write_lock: &Transaction<'_>,
+        blobs: Vec<(TempBlob, &Sha256Hex)>,
+    ) -> io::Result<()> {
         let Some(s3) = &self.s3 else {
-            return self.local.persist(write_lock, temp, sha256);
+            for (temp, sha256) in blobs {
+                self.local.persist(write_lock, temp, sha256)?;
+            }
+            return Ok(());
         };
-        temp.sync()?;
-        let in_place = temp.staged
-            && s3
-                .head(sha256)?
-                .is_some_and(|object| object.size == temp.size());
-        if !in_place {
-            s3.put_file(temp.path(), sha256)?;
+        let shas: Vec<Sha256Hex> = blobs.iter().map(|(_, sha)| (*sha).clone()).collect();
+        let objects = s3.head_many(&shas)?;
+        for ((mut temp, sha256), object) in blobs.into_iter().zip(objects) {
+            temp.sync()?;
+            let in_place = temp.staged && object.is_some_and(|o| o.size == temp.size());
+            if !in_place {
+                s3.put_file(temp.path(), sha256)?;
+            }
         }
         Ok(())
     }

@@ -178,6 +178,18 @@ impl S3Blobs {
         self.block(async move { head(&store, &key).await })
     }
 
+    /// `HEAD` of several blobs at once (one round trip of time under the write lock).
+    pub fn head_many(&self, shas: &[Sha256Hex]) -> io::Result<Vec<Option<ObjectInfo>>> {
+        let store = self.store.clone();
+        let keys: Vec<Path> = shas.iter().map(|sha| self.key(sha)).collect();
+        self.block(async move {
+            futures_util::future::join_all(keys.iter().map(|key| head(&store, key)))
+                .await
+                .into_iter()
+                .collect()
+        })
+    }
+
     /// `HEAD` from async code (downloads).
     pub async fn head_async(&self, sha256: &Sha256Hex) -> io::Result<Option<ObjectInfo>> {
         let (store, key) = (self.store.clone(), self.key(sha256));

@@ -148,8 +148,10 @@ pub fn publish(
             Duplicate::New => None,
         };
         // Rule 1 of `blobs`: in place inside the transaction that commits the row.
-        blobs.persist(&tx, metadata_temp, &metadata_sha256)?;
-        blobs.persist(&tx, temp, &digests.sha256)?;
+        blobs.persist_all(
+            &tx,
+            vec![(metadata_temp, &metadata_sha256), (temp, &digests.sha256)],
+        )?;
         let package_id = db::packages::upsert_package(
             &tx,
             project.id,

@@ -108,7 +108,13 @@ fn deleting_in_one_project_never_loses_an_identical_upload_in_another() {
     });
     let rounds: usize = acknowledged.iter().map(Vec::len).sum();
     println!("{rounds} upload/delete rounds in {:?}", started.elapsed());
-    assert!(rounds >= MIN_ROUNDS, "only {rounds} rounds ran");
+    // On S3 (moto, a Python server) each round costs several object requests.
+    let min_rounds = if crate::s3_support::s3_mode() {
+        MIN_ROUNDS / 4
+    } else {
+        MIN_ROUNDS
+    };
+    assert!(rounds >= min_rounds, "only {rounds} rounds ran");
     // Once everything has settled, every acknowledged file again, a checker per lane.
     let t = &t;
     std::thread::scope(|s| {
