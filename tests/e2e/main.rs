@@ -26,6 +26,7 @@ mod races;
 mod review;
 mod robustness;
 mod s3;
+mod s3_pass;
 mod s3_support;
 mod sdist_metadata;
 mod simple;
