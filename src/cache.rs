@@ -96,9 +96,12 @@ impl PageCache {
         if pages.generation != generation {
             pages.entries.clear();
             pages.generation = generation;
+            crate::metrics::metrics().page_cache(false);
             return Ok(None);
         }
-        Ok(pages.entries.get(key).cloned())
+        let found = pages.entries.get(key).cloned();
+        crate::metrics::metrics().page_cache(found.is_some());
+        Ok(found)
     }
 
     /// Stores a page rendered from the database as it was at `generation` (read before the

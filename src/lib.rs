@@ -12,6 +12,7 @@ pub mod db;
 pub mod devices;
 pub mod error;
 pub mod format;
+pub mod metrics;
 pub mod model;
 pub mod proxy;
 pub mod python;

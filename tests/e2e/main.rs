@@ -15,6 +15,7 @@ mod ids;
 mod lists;
 mod maintenance;
 mod matrix;
+mod metrics;
 mod modern;
 mod publishers;
 mod races;

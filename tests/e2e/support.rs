@@ -36,6 +36,11 @@ impl Server {
         Server::spawn(&[], true)
     }
 
+    /// [`Server::start_logged`] with extra `serve` arguments.
+    pub fn start_logged_with(extra: &[&str]) -> Server {
+        Server::spawn(extra, true)
+    }
+
     pub fn access_log(&self) -> String {
         std::fs::read_to_string(self.data_dir().join("server.log")).unwrap_or_default()
     }
