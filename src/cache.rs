@@ -7,7 +7,7 @@
 //! to know which write touched which page (writes are rare; reads are not).
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use actix_web::web::Bytes;
 use rusqlite::Connection;
@@ -16,11 +16,16 @@ use sha2::{Digest, Sha256};
 use crate::access::IndexKind;
 use crate::auth::{CredentialScheme, Credentials};
 use crate::db;
+use crate::encoding::{self, Coding};
 use crate::error::Result;
 use crate::format::Format;
 
 /// Entries kept at most; past it the cache starts over (many distinct tokens, say).
 const MAX_ENTRIES: usize = 4096;
+/// Bytes of page bodies kept at most, every coding counted (a large page is about 230 KB as
+/// it is, 60 KB gzipped, 55 KB in zstd): past it the cache starts over too, so the compressed
+/// copies cannot grow the cache beyond this whatever the pages' sizes.
+pub const MAX_BYTES: usize = 128 << 20;
 
 /// Everything a simple page depends on besides the database.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -42,29 +47,78 @@ pub struct PageKey {
     pub trailing_slash: bool,
 }
 
-/// A rendered page and its entity tag.
-#[derive(Debug, Clone)]
+/// A rendered page with its entity tag, and the same page in each compressed coding that
+/// makes it smaller (compressed once, when the page is cached, never per request).
+#[derive(Debug)]
 pub struct CachedPage {
-    pub body: Bytes,
-    pub etag: String,
+    identity: Representation,
+    compressed: Vec<(Coding, Representation)>,
     /// The personal access token the page was rendered for: a hit is a use of it too.
     pub token_id: Option<i64>,
 }
 
+/// A page's bytes in one coding, and that coding's own entity tag.
+#[derive(Debug)]
+pub struct Representation {
+    pub body: Bytes,
+    pub etag: String,
+}
+
 impl CachedPage {
+    /// The page as rendered, in no coding yet.
     pub fn new(body: String, token_id: Option<i64>) -> CachedPage {
         let etag = format!("\"{}\"", hex::encode(Sha256::digest(body.as_bytes())));
         CachedPage {
-            body: Bytes::from(body),
-            etag,
+            identity: Representation {
+                body: Bytes::from(body),
+                etag,
+            },
+            compressed: Vec::new(),
             token_id,
         }
+    }
+
+    /// Adds the page in each of `codings` that makes it smaller. CPU work: run it on the
+    /// blocking pool.
+    pub fn compress(mut self, codings: &[Coding]) -> CachedPage {
+        if self.identity.body.len() < encoding::MIN_COMPRESS {
+            return self;
+        }
+        for &coding in codings {
+            if let Some(body) = coding.compress(&self.identity.body) {
+                let tag = self.identity.etag.trim_end_matches('"');
+                let etag = format!("{tag}{}\"", coding.etag_suffix());
+                self.compressed
+                    .push((coding, Representation { body, etag }));
+            }
+        }
+        self
+    }
+
+    /// The representation an `Accept-Encoding` header asks for, among those held.
+    pub fn select(&self, accept_encoding: Option<&str>) -> (Coding, &Representation) {
+        let coding = encoding::negotiate(accept_encoding, |coding| {
+            self.compressed.iter().any(|(held, _)| *held == coding)
+        });
+        let held = self.compressed.iter().find(|(held, _)| *held == coding);
+        match held {
+            Some((coding, representation)) => (*coding, representation),
+            None => (Coding::Identity, &self.identity),
+        }
+    }
+
+    /// Bytes of page bodies held, every coding counted.
+    pub fn size(&self) -> usize {
+        let compressed: usize = self.compressed.iter().map(|(_, r)| r.body.len()).sum();
+        self.identity.body.len() + compressed
     }
 }
 
 struct Pages {
     generation: i64,
-    entries: HashMap<PageKey, CachedPage>,
+    entries: HashMap<PageKey, Arc<CachedPage>>,
+    /// The sum of the entries' sizes.
+    bytes: usize,
 }
 
 pub struct PageCache {
@@ -80,6 +134,7 @@ impl PageCache {
             pages: Mutex::new(Pages {
                 generation: i64::MIN,
                 entries: HashMap::new(),
+                bytes: 0,
             }),
         }
     }
@@ -90,11 +145,12 @@ impl PageCache {
         db::data_version(&watcher)
     }
 
-    pub fn get(&self, key: &PageKey) -> Result<Option<CachedPage>> {
+    pub fn get(&self, key: &PageKey) -> Result<Option<Arc<CachedPage>>> {
         let generation = self.generation()?;
         let mut pages = self.pages.lock().unwrap_or_else(|e| e.into_inner());
         if pages.generation != generation {
             pages.entries.clear();
+            pages.bytes = 0;
             pages.generation = generation;
             crate::metrics::metrics().page_cache(false);
             return Ok(None);
@@ -106,14 +162,20 @@ impl PageCache {
 
     /// Stores a page rendered from the database as it was at `generation` (read before the
     /// page's queries): if anything was written since, the page is not kept.
-    pub fn put(&self, key: PageKey, generation: i64, page: CachedPage) {
+    pub fn put(&self, key: PageKey, generation: i64, page: Arc<CachedPage>) {
+        let size = page.size();
         let mut pages = self.pages.lock().unwrap_or_else(|e| e.into_inner());
-        if pages.generation != generation {
+        if pages.generation != generation || size > MAX_BYTES {
             return;
         }
-        if pages.entries.len() >= MAX_ENTRIES {
-            pages.entries.clear();
+        if let Some(old) = pages.entries.remove(&key) {
+            pages.bytes -= old.size();
         }
+        if pages.entries.len() >= MAX_ENTRIES || pages.bytes + size > MAX_BYTES {
+            pages.entries.clear();
+            pages.bytes = 0;
+        }
+        pages.bytes += size;
         pages.entries.insert(key, page);
     }
 }
@@ -159,6 +221,69 @@ mod tests {
         }
     }
 
+    fn page(body: &str) -> Arc<CachedPage> {
+        Arc::new(CachedPage::new(body.into(), None).compress(&encoding::COMPRESSED))
+    }
+
+    #[test]
+    fn each_coding_has_its_own_entity_tag() {
+        let body = "<a href=\"../../files/x/p-1.0.tar.gz\">p-1.0.tar.gz</a><br/>\n".repeat(50);
+        let page = page(&body);
+        let (coding, identity) = page.select(None);
+        assert_eq!(
+            (coding, identity.body.as_ref()),
+            (Coding::Identity, body.as_bytes())
+        );
+        let (coding, gzip) = page.select(Some("gzip, deflate"));
+        assert_eq!(coding, Coding::Gzip);
+        assert_eq!(
+            gzip.etag,
+            format!("{}-gz\"", identity.etag.trim_end_matches('"'))
+        );
+        let (coding, zstd) = page.select(Some("gzip, zstd"));
+        assert_eq!(
+            (coding, zstd.etag.ends_with("-zst\"")),
+            (Coding::Zstd, true)
+        );
+        assert_eq!(page.size(), body.len() + gzip.body.len() + zstd.body.len());
+        // A small page is only ever sent as it is.
+        let small = self::page("<a>x</a>");
+        assert_eq!(small.select(Some("gzip")).0, Coding::Identity);
+        assert_eq!(small.size(), 8);
+    }
+
+    #[test]
+    fn the_cache_holds_a_bounded_number_of_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.db");
+        let _db = crate::db::Db::open(&path, 2).unwrap();
+        let cache = PageCache::new(Connection::open(&path).unwrap());
+        let generation = cache.generation().unwrap();
+        assert!(cache.get(&key("a")).unwrap().is_none());
+        let big = || Arc::new(CachedPage::new("x".repeat(MAX_BYTES / 3), None));
+        for name in ["a", "b", "c"] {
+            cache.put(key(name), generation, big());
+        }
+        assert!(cache.get(&key("a")).unwrap().is_some());
+        cache.put(key("c"), generation, big());
+        assert!(
+            cache.get(&key("a")).unwrap().is_some(),
+            "a page replaced is not counted twice"
+        );
+        cache.put(key("d"), generation, big());
+        assert!(
+            cache.get(&key("a")).unwrap().is_none(),
+            "over the bound: started over"
+        );
+        assert!(cache.get(&key("d")).unwrap().is_some());
+        let huge = Arc::new(CachedPage::new("x".repeat(MAX_BYTES + 1), None));
+        cache.put(key("e"), generation, huge);
+        assert!(
+            cache.get(&key("e")).unwrap().is_none(),
+            "larger than the bound: not kept"
+        );
+    }
+
     #[test]
     fn no_two_presentations_share_a_credentials_key() {
         let creds = |scheme, username: Option<&str>, secret: &str| Credentials {
@@ -196,8 +321,9 @@ mod tests {
         let cache = PageCache::new(Connection::open(&path).unwrap());
         assert!(cache.get(&key("a")).unwrap().is_none());
         let generation = cache.generation().unwrap();
-        cache.put(key("a"), generation, CachedPage::new("page".into(), None));
-        assert_eq!(cache.get(&key("a")).unwrap().unwrap().body, "page");
+        cache.put(key("a"), generation, page("page"));
+        let hit = cache.get(&key("a")).unwrap().unwrap();
+        assert_eq!(hit.select(None).1.body, "page");
         assert!(cache.get(&key("b")).unwrap().is_none());
 
         db.get()
@@ -212,7 +338,7 @@ mod tests {
             "a write anywhere invalidates"
         );
         // A page rendered before that write is not kept.
-        cache.put(key("a"), generation, CachedPage::new("stale".into(), None));
+        cache.put(key("a"), generation, page("stale"));
         assert!(cache.get(&key("a")).unwrap().is_none());
     }
 }

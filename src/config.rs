@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use serde::Deserialize;
 
+pub use crate::storage::{StorageConfig, StorageKind};
+
 /// Settings of a running server. Every path derives from `data_dir`.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -30,6 +32,8 @@ pub struct Config {
     pub upstream_cache_max_bytes: Option<u64>,
     /// Whether upstream indexes may be on loopback, private or link-local addresses.
     pub upstream_allow_private_networks: bool,
+    /// Where package files live (`[storage]`).
+    pub storage: StorageConfig,
     /// The bearer token a Prometheus scraper presents at `/-/metrics` (None: it answers 404).
     pub metrics_token: Option<Secret>,
     /// How log lines are written: text for people, JSON for journald and log shippers.
@@ -101,6 +105,7 @@ impl Config {
             upstream_allow_private_networks: false,
             metrics_token: None,
             log_format: LogFormat::Text,
+            storage: StorageConfig::default(),
         }
     }
 
@@ -126,6 +131,8 @@ pub struct FileConfig {
     pub upstream_allow_private_networks: Option<bool>,
     pub metrics_token: Option<String>,
     pub log_format: Option<LogFormat>,
+    /// `[storage]`: the local directory or an S3-compatible bucket.
+    pub storage: Option<crate::storage::StorageFile>,
 }
 
 /// A size written as a number of bytes or as text with a unit (`"512MiB"`).

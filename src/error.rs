@@ -39,6 +39,9 @@ pub enum Error {
     /// An upstream index gave no usable answer and nothing cached stands in for it.
     #[error("{0}")]
     BadGateway(String),
+    /// The object storage (the S3 bucket) failed or cannot be reached: the client may retry.
+    #[error("{0}")]
+    StorageUnavailable(String),
     /// The database stayed locked past the busy timeout: the client may retry.
     #[error("the server is busy, try again")]
     Busy,
@@ -94,6 +97,15 @@ impl From<r2d2::Error> for Error {
 
 impl From<std::io::Error> for Error {
     fn from(err: std::io::Error) -> Self {
+        if let Some(storage) = err
+            .get_ref()
+            .and_then(|e| e.downcast_ref::<crate::blobs::s3::StorageError>())
+        {
+            tracing::error!("{storage}");
+            return Error::StorageUnavailable(
+                "503 Service Unavailable: the object storage of package files is unavailable, try again later".into(),
+            );
+        }
         Error::Internal(format!("i/o: {err}"))
     }
 }
@@ -121,7 +133,7 @@ impl ResponseError for Error {
             Error::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Error::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Error::BadGateway(_) => StatusCode::BAD_GATEWAY,
-            Error::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Busy | Error::StorageUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -138,7 +150,7 @@ impl ResponseError for Error {
                     HeaderValue::from_static(WWW_AUTHENTICATE),
                 ));
             }
-            Error::Busy => {
+            Error::Busy | Error::StorageUnavailable(_) => {
                 response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));
             }
             Error::MethodNotAllowed(not_allowed) => {

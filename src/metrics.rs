@@ -310,6 +310,7 @@ fn refusal_reason(error: &Error) -> &'static str {
         Error::RequestTimeout(_) => "timeout",
         Error::BadGateway(_) => "bad_gateway",
         Error::Busy => "busy",
+        Error::StorageUnavailable(_) => "storage_unavailable",
         Error::Internal(_) => "internal",
     }
 }

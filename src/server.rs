@@ -36,7 +36,7 @@ pub fn open_data(config: &Config) -> anyhow::Result<(Db, BlobStore)> {
             config.data_dir.display()
         )
     })?;
-    let blobs = BlobStore::open(&config.data_dir)
+    let blobs = BlobStore::open_configured(&config.data_dir, &config.storage)
         .map_err(|e| anyhow::anyhow!("cannot prepare {}: {e}", config.data_dir.display()))?;
     let db = Db::open(&config.db_path(), DB_CONNECTIONS)
         .map_err(|e| anyhow::anyhow!("cannot open {}: {e:?}", config.db_path().display()))?;

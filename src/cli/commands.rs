@@ -15,11 +15,19 @@ use crate::registry::manage::{self, FileRef, PackageRef};
 use crate::registry::{backup, integrity};
 
 /// Fills a new data directory from a backup, then checks what arrived.
-pub(super) fn restore(source: &Path, data_dir: &Path) -> anyhow::Result<()> {
+pub(super) fn restore(
+    source: &Path,
+    data_dir: &Path,
+    storage: &crate::config::StorageConfig,
+) -> anyhow::Result<()> {
     std::fs::create_dir_all(data_dir)?;
-    let report = backup::restore(source, data_dir)?;
-    let (db, blobs) =
-        crate::server::open_data(&crate::config::Config::for_data_dir(data_dir.to_path_buf()))?;
+    let to = BlobStore::open_configured(data_dir, storage)?;
+    let report = backup::restore(source, data_dir, &to)?;
+    let config = crate::config::Config {
+        storage: storage.clone(),
+        ..crate::config::Config::for_data_dir(data_dir.to_path_buf())
+    };
+    let (db, blobs) = crate::server::open_data(&config)?;
     let check = integrity::fsck(&*db.get()?, &blobs, false)?;
     if check.damaged() {
         anyhow::bail!("the restored copy is damaged: run `wheelhouse fsck` on it");
@@ -110,7 +118,7 @@ pub(super) fn run(db: &Db, blobs: &BlobStore, command: Command) -> anyhow::Resul
                 dest.display()
             );
         }
-        Command::Serve(_) | Command::Restore { .. } => {
+        Command::Serve(_) | Command::Restore { .. } | Command::Storage(_) => {
             unreachable!("handled before the data directory opens")
         }
         Command::Metadata(MetadataCommand::Backfill) => {

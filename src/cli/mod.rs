@@ -26,7 +26,7 @@ use crate::registry::manage;
 struct Cli {
     /// TOML configuration file (keys: data_dir, listen, max_upload_size, workers, external_url,
     /// max_auth_failures, trusted_proxies, upload_idle_timeout_seconds, upstream_cache_max_size,
-    /// upstream_allow_private_networks, metrics_token, log_format).
+    /// upstream_allow_private_networks, metrics_token, log_format, and the [storage] table).
     #[arg(long, global = true, env = "WHEELHOUSE_CONFIG")]
     config: Option<PathBuf>,
     /// Where the database and package files live [default: ~/.local/share/wheelhouse].
@@ -99,8 +99,23 @@ enum Command {
     },
     /// Write a consistent copy of the database and blobs to DEST (safe while the server runs).
     Backup { dest: PathBuf },
-    /// Fill the (new, empty) data directory from a backup made by `backup`.
+    /// Fill the (new, empty) data directory from a backup made by `backup` (its files go
+    /// to the configured store: the local directory or the bucket).
     Restore { source: PathBuf },
+    /// Where package files live.
+    #[command(subcommand)]
+    Storage(StorageCommand),
+}
+
+#[derive(Subcommand)]
+enum StorageCommand {
+    /// Copy every stored file to the other store ([storage] keys name the bucket), skipping
+    /// those already there with the right digest; safe while the server runs, and resumable.
+    /// Then set [storage] kind to the target and restart (see the README).
+    Migrate {
+        #[arg(long, value_parser = ["s3", "local"])]
+        to: String,
+    },
 }
 
 #[derive(Args)]
@@ -320,21 +335,31 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         .clone()
         .or(file.data_dir.clone())
         .unwrap_or_else(config::default_data_dir);
+    let storage = config::StorageConfig::resolve(file.storage.as_ref())?;
+    let config = Config {
+        storage: storage.clone(),
+        ..Config::for_data_dir(data_dir.clone())
+    };
     match cli.command {
-        Command::Serve(args) => serve(resolve_serve_config(data_dir, file, args)?),
+        Command::Serve(args) => serve(resolve_serve_config(data_dir, file, args, storage)?),
         // Restoring must not create a database in the target first.
-        Command::Restore { source } => commands::restore(&source, &data_dir),
+        Command::Restore { source } => commands::restore(&source, &data_dir, &storage),
+        Command::Storage(StorageCommand::Migrate { to }) => {
+            let (db, _) = crate::server::open_data(&Config::for_data_dir(data_dir.clone()))?;
+            let (from, to) = crate::storage::migrate::stores(&data_dir, &storage, &to)?;
+            let report = crate::storage::migrate::migrate(&db, &from, &to)?;
+            println!("{report}");
+            Ok(())
+        }
         Command::Gc {
             grace_seconds,
             upstream_cache_max_size,
         } => {
-            let config = Config::for_data_dir(data_dir);
             let (db, blobs) = crate::server::open_data(&config)?;
             let cap = upstream_cache_cap(upstream_cache_max_size, &file)?;
             commands::gc(&db, &blobs, grace_seconds, cap)
         }
         command => {
-            let config = Config::for_data_dir(data_dir);
             let (db, blobs) = crate::server::open_data(&config)?;
             commands::run(&db, &blobs, command)
         }
@@ -345,6 +370,7 @@ fn resolve_serve_config(
     data_dir: PathBuf,
     file: FileConfig,
     args: ServeArgs,
+    storage: config::StorageConfig,
 ) -> anyhow::Result<Config> {
     let upstream_cache_max_bytes = upstream_cache_cap(args.upstream_cache_max_size, &file)?;
     let max_upload_bytes = match (args.max_upload_size, file.max_upload_size) {
@@ -362,6 +388,7 @@ fn resolve_serve_config(
         data_dir,
         metrics_token,
         log_format: args.log_format.or(file.log_format).unwrap_or_default(),
+        storage,
         upstream_cache_max_bytes,
         upstream_allow_private_networks: args.upstream_allow_private_networks
             || file.upstream_allow_private_networks.unwrap_or(false),

@@ -1,6 +1,7 @@
 //! The database gateway: the SQLite pool, connection settings, the schema and its upgrades.
 
 pub mod members;
+pub mod moves;
 pub mod namespaces;
 pub mod packages;
 pub mod projects;

@@ -59,11 +59,11 @@ pub fn backup(conn: &Connection, blobs: &BlobStore, dest: &Path) -> Result<Backu
             if target.exists() {
                 continue;
             }
-            if !blobs.path(&sha).exists() {
+            if !blobs.exists(&sha) {
                 vanished = true;
                 break;
             }
-            copy_durably(&blobs.path(&sha), &target)?;
+            copy_blob_out(blobs, &sha, &target)?;
             report.blobs_copied += 1;
         }
         if !vanished {
@@ -78,8 +78,10 @@ pub fn backup(conn: &Connection, blobs: &BlobStore, dest: &Path) -> Result<Backu
     ))
 }
 
-/// Fills an empty data directory from a backup; the caller then opens it (and may `fsck` it).
-pub fn restore(source: &Path, data_dir: &Path) -> Result<BackupReport> {
+/// Fills an empty data directory (and the store `to`, local or a bucket) from a backup; the
+/// caller then opens it (and may `fsck` it). Blobs already in `to` are kept (a bucket shared
+/// with the lost machine still holds them).
+pub fn restore(source: &Path, data_dir: &Path, to: &BlobStore) -> Result<BackupReport> {
     if data_dir.join(DB_NAME).exists() {
         return Err(Error::conflict(format!(
             "{} already holds a database: restore into a new data directory",
@@ -94,23 +96,34 @@ pub fn restore(source: &Path, data_dir: &Path) -> Result<BackupReport> {
         )));
     }
     let from = BlobStore::open(source)?;
-    let to = BlobStore::open(data_dir)?;
     let conn = Connection::open(&source_db)?;
     let rows = db::packages::all_file_blobs(&conn)?;
     let mut report = BackupReport {
         files: rows.len(),
         blobs_copied: 0,
     };
-    for (sha, path) in from.list()? {
-        let target = to.path(&sha);
-        if !target.exists() {
-            copy_durably(&path, &target)?;
+    for (sha, _) in from.list()? {
+        let path = from.path(&sha);
+        let size = fs::metadata(&path)?.len();
+        if to.size(&sha)? != Some(size) {
+            to.put_file(&path, &sha)?;
             report.blobs_copied += 1;
         }
     }
     // The database last: a data directory with a database is a complete one.
     copy_durably(&source_db, &data_dir.join(DB_NAME))?;
     Ok(report)
+}
+
+/// A blob from the store to a local file, through a temporary name: whole or absent.
+fn copy_blob_out(blobs: &BlobStore, sha: &Sha256Hex, to: &Path) -> Result<()> {
+    let dir = to.parent().expect("blob paths have a parent");
+    fs::create_dir_all(dir)?;
+    let temp = to.with_extension("copying");
+    blobs.get_to_file(sha, &temp)?;
+    fs::rename(&temp, to)?;
+    File::open(dir)?.sync_all()?;
+    Ok(())
 }
 
 /// Copies through a temporary name, fsyncs, then renames: a copy is whole or absent.

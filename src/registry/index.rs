@@ -145,7 +145,9 @@ pub fn release(
 /// stored metadata file: a blocking file read, so never while holding a connection.
 pub fn license_expression(blobs: &crate::blobs::BlobStore, release: &Release) -> Option<String> {
     let sha = crate::blobs::Sha256Hex::parse(release.metadata_sha256.as_deref()?)?;
-    crate::python::metadata::read_field(&blobs.path(&sha), "License-Expression")
+    blobs
+        .local_copy(&sha)
+        .and_then(|copy| crate::python::metadata::read_field(copy.path(), "License-Expression"))
         .inspect_err(|e| tracing::warn!("metadata blob {}: {e}", sha.as_str()))
         .ok()
         .flatten()

@@ -102,7 +102,7 @@ pub fn fsck(conn: &Connection, blobs: &BlobStore, repair: bool) -> Result<FsckRe
                     let moved = blobs.quarantine(&sha)?;
                     report
                         .repaired
-                        .push(format!("quarantined {label} to {}", moved.display()));
+                        .push(format!("quarantined {label} to {moved}"));
                 }
                 report.findings.push(Finding::CorruptFile {
                     file: label,
@@ -177,7 +177,7 @@ fn check_upstream_cache(
                     db::upstreams::forget_blob(conn, &digest)?;
                     report
                         .repaired
-                        .push(format!("quarantined {label} to {}", moved.display()));
+                        .push(format!("quarantined {label} to {moved}"));
                 }
                 report.findings.push(Finding::CorruptFile {
                     file: label,
@@ -203,7 +203,10 @@ fn restore_metadata(
     let Ok(kind) = Filename::parse(&row.filename).map(|f| f.kind()) else {
         return Ok(None);
     };
-    let Ok(bytes) = archive::core_metadata(&blobs.path(sha), kind, &Limits::default()) else {
+    let Ok(copy) = blobs.local_copy(sha) else {
+        return Ok(None);
+    };
+    let Ok(bytes) = archive::core_metadata(copy.path(), kind, &Limits::default()) else {
         return Ok(None);
     };
     let (temp, metadata_sha256) = blobs.stage_bytes(&bytes)?;
@@ -242,21 +245,25 @@ pub fn gc(conn: &Connection, blobs: &BlobStore, grace: Duration) -> Result<GcRep
             .into_iter()
             .map(|(sha, _)| sha),
     );
+    let old = |t: SystemTime| SystemTime::now().duration_since(t).unwrap_or_default() >= grace;
     let old_enough = |path: &std::path::Path| {
         std::fs::metadata(path)
             .and_then(|m| m.modified())
-            .is_ok_and(|t| SystemTime::now().duration_since(t).unwrap_or_default() >= grace)
+            .is_ok_and(old)
     };
     let candidates: Vec<_> = blobs
         .list()?
         .into_iter()
-        .filter(|(sha, path)| !referenced.contains(sha.as_str()) && old_enough(path))
+        .filter(|(sha, stored)| !referenced.contains(sha.as_str()) && old(*stored))
+        .map(|(sha, _)| sha)
         .collect();
     let mut report = GcReport::default();
     for batch in candidates.chunks(GC_BATCH) {
         let tx = Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
-        for (sha, path) in batch {
-            if old_enough(path) && !db::packages::is_blob_referenced(&tx, sha.as_str())? {
+        for sha in batch {
+            // Again under the lock: a local upload of the same bytes refreshes the time.
+            let still_old = blobs.modified(sha)?.is_some_and(old);
+            if still_old && !db::packages::is_blob_referenced(&tx, sha.as_str())? {
                 blobs.remove(&tx, sha)?;
                 report.blobs_removed += 1;
             }

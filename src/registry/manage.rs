@@ -169,7 +169,13 @@ pub fn backfill_metadata(
         ) else {
             continue;
         };
-        match crate::python::archive::core_metadata(&blobs.path(&sha), parsed.kind(), limits) {
+        let read = blobs
+            .local_copy(&sha)
+            .map_err(crate::error::Error::from)
+            .and_then(|copy| {
+                crate::python::archive::core_metadata(copy.path(), parsed.kind(), limits)
+            });
+        match read {
             Ok(bytes) => {
                 let (temp, metadata_sha256) = blobs.stage_bytes(&bytes)?;
                 let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -198,7 +204,7 @@ pub fn judge_stored_metadata(conn: &mut Connection, blobs: &BlobStore) -> Result
         ) else {
             continue;
         };
-        match std::fs::read(blobs.path(&sha)) {
+        match blobs.read(&sha) {
             Ok(bytes) => judged.push((
                 file_id,
                 metadata::offered_as_core_metadata(parsed.kind(), &bytes),

@@ -14,6 +14,7 @@ pub mod namespaces;
 pub mod relations;
 pub mod structure;
 pub mod tokens;
+pub mod transfer;
 pub mod upload;
 pub mod upstreams;
 pub mod users;

@@ -4,6 +4,7 @@
 use rusqlite::Connection;
 
 use super::directory::{self, Filters};
+use crate::access::{self, On, Operation};
 use crate::auth::Caller;
 use crate::db;
 use crate::error::{Error, Result};
@@ -93,4 +94,35 @@ pub fn exists(
         }
     }
     Ok((true, Vec::new()))
+}
+
+/// Where the caller may create: the groups that may hold a new subgroup, or the namespaces
+/// (the caller's own first) that may hold a new project. What the web's "New group" and "New
+/// project" forms offer; the creation itself is judged again when it happens.
+pub fn creatable(conn: &Connection, caller: &Caller, projects: bool) -> Result<Vec<Namespace>> {
+    let operation = if projects {
+        Operation::ProjectCreate
+    } else {
+        Operation::SubgroupCreate
+    };
+    let own = |n: &Namespace| match caller {
+        Caller::User(user) => n.owner_user_id == Some(user.user_id),
+        _ => false,
+    };
+    let mut found = Vec::new();
+    for namespace in list(conn, caller, None)? {
+        let wanted = match namespace.kind {
+            NamespaceKind::User => projects && own(&namespace),
+            NamespaceKind::Group if projects => {
+                access::allowed(conn, caller, operation, On::Namespace(&namespace))?
+            }
+            NamespaceKind::Group => {
+                access::allowed(conn, caller, operation, On::Group(&namespace))?
+            }
+        };
+        if wanted {
+            found.push(namespace);
+        }
+    }
+    Ok(found)
 }

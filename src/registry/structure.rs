@@ -110,10 +110,9 @@ pub fn update_group(
 ) -> Result<Namespace> {
     let group = directory::group(conn, caller, reference)?;
     access::judge(conn, caller, Operation::PlaceUpdate, On::Group(&group))?;
-    if !text.checked("group")?.is_empty() {
-        let (name, description) = (text.name.as_deref(), text.description.as_deref());
-        db::namespaces::set_text(conn, group.id, name.map(str::trim), description)?;
-    }
+    let text = text.checked("group")?;
+    // Everything is checked before anything is written: a refused change changes nothing.
+    let tx = conn.unchecked_transaction()?;
     if let Some(visibility) = visibility {
         if let Some(parent) = group
             .parent_id
@@ -142,15 +141,20 @@ pub fn update_group(
                 "400 Bad request - a {widest} subgroup or project lives in this group"
             )));
         }
-        db::namespaces::set_visibility(conn, group.id, visibility)?;
+        db::namespaces::set_visibility(&tx, group.id, visibility)?;
         db::packages::insert_audit(
-            conn,
+            &tx,
             &caller.actor(),
             "group.update",
             &format!("{} visibility={visibility}", group.full_path),
             now_millis(),
         )?;
     }
+    if !text.is_empty() {
+        let (name, description) = (text.name.as_deref(), text.description.as_deref());
+        db::namespaces::set_text(&tx, group.id, name.map(str::trim), description)?;
+    }
+    tx.commit()?;
     directory::group(conn, caller, reference)
 }
 
@@ -279,14 +283,16 @@ pub fn update_project(
         .ok_or_else(|| Error::internal("project without namespace"))?;
     check_visibility_within(visibility, &namespace)?;
     let allow = allow_file_replace.unwrap_or(project.allow_file_replace);
-    db::projects::update_settings(conn, project.id, visibility, allow)?;
+    let tx = conn.unchecked_transaction()?;
+    db::projects::update_settings(&tx, project.id, visibility, allow)?;
     let (name, description) = (text.name.as_deref(), text.description.as_deref());
-    db::projects::set_text(conn, project.id, name.map(str::trim), description)?;
+    db::projects::set_text(&tx, project.id, name.map(str::trim), description)?;
     let what = format!(
         "{} visibility={visibility} allow_file_replace={allow}",
         project.full_path
     );
-    db::packages::insert_audit(conn, &caller.actor(), "project.update", &what, now_millis())?;
+    db::packages::insert_audit(&tx, &caller.actor(), "project.update", &what, now_millis())?;
+    tx.commit()?;
     db::projects::find(conn, project.id)?.ok_or_else(|| Error::internal("project vanished"))
 }
 
@@ -341,7 +347,10 @@ fn insert_group(
             check_visibility_within(visibility, parent)?;
             format!("{}/{segment}", parent.full_path)
         }
-        None => segment.to_owned(),
+        None => {
+            validate::check_top_level_group(segment)?;
+            segment.to_owned()
+        }
     };
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     if db::projects::find_by_path(&tx, &full_path)?.is_some() {

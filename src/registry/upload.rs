@@ -114,80 +114,93 @@ pub fn publish(
     );
     let offers_metadata = metadata::offered_as_core_metadata(filename.kind(), &metadata_bytes);
 
-    // Both blobs are written and fsynced before taking the write lock; under it, only renames.
-    let (metadata_temp, metadata_sha256) = blobs.stage_bytes(&metadata_bytes)?;
+    // Both blobs are written and fsynced (on S3: uploaded) before taking the write lock;
+    // under it, only renames (on S3: a HEAD each).
+    let (mut metadata_temp, metadata_sha256) = blobs.stage_bytes(&metadata_bytes)?;
     let mut temp = file.temp;
-    temp.sync()?;
-
-    let now = now_millis();
-    let mut conn = db.get()?;
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let replaced = match duplicate(&tx, project, &filename, &digests)? {
-        Duplicate::Identical(existing) => {
-            // The client has just sent the very bytes: the way back for a blob that was lost.
-            let metadata = (metadata_temp, &metadata_sha256, offers_metadata);
-            restore_missing(&tx, blobs, &existing, temp, metadata)?;
-            tx.commit()?;
-            return Ok(UploadOutcome::AlreadyStored);
+    let staged = [digests.sha256.clone(), metadata_sha256.clone()];
+    let committed = (move || -> Result<UploadOutcome> {
+        blobs.stage(&mut temp, &digests.sha256)?;
+        blobs.stage(&mut metadata_temp, &metadata_sha256)?;
+        let now = now_millis();
+        let mut conn = db.get()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let replaced = match duplicate(&tx, project, &filename, &digests)? {
+            Duplicate::Identical(existing) => {
+                // The client has just sent the very bytes: the way back for a blob that was lost.
+                let metadata = (metadata_temp, &metadata_sha256, offers_metadata);
+                restore_missing(&tx, blobs, &existing, temp, metadata)?;
+                tx.commit()?;
+                return Ok(UploadOutcome::AlreadyStored);
+            }
+            Duplicate::Replaces(old) => {
+                db::packages::delete_file(&tx, old.id)?;
+                Some(old)
+            }
+            Duplicate::New => None,
+        };
+        // Rule 1 of `blobs`: in place inside the transaction that commits the row.
+        blobs.persist(&tx, metadata_temp, &metadata_sha256)?;
+        blobs.persist(&tx, temp, &digests.sha256)?;
+        let package_id = db::packages::upsert_package(
+            &tx,
+            project.id,
+            name.normalized(),
+            name.display(),
+            &version.normalized(),
+            now,
+        )?;
+        let (uploader_user_id, uploader_deploy_token_id) = match writer.caller() {
+            Caller::User(user) => (Some(user.user_id), None),
+            Caller::DeployToken(token) => (None, Some(token.id)),
+            Caller::Anonymous | Caller::Operator => (None, None),
+        };
+        db::packages::insert_file(
+            &tx,
+            &db::packages::NewFile {
+                package_id,
+                project_id: project.id,
+                filename: filename.as_str(),
+                size: digests.size,
+                sha256: digests.sha256.as_str(),
+                md5: &digests.md5,
+                blake2b_256: &digests.blake2b_256,
+                requires_python: meta.requires_python.as_deref(),
+                filetype: filename.kind().filetype(),
+                python_version: form.get("pyversion"),
+                metadata_sha256: metadata_sha256.as_str(),
+                offers_metadata,
+                uploader_user_id,
+                uploader_deploy_token_id,
+            },
+            now,
+        )?;
+        db::packages::upsert_metadata(&tx, package_id, &meta)?;
+        db::packages::set_description_html(&tx, package_id, &description_html)?;
+        let target = format!("{}/{}", project.full_path, filename.as_str());
+        let action = if replaced.is_some() {
+            "replace"
+        } else {
+            "upload"
+        };
+        db::packages::insert_audit(&tx, &writer.caller().actor(), action, &target, now)?;
+        tx.commit()?;
+        if let Some(old) = replaced {
+            let digests = std::iter::once(old.sha256).chain(old.metadata_sha256);
+            super::manage::remove_unreferenced(&conn, blobs, digests);
         }
-        Duplicate::Replaces(old) => {
-            db::packages::delete_file(&tx, old.id)?;
-            Some(old)
+        tracing::info!(project = %project.full_path, file = %filename.as_str(), size = digests.size, "stored");
+        Ok(UploadOutcome::Created)
+    })();
+    if committed.is_err() && blobs.s3().is_some() {
+        // A refusal under the lock (or a failed commit) must not leave the early copies
+        // behind: removed unless a row refers to them, under rule 2.
+        if let Ok(conn) = db.get() {
+            let digests = staged.iter().map(|s| s.as_str().to_string());
+            super::manage::remove_unreferenced(&conn, blobs, digests);
         }
-        Duplicate::New => None,
-    };
-    // Rule 1 of `blobs`: in place inside the transaction that commits the row.
-    blobs.persist(&tx, metadata_temp, &metadata_sha256)?;
-    blobs.persist(&tx, temp, &digests.sha256)?;
-    let package_id = db::packages::upsert_package(
-        &tx,
-        project.id,
-        name.normalized(),
-        name.display(),
-        &version.normalized(),
-        now,
-    )?;
-    let (uploader_user_id, uploader_deploy_token_id) = match writer.caller() {
-        Caller::User(user) => (Some(user.user_id), None),
-        Caller::DeployToken(token) => (None, Some(token.id)),
-        Caller::Anonymous | Caller::Operator => (None, None),
-    };
-    db::packages::insert_file(
-        &tx,
-        &db::packages::NewFile {
-            package_id,
-            project_id: project.id,
-            filename: filename.as_str(),
-            size: digests.size,
-            sha256: digests.sha256.as_str(),
-            md5: &digests.md5,
-            blake2b_256: &digests.blake2b_256,
-            requires_python: meta.requires_python.as_deref(),
-            filetype: filename.kind().filetype(),
-            python_version: form.get("pyversion"),
-            metadata_sha256: metadata_sha256.as_str(),
-            offers_metadata,
-            uploader_user_id,
-            uploader_deploy_token_id,
-        },
-        now,
-    )?;
-    db::packages::upsert_metadata(&tx, package_id, &meta)?;
-    db::packages::set_description_html(&tx, package_id, &description_html)?;
-    let target = format!("{}/{}", project.full_path, filename.as_str());
-    let action = if replaced.is_some() {
-        "replace"
-    } else {
-        "upload"
-    };
-    db::packages::insert_audit(&tx, &writer.caller().actor(), action, &target, now)?;
-    tx.commit()?;
-    if let Some(old) = replaced {
-        let digests = std::iter::once(old.sha256).chain(old.metadata_sha256);
-        super::manage::remove_unreferenced(&conn, blobs, digests);
     }
-    tracing::info!(project = %project.full_path, file = %filename.as_str(), size = digests.size, "stored");
-    Ok(UploadOutcome::Created)
+    committed
 }
 
 /// Whether a stored file's blobs (the file and its extracted metadata) are all on disk.

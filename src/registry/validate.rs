@@ -32,6 +32,34 @@ pub(crate) fn check_segment(segment: &str, what: &str) -> Result<()> {
     Ok(())
 }
 
+/// Top-level paths the server's own pages and APIs answer (`/groups/new`, `/admin/users`,
+/// `/api/v4/…`): a top-level group by such a name would have pages no one can reach. GitLab
+/// reserves these too.
+const RESERVED_TOP_LEVEL: &[&str] = &[
+    "_",
+    "admin",
+    "api",
+    "dashboard",
+    "explore",
+    "groups",
+    "help",
+    "projects",
+    "search",
+    "users",
+];
+
+/// A top-level group's path: a valid segment that no page of the server's own answers.
+pub(crate) fn check_top_level_group(segment: &str) -> Result<()> {
+    check_segment(segment, "group path")?;
+    if RESERVED_TOP_LEVEL.contains(&segment.to_ascii_lowercase().as_str()) {
+        return Err(Error::bad_request(format!(
+            "400 Bad request - \"{segment}\" is reserved for the server's own pages: choose \
+             another group path"
+        )));
+    }
+    Ok(())
+}
+
 /// A display name (of a user, group or project): GitLab allows spaces, parentheses and any
 /// letter; not empty, not past 255 characters, no control characters.
 pub(crate) fn check_name(name: &str, what: &str) -> Result<()> {
@@ -213,6 +241,18 @@ pub(crate) fn check_cache_hours(hours: i64) -> Result<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn top_level_groups_never_take_the_servers_own_paths() {
+        for reserved in [
+            "groups", "Projects", "api", "admin", "users", "explore", "_",
+        ] {
+            assert!(check_top_level_group(reserved).is_err(), "{reserved}");
+        }
+        for fine in ["acme", "groups2", "my-projects", "api_team"] {
+            check_top_level_group(fine).unwrap();
+        }
+    }
 
     #[test]
     fn place_names_follow_gitlab() {

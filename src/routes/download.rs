@@ -1,9 +1,9 @@
-//! Sending a stored blob: large reads off the async workers, single byte ranges, ETag and
-//! Last-Modified, so pip's and uv's HEAD, Range and conditional requests all work.
+//! Sending a stored blob: large reads off the async workers (or a stream from the bucket, or
+//! a redirect to a presigned URL of it), single byte ranges, ETag and Last-Modified, so pip's
+//! and uv's HEAD, Range and conditional requests all work.
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
-use std::path::PathBuf;
 
 use actix_web::body::SizedStream;
 use actix_web::http::StatusCode;
@@ -14,6 +14,7 @@ use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
 
 use super::if_none_match;
+use crate::blobs::{BlobStore, Sha256Hex};
 use crate::error::{Error, Result};
 
 /// Reads this large keep the copy cheap per byte (the deps notes measured 1 MiB reads at about
@@ -22,7 +23,8 @@ const CHUNK: usize = 1 << 20;
 
 /// What to send: a blob and how to describe it.
 pub struct Download<'a> {
-    pub path: PathBuf,
+    pub blobs: &'a BlobStore,
+    pub blob: Sha256Hex,
     pub etag: String,
     pub filename: &'a str,
     pub content_type: &'static str,
@@ -37,19 +39,37 @@ pub async fn send(req: &HttpRequest, download: Download<'_>) -> Result<HttpRespo
             .insert_header((header::CACHE_CONTROL, cache_control))
             .finish());
     }
-    let path = download.path.clone();
-    let (file, length, modified) = web::block(move || -> std::io::Result<_> {
-        let file = File::open(&path)?;
-        let meta = file.metadata()?;
-        Ok((file, meta.len(), meta.modified()?))
-    })
-    .await?
-    .map_err(|e| {
-        Error::internal(format!(
-            "blob {} is missing or unreadable: {e}",
-            download.path.display()
-        ))
-    })?;
+    let (source, length, modified) = match download.blobs.s3() {
+        Some(s3) if s3.redirect_downloads => {
+            // The bucket serves the bytes (and the Range); the URL is good for minutes.
+            let url = s3.presigned_url(&download.blob).await?;
+            return Ok(HttpResponse::Found()
+                .insert_header((header::LOCATION, url))
+                .insert_header((header::CACHE_CONTROL, "no-store"))
+                .finish());
+        }
+        Some(s3) => {
+            let object = s3.head_async(&download.blob).await?.ok_or_else(|| {
+                Error::internal(format!(
+                    "blob {} is missing from {}",
+                    download.blob.as_str(),
+                    s3.describe()
+                ))
+            })?;
+            (Source::Bucket, object.size, object.modified)
+        }
+        None => {
+            let path = download.blobs.path(&download.blob);
+            let shown = path.display().to_string();
+            web::block(move || -> std::io::Result<_> {
+                let file = File::open(&path)?;
+                let meta = file.metadata()?;
+                Ok((Source::File(file), meta.len(), meta.modified()?))
+            })
+            .await?
+            .map_err(|e| Error::internal(format!("blob {shown} is missing or unreadable: {e}")))?
+        }
+    };
 
     let range = requested_range(req, &download.etag, length);
     let mut response = HttpResponse::build(StatusCode::OK);
@@ -79,10 +99,26 @@ pub async fn send(req: &HttpRequest, download: Download<'_>) -> Result<HttpRespo
                 .finish());
         }
     };
-    Ok(response.body(SizedStream::new(
-        end - start,
-        chunks(file, start, end - start),
-    )))
+    Ok(match source {
+        Source::File(file) => response.body(SizedStream::new(
+            end - start,
+            chunks(file, start, end - start),
+        )),
+        Source::Bucket => {
+            let s3 = download.blobs.s3().expect("a bucket source has a bucket");
+            let body = futures_util::StreamExt::map(
+                s3.stream(&download.blob, (start, end), length),
+                |r| r.map_err(actix_web::error::ErrorServiceUnavailable),
+            );
+            response.body(SizedStream::new(end - start, body))
+        }
+    })
+}
+
+/// Where the bytes come from.
+enum Source {
+    File(File),
+    Bucket,
 }
 
 /// A file being fetched from an upstream as it is verified, to one client of the fetch. Ranges

@@ -3,6 +3,7 @@
 mod api;
 mod api_views;
 mod download;
+mod encoded;
 mod groups_api;
 mod inventory;
 pub use inventory::{RouteSpec, Routes};
@@ -20,6 +21,7 @@ mod pypi;
 mod relations_api;
 mod simple;
 mod site;
+mod transfer_api;
 mod upload_form;
 mod upstreams_api;
 mod users_api;
@@ -56,6 +58,7 @@ fn declare(routes: &mut Routes) {
     members_api::configure(routes);
     namespaces_api::configure(routes);
     relations_api::configure(routes);
+    transfer_api::configure(routes);
     upstreams_api::configure(routes);
     openapi::configure(routes);
     routes.web_pages(pages::configure);

@@ -12,8 +12,8 @@ use utoipa::openapi::{ContentBuilder, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    api, api_views, groups_api, members_api, namespaces_api, relations_api, upstreams_api,
-    users_api,
+    api, api_views, groups_api, members_api, namespaces_api, relations_api, transfer_api,
+    upstreams_api, users_api,
 };
 
 #[derive(OpenApi)]
@@ -54,6 +54,8 @@ use super::{
         groups_api::create_project,
         groups_api::update_project,
         groups_api::delete_project,
+        transfer_api::transfer_project,
+        transfer_api::transfer_group,
         members_api::list_members,
         members_api::list_all_members,
         members_api::show_member,
@@ -213,7 +215,7 @@ mod tests {
         assert_eq!(doc["openapi"].as_str().map(|v| &v[..2]), Some("3."));
         let paths = doc["paths"].as_object().unwrap();
         let operations: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();
-        assert_eq!(operations, 64, "{:?}", paths.keys().collect::<Vec<_>>());
+        assert_eq!(operations, 66, "{:?}", paths.keys().collect::<Vec<_>>());
         let user = &paths["/api/v4/users/{user_id}"]["get"]["responses"];
         assert_eq!(
             user["200"]["content"]["application/json"]["schema"]["$ref"],

@@ -271,6 +271,24 @@ pub fn list<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Vec<String>,
     })
 }
 
+/// A group's or namespace's id or full path, as a JSON number or text (`null` or `""`: none).
+pub fn opt_reference<'de, D: Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<String>, D::Error> {
+    Ok(match Raw::deserialize(d)? {
+        Raw::Null => None,
+        Raw::Int(n) => Some(n.to_string()),
+        Raw::Text(t) if t.trim().is_empty() => None,
+        Raw::Text(t) => Some(t.trim().to_owned()),
+        other => {
+            return Err(de::Error::custom(format!(
+                "\"{}\" is not an id or a path",
+                other.as_text()
+            )));
+        }
+    })
+}
+
 /// Optional text where an empty string means "not given" (python-gitlab's documented way of
 /// leaving a deploy token's `username` and `expires_at` to the server).
 pub fn opt_text<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<String>, D::Error> {

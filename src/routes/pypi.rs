@@ -1,17 +1,20 @@
 //! The PyPI package API under /api/v4: simple pages, files and uploads, for projects and groups.
 
+use std::sync::Arc;
+
 use actix_web::http::Method;
-use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
 
+use super::encoded;
 use super::simple;
 use super::upload_form;
-use super::{RequestAuth, Routes, download, if_none_match, param, read_route};
+use super::{RequestAuth, Routes, download, param, read_route};
 use crate::access::{self, IndexKind, Operation};
 use crate::blobs::Sha256Hex;
 use crate::cache::{CachedPage, PageKey};
+use crate::encoding;
 use crate::error::{Error, Result};
 use crate::format::{self, Format};
 use crate::python::DistName;
@@ -44,6 +47,24 @@ pub fn configure(routes: &mut Routes) {
             }
         }
     }
+    // Publishers without a password (pdm, uv) first ask for PyPI's trusted-publishing audience
+    // at the host's root; a JSON 404 lets them fall back to asking for credentials, where the
+    // sign-in page that would otherwise answer makes pdm crash on a body that is not JSON.
+    for method in [Method::GET, Method::POST] {
+        routes.add(
+            method,
+            "/_/oidc/{rest:.*}",
+            Operation::PublicApiInfo,
+            trusted_publishing,
+        );
+    }
+}
+
+async fn trusted_publishing() -> Result<HttpResponse> {
+    Err(Error::not_found(
+        "404 Not Found: trusted publishing (OIDC) is not supported; publish with a personal, \
+         project or deploy token as the password",
+    ))
 }
 
 async fn simple_index(
@@ -91,7 +112,7 @@ async fn simple_page(
         if let Some(token_id) = page.token_id {
             state.token_usage.note_now(token_id);
         }
-        return Ok(page_response(req, format, page));
+        return Ok(page_response(req, format, &page));
     }
     let generation = state.pages.generation()?;
     let reference = key.reference.clone();
@@ -141,7 +162,8 @@ async fn simple_page(
             let page = state.upstreams.page(&state.db, plan).await?;
             let body =
                 simple::render_upstream_package(format, &page, files_prefix(trailing_slash))?;
-            let mut response = page_response(req, format, CachedPage::new(body, token_id));
+            let page_for_request = encoded::for_request(req, body, token_id).await?;
+            let mut response = page_response(req, format, &page_for_request);
             if page.stale {
                 response.headers_mut().insert(
                     header::HeaderName::from_static(STALE_HEADER),
@@ -151,7 +173,10 @@ async fn simple_page(
             return Ok(response);
         }
     };
-    let page = CachedPage::new(body, token_id);
+    let page = web::block(move || {
+        Arc::new(CachedPage::new(body, token_id).compress(&encoding::COMPRESSED))
+    })
+    .await?;
     // Credentials that resolved to no one (junk on a public index) got the anonymous answer:
     // it is kept under the anonymous key, so made-up credentials cannot fill the cache with
     // keys of their own and push out everyone else's pages.
@@ -164,7 +189,7 @@ async fn simple_page(
         }
     };
     state.pages.put(key, generation, page.clone());
-    Ok(page_response(req, format, page))
+    Ok(page_response(req, format, &page))
 }
 
 /// Says that a page came from the cache because its upstream could not be asked.
@@ -208,24 +233,9 @@ fn via_header(req: &HttpRequest) -> Option<&str> {
         .and_then(|v| v.to_str().ok())
 }
 
-/// A simple page with its negotiated type, `Vary: Accept`, and an ETag answering `If-None-Match`.
-fn page_response(req: &HttpRequest, format: Format, page: CachedPage) -> HttpResponse {
-    let not_modified = if_none_match(req, &page.etag);
-    let mut response = HttpResponse::build(if not_modified {
-        StatusCode::NOT_MODIFIED
-    } else {
-        StatusCode::OK
-    });
-    response
-        .insert_header((header::CONTENT_TYPE, format.content_type()))
-        .insert_header((header::VARY, "Accept"))
-        .insert_header((header::ETAG, page.etag))
-        .insert_header((header::CACHE_CONTROL, "no-cache"));
-    if not_modified {
-        response.finish()
-    } else {
-        response.body(page.body)
-    }
+/// A simple page in its negotiated type and coding, `Vary` on both.
+fn page_response(req: &HttpRequest, format: Format, page: &CachedPage) -> HttpResponse {
+    encoded::respond(req, page, format.content_type(), "Accept, Accept-Encoding")
 }
 
 async fn file(
@@ -282,7 +292,8 @@ async fn file(
             let sent = download::send(
                 &req,
                 download::Download {
-                    path: state.blobs.path(&plan.blob),
+                    blobs: &state.blobs,
+                    blob: plan.blob.clone(),
                     etag: format!("\"{}\"", plan.blob.as_str()),
                     filename: &requested,
                     content_type,
@@ -290,7 +301,8 @@ async fn file(
             )
             .await;
             // Evicted since the plan was made (the cache cap, `gc`): fetched again, not a 500.
-            if sent.is_ok() || state.blobs.exists(&plan.blob) {
+            let (blobs, blob) = (state.blobs.clone(), plan.blob.clone());
+            if sent.is_ok() || web::block(move || blobs.exists(&blob)).await? {
                 return sent;
             }
             return fetch_upstream(&state, plan, content_type).await;
@@ -301,7 +313,8 @@ async fn file(
     download::send(
         &req,
         download::Download {
-            path: state.blobs.path(&blob),
+            blobs: &state.blobs,
+            blob: blob.clone(),
             etag: format!("\"{}\"", blob.as_str()),
             filename: &requested,
             content_type,

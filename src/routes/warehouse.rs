@@ -3,11 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
-use super::{RequestAuth, Routes, param, read_route};
+use super::{RequestAuth, Routes, encoded, param, read_route};
 use crate::access::{self, IndexKind, Operation};
 use crate::error::Result;
 use crate::model::iso8601;
@@ -72,10 +71,14 @@ async fn project_json(
     .await?;
     let mut body = render(&release, &base, wants_version);
     body["info"]["license_expression"] = json!(license_expression);
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, "application/json"))
-        .insert_header((header::CACHE_CONTROL, "no-cache"))
-        .body(body.to_string()))
+    // Poetry sends `Accept-Encoding: gzip`; a long description compresses well.
+    let page = encoded::for_request(&req, body.to_string(), None).await?;
+    Ok(encoded::respond(
+        &req,
+        &page,
+        "application/json",
+        "Accept-Encoding",
+    ))
 }
 
 /// Shapes a release as Warehouse does; `for_version` leaves out `releases`, as Warehouse's

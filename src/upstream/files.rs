@@ -362,7 +362,9 @@ impl Job {
                 plan.blob.as_str()
             )));
         }
-        temp.sync()
+        // On S3 the upload to the bucket happens here, outside the write lock.
+        self.blobs
+            .stage(&mut temp, &plan.blob)
             .map_err(|e| format!("cannot keep {}: {e}", file.filename))?;
         let keep = || -> Result<()> {
             let mut conn = self.db.get()?;

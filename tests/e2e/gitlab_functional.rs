@@ -25,6 +25,8 @@ const MODULES: &[&str] = &[
     "cli/test_cli_projects.py",
     "cli/test_cli_packages.py",
     "cli/test_cli_v4.py",
+    "cli/test_cli.py",
+    "cli/test_cli_resource_access_tokens.py",
 ];
 
 /// The whole run is bounded; their tests sleep a few seconds here and there by design.

@@ -586,7 +586,10 @@ fn places(route: &RouteSpec) -> Vec<Option<Place>> {
     // Creations name their place in the body: none (a top-level group, a project in the
     // caller's own namespace), or a group of each visibility.
     if route.method == actix_web::http::Method::POST
-        && matches!(path, "/api/v4/groups" | "/api/v4/projects")
+        && matches!(
+            path,
+            "/api/v4/groups" | "/api/v4/projects" | "/groups/new" | "/projects/new"
+        )
     {
         return vec![None, Some(Place::Group)];
     }
@@ -691,6 +694,7 @@ fn build(s: &Seeded, route: &RouteSpec, place: Option<Place>, t: &Target, n: usi
             "file" => "style.css".to_string(),
             "action" => "block".to_string(),
             "version" => "1.0".to_string(),
+            "rest" => "audience".to_string(),
             other => panic!(
                 "the matrix has no value for {{{other}}} in {} {}: add one",
                 route.method, route.path
@@ -779,6 +783,18 @@ fn build(s: &Seeded, route: &RouteSpec, place: Option<Place>, t: &Target, n: usi
                 ("pattern", unique.as_str()),
             ];
             let mut fields: Vec<(&str, &str)> = fields.to_vec();
+            // The "New group" and "New project" forms name their place as the API's bodies do.
+            let group_id = t.group_id.to_string();
+            match operation {
+                Operation::GroupCreate if place.is_some() => {
+                    operation = Operation::SubgroupCreate;
+                    fields.push(("parent_id", &group_id));
+                }
+                Operation::ProjectCreate if place.is_some() => {
+                    fields.push(("namespace_id", &group_id));
+                }
+                _ => {}
+            }
             if operation == Operation::PublicSignIn {
                 fields = vec![("username", "nobody"), ("password", "wrong")];
             }
@@ -966,6 +982,8 @@ fn every_route_answers_every_caller_as_the_permission_table_says() {
                         == Decision::Allow
                         && !request.operation.has_target();
                     let expected = match caller.kind {
+                        // PyPI's trusted-publishing addresses exist only to say "not here".
+                        _ if route.path.starts_with("/_/oidc/") => Decision::Hidden,
                         // Refused credentials are answered 401 before any operation (what is
                         // open to everyone may also answer as to a stranger).
                         Kind::Refused

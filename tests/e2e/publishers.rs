@@ -179,6 +179,20 @@ fn pdm_publishes_and_installs_with_the_index_as_its_pypi_source() {
     at_src(&["config", "repository.wheelhouse.url", &r.upload]);
     at_src(&["config", "repository.wheelhouse.username", "__token__"]);
     let publish = ["publish", "--repository", "wheelhouse", "--no-build"];
+    // Without a password pdm asks the host for PyPI's trusted publishing first: the JSON 404
+    // lets it end with its own message instead of a traceback.
+    let out = pdm(src.path(), &publish)
+        .env_remove("PDM_PUBLISH_PASSWORD")
+        .output()
+        .unwrap();
+    let said =
+        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{said}");
+    assert!(
+        said.contains("Username and password are required"),
+        "{said}"
+    );
+    assert!(!said.contains("Traceback"), "{said}");
     at_src(&publish);
     at_src(&publish);
 

@@ -69,7 +69,7 @@ fn negotiates_json_for_pip_and_html_for_browsers() {
         json.header("content-type"),
         Some("application/vnd.pypi.simple.v1+json")
     );
-    assert_eq!(json.header("vary"), Some("Accept"));
+    assert_eq!(json.header("vary"), Some("Accept, Accept-Encoding"));
     let body = json.json();
     assert_eq!(body["name"], "my-pkg-name");
     assert_eq!(body["files"][0]["requires-python"], ">=3.8,<4");

@@ -8,6 +8,10 @@ use std::sync::OnceLock;
 
 use base64::Engine;
 use sha2::{Digest, Sha256};
+use wheelhouse::blobs::BlobStore;
+use wheelhouse::config::StorageConfig;
+
+use crate::s3_support;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_wheelhouse");
 
@@ -18,6 +22,8 @@ pub struct Server {
     /// Owns the temporary directory the data lives in (removed when the server is dropped).
     holder: tempfile::TempDir,
     data_dir: PathBuf,
+    /// Where its package files live: `None` for the local directory.
+    storage: Option<StorageConfig>,
 }
 
 impl Server {
@@ -57,7 +63,40 @@ impl Server {
         self.child.kill().unwrap();
         self.child.wait().unwrap();
         let holder = std::mem::replace(&mut self.holder, tempfile::TempDir::new().unwrap());
-        Server::spawn_in(holder, self.data_dir.clone(), &[], false)
+        Server::spawn_on(
+            holder,
+            self.data_dir.clone(),
+            &[],
+            false,
+            self.storage.clone(),
+        )
+    }
+
+    /// Stops the server and starts a new one on the same data directory with its files in
+    /// `storage` (after `storage migrate`).
+    pub fn restart_on(mut self, storage: Option<StorageConfig>) -> Server {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+        let holder = std::mem::replace(&mut self.holder, tempfile::TempDir::new().unwrap());
+        Server::spawn_on(holder, self.data_dir.clone(), &[], false, storage)
+    }
+
+    /// A server on a new data directory whose files live in `storage` (whatever the run's
+    /// store), with extra `serve` arguments.
+    pub fn start_on(storage: Option<StorageConfig>, extra: &[&str]) -> Server {
+        let holder = tempfile::tempdir().unwrap();
+        let data_dir = holder.path().to_path_buf();
+        Server::spawn_on(holder, data_dir, extra, false, storage)
+    }
+
+    /// [`Server::start_in_with`] with the files in `storage`.
+    pub fn start_in_on(
+        holder: tempfile::TempDir,
+        data_dir: &Path,
+        storage: Option<StorageConfig>,
+        extra: &[&str],
+    ) -> Server {
+        Server::spawn_on(holder, data_dir.to_path_buf(), extra, false, storage)
     }
 
     /// A server on an existing data directory, which `holder` keeps alive.
@@ -71,6 +110,17 @@ impl Server {
     }
 
     fn spawn_in(holder: tempfile::TempDir, data_dir: PathBuf, extra: &[&str], log: bool) -> Server {
+        let storage = s3_support::default_storage(&data_dir);
+        Server::spawn_on(holder, data_dir, extra, log, storage)
+    }
+
+    fn spawn_on(
+        holder: tempfile::TempDir,
+        data_dir: PathBuf,
+        extra: &[&str],
+        log: bool,
+        storage: Option<StorageConfig>,
+    ) -> Server {
         let stderr = if log {
             Stdio::from(std::fs::File::create(data_dir.join("server.log")).unwrap())
         } else {
@@ -89,6 +139,7 @@ impl Server {
             })
             .env("RUST_LOG", if log { "info" } else { "warn" })
             .env("NO_COLOR", "1")
+            .envs(storage.iter().flat_map(s3_support::env_of))
             .stdout(Stdio::piped())
             .stderr(stderr)
             .spawn()
@@ -110,6 +161,7 @@ impl Server {
             base,
             holder,
             data_dir,
+            storage,
         }
     }
 
@@ -134,7 +186,7 @@ impl Server {
 
     /// Runs a CLI command on this server's data directory; panics unless it succeeds.
     pub fn cli(&self, args: &[&str]) -> String {
-        let out = cli_output(self.data_dir(), args, None);
+        let out = cli_output_on(self.data_dir(), self.storage.as_ref(), args, None);
         assert!(
             out.status.success(),
             "wheelhouse {args:?} failed: {}",
@@ -146,7 +198,7 @@ impl Server {
 
     /// Runs a CLI command that must fail; returns its stderr.
     pub fn cli_fails(&self, args: &[&str]) -> String {
-        let out = cli_output(self.data_dir(), args, None);
+        let out = cli_output_on(self.data_dir(), self.storage.as_ref(), args, None);
         assert!(
             !out.status.success(),
             "wheelhouse {args:?} should have failed"
@@ -186,25 +238,19 @@ impl Server {
             .count()
     }
 
-    /// Number of blobs stored.
+    /// Number of blobs stored (in the directory or the bucket).
     pub fn blob_count(&self) -> usize {
-        fn walk(dir: &Path) -> usize {
-            std::fs::read_dir(dir)
-                .map(|entries| {
-                    entries
-                        .flatten()
-                        .map(|e| {
-                            if e.path().is_dir() {
-                                walk(&e.path())
-                            } else {
-                                1
-                            }
-                        })
-                        .sum()
-                })
-                .unwrap_or(0)
-        }
-        walk(&self.data_dir().join("blobs"))
+        self.store().list().unwrap().len()
+    }
+
+    /// The blob store as the server sees it.
+    pub fn store(&self) -> BlobStore {
+        s3_support::store_of(self.data_dir(), self.storage.as_ref())
+    }
+
+    /// `wheelhouse --data-dir DATA` with this server's storage settings, to run by hand.
+    pub fn command(&self) -> Command {
+        wheelhouse_cmd(self.data_dir(), self.storage.as_ref())
     }
 }
 
@@ -215,10 +261,28 @@ impl Drop for Server {
     }
 }
 
-pub fn cli_output(data_dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = Command::new(BIN)
-        .arg("--data-dir")
+/// `wheelhouse --data-dir DATA` with the storage settings `storage` (none: local files).
+pub fn wheelhouse_cmd(data_dir: &Path, storage: Option<&StorageConfig>) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.arg("--data-dir")
         .arg(data_dir)
+        .envs(storage.into_iter().flat_map(s3_support::env_of));
+    cmd
+}
+
+/// Runs the CLI on a data directory with the run's store (local, or its prefix on S3).
+pub fn cli_output(data_dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+    let storage = s3_support::default_storage(data_dir);
+    cli_output_on(data_dir, storage.as_ref(), args, stdin)
+}
+
+pub fn cli_output_on(
+    data_dir: &Path,
+    storage: Option<&StorageConfig>,
+    args: &[&str],
+    stdin: Option<&str>,
+) -> Output {
+    let mut child = wheelhouse_cmd(data_dir, storage)
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

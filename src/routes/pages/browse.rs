@@ -659,7 +659,8 @@ async fn download(
     super::super::download::send(
         &req,
         super::super::download::Download {
-            path: state.blobs.path(&blob),
+            blobs: &state.blobs,
+            blob: blob.clone(),
             etag: format!("\"{}\"", blob.as_str()),
             filename: &file.filename,
             content_type: "application/octet-stream",

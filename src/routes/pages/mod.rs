@@ -4,6 +4,7 @@
 mod account;
 mod admin;
 mod browse;
+mod create;
 mod places;
 mod return_to;
 mod settings;
@@ -32,6 +33,7 @@ pub fn configure(routes: &mut Routes) {
     account::configure(routes);
     admin::configure(routes);
     browse::configure(routes);
+    create::configure(routes);
 }
 
 /// Group and project pages (`/GROUP/PROJECT/-/…`) take every path no other route took, so
@@ -319,6 +321,14 @@ impl Fields {
             .find(|(k, _)| k == key)
             .map(|(_, v)| v.clone())
             .filter(|v| !v.is_empty())
+    }
+
+    /// A field that was sent, even empty (an emptied description clears it).
+    fn sent(&self, key: &str) -> Option<String> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
     }
 
     fn all(&self, key: &str) -> Vec<String> {

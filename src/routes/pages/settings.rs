@@ -69,6 +69,9 @@ struct SettingsPage {
     is_project: bool,
     /// Each visibility with whether it is the current one.
     visibilities: Vec<(&'static str, bool)>,
+    /// The display name and description, which owners change here.
+    name: String,
+    description: String,
     allow_file_replace: bool,
     is_owner: bool,
     members: Vec<MemberRow>,
@@ -122,14 +125,23 @@ fn settings_view(
         .map(DeployTokenRow::new)
         .collect();
     let upstreams = upstreams::section(conn, &api.caller(), &target)?;
-    let (is_project, visibility, allow_file_replace, full_path) = match &target {
+    let (is_project, visibility, allow_file_replace, full_path, name, description) = match target {
         Target::Project(p) => (
             true,
             p.visibility,
             p.allow_file_replace,
-            p.full_path.clone(),
+            p.full_path,
+            p.name,
+            p.description,
         ),
-        Target::Group(g) => (false, g.visibility, false, g.full_path.clone()),
+        Target::Group(g) => (
+            false,
+            g.visibility,
+            false,
+            g.full_path,
+            g.name,
+            g.description,
+        ),
     };
     Ok(SettingsPage {
         chrome: visitor.chrome(),
@@ -139,6 +151,8 @@ fn settings_view(
             .into_iter()
             .map(|v| (v, v == visibility.as_str()))
             .collect(),
+        name,
+        description,
         allow_file_replace,
         is_owner,
         members,
@@ -197,7 +211,12 @@ pub(super) async fn place_form(
                     .optional("visibility")
                     .map(|v| v.parse())
                     .transpose()?;
-                match target_of(conn, &api, &place)?.0 {
+                // Absent fields (an older form) leave the name and description as they are.
+                let text = structure::Text {
+                    name: fields.sent("name").map(|n| n.trim().to_owned()),
+                    description: fields.sent("description"),
+                };
+                let outcome = match target_of(conn, &api, &place)?.0 {
                     Target::Project(_) => {
                         let replace = fields.optional("allow_file_replace").is_some();
                         structure::update_project(
@@ -206,15 +225,24 @@ pub(super) async fn place_form(
                             &place,
                             visibility,
                             Some(replace),
-                            &structure::Text::default(),
-                        )?;
+                            &text,
+                        )
+                        .map(drop)
                     }
                     Target::Group(_) => {
-                        let text = structure::Text::default();
-                        structure::update_group(conn, &api.caller(), &place, visibility, &text)?;
+                        structure::update_group(conn, &api.caller(), &place, visibility, &text)
+                            .map(drop)
                     }
+                };
+                match outcome {
+                    Ok(()) => Ok(Done::Back(settings_url(&place))),
+                    // A name the rules refuse shows above the form, as for deploy tokens.
+                    Err(Error::BadRequest(problem)) => {
+                        let page = settings_view(conn, visitor, &place, None, Some(problem))?;
+                        Ok(Done::Show(Box::new(page)))
+                    }
+                    Err(other) => Err(other),
                 }
-                Ok(Done::Back(settings_url(&place)))
             }
             "settings/members" => {
                 let (target, _) = target_of(conn, &api, &place)?;

@@ -1,18 +1,4 @@
-//! Content-addressed package files under DATA/blobs, written crash-safely through DATA/tmp.
-//!
-//! A blob is shared by every file row (of any project) with the same bytes, so whether it may
-//! go is decided against all of them, and that decision must not race an upload of the same
-//! bytes elsewhere. Two rules, followed by every caller, make it race-free:
-//! 1. a blob is put in place (renamed into `blobs/`, or found there) only inside the IMMEDIATE
-//!    transaction that commits the row referring to it, before that commit ([`BlobStore::persist`]);
-//! 2. a blob is unlinked only inside an IMMEDIATE transaction that has just seen no row refer
-//!    to it ([`BlobStore::remove`]).
-//!
-//! An IMMEDIATE transaction holds SQLite's one write lock (across processes too: a CLI `gc` or
-//! `delete` beside the server), so such sections never overlap. An unlink therefore comes
-//! either before an upload's section (which then finds the blob gone and renames its own copy
-//! in) or after the upload's commit (and then sees the new row and keeps the blob): no committed
-//! row ever points at a blob that is gone. Both take `&Transaction` as a witness of the lock.
+//! The local store: content-addressed files under DATA/blobs, written crash-safely through DATA/tmp.
 
 use std::fs::{self, File};
 use std::io::{self, Write};
@@ -24,43 +10,18 @@ use md5::Md5;
 use rusqlite::Transaction;
 use sha2::{Digest, Sha256};
 
-/// A lowercase hex SHA-256: the only thing that may name a blob on disk.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Sha256Hex(String);
-
-impl Sha256Hex {
-    /// Accepts exactly 64 lowercase hex digits, as the index advertises them.
-    pub fn parse(s: &str) -> Option<Self> {
-        (s.len() == 64
-            && s.bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
-        .then(|| Sha256Hex(s.to_string()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-/// What the server computed for an uploaded file, whatever the client claimed.
-#[derive(Debug, Clone)]
-pub struct Digests {
-    pub size: u64,
-    pub sha256: Sha256Hex,
-    pub md5: String,
-    pub blake2b_256: String,
-}
+use super::{Digests, Sha256Hex};
 
 #[derive(Debug, Clone)]
-pub struct BlobStore {
+pub struct LocalBlobs {
     blobs_dir: PathBuf,
     tmp_dir: PathBuf,
 }
 
-impl BlobStore {
+impl LocalBlobs {
     /// Creates the directories if needed; `tmp` sits beside `blobs` so rename is atomic.
-    pub fn open(data_dir: &Path) -> io::Result<BlobStore> {
-        let store = BlobStore {
+    pub fn open(data_dir: &Path) -> io::Result<LocalBlobs> {
+        let store = LocalBlobs {
             blobs_dir: data_dir.join("blobs").join("sha256"),
             tmp_dir: data_dir.join("tmp"),
         };
@@ -73,6 +34,23 @@ impl BlobStore {
     pub fn path(&self, sha256: &Sha256Hex) -> PathBuf {
         let hex = sha256.as_str();
         self.blobs_dir.join(&hex[0..2]).join(&hex[2..4]).join(hex)
+    }
+
+    /// DATA/blobs/sha256.
+    pub fn path_of_dir(&self) -> &Path {
+        &self.blobs_dir
+    }
+
+    /// Copies a file in under its digest through DATA/tmp, durably (restore, migrate).
+    pub fn copy_in(&self, file: &Path, sha256: &Sha256Hex) -> io::Result<()> {
+        let target = self.path(sha256);
+        let temp = self.temp_file()?;
+        fs::copy(file, temp.path())?;
+        File::open(temp.path())?.sync_all()?;
+        let dir = target.parent().expect("blob paths have a parent");
+        fs::create_dir_all(dir)?;
+        fs::rename(temp.path(), &target)?;
+        File::open(dir)?.sync_all()
     }
 
     /// A new temporary file that hashes what is written to it and disappears unless persisted.
@@ -90,6 +68,7 @@ impl BlobStore {
             blake2b: Blake2b::<U32>::new(),
             synced: false,
             persisted: false,
+            staged: false,
         })
     }
 
@@ -132,7 +111,7 @@ impl BlobStore {
     }
 
     /// Writes small bytes (an extracted METADATA) to a durable temporary file, ready for
-    /// [`BlobStore::persist`], and returns it with their digest.
+    /// [`LocalBlobs::persist`], and returns it with their digest.
     pub fn stage_bytes(&self, bytes: &[u8]) -> io::Result<(TempBlob, Sha256Hex)> {
         let mut temp = self.temp_file()?;
         temp.write_chunk(bytes)?;
@@ -228,6 +207,8 @@ pub struct TempBlob {
     blake2b: Blake2b<U32>,
     synced: bool,
     persisted: bool,
+    /// Already uploaded to object storage under its digest ([`super::BlobStore::stage`]).
+    pub(super) staged: bool,
 }
 
 impl TempBlob {
@@ -287,7 +268,7 @@ mod tests {
     #[test]
     fn temp_files_hash_persist_and_vanish() {
         let dir = tempfile::tempdir().unwrap();
-        let store = BlobStore::open(dir.path()).unwrap();
+        let store = LocalBlobs::open(dir.path()).unwrap();
         let mut temp = store.temp_file().unwrap();
         temp.write_chunk(b"hello ").unwrap();
         temp.write_chunk(b"world").unwrap();
