@@ -152,9 +152,12 @@ impl PageCache {
             pages.entries.clear();
             pages.bytes = 0;
             pages.generation = generation;
+            crate::metrics::metrics().page_cache(false);
             return Ok(None);
         }
-        Ok(pages.entries.get(key).cloned())
+        let found = pages.entries.get(key).cloned();
+        crate::metrics::metrics().page_cache(found.is_some());
+        Ok(found)
     }
 
     /// Stores a page rendered from the database as it was at `generation` (read before the

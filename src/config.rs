@@ -41,6 +41,54 @@ pub struct Config {
     pub litestream: bool,
     /// Where package files live (`[storage]`).
     pub storage: StorageConfig,
+    /// The bearer token a Prometheus scraper presents at `/-/metrics` (None: it answers 404).
+    pub metrics_token: Option<Secret>,
+    /// How log lines are written: text for people, JSON for journald and log shippers.
+    pub log_format: LogFormat,
+}
+
+/// A secret from the configuration: compared in constant time and never printed.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Refuses secrets short enough to guess.
+    pub fn new(text: &str, what: &str) -> anyhow::Result<Secret> {
+        let text = text.trim();
+        if text.len() < 16 {
+            bail!("{what} must be at least 16 characters (try: openssl rand -hex 32)");
+        }
+        Ok(Secret(text.to_string()))
+    }
+
+    /// Whether `presented` is this secret. Both sides are hashed first, so the comparison
+    /// takes the same time whatever their lengths and wherever they differ.
+    pub fn matches(&self, presented: &str) -> bool {
+        use sha2::{Digest, Sha256};
+        let (a, b) = (
+            Sha256::digest(self.0.as_bytes()),
+            Sha256::digest(presented.as_bytes()),
+        );
+        a.iter()
+            .zip(b.iter())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+/// The form of log lines.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -65,6 +113,8 @@ impl Config {
             tls: None,
             http_redirect_listen: None,
             litestream: false,
+            metrics_token: None,
+            log_format: LogFormat::Text,
             storage: StorageConfig::default(),
         }
     }
@@ -93,6 +143,8 @@ pub struct FileConfig {
     pub tls_key: Option<PathBuf>,
     pub http_redirect_listen: Option<String>,
     pub litestream: Option<bool>,
+    pub metrics_token: Option<String>,
+    pub log_format: Option<LogFormat>,
     /// `[storage]`: the local directory or an S3-compatible bucket.
     pub storage: Option<crate::storage::StorageFile>,
 }
@@ -234,6 +286,22 @@ mod tests {
         assert_eq!(upstreams.upstream_allow_private_networks, Some(true));
         let replicated: FileConfig = toml::from_str("litestream = true").unwrap();
         assert_eq!(replicated.litestream, Some(true));
+    }
+
+    #[test]
+    fn log_format_is_read_from_the_file() {
+        let ops: FileConfig = toml::from_str("log_format = \"json\"").unwrap();
+        assert_eq!(ops.log_format, Some(LogFormat::Json));
+    }
+
+    #[test]
+    fn secrets_compare_and_never_print() {
+        assert!(Secret::new("short", "metrics_token").is_err());
+        let secret = Secret::new("a-long-enough-metrics-token", "metrics_token").unwrap();
+        assert!(secret.matches("a-long-enough-metrics-token"));
+        assert!(!secret.matches("a-long-enough-metrics-tokeN"));
+        assert!(!secret.matches(""));
+        assert!(!format!("{secret:?}").contains("long"));
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod devices;
 pub mod encoding;
 pub mod error;
 pub mod format;
+pub mod metrics;
 pub mod model;
 pub mod proxy;
 pub mod python;

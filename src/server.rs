@@ -98,7 +98,7 @@ pub async fn serve(
             .app_data(web::QueryConfig::default().error_handler(|err, _| {
                 crate::error::Error::bad_request(format!("bad query parameters: {err}")).into()
             }))
-            .wrap(middleware::Logger::new("%a \"%r\" %s %b %Dms"))
+            .wrap(middleware::from_fn(routes::observe))
             .configure(routes::configure)
     })
     // Small responses (a .metadata file) leave in two writes; without TCP_NODELAY the second

@@ -75,6 +75,7 @@ impl FailureThrottle {
         let windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
         match windows.get(subject) {
             Some(w) if w.failures >= self.max_failures && now < w.started + self.window => {
+                crate::metrics::metrics().throttle_refusal();
                 Err((w.started + self.window)
                     .saturating_duration_since(now)
                     .max(Duration::from_secs(1)))

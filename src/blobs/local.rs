@@ -72,6 +72,14 @@ impl LocalBlobs {
         })
     }
 
+    /// Whether an upload could be stored now: a temporary file is created, written, synced
+    /// and removed (a full disk, a read-only mount or lost permissions fail here).
+    pub fn check_writable(&self) -> io::Result<()> {
+        let mut probe = self.temp_file()?;
+        probe.write_chunk(b"readiness probe")?;
+        probe.sync()
+    }
+
     /// Makes the temporary file durable under its content address. A blob that exists already
     /// has the same bytes (it is named by them), so the new copy is simply dropped. Call it
     /// inside the IMMEDIATE transaction that commits the row referring to the blob (rule 1 of

@@ -127,6 +127,11 @@ impl BlobStore {
         self.local.temp_file()
     }
 
+    /// Whether an upload could be spooled now (uploads always pass through DATA/tmp).
+    pub fn check_writable(&self) -> io::Result<()> {
+        self.local.check_writable()
+    }
+
     pub fn stage_bytes(&self, bytes: &[u8]) -> io::Result<(TempBlob, Sha256Hex)> {
         self.local.stage_bytes(bytes)
     }

@@ -29,7 +29,7 @@ struct Cli {
     /// TOML configuration file (keys: data_dir, listen, max_upload_size, workers, external_url,
     /// max_auth_failures, trusted_proxies, upload_idle_timeout_seconds, upstream_cache_max_size,
     /// upstream_allow_private_networks, tls_cert, tls_key, http_redirect_listen, litestream,
-    /// and the [storage] table).
+    /// metrics_token, log_format, and the [storage] table).
     #[arg(long, global = true, env = "WHEELHOUSE_CONFIG")]
     config: Option<PathBuf>,
     /// Where the database and package files live [default: ~/.local/share/wheelhouse].
@@ -190,6 +190,13 @@ struct ServeArgs {
     /// With TLS: a plain-HTTP address that only redirects to HTTPS, e.g. 0.0.0.0:80.
     #[arg(long, env = "WHEELHOUSE_HTTP_REDIRECT_LISTEN")]
     http_redirect_listen: Option<String>,
+    /// The bearer token Prometheus presents at /-/metrics; without one it answers 404
+    /// (prefer the environment or the config file: a flag shows in the process list).
+    #[arg(long, env = "WHEELHOUSE_METRICS_TOKEN", hide_env_values = true)]
+    metrics_token: Option<String>,
+    /// Log lines as text, or as JSON objects for journald and log shippers [default: text].
+    #[arg(long, env = "WHEELHOUSE_LOG_FORMAT", value_enum)]
+    log_format: Option<config::LogFormat>,
 }
 
 #[derive(Subcommand)]
@@ -419,10 +426,18 @@ fn resolve_serve_config(
         (None, Some(value)) => value.bytes().context("max_upload_size")?,
         (None, None) => config::DEFAULT_MAX_UPLOAD,
     };
+    let metrics_token = args
+        .metrics_token
+        .or(file.metrics_token)
+        .filter(|t| !t.trim().is_empty())
+        .map(|t| config::Secret::new(&t, "metrics_token"))
+        .transpose()?;
     Ok(Config {
         data_dir,
         tls,
         http_redirect_listen,
+        metrics_token,
+        log_format: args.log_format.or(file.log_format).unwrap_or_default(),
         storage,
         upstream_cache_max_bytes,
         upstream_allow_private_networks: args.upstream_allow_private_networks
@@ -490,13 +505,17 @@ fn upstream_cache_cap(flag: Option<String>, file: &FileConfig) -> anyhow::Result
 }
 
 fn serve(config: Config) -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match config.log_format {
+        // One JSON object per line, the event's fields at the top level, for log shippers.
+        config::LogFormat::Json => logs.json().flatten_event(true).init(),
+        config::LogFormat::Text => logs.init(),
+    }
     let (db, blobs) = crate::server::open_data(&config)?;
     check_litestream(&db, &config)?;
     if let Some(password) = crate::registry::users::ensure_first_admin(&mut *db.get()?)? {

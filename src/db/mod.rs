@@ -10,6 +10,7 @@ pub mod projects;
 pub mod sessions;
 pub mod tokens;
 pub mod upstreams;
+pub mod usage;
 pub mod users;
 
 use std::path::Path;
@@ -73,7 +74,7 @@ impl Db {
     }
 
     pub fn get(&self) -> Result<PooledConnection> {
-        Ok(self.pool.get()?)
+        timed_get(&self.pool)
     }
 
     /// Runs database work on the blocking thread pool, never on an async worker.
@@ -84,7 +85,7 @@ impl Db {
     {
         let pool = self.pool.clone();
         actix_web::web::block(move || {
-            let mut conn = pool.get()?;
+            let mut conn = timed_get(&pool)?;
             work(&mut conn)
         })
         .await?
@@ -100,6 +101,14 @@ impl Db {
         let db = self.clone();
         actix_web::web::block(move || work(&db)).await?
     }
+}
+
+/// A connection from the pool, the wait counted (a pool too small for the load shows there).
+fn timed_get(pool: &r2d2::Pool<SqliteConnectionManager>) -> Result<PooledConnection> {
+    let started = std::time::Instant::now();
+    let conn = pool.get();
+    crate::metrics::metrics().pool_wait(started.elapsed());
+    Ok(conn?)
 }
 
 fn configure(conn: &mut Connection, litestream: bool) -> rusqlite::Result<()> {

@@ -2,6 +2,7 @@
 //! declaration both registers it with actix and lists it for tests and documentation.
 
 use actix_web::http::Method;
+use actix_web::middleware::from_fn;
 use actix_web::{FromRequest, Handler, Responder, web};
 
 use crate::access::Operation;
@@ -92,7 +93,10 @@ impl<'a> Routes<'a> {
             web: self.web,
         });
         if let Some(cfg) = self.cfg.as_deref_mut() {
-            cfg.route(path, web::method(method).to(handler));
+            // Each route names its own metrics series, so none is looked up per request.
+            let series = crate::metrics::metrics().route(method.as_str(), path);
+            let tag = move |req, next| super::observe::route_tag(series.clone(), req, next);
+            cfg.route(path, web::method(method).to(handler).wrap(from_fn(tag)));
         }
     }
 
@@ -118,7 +122,10 @@ impl<'a> Routes<'a> {
         self.specs
             .extend(answers.into_iter().map(|spec| RouteSpec { web, ..spec }));
         if let Some(cfg) = self.cfg.as_deref_mut() {
-            cfg.service(resource());
+            // One series for all the pages behind the dispatcher: their paths are users' data.
+            let series = crate::metrics::metrics().route("*", "/{place}/...");
+            let tag = move |req, next| super::observe::route_tag(series.clone(), req, next);
+            cfg.service(resource().wrap(from_fn(tag)));
         }
     }
 

@@ -10,6 +10,8 @@ mod inventory;
 pub use inventory::{RouteSpec, Routes};
 mod members_api;
 mod namespaces_api;
+mod observe;
+pub use observe::observe;
 mod openapi;
 mod ops;
 mod pages;

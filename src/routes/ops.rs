@@ -1,4 +1,5 @@
-//! Operations routes: embedded static files, a health check, and the 404 for everything else.
+//! Operations routes: embedded static files, health and readiness checks, metrics, and the 404
+//! for everything else.
 
 use super::Routes;
 use crate::access::Operation;
@@ -18,6 +19,14 @@ struct Static;
 pub fn configure(routes: &mut Routes) {
     routes.add(Method::GET, "/-/health", Operation::PublicHealth, health);
     routes.add(Method::HEAD, "/-/health", Operation::PublicHealth, health);
+    routes.add(
+        Method::GET,
+        "/-/readiness",
+        Operation::PublicHealth,
+        readiness,
+    );
+    // Open to all by the table, like health: the route answers only to its own token.
+    routes.add(Method::GET, "/-/metrics", Operation::PublicHealth, metrics);
     routes.add(
         Method::GET,
         "/-/static/{file}",
@@ -77,6 +86,67 @@ async fn health(state: web::Data<AppState>) -> Result<HttpResponse> {
         .run(|conn| Ok(conn.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?))
         .await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "status": "ok" })))
+}
+
+/// Answers 200 when the server can do its work: the database answers and an upload could be
+/// written to the data directory; else 503 naming what is wrong (a load balancer stops sending
+/// traffic, an operator sees why).
+async fn readiness(state: web::Data<AppState>) -> HttpResponse {
+    let database = state
+        .db
+        .run(|conn| Ok(conn.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?))
+        .await;
+    if let Err(e) = database {
+        tracing::warn!("readiness: the database does not answer: {e}");
+        return unready("the database does not answer");
+    }
+    let blobs = state.blobs.clone();
+    let writable = web::block(move || blobs.check_writable()).await;
+    if let Err(e) = writable
+        .map_err(|e| e.to_string())
+        .and_then(|r| r.map_err(|e| e.to_string()))
+    {
+        tracing::warn!("readiness: the data directory is not writable: {e}");
+        return unready("the data directory is not writable");
+    }
+    HttpResponse::Ok().json(serde_json::json!({ "status": "ready" }))
+}
+
+fn unready(reason: &str) -> HttpResponse {
+    HttpResponse::ServiceUnavailable()
+        .json(serde_json::json!({ "status": "unavailable", "reason": reason }))
+}
+
+/// The Prometheus text exposition, only for `Authorization: Bearer <metrics_token>`; anyone
+/// else (and everyone when no token is configured) gets a bare 404, the same whether metrics
+/// are configured or not, so a prober learns nothing.
+async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
+    let presented = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let allowed = match (&state.config.metrics_token, presented) {
+        (Some(token), Some(presented)) => token.matches(presented.trim()),
+        _ => false,
+    };
+    if !allowed {
+        return Err(Error::not_found("404 Not Found"));
+    }
+    let metrics = crate::metrics::metrics();
+    // Read before the query: a write meanwhile leaves the next scrape due again.
+    let generation = state.pages.generation()?;
+    if metrics.blob_usage_due(generation) {
+        let usage = state
+            .db
+            .run(|conn| crate::db::usage::blob_usage(conn))
+            .await?;
+        metrics.set_blob_usage(&usage, generation);
+    }
+    Ok(HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(metrics.render()))
 }
 
 async fn static_file(req: HttpRequest) -> Result<HttpResponse> {

@@ -357,6 +357,20 @@ async fn upload_file(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse> {
+    let answer = receive_upload(req, payload, state).await;
+    let metrics = crate::metrics::metrics();
+    match &answer {
+        Ok(_) => metrics.upload_accepted(),
+        Err(error) => metrics.upload_refused(error),
+    }
+    answer
+}
+
+async fn receive_upload(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse> {
     upload_form::check_content_type(req.headers())?;
     let (auth, reference) = (RequestAuth::new(&req, &state), param(&req, "id"));
     // Decide access before reading a byte of the body.

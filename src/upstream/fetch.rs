@@ -110,6 +110,18 @@ impl Client {
         cached: Option<&PageRow>,
         via: &str,
     ) -> Result<PageAnswer, Failure> {
+        let answer = self.fetch_page(upstream, name, cached, via);
+        crate::metrics::metrics().upstream_fetch("page", answer.is_ok());
+        answer
+    }
+
+    fn fetch_page(
+        &self,
+        upstream: &Upstream,
+        name: &str,
+        cached: Option<&PageRow>,
+        via: &str,
+    ) -> Result<PageAnswer, Failure> {
         let base = base_url(upstream)?;
         let url = base
             .join(&format!("{name}/"))
@@ -176,6 +188,18 @@ impl Client {
     /// the body to read and its length if the upstream said it. `timeout` bounds the whole
     /// exchange (small metadata); without it, only the idle timeout applies (large files).
     pub fn open(
+        &self,
+        upstream: &Upstream,
+        url: &str,
+        timeout: Option<Duration>,
+        via: &str,
+    ) -> Result<(Box<dyn Read + Send>, Option<u64>), Failure> {
+        let opened = self.open_file(upstream, url, timeout, via);
+        crate::metrics::metrics().upstream_fetch("file", opened.is_ok());
+        opened
+    }
+
+    fn open_file(
         &self,
         upstream: &Upstream,
         url: &str,

@@ -52,16 +52,19 @@ fn honest_readme() -> String {
 }
 
 /// The server's own time for each of the last `count` requests of `path` (the access log's
-/// `%D`, which ends when the last byte is handed to the socket).
+/// `duration_ms`, from the request to its response).
 fn served(server: &Server, path: &str, count: usize) -> Vec<Duration> {
-    let needle = format!("\"GET {path} HTTP/1.1\" 200 ");
+    let needle = format!("method=GET path={path} status=200 ");
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let log = server.access_log();
         let times: Vec<Duration> = log
             .lines()
             .filter(|line| line.contains(&needle))
-            .filter_map(|line| line.rsplit(' ').next()?.strip_suffix("ms")?.parse().ok())
+            .filter_map(|line| {
+                let rest = line.split("duration_ms=").nth(1)?;
+                rest.split(' ').next()?.parse().ok()
+            })
             .map(Duration::from_secs_f64)
             .map(|d| d / 1000)
             .collect();

@@ -20,6 +20,7 @@ mod lists;
 mod litestream;
 mod maintenance;
 mod matrix;
+mod metrics;
 mod modern;
 mod publishers;
 mod races;

@@ -1041,7 +1041,14 @@ fn every_route_answers_every_caller_as_the_permission_table_says() {
                          server answered {status} {answer}",
                         request.method, request.path, caller.label
                     );
-                    if !conforms(expected, status, web, location, request.operation) {
+                    // `/-/metrics` answers only to the metrics token, which no caller here
+                    // holds (and this server has none configured): the same 404 for all.
+                    let conforming = if request.path == "/-/metrics" {
+                        status == 404
+                    } else {
+                        conforms(expected, status, web, location, request.operation)
+                    };
+                    if !conforming {
                         failures.push(cell.clone());
                     }
                     if status >= 500 {

@@ -22,7 +22,7 @@ use crate::server::AppState;
 use crate::sessions::WebSession;
 
 /// The session cookie's name.
-const SESSION_COOKIE: &str = "wh_session";
+pub(crate) const SESSION_COOKIE: &str = "wh_session";
 
 /// What every HTML page sends: no script but our own file, no framing, no guessing of types.
 const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
