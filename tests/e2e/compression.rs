@@ -228,8 +228,8 @@ fn logged_sizes(server: &Server, path: &str) -> Vec<usize> {
     server
         .access_log()
         .lines()
-        .filter(|l| l.contains(&format!("GET {path} ")))
-        .filter_map(|l| l.split('"').nth(2)?.split_whitespace().nth(1)?.parse().ok())
+        .filter(|l| l.contains(&format!("method=GET path={path} ")))
+        .filter_map(|l| l.split(" bytes=").nth(1)?.split(' ').next()?.parse().ok())
         .collect()
 }
 
