@@ -173,7 +173,9 @@ async fn prune_audit_events(state: &web::Data<AppState>, retention_days: u32) {
         .await;
     match pruned {
         Ok(0) => {}
-        Ok(count) => tracing::info!("deleted {count} audit events older than {retention_days} days"),
+        Ok(count) => {
+            tracing::info!("deleted {count} audit events older than {retention_days} days")
+        }
         Err(e) => tracing::warn!("cannot delete old audit events: {e}"),
     }
 }

@@ -211,7 +211,10 @@ fn audit_list(
     }
     rows.truncate(limit);
     if json {
-        let views: Vec<_> = rows.iter().map(crate::routes::AuditEventView::new).collect();
+        let views: Vec<_> = rows
+            .iter()
+            .map(crate::routes::AuditEventView::new)
+            .collect();
         return Ok(format!("{}\n", serde_json::to_string_pretty(&views)?));
     }
     let mut out = String::new();

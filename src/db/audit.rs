@@ -210,9 +210,8 @@ pub fn list(
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<EventRow>, i64)> {
-    let sql = format!(
-        "SELECT {COLUMNS} {FROM} {WHERE} ORDER BY e.id DESC LIMIT :limit OFFSET :offset"
-    );
+    let sql =
+        format!("SELECT {COLUMNS} {FROM} {WHERE} ORDER BY e.id DESC LIMIT :limit OFFSET :offset");
     let rows = query(
         conn,
         &sql,

@@ -219,7 +219,11 @@ fn upgrading_keeps_every_row_and_id_and_reaches_the_fresh_schema() {
     .unwrap();
     assert_eq!(total, 1);
     assert_eq!(
-        (events[0].id, events[0].actor.as_str(), events[0].target.as_str()),
+        (
+            events[0].id,
+            events[0].actor.as_str(),
+            events[0].target.as_str()
+        ),
         (1, "user:alice", "acme/tools/x")
     );
     assert_eq!((events[0].entity, events[0].author_id), (None, None));

@@ -123,7 +123,13 @@ pub fn create(
     let bot = db::users::find(&tx, bot_id)?.ok_or_else(|| Error::internal("bot vanished"))?;
     let (token, secret) = issue(&tx, caller, &bot, name, &scopes, Some(&expires_on), None)?;
     let what = format!("{} {username} \"{name}\"", label(target));
-    audit::record(&tx, caller, "access_token.create", About::target(target), &what)?;
+    audit::record(
+        &tx,
+        caller,
+        "access_token.create",
+        About::target(target),
+        &what,
+    )?;
     tx.commit()?;
     Ok(((token, Some(role)), secret))
 }
@@ -141,7 +147,13 @@ pub fn revoke(conn: &mut Connection, caller: &Caller, target: &Target, id: i64) 
     withdraw(&tx, caller, &token, None)?;
     db::bots::deactivate(&tx, token.user_id)?;
     let what = format!("{} token {id} \"{}\"", label(target), token.name);
-    audit::record(&tx, caller, "access_token.revoke", About::target(target), &what)?;
+    audit::record(
+        &tx,
+        caller,
+        "access_token.revoke",
+        About::target(target),
+        &what,
+    )?;
     tx.commit()?;
     Ok(())
 }
@@ -175,7 +187,13 @@ pub fn rotate(
         None,
     )?;
     let what = format!("{} token {id} \"{}\"", label(target), token.name);
-    audit::record(&tx, caller, "access_token.rotate", About::target(target), &what)?;
+    audit::record(
+        &tx,
+        caller,
+        "access_token.rotate",
+        About::target(target),
+        &what,
+    )?;
     tx.commit()?;
     Ok(((successor, role), secret))
 }

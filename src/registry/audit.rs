@@ -142,7 +142,9 @@ fn insert(
 pub fn record_failed_sign_in(conn: &Connection, username: &str) -> Result<()> {
     let username = username.trim();
     let account = db::users::find_by_name(conn, username)?;
-    let about = account.as_ref().map_or(About::Nothing, |u| About::User(u.id));
+    let about = account
+        .as_ref()
+        .map_or(About::Nothing, |u| About::User(u.id));
     let target: String = username.chars().take(100).collect();
     insert(
         conn,
@@ -190,7 +192,12 @@ fn not_found() -> Error {
 }
 
 /// Every event of the instance (admins and the command line).
-pub fn list_all(conn: &Connection, caller: &Caller, filter: &Filter, page: Page) -> Result<Listing> {
+pub fn list_all(
+    conn: &Connection,
+    caller: &Caller,
+    filter: &Filter,
+    page: Page,
+) -> Result<Listing> {
     access::judge(conn, caller, Operation::AuditList, On::Nothing)?;
     list_in(conn, &Scope::Everything, filter, page)
 }
@@ -268,8 +275,11 @@ pub fn parse_time(text: &str) -> Result<i64> {
     if let Ok(at) = time::OffsetDateTime::parse(text, &Rfc3339) {
         return Ok((at.unix_timestamp_nanos() / 1_000_000) as i64);
     }
-    let day = time::Date::parse(text, time::macros::format_description!("[year]-[month]-[day]"))
-        .map_err(|_| bad())?;
+    let day = time::Date::parse(
+        text,
+        time::macros::format_description!("[year]-[month]-[day]"),
+    )
+    .map_err(|_| bad())?;
     Ok(day.midnight().assume_utc().unix_timestamp() * 1000)
 }
 
@@ -323,7 +333,10 @@ mod tests {
     fn a_username_names_a_user_actor() {
         assert_eq!(actor_of("alice"), "user:alice");
         assert_eq!(actor_of(" cli "), "cli");
-        assert_eq!(actor_of("deploy-token:gitlab+deploy-token-1"), "deploy-token:gitlab+deploy-token-1");
+        assert_eq!(
+            actor_of("deploy-token:gitlab+deploy-token-1"),
+            "deploy-token:gitlab+deploy-token-1"
+        );
     }
 
     #[test]

@@ -110,7 +110,13 @@ pub fn create(
     let tx = conn.unchecked_transaction()?;
     let token = db::tokens::insert_deploy(&tx, namespace_id, project_id, &new, username, now)?;
     let what = format!("{} {} \"{}\"", label(target), token.username, token.name);
-    audit::record(&tx, caller, "deploy_token.create", About::target(target), &what)?;
+    audit::record(
+        &tx,
+        caller,
+        "deploy_token.create",
+        About::target(target),
+        &what,
+    )?;
     tx.commit()?;
     Ok((token, secret))
 }
@@ -128,7 +134,13 @@ pub fn revoke(conn: &Connection, caller: &Caller, target: &Target, token_id: i64
     let tx = conn.unchecked_transaction()?;
     db::tokens::revoke_deploy(&tx, token_id, now_millis())?;
     let what = format!("{} deploy token {token_id}", label(target));
-    audit::record(&tx, caller, "deploy_token.revoke", About::target(target), &what)?;
+    audit::record(
+        &tx,
+        caller,
+        "deploy_token.revoke",
+        About::target(target),
+        &what,
+    )?;
     tx.commit()?;
     Ok(())
 }

@@ -118,7 +118,11 @@ pub fn set(
     let tx = conn.unchecked_transaction()?;
     db::members::upsert(&tx, direct, user_id, role, now_millis())?;
     let what = format!("{} {} {}", label(target), user.username, role.as_str());
-    let action = if must_exist { "member.change" } else { "member.add" };
+    let action = if must_exist {
+        "member.change"
+    } else {
+        "member.add"
+    };
     audit::record(&tx, caller, action, About::target(target), &what)?;
     tx.commit()?;
     Ok((user, role))

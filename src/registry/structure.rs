@@ -151,7 +151,14 @@ pub fn update_group(
     if visibility.is_some() || !text.is_empty() {
         let details = changes(group.visibility, visibility, text);
         let about = About::Group(group.id);
-        audit::record_with(&tx, caller, "group.update", about, &group.full_path, details)?;
+        audit::record_with(
+            &tx,
+            caller,
+            "group.update",
+            about,
+            &group.full_path,
+            details,
+        )?;
     }
     tx.commit()?;
     directory::group(conn, caller, reference)
@@ -290,7 +297,14 @@ pub fn update_project(
             serde_json::json!({"from": project.allow_file_replace, "to": allow});
     }
     let about = About::Project(project.id);
-    audit::record_with(&tx, caller, "project.update", about, &project.full_path, Some(details))?;
+    audit::record_with(
+        &tx,
+        caller,
+        "project.update",
+        about,
+        &project.full_path,
+        Some(details),
+    )?;
     tx.commit()?;
     db::projects::find(conn, project.id)?.ok_or_else(|| Error::internal("project vanished"))
 }
@@ -409,7 +423,13 @@ fn insert_project(
     }
     let now = now_millis();
     let id = db::projects::insert(&tx, namespace.id, segment, &full_path, visibility, now)?;
-    audit::record(&tx, caller, "project.create", About::Project(id), &full_path)?;
+    audit::record(
+        &tx,
+        caller,
+        "project.create",
+        About::Project(id),
+        &full_path,
+    )?;
     tx.commit()?;
     db::projects::find(conn, id)?.ok_or_else(|| Error::internal("project vanished"))
 }

@@ -93,7 +93,15 @@ pub fn create(
     let scopes = Scopes::parse(&scopes.join(","))?;
     check_expiry(expires_at)?;
     let tx = conn.unchecked_transaction()?;
-    let issued = issue(&tx, caller, &user, name, &scopes, expires_at, Some("token.create"))?;
+    let issued = issue(
+        &tx,
+        caller,
+        &user,
+        name,
+        &scopes,
+        expires_at,
+        Some("token.create"),
+    )?;
     tx.commit()?;
     Ok(issued)
 }

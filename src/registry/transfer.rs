@@ -86,7 +86,13 @@ pub fn transfer_project(
     let root = db::upstreams::root_of(&tx, namespace.id)?;
     db::moves::guard_names(&tx, root, &full_path, None)?;
     let what = format!("{} -> {full_path}", project.full_path);
-    audit::record(&tx, caller, "project.transfer", About::Project(project.id), &what)?;
+    audit::record(
+        &tx,
+        caller,
+        "project.transfer",
+        About::Project(project.id),
+        &what,
+    )?;
     tx.commit()?;
     db::projects::find(conn, project.id)?.ok_or_else(|| Error::internal("project vanished"))
 }

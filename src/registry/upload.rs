@@ -194,7 +194,13 @@ pub fn publish(
         } else {
             "upload"
         };
-        audit::record(&tx, writer.caller(), action, About::Project(project.id), &target)?;
+        audit::record(
+            &tx,
+            writer.caller(),
+            action,
+            About::Project(project.id),
+            &target,
+        )?;
         tx.commit()?;
         if let Some(old) = replaced {
             let digests = std::iter::once(old.sha256).chain(old.metadata_sha256);

@@ -9,8 +9,8 @@ use super::directory;
 use super::validate::{check_cache_hours, check_credentials, check_url};
 use crate::access::{self, On, Operation};
 use crate::auth::Caller;
-use crate::db::upstreams::{self as store, Rule, RuleKind, Upstream};
 use crate::db::now_millis;
+use crate::db::upstreams::{self as store, Rule, RuleKind, Upstream};
 use crate::error::{Error, Result};
 use crate::model::Namespace;
 use crate::upstream::rules::normalize_pattern;
@@ -183,7 +183,13 @@ pub fn update(
         store::set_order(&tx, group.id, &order)?;
     }
     let what = format!("{} {}", group.full_path, upstream.url);
-    audit::record(&tx, caller, "upstream.update", About::Group(group.id), &what)?;
+    audit::record(
+        &tx,
+        caller,
+        "upstream.update",
+        About::Group(group.id),
+        &what,
+    )?;
     let changed = store::find(&tx, group.id, id)?.ok_or_else(upstream_not_found)?;
     tx.commit()?;
     Ok(changed.into())
@@ -204,7 +210,13 @@ pub fn remove(
     let rest: Vec<i64> = store::list(&tx, group.id)?.iter().map(|u| u.id).collect();
     store::set_order(&tx, group.id, &rest)?;
     let what = format!("{} {}", group.full_path, upstream.url);
-    audit::record(&tx, caller, "upstream.remove", About::Group(group.id), &what)?;
+    audit::record(
+        &tx,
+        caller,
+        "upstream.remove",
+        About::Group(group.id),
+        &what,
+    )?;
     tx.commit()?;
     Ok(upstream.into())
 }
@@ -250,7 +262,13 @@ pub fn add_rule(
     let now = now_millis();
     let id = store::insert_rule(&tx, group.id, kind, &pattern, now)?;
     let what = format!("{} {} {pattern}", group.full_path, kind.as_str());
-    audit::record(&tx, caller, "upstream_rule.add", About::Group(group.id), &what)?;
+    audit::record(
+        &tx,
+        caller,
+        "upstream_rule.add",
+        About::Group(group.id),
+        &what,
+    )?;
     let rule = store::find_rule(&tx, group.id, id)?.ok_or_else(rule_not_found)?;
     tx.commit()?;
     Ok(rule)

@@ -145,7 +145,14 @@ pub fn create(
     };
     db::namespaces::insert(&tx, &namespace, now)?;
     let details = serde_json::json!({"admin": is_admin});
-    audit::record_with(&tx, caller, "user.create", About::User(id), username, Some(details))?;
+    audit::record_with(
+        &tx,
+        caller,
+        "user.create",
+        About::User(id),
+        username,
+        Some(details),
+    )?;
     tx.commit()?;
     let user = db::users::find(conn, id)?.ok_or_else(|| Error::internal("user vanished"))?;
     Ok((user, generated))
@@ -249,7 +256,14 @@ pub fn update(
         details["admin"] = serde_json::json!({"from": user.is_admin, "to": is_admin});
     }
     let about = About::User(user.id);
-    audit::record_with(&tx, caller, "user.update", about, &user.username, Some(details))?;
+    audit::record_with(
+        &tx,
+        caller,
+        "user.update",
+        about,
+        &user.username,
+        Some(details),
+    )?;
     tx.commit()?;
     db::users::find(conn, id)?.ok_or_else(not_found)
 }
@@ -298,7 +312,13 @@ pub fn delete(conn: &mut Connection, caller: &Caller, id: i64) -> Result<()> {
         )));
     }
     db::users::delete(&tx, user.id)?;
-    audit::record(&tx, caller, "user.remove", About::User(user.id), &user.username)?;
+    audit::record(
+        &tx,
+        caller,
+        "user.remove",
+        About::User(user.id),
+        &user.username,
+    )?;
     tx.commit()?;
     Ok(())
 }

@@ -204,7 +204,12 @@ async fn list_all(
     let (filter, paging) = (query.filter()?, query.paging());
     let (number, size) = paging.numbers();
     let listing = as_api_user(&req, &state, false, move |conn, api| {
-        audit::list_all(conn, &api.caller(), &filter, Page::new(Some(number), Some(size)))
+        audit::list_all(
+            conn,
+            &api.caller(),
+            &filter,
+            Page::new(Some(number), Some(size)),
+        )
     })
     .await?;
     Ok(listed(&req, paging, listing))

@@ -12,8 +12,8 @@ use utoipa::openapi::{ContentBuilder, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    access_tokens_api, api, api_views, audit_api, groups_api, members_api, namespaces_api, relations_api,
-    transfer_api, upstreams_api, users_api,
+    access_tokens_api, api, api_views, audit_api, groups_api, members_api, namespaces_api,
+    relations_api, transfer_api, upstreams_api, users_api,
 };
 
 #[derive(OpenApi)]

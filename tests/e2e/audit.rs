@@ -75,7 +75,13 @@ fn an_owners_changes_are_read_back_with_actor_address_and_time() {
         token_of(&server, "bob"),
     );
     let user_id = |name: &str| {
-        let r = api(&server, "GET", &format!("/api/v4/users?username={name}"), &admin, None);
+        let r = api(
+            &server,
+            "GET",
+            &format!("/api/v4/users?username={name}"),
+            &admin,
+            None,
+        );
         r.json()[0]["id"].as_i64().unwrap()
     };
     let (owner_id, bob_id) = (user_id("owner"), user_id("bob"));
@@ -200,9 +206,11 @@ fn an_owners_changes_are_read_back_with_actor_address_and_time() {
     assert_eq!(own.status, 201, "{}", own.text());
 
     // The command line: the owner's changes as GitLab-shaped JSON, with address and time.
-    let json_out: Value =
-        serde_json::from_str(&cli_text(&server, &["audit", "list", "--actor", "owner", "--json"]))
-            .unwrap();
+    let json_out: Value = serde_json::from_str(&cli_text(
+        &server,
+        &["audit", "list", "--actor", "owner", "--json"],
+    ))
+    .unwrap();
     let names: Vec<&str> = json_out
         .as_array()
         .unwrap()
@@ -223,7 +231,10 @@ fn an_owners_changes_are_read_back_with_actor_address_and_time() {
         "delete",
         "session.create",
     ] {
-        assert!(names.contains(&expected), "{expected} missing from {names:?}");
+        assert!(
+            names.contains(&expected),
+            "{expected} missing from {names:?}"
+        );
     }
     let upload = events_named(&json_out, "upload")[0];
     assert_eq!(upload["details"]["ip_address"], OWNER_ADDRESS);
@@ -255,7 +266,8 @@ fn an_owners_changes_are_read_back_with_actor_address_and_time() {
     let today = &created_at[..10];
     let text = cli_text(&server, &["audit", "list", "--since", today]);
     assert!(
-        text.lines().any(|l| l.contains("user:owner  203.0.113.5  upload  acme/tools/")),
+        text.lines()
+            .any(|l| l.contains("user:owner  203.0.113.5  upload  acme/tools/")),
         "{text}"
     );
     let failed = cli_text(&server, &["audit", "list", "--action", "session.fail"]);
@@ -265,7 +277,11 @@ fn an_owners_changes_are_read_back_with_actor_address_and_time() {
     );
     let none = cli_text(&server, &["audit", "list", "--since", "2999-01-01"]);
     assert_eq!(none, "");
-    let bad = cli_output(server.data_dir(), &["audit", "list", "--since", "soon"], None);
+    let bad = cli_output(
+        server.data_dir(),
+        &["audit", "list", "--since", "soon"],
+        None,
+    );
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("\"soon\" is not a date"));
 
@@ -291,11 +307,23 @@ fn an_owners_changes_are_read_back_with_actor_address_and_time() {
         None,
     );
     assert_eq!(one.json()["event_name"], "upload");
-    let paged = api(&server, "GET", "/api/v4/audit_events?per_page=2", &admin, None);
+    let paged = api(
+        &server,
+        "GET",
+        "/api/v4/audit_events?per_page=2",
+        &admin,
+        None,
+    );
     assert_eq!(paged.json().as_array().unwrap().len(), 2);
     assert!(paged.header("x-total").unwrap().parse::<usize>().unwrap() > 10);
     assert!(paged.header("link").unwrap().contains("rel=\"next\""));
-    let bad = api(&server, "GET", "/api/v4/audit_events?created_after=soon", &admin, None);
+    let bad = api(
+        &server,
+        "GET",
+        "/api/v4/audit_events?created_after=soon",
+        &admin,
+        None,
+    );
     assert_eq!(bad.status, 400, "{}", bad.text());
 
     // The owner reads the group's events, the project's included, but not the instance's.
@@ -310,19 +338,35 @@ fn an_owners_changes_are_read_back_with_actor_address_and_time() {
     let group_events = group_events.json();
     assert!(!events_named(&group_events, "upload").is_empty());
     assert!(events_named(&group_events, "session.fail").is_empty());
-    assert!(events_named(&group_events, "group.create").iter().all(|e| e["entity_id"] == group_id));
-    assert_eq!(api(&server, "GET", "/api/v4/audit_events", &owner, None).status, 403);
+    assert!(
+        events_named(&group_events, "group.create")
+            .iter()
+            .all(|e| e["entity_id"] == group_id)
+    );
+    assert_eq!(
+        api(&server, "GET", "/api/v4/audit_events", &owner, None).status,
+        403
+    );
 
     // The stranger: no instance list, no event by id, no group of someone else's.
-    assert_eq!(api(&server, "GET", "/api/v4/audit_events", &stranger, None).status, 403);
+    assert_eq!(
+        api(&server, "GET", "/api/v4/audit_events", &stranger, None).status,
+        403
+    );
     let by_id = format!("/api/v4/audit_events/{}", upload["id"]);
     assert_eq!(api(&server, "GET", &by_id, &stranger, None).status, 403);
     let theirs = format!("/api/v4/groups/{group_id}/audit_events");
     assert_eq!(api(&server, "GET", &theirs, &stranger, None).status, 404);
     let project_events = format!("/api/v4/projects/{project_id}/audit_events");
-    assert_eq!(api(&server, "GET", &project_events, &stranger, None).status, 404);
+    assert_eq!(
+        api(&server, "GET", &project_events, &stranger, None).status,
+        404
+    );
     let through_own = format!("/api/v4/groups/mallory/audit_events/{}", upload["id"]);
-    assert_eq!(api(&server, "GET", &through_own, &stranger, None).status, 404);
+    assert_eq!(
+        api(&server, "GET", &through_own, &stranger, None).status,
+        404
+    );
     // A developer of the group sees it but may not read its trail.
     assert_eq!(api(&server, "GET", &theirs, &bob, None).status, 403);
 
@@ -331,16 +375,35 @@ fn an_owners_changes_are_read_back_with_actor_address_and_time() {
     let page = admin_page.get("/admin/audit_logs?actor=owner");
     assert_eq!(page.status, 200, "{}", page.text());
     let html = page.text();
-    assert!(html.contains(OWNER_ADDRESS) && html.contains(">upload<"), "{html}");
-    assert!(!html.contains("<td>anonymous</td>"), "the actor filter let others through");
-    let escaped = admin_page.get("/admin/audit_logs?action=session.fail").text();
+    assert!(
+        html.contains(OWNER_ADDRESS) && html.contains(">upload<"),
+        "{html}"
+    );
+    assert!(
+        !html.contains("<td>anonymous</td>"),
+        "the actor filter let others through"
+    );
+    let escaped = admin_page
+        .get("/admin/audit_logs?action=session.fail")
+        .text();
     assert!(escaped.contains("&#60;script&#62;alert("), "{escaped}");
-    assert!(!escaped.contains("<script>alert"), "markup from a username reached the page");
-    let tokens = admin_page.get("/admin/audit_logs?action=token.create").text();
+    assert!(
+        !escaped.contains("<script>alert"),
+        "markup from a username reached the page"
+    );
+    let tokens = admin_page
+        .get("/admin/audit_logs?action=token.create")
+        .text();
     assert!(tokens.contains("&#60;img src=x"), "{tokens}");
-    assert!(!tokens.contains("<img src=x"), "markup from a token name reached the page");
+    assert!(
+        !tokens.contains("<img src=x"),
+        "markup from a token name reached the page"
+    );
     let paging = admin_page.get("/admin/audit_logs?page=1").text();
-    assert!(paging.contains("events, newest first; page 1 of 1"), "{paging}");
+    assert!(
+        paging.contains("events, newest first; page 1 of 1"),
+        "{paging}"
+    );
     let bad_since = admin_page.get("/admin/audit_logs?since=soon");
     assert_eq!(bad_since.status, 400);
     let mut owner_page = Visitor::sign_in(&server, "owner", "owner password 1");
@@ -411,7 +474,10 @@ fn old_events_are_pruned_by_gc_and_by_the_server() {
         .unwrap();
     assert!(out.status.success(), "{out:?}");
     let said = String::from_utf8_lossy(&out.stdout);
-    assert!(said.contains("deleted 1 audit events older than 365 days"), "{said}");
+    assert!(
+        said.contains("deleted 1 audit events older than 365 days"),
+        "{said}"
+    );
     assert_eq!(targets(&data), ["recent", "fresh"]);
     assert!(!cli(&["audit", "list"]).contains("ancient"));
 

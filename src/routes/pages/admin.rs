@@ -360,7 +360,15 @@ fn audit_view(
 async fn audit_page(req: HttpRequest, state: web::Data<AppState>) -> PageResult {
     let query = web::Query::<AuditQuery>::from_query(req.query_string())
         .map(web::Query::into_inner)
-        .map_err(|e| page_error(&req, Error::bad_request(format!("bad query parameters: {e}"))))?;
-    let page = visit(&req, &state, move |conn, visitor| audit_view(conn, visitor, &query)).await?;
+        .map_err(|e| {
+            page_error(
+                &req,
+                Error::bad_request(format!("bad query parameters: {e}")),
+            )
+        })?;
+    let page = visit(&req, &state, move |conn, visitor| {
+        audit_view(conn, visitor, &query)
+    })
+    .await?;
     show(&req, &page, form_status(&page.problem))
 }
