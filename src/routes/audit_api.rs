@@ -306,3 +306,78 @@ async fn show_project(req: HttpRequest, state: web::Data<AppState>) -> Result<Ht
     .await?;
     Ok(HttpResponse::Ok().json(AuditEventView::new(&row)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row() -> EventRow {
+        EventRow {
+            id: 7,
+            actor: "user:alice".into(),
+            author_id: Some(3),
+            action: "project.update".into(),
+            target: "acme/tools".into(),
+            entity: Some((EntityType::Project, 5)),
+            entity_path: Some("acme/tools".into()),
+            ip_address: Some("192.0.2.7".into()),
+            details: Some(r#"{"visibility":{"from":"public","to":"private"}}"#.into()),
+            created_at: 1000,
+        }
+    }
+
+    #[test]
+    fn an_event_has_gitlabs_fields_and_keeps_what_the_change_said() {
+        let view = serde_json::to_value(AuditEventView::new(&row())).unwrap();
+        assert_eq!(view["entity_type"], "Project");
+        assert_eq!(view["entity_id"], 5);
+        assert_eq!(view["author_id"], 3);
+        assert_eq!(view["created_at"], "1970-01-01T00:00:01.000000Z");
+        let details = &view["details"];
+        assert_eq!(details["author_name"], "alice");
+        assert_eq!(details["author_class"], "User");
+        assert_eq!(details["ip_address"], "192.0.2.7");
+        assert_eq!(details["target_details"], "acme/tools");
+        assert_eq!(details["custom_message"], "project.update");
+        assert_eq!(details["visibility"]["to"], "private");
+    }
+
+    #[test]
+    fn an_event_from_before_the_trail_could_be_read_is_the_instances() {
+        let old = EventRow {
+            actor: "cli".into(),
+            author_id: None,
+            entity: None,
+            entity_path: None,
+            ip_address: None,
+            details: None,
+            ..row()
+        };
+        let view = serde_json::to_value(AuditEventView::new(&old)).unwrap();
+        assert_eq!(view["entity_type"], "Gitlab::Audit::InstanceScope");
+        assert_eq!(view["entity_id"], 1);
+        assert_eq!(view["author_id"], serde_json::Value::Null);
+        assert_eq!(view["details"]["author_name"], "cli");
+        assert_eq!(view["details"]["ip_address"], serde_json::Value::Null);
+    }
+
+    #[test]
+    fn filters_read_gitlab_parameters_and_name_bad_ones() {
+        let query = AuditQuery {
+            created_after: Some("1970-01-02".into()),
+            entity_type: Some("group".into()),
+            entity_id: Some(4),
+            ..AuditQuery::default()
+        };
+        let filter = query.filter().unwrap();
+        assert_eq!(filter.created_after, Some(86_400_000));
+        assert_eq!(filter.entity_type, Some(EntityType::Group));
+        assert_eq!(filter.entity_id, Some(4));
+        let bad = AuditQuery {
+            entity_type: Some("Instance".into()),
+            ..AuditQuery::default()
+        };
+        let err = bad.filter().unwrap_err().to_string();
+        assert!(err.contains("entity_type \"Instance\""), "{err}");
+    }
+}
