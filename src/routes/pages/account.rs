@@ -214,14 +214,18 @@ async fn sign_in(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>)
         for subject in client.iter().chain([&account]).chain(device.as_ref()) {
             state.throttle.record_failure(subject, now);
         }
-        let username = fields.username.clone();
-        state
-            .db
-            .run(move |conn| {
-                audit::from_client(address, || audit::record_failed_sign_in(conn, &username))
-            })
-            .await
-            .map_err(|e| page_error(&req, e))?;
+        // Recorded while the address is within its limit, so a guesser past it (answered
+        // 429) cannot flood the audit trail; the throttle goes on counting them.
+        if address_wait.is_none() {
+            let username = fields.username.clone();
+            state
+                .db
+                .run(move |conn| {
+                    audit::from_client(address, || audit::record_failed_sign_in(conn, &username))
+                })
+                .await
+                .map_err(|e| page_error(&req, e))?;
+        }
         actix_web::rt::time::sleep(FAILED_SIGN_IN_DELAY).await;
         if let Some(wait) = address_wait {
             return Err(too_many(wait));
