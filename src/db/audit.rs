@@ -1,6 +1,7 @@
 //! SQL for the audit trail: recording an event, reading events back with filters, pruning old ones.
 
-use rusqlite::{Connection, Row, ToSql, named_params};
+use rusqlite::types::Value;
+use rusqlite::{Connection, Row, ToSql};
 
 use crate::error::Result;
 
@@ -117,24 +118,90 @@ const FROM: &str = "FROM audit_events e
     LEFT JOIN namespaces n ON e.entity_type = 'Group' AND n.id = e.entity_id
     LEFT JOIN projects p ON e.entity_type = 'Project' AND p.id = e.entity_id";
 
-/// Every filter and the scope, each switched off by a NULL parameter. A group's scope is the
-/// group and the groups and projects whose path is below its path now (ids are never reused,
-/// so an event of a deleted group cannot show up under a new one of the same path).
-const WHERE: &str = "WHERE (:after IS NULL OR e.created_at >= :after)
-    AND (:before IS NULL OR e.created_at < :before)
-    AND (:actor IS NULL OR e.actor = :actor)
-    AND (:action IS NULL OR e.action = :action)
-    AND (:entity_type IS NULL OR e.entity_type = :entity_type)
-    AND (:entity_id IS NULL OR e.entity_id = :entity_id)
-    AND (:id IS NULL OR e.id = :id)
-    AND (:project IS NULL OR (e.entity_type = 'Project' AND e.entity_id = :project))
-    AND (:group IS NULL
-        OR (e.entity_type = 'Group' AND e.entity_id IN (
-            SELECT id FROM namespaces WHERE kind = 'group'
-                AND (id = :group OR substr(full_path, 1, length(:group_path) + 1) = :group_path || '/')))
-        OR (e.entity_type = 'Project' AND e.entity_id IN (
-            SELECT id FROM projects
-                WHERE substr(full_path, 1, length(:group_path) + 1) = :group_path || '/')))";
+/// A group's scope: the group and the groups and projects whose path is below its path now
+/// (ids are never reused, so an event of a deleted group cannot show up under a new one of
+/// the same path). Written as two `entity_type = … AND entity_id IN (…)` terms so that SQLite
+/// reads each through the `audit_events_entity` index: a listing costs what the group's own
+/// events cost, never a scan of every tenant's events.
+const IN_GROUP: &str = "((e.entity_type = 'Group' AND e.entity_id IN (
+        SELECT id FROM namespaces WHERE kind = 'group'
+            AND (id = :group OR substr(full_path, 1, length(:group_path) + 1) = :group_path || '/')))
+    OR (e.entity_type = 'Project' AND e.entity_id IN (
+        SELECT id FROM projects
+            WHERE substr(full_path, 1, length(:group_path) + 1) = :group_path || '/')))";
+
+/// The `WHERE` clause for a scope, filters and one event's id, and its parameters. Only the
+/// conditions that apply are written (not `:x IS NULL OR …` for each), because SQLite plans a
+/// statement before it sees the parameters and could then use no index at all.
+fn conditions(
+    scope: &Scope,
+    filter: &Filter,
+    id: Option<i64>,
+) -> (String, Vec<(&'static str, Value)>) {
+    let mut terms: Vec<&str> = Vec::new();
+    let mut params: Vec<(&'static str, Value)> = Vec::new();
+    let mut add = |term: &'static str, name: &'static str, value: Option<Value>| {
+        if let Some(value) = value {
+            terms.push(term);
+            params.push((name, value));
+        }
+    };
+    let text = |t: &Option<String>| t.clone().map(Value::Text);
+    add(
+        "e.created_at >= :after",
+        ":after",
+        filter.created_after.map(Value::Integer),
+    );
+    add(
+        "e.created_at < :before",
+        ":before",
+        filter.created_before.map(Value::Integer),
+    );
+    add("e.actor = :actor", ":actor", text(&filter.actor));
+    add("e.action = :action", ":action", text(&filter.action));
+    add(
+        "e.entity_type = :entity_type",
+        ":entity_type",
+        filter
+            .entity_type
+            .map(|t| Value::Text(t.as_str().to_owned())),
+    );
+    add(
+        "e.entity_id = :entity_id",
+        ":entity_id",
+        filter.entity_id.map(Value::Integer),
+    );
+    add("e.id = :id", ":id", id.map(Value::Integer));
+    match scope {
+        Scope::Everything => {}
+        Scope::Project(project) => add(
+            "e.entity_type = 'Project' AND e.entity_id = :project",
+            ":project",
+            Some(Value::Integer(*project)),
+        ),
+        Scope::Group { id, full_path } => {
+            add(IN_GROUP, ":group", Some(Value::Integer(*id)));
+            params.push((":group_path", Value::Text(full_path.clone())));
+        }
+    }
+    let clause = if terms.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", terms.join(" AND "))
+    };
+    (clause, params)
+}
+
+/// Newest first. Within a group or project the order is by `+e.id`, which SQLite cannot read
+/// off the table's own order: otherwise, to fill a page soon, it may walk every tenant's
+/// events newest first (all of them, for a quiet group) instead of reading the scope's few
+/// through the index and sorting those.
+fn newest_first(scope: &Scope) -> &'static str {
+    match scope {
+        Scope::Everything => "ORDER BY e.id DESC",
+        Scope::Group { .. } | Scope::Project(_) => "ORDER BY +e.id DESC",
+    }
+}
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<EventRow> {
     let entity_type: Option<String> = row.get(5)?;
@@ -157,48 +224,21 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<EventRow> {
     })
 }
 
-/// Runs `sql` (which holds `WHERE`'s parameters, and `:limit`/`:offset` when it pages) with
-/// the filter, the scope and one event's id.
+/// Runs `sql` with `params` (named, as [`conditions`] gives them).
 fn query<T>(
     conn: &Connection,
     sql: &str,
-    scope: &Scope,
-    filter: &Filter,
-    id: Option<i64>,
-    page: Option<(i64, i64)>,
+    params: &[(&'static str, Value)],
     read: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
 ) -> Result<Vec<T>> {
-    let (group, group_path, project) = match scope {
-        Scope::Everything => (None, None, None),
-        Scope::Group { id, full_path } => (Some(*id), Some(full_path.as_str()), None),
-        Scope::Project(id) => (None, None, Some(*id)),
-    };
     let mut stmt = conn.prepare(sql)?;
-    let entity_type = filter.entity_type.map(EntityType::as_str);
-    let common = named_params! {
-        ":after": filter.created_after,
-        ":before": filter.created_before,
-        ":actor": filter.actor,
-        ":action": filter.action,
-        ":entity_type": entity_type,
-        ":entity_id": filter.entity_id,
-        ":id": id,
-        ":project": project,
-        ":group": group,
-        ":group_path": group_path,
-    };
-    let rows = match page {
-        Some((limit, offset)) => {
-            let mut all = common.to_vec();
-            all.push((":limit", &limit as &dyn ToSql));
-            all.push((":offset", &offset as &dyn ToSql));
-            stmt.query_map(all.as_slice(), read)?
-                .collect::<rusqlite::Result<Vec<T>>>()?
-        }
-        None => stmt
-            .query_map(common, read)?
-            .collect::<rusqlite::Result<Vec<T>>>()?,
-    };
+    let named: Vec<(&str, &dyn ToSql)> = params
+        .iter()
+        .map(|(name, value)| (*name, value as &dyn ToSql))
+        .collect();
+    let rows = stmt
+        .query_map(named.as_slice(), read)?
+        .collect::<rusqlite::Result<Vec<T>>>()?;
     Ok(rows)
 }
 
@@ -210,39 +250,42 @@ pub fn list(
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<EventRow>, i64)> {
-    let sql =
-        format!("SELECT {COLUMNS} {FROM} {WHERE} ORDER BY e.id DESC LIMIT :limit OFFSET :offset");
-    let rows = query(
-        conn,
-        &sql,
-        scope,
-        filter,
-        None,
-        Some((limit, offset)),
-        from_row,
-    )?;
-    let count_sql = format!("SELECT count(*) {FROM} {WHERE}");
-    let total = query(conn, &count_sql, scope, filter, None, None, |r| r.get(0))?
+    let (clause, mut params) = conditions(scope, filter, None);
+    // The count needs none of the joins (each finds at most one row).
+    let count_sql = format!("SELECT count(*) FROM audit_events e {clause}");
+    let total = query(conn, &count_sql, &params, |r| r.get(0))?
         .into_iter()
         .next()
         .unwrap_or(0);
+    let sql = format!(
+        "SELECT {COLUMNS} {FROM} {clause} {} LIMIT :limit OFFSET :offset",
+        newest_first(scope)
+    );
+    params.push((":limit", Value::Integer(limit)));
+    params.push((":offset", Value::Integer(offset)));
+    let rows = query(conn, &sql, &params, from_row)?;
     Ok((rows, total))
 }
 
 /// One event, if it lies in `scope`.
 pub fn find(conn: &Connection, scope: &Scope, id: i64) -> Result<Option<EventRow>> {
-    let sql = format!("SELECT {COLUMNS} {FROM} {WHERE}");
-    Ok(query(
-        conn,
-        &sql,
-        scope,
-        &Filter::default(),
-        Some(id),
-        None,
-        from_row,
-    )?
-    .into_iter()
-    .next())
+    let (clause, params) = conditions(scope, &Filter::default(), Some(id));
+    let sql = format!("SELECT {COLUMNS} {FROM} {clause}");
+    Ok(query(conn, &sql, &params, from_row)?.into_iter().next())
+}
+
+/// How SQLite reads a listing (`EXPLAIN QUERY PLAN`, one line per step), for tests that keep
+/// listings on the indexes.
+#[cfg(test)]
+fn plan(conn: &Connection, scope: &Scope, filter: &Filter) -> Vec<String> {
+    let (clause, mut params) = conditions(scope, filter, None);
+    let sql = format!(
+        "EXPLAIN QUERY PLAN SELECT {COLUMNS} {FROM} {clause} {} LIMIT :limit OFFSET :offset",
+        newest_first(scope)
+    );
+    params.push((":limit", Value::Integer(20)));
+    params.push((":offset", Value::Integer(0)));
+    query(conn, &sql, &params, |r| r.get::<_, String>(3)).unwrap()
 }
 
 /// Deletes up to `batch` events older than `cutoff` (unix milliseconds), oldest first; the
@@ -322,6 +365,58 @@ mod tests {
         assert!(find(&conn, &scope, outside).unwrap().is_none());
         assert!(find(&conn, &Scope::Everything, outside).unwrap().is_some());
         assert!(find(&conn, &Scope::Project(21), outside).unwrap().is_some());
+    }
+
+    /// A tenant's listing reads its own events through the indexes: with every tenant's
+    /// events in one table, a scan would let the owner of an empty group make the server read
+    /// all of them on each request.
+    #[test]
+    fn scoped_listings_use_the_indexes_not_a_scan() {
+        let (_dir, db) = db();
+        let conn = db.get().unwrap();
+        conn.execute_batch(
+            "INSERT INTO namespaces (id, kind, path, full_path, parent_id, visibility, created_at)
+                 VALUES (10, 'group', 'acme', 'acme', NULL, 'public', 0);
+             INSERT INTO projects (id, namespace_id, path, full_path, visibility, created_at)
+                 VALUES (20, 10, 'tools', 'acme/tools', 'public', 0);",
+        )
+        .unwrap();
+        // Other tenants' events by the thousand, a few of acme's among them.
+        conn.execute_batch("BEGIN").unwrap();
+        for at in 0..30_000 {
+            let entity = match at % 1000 {
+                0 => Some((EntityType::Group, 10)),
+                1 => Some((EntityType::Project, 20)),
+                n => Some((EntityType::Project, 100 + n)),
+            };
+            insert(&conn, &event("upload", entity, at)).unwrap();
+        }
+        conn.execute_batch("COMMIT; ANALYZE").unwrap();
+        let group = Scope::Group {
+            id: 10,
+            full_path: "acme".into(),
+        };
+        let steps = |scope: &Scope, filter: &Filter| {
+            let steps = plan(&conn, scope, filter);
+            assert!(
+                !steps
+                    .iter()
+                    .any(|s| s == "SCAN e" || s.starts_with("SCAN e ")),
+                "{scope:?} {filter:?} reads every event: {steps:?}"
+            );
+            steps.join("; ")
+        };
+        let filtered = Filter {
+            created_after: Some(5),
+            ..Filter::default()
+        };
+        for filter in [&Filter::default(), &filtered] {
+            assert!(steps(&group, filter).contains("audit_events_entity"));
+            assert!(steps(&Scope::Project(20), filter).contains("audit_events_entity"));
+        }
+        let (rows, total) = list(&conn, &group, &filtered, 5, 0).unwrap();
+        assert_eq!(rows.len(), 5);
+        assert_eq!(total, 58, "60 of acme's, less the two before 5");
     }
 
     #[test]
