@@ -222,11 +222,51 @@ fn audit_list(
         out.push_str(&format!(
             "{}  {}  {}  {}  {}\n",
             crate::model::iso8601(row.created_at),
-            row.actor,
+            printable(&row.actor),
             row.ip_address.as_deref().unwrap_or("-"),
-            row.action,
-            row.target
+            printable(&row.action),
+            printable(&row.target)
         ));
     }
     Ok(out)
+}
+
+/// `text` for a terminal: control characters (escape sequences, line breaks that would forge
+/// another event's line) and bidirectional overrides (which reorder what is shown) written as
+/// `\u{…}` escapes. Targets hold what anyone typed, a failed sign-in's username among them.
+fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    let hostile = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !text.chars().any(hostile) {
+        return text.into();
+    }
+    text.chars()
+        .map(|c| {
+            if hostile(c) {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect::<String>()
+        .into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::printable;
+
+    #[test]
+    fn terminal_escapes_and_line_breaks_are_shown_not_obeyed() {
+        assert_eq!(printable("acme/tools/x-1.0.whl"), "acme/tools/x-1.0.whl");
+        assert_eq!(printable("\u{1b}[2Jroot"), "\\u{1b}[2Jroot");
+        assert_eq!(
+            printable("x\n2026-01-01T00:00:00Z  user:root"),
+            "x\\u{a}2026-01-01T00:00:00Z  user:root"
+        );
+        assert_eq!(printable("a\u{202e}gpj.exe"), "a\\u{202e}gpj.exe");
+        assert_eq!(printable("\u{9b}31m"), "\\u{9b}31m");
+    }
 }

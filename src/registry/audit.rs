@@ -120,19 +120,32 @@ fn insert(
 ) -> Result<()> {
     let ip_address = CLIENT.with(Cell::get).map(|ip| ip.to_string());
     let details = details.map(|d| d.to_string());
+    let target = bounded(target);
     db::audit::insert(
         conn,
         &NewEvent {
             actor,
             author_id,
             action,
-            target,
+            target: &target,
             entity: about.entity(),
             ip_address: ip_address.as_deref(),
             details: details.as_deref(),
             created_at: now_millis(),
         },
     )
+}
+
+/// Targets are kept to this many characters: some hold text a user typed (a token's name,
+/// a failed sign-in's username), and one event must not store megabytes of it.
+const MAX_TARGET_CHARS: usize = 300;
+
+/// `target`, cut to [`MAX_TARGET_CHARS`] (an ellipsis saying it was cut).
+fn bounded(target: &str) -> std::borrow::Cow<'_, str> {
+    match target.char_indices().nth(MAX_TARGET_CHARS) {
+        None => target.into(),
+        Some((end, _)) => format!("{}…", &target[..end]).into(),
+    }
 }
 
 /// A web sign-in that failed (wrong password, unknown or blocked user): recorded against the
@@ -345,6 +358,19 @@ mod tests {
         assert_eq!((page.number, page.size), (1, 100));
         let page = Page::new(None, None);
         assert_eq!((page.number, page.size), (1, 20));
+    }
+
+    #[test]
+    fn long_targets_are_cut() {
+        assert_eq!(bounded("acme/tools"), "acme/tools");
+        let long = "é".repeat(MAX_TARGET_CHARS + 10);
+        let cut = bounded(&long);
+        assert_eq!(cut.chars().count(), MAX_TARGET_CHARS + 1);
+        assert!(cut.ends_with('…'));
+        assert_eq!(
+            bounded(&long[..MAX_TARGET_CHARS * 2]).chars().count(),
+            MAX_TARGET_CHARS
+        );
     }
 
     #[test]
