@@ -60,9 +60,11 @@ pub fn open(conn: &Connection, user_id: i64) -> Result<Option<NewSession>> {
     let secret = secrets::new_token("")?;
     let csrf_token = secrets::new_token("")?;
     let now = now_millis();
-    db::sessions::delete_expired(conn, now)?;
+    // The session and its event together, or neither.
+    let tx = conn.unchecked_transaction()?;
+    db::sessions::delete_expired(&tx, now)?;
     db::sessions::insert(
-        conn,
+        &tx,
         user.id,
         &secrets::token_digest(&secret),
         &csrf_token,
@@ -77,12 +79,13 @@ pub fn open(conn: &Connection, user_id: i64) -> Result<Option<NewSession>> {
         scopes: Scopes::parse(Scope::Api.as_str())?,
     });
     audit::record(
-        conn,
+        &tx,
         &caller,
         "session.create",
         About::User(user.id),
         &user.username,
     )?;
+    tx.commit()?;
     Ok(Some(NewSession { secret, csrf_token }))
 }
 
@@ -140,13 +143,17 @@ pub fn set_password(
             "the password was changed meanwhile; try again",
         ));
     }
-    db::users::set_password_hash(conn, session.user.user_id, new_hash)?;
-    db::sessions::delete_for_user(conn, session.user.user_id, Some(session.id))?;
+    // The new password, the other sessions' end and the event together, or none of them.
+    let tx = conn.unchecked_transaction()?;
+    db::users::set_password_hash(&tx, session.user.user_id, new_hash)?;
+    db::sessions::delete_for_user(&tx, session.user.user_id, Some(session.id))?;
     audit::record(
-        conn,
+        &tx,
         &crate::auth::Caller::User(session.user.clone()),
         "user.password",
         About::User(session.user.user_id),
         &session.user.username,
-    )
+    )?;
+    tx.commit()?;
+    Ok(())
 }

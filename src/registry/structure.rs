@@ -175,10 +175,14 @@ pub fn delete_group(conn: &Connection, caller: &Caller, reference: &str) -> Resu
             group.full_path
         )));
     }
-    db::namespaces::delete(conn, group.id)?;
+    // The removal and its event together, or neither.
+    let tx = conn.unchecked_transaction()?;
+    db::namespaces::delete(&tx, group.id)?;
     // Recorded on the parent, so that its owners still see it once the group is gone.
     let about = group.parent_id.map_or(About::Group(group.id), About::Group);
-    audit::record(conn, caller, "group.remove", about, &group.full_path)
+    audit::record(&tx, caller, "group.remove", about, &group.full_path)?;
+    tx.commit()?;
+    Ok(())
 }
 
 /// A new project in the caller's own namespace, or in a group the caller maintains. A

@@ -187,8 +187,18 @@ pub fn set_password(
         None => Some(secrets::new_password()?),
     };
     let hash = secrets::hash_password(password.or(generated.as_deref()).unwrap_or_default())?;
-    db::users::set_password_hash(conn, user.id, &hash)?;
-    db::sessions::delete_for_user(conn, user.id, None)?;
+    // The new password, the end of the user's sessions and the event together, or none.
+    let tx = conn.unchecked_transaction()?;
+    db::users::set_password_hash(&tx, user.id, &hash)?;
+    db::sessions::delete_for_user(&tx, user.id, None)?;
+    audit::record(
+        &tx,
+        caller,
+        "user.password",
+        About::User(user.id),
+        &user.username,
+    )?;
+    tx.commit()?;
     Ok(generated)
 }
 
