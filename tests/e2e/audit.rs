@@ -495,3 +495,311 @@ fn old_events_are_pruned_by_gc_and_by_the_server() {
     // (The server's first start also made its `admin`.)
     assert_eq!(targets(&data)[0], "fresh");
 }
+
+/// A signed-in tenant (bob) and an anonymous client go after another tenant's (alice's)
+/// trail: through their own group with alice's ids, with filters, after a project moved out of
+/// a group they share, with a forged address, with bad parameters; and the trail keeps no
+/// secret and lets no typed text act on a terminal.
+#[test]
+fn a_hostile_tenant_reads_nothing_of_anothers_and_cannot_forge_or_break_the_trail() {
+    // No trusted proxy: X-Forwarded-For is whatever the client wrote.
+    let server = Server::start();
+    add_user(&server, "root", "root password 1", true);
+    add_user(&server, "alice", "alice password 1", false);
+    add_user(&server, "bob", "bob password 1", false);
+    let (admin, alice, bob) = (
+        token_of(&server, "root"),
+        token_of(&server, "alice"),
+        token_of(&server, "bob"),
+    );
+    let forged = "198.51.100.66";
+    let call = |method: &str, path: &str, token: &str, body: Option<Value>| {
+        api_from(&server, method, path, token, body, forged)
+    };
+    let created = |r: Response| {
+        assert_eq!(r.status, 201, "{}", r.text());
+        r.json()["id"].as_i64().unwrap()
+    };
+    let group = |token: &str, path: &str, parent: Option<i64>| {
+        let mut body = json!({"path": path, "name": path, "visibility": "private"});
+        if let Some(parent) = parent {
+            body["parent_id"] = parent.into();
+        }
+        created(call("POST", "/api/v4/groups", token, Some(body)))
+    };
+    let project = |token: &str, path: &str, namespace: i64| {
+        let body = json!({"path": path, "namespace_id": namespace, "visibility": "private"});
+        created(call("POST", "/api/v4/projects", token, Some(body)))
+    };
+    let bob_id = call("GET", "/api/v4/user", &bob, None).json()["id"]
+        .as_i64()
+        .unwrap();
+
+    // Alice's group with a private subgroup and project; a group she shares with bob.
+    let acme = group(&alice, "acme", None);
+    let hidden = group(&alice, "hidden", Some(acme));
+    let tools = project(&alice, "tools", hidden);
+    let shared = group(&alice, "shared", None);
+    let added = call(
+        "POST",
+        &format!("/api/v4/groups/{shared}/members"),
+        &alice,
+        Some(json!({"user_id": bob_id, "access_level": 50})),
+    );
+    assert_eq!(added.status, 201, "{}", added.text());
+    let moved = project(&alice, "moved", shared);
+    let mallory = group(&bob, "mallory", None);
+
+    // Every event about alice's things, as the admin reads them.
+    let everything = call("GET", "/api/v4/audit_events?per_page=100", &admin, None).json();
+    let alices: Vec<i64> = everything
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| {
+            [("Group", acme), ("Group", hidden), ("Project", tools)]
+                .iter()
+                .any(|(kind, id)| e["entity_type"] == *kind && e["entity_id"] == *id)
+        })
+        .map(|e| e["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(alices.len(), 3, "{everything}");
+    // The forged header was not believed: the peer's address is recorded.
+    let over_http = everything
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["details"]["author_class"] != "CommandLine");
+    for event in over_http {
+        assert_eq!(event["details"]["ip_address"], "127.0.0.1", "{event}");
+    }
+
+    // Bob: alice's group and project by id or path, every event of hers through his own group,
+    // his group filtered to her entities.
+    for path in [
+        format!("/api/v4/groups/{acme}/audit_events"),
+        "/api/v4/groups/acme/audit_events".to_owned(),
+        format!("/api/v4/groups/{hidden}/audit_events"),
+        "/api/v4/groups/acme%2Fhidden/audit_events".to_owned(),
+        format!("/api/v4/projects/{tools}/audit_events"),
+        "/api/v4/projects/acme%2Fhidden%2Ftools/audit_events".to_owned(),
+        format!("/api/v4/projects/{tools}/audit_events/{}", alices[0]),
+    ] {
+        assert_eq!(call("GET", &path, &bob, None).status, 404, "{path}");
+    }
+    for id in &alices {
+        for path in [
+            format!("/api/v4/groups/{mallory}/audit_events/{id}"),
+            format!("/api/v4/groups/mallory/audit_events/{id}"),
+            format!("/api/v4/audit_events/{id}"),
+        ] {
+            let r = call("GET", &path, &bob, None);
+            assert!(matches!(r.status, 403 | 404), "{path}: {}", r.status);
+            assert!(!r.text().contains("\"event_name\""), "{path}");
+        }
+    }
+    for (kind, id) in [("Group", acme), ("Group", hidden), ("Project", tools)] {
+        let path =
+            format!("/api/v4/groups/{mallory}/audit_events?entity_type={kind}&entity_id={id}");
+        let r = call("GET", &path, &bob, None);
+        assert_eq!(r.status, 200, "{path}: {}", r.text());
+        assert_eq!(r.json(), json!([]), "{path}");
+    }
+    // The admin page is for admins only, whatever its query says.
+    let mut bobs_browser = Visitor::sign_in(&server, "bob", "bob password 1");
+    for page in ["/admin/audit_logs", "/admin/audit_logs?actor=alice&page=1"] {
+        assert_eq!(bobs_browser.get(page).status, 403, "{page}");
+    }
+    // Anonymous: nothing, by id or by scope.
+    for path in [
+        "/api/v4/audit_events".to_owned(),
+        format!("/api/v4/audit_events/{}", alices[0]),
+        format!("/api/v4/groups/{acme}/audit_events"),
+        format!("/api/v4/projects/{tools}/audit_events"),
+    ] {
+        let r = request("GET", &server.url(&path), &[]);
+        assert!(matches!(r.status, 401 | 404), "{path}: {}", r.status);
+    }
+    let anonymous_page = request("GET", &server.url("/admin/audit_logs"), &[]);
+    assert!(!anonymous_page.text().contains("<table>"));
+
+    // The shared group: bob, an owner there, sees what happens to its project while it is
+    // there; once alice moves it into her own group, none of its trail (old or new) stays his.
+    let in_shared = |bob_sees: bool| {
+        let path =
+            format!("/api/v4/groups/{shared}/audit_events?entity_type=Project&entity_id={moved}");
+        let r = call("GET", &path, &bob, None);
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!(
+            !r.json().as_array().unwrap().is_empty(),
+            bob_sees,
+            "{}",
+            r.text()
+        );
+    };
+    in_shared(true);
+    let transferred = call(
+        "PUT",
+        &format!("/api/v4/projects/{moved}/transfer"),
+        &alice,
+        Some(json!({"namespace": "acme"})),
+    );
+    assert_eq!(transferred.status, 200, "{}", transferred.text());
+    in_shared(false);
+    let since_moved = call(
+        "GET",
+        &format!("/api/v4/groups/{shared}/audit_events?per_page=100"),
+        &bob,
+        None,
+    )
+    .json();
+    assert!(
+        since_moved
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["entity_type"] == "Group" && e["entity_id"] == shared),
+        "{since_moved}"
+    );
+
+    // Bad parameters on bob's own trail: a clear 4xx naming the problem, never a 500.
+    let own = format!("/api/v4/groups/{mallory}/audit_events");
+    for (query, status) in [
+        ("per_page=0", 200),
+        ("per_page=1000", 200),
+        ("page=0", 200),
+        ("page=18446744073709551615", 200),
+        ("per_page=-1", 400),
+        ("per_page=99999999999999999999999", 400),
+        ("page=-3", 400),
+        ("page=x", 400),
+        ("created_after=soon", 400),
+        ("created_before=2026-02-30", 400),
+        ("created_after=2026-01-01T99:00:00Z", 400),
+        ("entity_type=Instance", 400),
+        ("entity_id=abc", 400),
+        ("entity_id=99999999999999999999", 400),
+    ] {
+        let r = call("GET", &format!("{own}?{query}"), &bob, None);
+        assert_eq!(r.status, status, "{query}: {}", r.text());
+        if status == 200 {
+            assert!(r.json().as_array().unwrap().len() <= 100, "{query}");
+        } else {
+            assert!(!r.text().is_empty(), "{query}: no reason given");
+        }
+    }
+    for id in ["abc", "99999999999999999999", "-1", "0", "1.5", "%00"] {
+        for (scope, token) in [
+            (format!("/api/v4/groups/{mallory}"), &bob),
+            ("/api/v4".to_owned(), &admin),
+        ] {
+            let path = format!("{scope}/audit_events/{id}");
+            let r = call("GET", &path, token, None);
+            assert_eq!(r.status, 404, "{path}: {}", r.text());
+        }
+    }
+    for group in ["no-such", "%00", "99999999999999999999"] {
+        let path = format!("/api/v4/groups/{group}/audit_events");
+        assert_eq!(call("GET", &path, &bob, None).status, 404, "{path}");
+    }
+
+    // Secrets: neither a new token's value, nor a password an admin set, nor a session
+    // cookie is in any event.
+    let secret = call(
+        "POST",
+        "/api/v4/user/personal_access_tokens",
+        &alice,
+        Some(json!({"name": "ci", "scopes": ["read_api"]})),
+    )
+    .json()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let alice_id = call("GET", "/api/v4/user", &alice, None).json()["id"].clone();
+    let password = "a brand new password 7";
+    let reset = call(
+        "PUT",
+        &format!("/api/v4/users/{alice_id}"),
+        &admin,
+        Some(json!({"password": password})),
+    );
+    assert_eq!(reset.status, 200, "{}", reset.text());
+    let cookies = Visitor::sign_in(&server, "alice", password).cookie_header();
+    let trail = cli_text(&server, &["audit", "list", "--json", "--limit", "1000"]);
+    for (what, value) in [("token", secret.as_str()), ("password", password)] {
+        assert!(!trail.contains(value), "the {what} is in the trail");
+    }
+    for cookie in cookies.split("; ") {
+        let value = cookie.split_once('=').unwrap().1;
+        assert!(
+            value.len() < 8 || !trail.contains(value),
+            "a cookie is in the trail"
+        );
+    }
+    assert!(trail.contains("\"user.update\"") && trail.contains("\"session.create\""));
+
+    // A username typed to sign in with terminal escapes and a line break: the text listing
+    // shows them escaped, on the event's one line; the JSON still parses.
+    let typed = "evil\u{1b}[2J\u{1b}]0;owned\u{7}\n2026-01-01T00:00:00.000000Z  user:root  x  user.remove  alice";
+    let refused = Visitor::new(&server).submit(
+        "/users/sign_in",
+        "/users/sign_in",
+        &[("username", typed), ("password", "wrong")],
+    );
+    assert_ne!(refused.status, 303);
+    let lines = cli_text(&server, &["audit", "list", "--action", "session.fail"]);
+    assert!(
+        !lines.contains('\u{1b}') && !lines.contains('\u{7}'),
+        "{lines:?}"
+    );
+    assert_eq!(lines.lines().count(), 1, "{lines}");
+    assert!(lines.contains(r"evil\u{1b}[2J"), "{lines}");
+    let parsed: Value = serde_json::from_str(&cli_text(
+        &server,
+        &["audit", "list", "--action", "session.fail", "--json"],
+    ))
+    .unwrap();
+    assert!(
+        parsed[0]["details"]["target_details"]
+            .as_str()
+            .unwrap()
+            .starts_with("evil\u{1b}")
+    );
+
+    // Every change leaves one event and a refused one none: a password set from the command
+    // line; a group that still holds a project is not removed; a project cannot be made more
+    // visible than its group.
+    let out = cli_output(
+        server.data_dir(),
+        &["user", "passwd", "bob", "--password-stdin"],
+        Some("bob password 2\n"),
+    );
+    assert!(out.status.success(), "{out:?}");
+    let count = |action: &str| {
+        cli_text(&server, &["audit", "list", "--action", action])
+            .lines()
+            .count()
+    };
+    assert_eq!(count("user.password"), 1);
+    let (removes, updates) = (count("group.remove"), count("project.update"));
+    assert_eq!(
+        call("DELETE", &format!("/api/v4/groups/{hidden}"), &alice, None).status,
+        409
+    );
+    let wider = call(
+        "PUT",
+        &format!("/api/v4/projects/{tools}"),
+        &alice,
+        Some(json!({"visibility": "public"})),
+    );
+    assert_eq!(wider.status, 400, "{}", wider.text());
+    assert_eq!(
+        (count("group.remove"), count("project.update")),
+        (removes, updates)
+    );
+    let emptied = call("DELETE", &format!("/api/v4/projects/{tools}"), &alice, None);
+    assert!(emptied.status < 300, "{}", emptied.text());
+    let removed = call("DELETE", &format!("/api/v4/groups/{hidden}"), &alice, None);
+    assert!(removed.status < 300, "{}", removed.text());
+    assert_eq!(count("group.remove"), removes + 1);
+}
