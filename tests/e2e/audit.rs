@@ -698,6 +698,17 @@ fn a_hostile_tenant_reads_nothing_of_anothers_and_cannot_forge_or_break_the_trai
             assert_eq!(r.status, 404, "{path}: {}", r.text());
         }
     }
+    let mut admin_page = Visitor::sign_in(&server, "root", "root password 1");
+    for (query, status) in [
+        ("page=18446744073709551615", 200),
+        ("page=0&actor=%00&action=%1b[2J", 200),
+        ("page=-1", 400),
+        ("page=99999999999999999999999", 400),
+        ("since=%00", 400),
+    ] {
+        let r = admin_page.get(&format!("/admin/audit_logs?{query}"));
+        assert_eq!(r.status, status, "{query}: {}", r.text());
+    }
     for group in ["no-such", "%00", "99999999999999999999"] {
         let path = format!("/api/v4/groups/{group}/audit_events");
         assert_eq!(call("GET", &path, &bob, None).status, 404, "{path}");
