@@ -192,14 +192,14 @@ fn conditions(
     (clause, params)
 }
 
-/// Newest first. Within a group or project the order is by `+e.id`, which SQLite cannot read
-/// off the table's own order: otherwise, to fill a page soon, it may walk every tenant's
-/// events newest first (all of them, for a quiet group) instead of reading the scope's few
-/// through the index and sorting those.
+/// Newest first. Within a group the order is by `+e.id`, which SQLite cannot read off the
+/// table's own order: otherwise, to fill a page soon, it may walk every tenant's events newest
+/// first (all of them, for a quiet group) instead of reading the group's through the index and
+/// sorting those. A project's events come off the index already in id order.
 fn newest_first(scope: &Scope) -> &'static str {
     match scope {
-        Scope::Everything => "ORDER BY e.id DESC",
-        Scope::Group { .. } | Scope::Project(_) => "ORDER BY +e.id DESC",
+        Scope::Everything | Scope::Project(_) => "ORDER BY e.id DESC",
+        Scope::Group { .. } => "ORDER BY +e.id DESC",
     }
 }
 
@@ -412,7 +412,9 @@ mod tests {
         };
         for filter in [&Filter::default(), &filtered] {
             assert!(steps(&group, filter).contains("audit_events_entity"));
-            assert!(steps(&Scope::Project(20), filter).contains("audit_events_entity"));
+            let project = steps(&Scope::Project(20), filter);
+            assert!(project.contains("audit_events_entity"), "{project}");
+            assert!(!project.contains("TEMP B-TREE"), "{project}");
         }
         let (rows, total) = list(&conn, &group, &filtered, 5, 0).unwrap();
         assert_eq!(rows.len(), 5);
