@@ -48,10 +48,22 @@ fn the_deb_installs_serves_pip_as_the_service_user_and_purge_alone_deletes_the_d
     let data = std::fs::metadata(DATA).expect("dpkg -i made no data directory");
     assert!(data.is_dir());
     assert_eq!((data.uid(), data.gid()), (uid, gid), "data directory owner");
-    assert_eq!(data.permissions().mode() & 0o7777, 0o750, "data directory mode");
+    assert_eq!(
+        data.permissions().mode() & 0o7777,
+        0o750,
+        "data directory mode"
+    );
     let config = std::fs::metadata(CONFIG).unwrap();
-    assert_eq!((config.uid(), config.gid()), (0, gid), "configuration owner");
-    assert_eq!(config.permissions().mode() & 0o7777, 0o640, "configuration mode");
+    assert_eq!(
+        (config.uid(), config.gid()),
+        (0, gid),
+        "configuration owner"
+    );
+    assert_eq!(
+        config.permissions().mode() & 0o7777,
+        0o640,
+        "configuration mode"
+    );
     assert!(Path::new(SYSUSERS).exists());
     assert!(
         std::fs::read_link(ENABLED).is_ok_and(|target| target.ends_with("wheelhouse.service")),
@@ -84,12 +96,13 @@ fn the_deb_installs_serves_pip_as_the_service_user_and_purge_alone_deletes_the_d
         .and_then(|line| line.split(": ").nth(1))
         .and_then(|rest| rest.split_whitespace().next())
         .unwrap_or_else(|| panic!("no exposure level in:\n{security}"));
-    let readme = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("packaging/README.md"),
-    )
-    .unwrap();
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("packaging/README.md"))
+            .unwrap();
     assert!(
-        readme.contains(&format!("Overall exposure level for wheelhouse.service: {score}")),
+        readme.contains(&format!(
+            "Overall exposure level for wheelhouse.service: {score}"
+        )),
         "packaging/README.md must record the unit's exposure level, now {score}:\n{security}"
     );
 
@@ -115,7 +128,14 @@ fn the_deb_installs_serves_pip_as_the_service_user_and_purge_alone_deletes_the_d
     run_ok(
         client("twine")
             .args(["upload", "--non-interactive", "--disable-progress-bar"])
-            .args(["--repository-url", &project, "-u", "__token__", "-p", &token])
+            .args([
+                "--repository-url",
+                &project,
+                "-u",
+                "__token__",
+                "-p",
+                &token,
+            ])
             .args(&files),
     );
     let simple = format!("{project}/simple");
@@ -125,7 +145,10 @@ fn the_deb_installs_serves_pip_as_the_service_user_and_purge_alone_deletes_the_d
         client("pip")
             .args(["install", "--no-cache-dir", "--target"])
             .arg(&target)
-            .args(["--index-url", &with_credentials(&simple, "__token__", &token)])
+            .args([
+                "--index-url",
+                &with_credentials(&simple, "__token__", &token),
+            ])
             .arg("deb-proof"),
     );
     assert!(out.contains("Successfully installed"), "{out}");
@@ -135,7 +158,12 @@ fn the_deb_installs_serves_pip_as_the_service_user_and_purge_alone_deletes_the_d
     // directory belongs to root.
     for path in walk(Path::new(DATA)) {
         let meta = std::fs::symlink_metadata(&path).unwrap();
-        assert_eq!(meta.uid(), uid, "{} is not the service user's", path.display());
+        assert_eq!(
+            meta.uid(),
+            uid,
+            "{} is not the service user's",
+            path.display()
+        );
     }
 
     // Remove: the program and the unit go, the data and the configuration stay.
@@ -143,14 +171,20 @@ fn the_deb_installs_serves_pip_as_the_service_user_and_purge_alone_deletes_the_d
     assert_eq!(package_state(), "rc", "removed, configuration kept");
     assert!(!Path::new("/usr/bin/wheelhouse").exists());
     assert!(!Path::new(UNIT).exists());
-    assert!(Path::new(DATA).join("wheelhouse.db").exists(), "remove deleted the data");
+    assert!(
+        Path::new(DATA).join("wheelhouse.db").exists(),
+        "remove deleted the data"
+    );
     assert!(Path::new(CONFIG).exists());
     // Installed again, it has the same registry.
     dpkg(&["-i", deb.to_str().unwrap()]);
     assert!(admin(&["user", "list"]).contains("alice"));
     // Already there, the data directory keeps its owner and mode.
     let data = std::fs::metadata(DATA).unwrap();
-    assert_eq!((data.uid(), data.permissions().mode() & 0o7777), (uid, 0o750));
+    assert_eq!(
+        (data.uid(), data.permissions().mode() & 0o7777),
+        (uid, 0o750)
+    );
 
     // Purge: the data, the configuration and the enablement go; the system user stays.
     dpkg(&["--purge", "wheelhouse"]);
@@ -158,7 +192,11 @@ fn the_deb_installs_serves_pip_as_the_service_user_and_purge_alone_deletes_the_d
     assert!(!Path::new(DATA).exists(), "purge kept the data");
     assert!(!Path::new("/etc/wheelhouse").exists());
     assert!(std::fs::symlink_metadata(ENABLED).is_err());
-    assert_eq!(passwd_entry().map(|a| a.uid), Some(uid), "the system user stays");
+    assert_eq!(
+        passwd_entry().map(|a| a.uid),
+        Some(uid),
+        "the system user stays"
+    );
     std::fs::remove_file(MARKER).unwrap();
 }
 
@@ -215,7 +253,13 @@ fn build_deb(cargo_deb: &Path, out: &Path) -> PathBuf {
     let deb = out.join("wheelhouse.deb");
     run_ok(
         Command::new(cargo_deb)
-            .args(["--no-build", "--fast", "--profile", profile, "--manifest-path"])
+            .args([
+                "--no-build",
+                "--fast",
+                "--profile",
+                profile,
+                "--manifest-path",
+            ])
             .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
             .arg("--output")
             .arg(&deb)
@@ -369,11 +413,7 @@ impl InstalledServer {
         }
         command.env("WHEELHOUSE_LISTEN", "127.0.0.1:0");
         let log = std::fs::File::create(log_dir.join("installed-server.log")).unwrap();
-        let mut child = command
-            .stdout(Stdio::piped())
-            .stderr(log)
-            .spawn()
-            .unwrap();
+        let mut child = command.stdout(Stdio::piped()).stderr(log).spawn().unwrap();
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         let mut startup = Vec::new();
         let base = loop {
@@ -399,7 +439,10 @@ impl InstalledServer {
     fn stop(mut self) {
         run_ok(Command::new("kill").args(["-TERM", &self.child.id().to_string()]));
         let status = self.child.wait().unwrap();
-        assert!(status.success(), "the installed server stopped with {status}");
+        assert!(
+            status.success(),
+            "the installed server stopped with {status}"
+        );
     }
 }
 
