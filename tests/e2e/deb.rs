@@ -166,6 +166,16 @@ fn the_deb_installs_serves_pip_as_the_service_user_and_purge_alone_deletes_the_d
         );
     }
 
+    // Installed over itself, as an upgrade is (prerm and postrm "upgrade", postinst again), it
+    // keeps the registry and the configuration's owner and mode.
+    dpkg(&["-i", deb.to_str().unwrap()]);
+    assert!(admin(&["user", "list"]).contains("alice"));
+    let config = std::fs::metadata(CONFIG).unwrap();
+    assert_eq!(
+        (config.gid(), config.permissions().mode() & 0o7777),
+        (gid, 0o640)
+    );
+
     // Remove: the program and the unit go, the data and the configuration stay.
     dpkg(&["--remove", "wheelhouse"]);
     assert_eq!(package_state(), "rc", "removed, configuration kept");
