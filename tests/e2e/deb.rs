@@ -226,7 +226,8 @@ fn require_root_and_dpkg() {
     );
 }
 
-/// cargo-deb, built once into target/tools (kept between runs, like the client venv).
+/// cargo-deb, built once into target/tools (kept between runs, like the client venv). A debug
+/// build: it costs CI half the CPU of a release one and packs the test's .deb as fast.
 fn cargo_deb() -> PathBuf {
     let root = Path::new(env!("CARGO_TARGET_TMPDIR"))
         .parent()
@@ -242,7 +243,7 @@ fn cargo_deb() -> PathBuf {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         run_ok(
             Command::new(cargo)
-                .args(["install", "--quiet", "--locked", "--force", "cargo-deb"])
+                .args(["install", "--quiet", "--debug", "--locked", "--force", "cargo-deb"])
                 .args(["--version", CARGO_DEB_VERSION, "--root"])
                 .arg(&root),
         );
