@@ -178,13 +178,21 @@ CREATE TABLE web_sessions (
 );
 
 CREATE TABLE audit_events (
-    id          INTEGER PRIMARY KEY,
-    actor       TEXT NOT NULL,               -- 'user:NAME', 'deploy-token:USERNAME' or 'cli'
-    action      TEXT NOT NULL,
-    target      TEXT NOT NULL,
-    created_at  INTEGER NOT NULL
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    actor       TEXT NOT NULL,               -- 'user:NAME', 'deploy-token:USERNAME', 'cli', 'anonymous'
+    action      TEXT NOT NULL,               -- 'upload', 'token.create', 'session.fail', …
+    target      TEXT NOT NULL,               -- what changed, as text (a path, a file, a name)
+    created_at  INTEGER NOT NULL,
+    author_id   INTEGER,                     -- the acting user's id (kept after they are gone)
+    entity_type TEXT CHECK (entity_type IN ('User', 'Group', 'Project')),
+    entity_id   INTEGER,                     -- the user, group (namespace) or project's id
+    ip_address  TEXT,                        -- the client, as the trusted-proxy rules found it
+    details     TEXT,                        -- a JSON object of what else the change said
+    CHECK ((entity_type IS NULL) = (entity_id IS NULL))
 );
 CREATE INDEX audit_events_time ON audit_events(created_at);
+CREATE INDEX audit_events_entity ON audit_events(entity_type, entity_id);
+CREATE INDEX audit_events_actor ON audit_events(actor);
 
 -- Upstream indexes cached through a group (the `upstream` module).
 

@@ -294,11 +294,11 @@ def timed(cmd, env=None):
     return time.monotonic() - start
 
 
-def speed(url, headers=()):
+def speed(url, headers=(), curl_args=()):
     """Median MB/s of three full downloads with curl."""
     runs = []
     for _ in range(3):
-        cmd = ["curl", "-s", "-o", "/dev/null", "-w", "%{speed_download}", url]
+        cmd = ["curl", "-sf", *curl_args, "-o", "/dev/null", "-w", "%{speed_download}", url]
         for h in headers:
             cmd += ["-H", h]
         runs.append(float(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout) / 1e6)

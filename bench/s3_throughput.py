@@ -1,13 +1,17 @@
 """100 MB upload and download through Wheelhouse on S3 (streamed and redirected) against the
-same moto server's own PUT and GET of the same bytes, and the server's peak memory for a
-200 MB upload. Run with the s3 test venv's Python (moto[server], boto3), after
-`cargo build --release`:  target/tmp/s3-venv/bin/python bench/s3_throughput.py"""
+same moto server's own PUT and GET of the same bytes, the server's peak memory for a
+200 MB upload, and the page and install figures on the local store and on S3 (they should not
+depend on the store). Run with the s3 test venv's Python (moto[server], boto3, pip), after
+`cargo build --release`, with wrk installed:  target/tmp/s3-venv/bin/python bench/s3_throughput.py"""
 
 import base64
 import hashlib
 import http.client
 import io
 import os
+import re
+import shutil
+import statistics
 import socket
 import subprocess
 import sys
@@ -81,6 +85,76 @@ def timed(f):
     return time.perf_counter() - start
 
 
+DEPS = 20
+
+
+def small_wheel(name, requires=()):
+    buf = io.BytesIO()
+    meta = f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n" + "".join(f"Requires-Dist: {r}\n" for r in requires)
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr(f"{name}-1.0.dist-info/METADATA", meta)
+        z.writestr(f"{name}-1.0.dist-info/WHEEL", "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+        z.writestr(f"{name}-1.0.dist-info/RECORD", "")
+        z.writestr(f"{name}/__init__.py", os.urandom(2048).hex())
+    return f"{name}-1.0-py3-none-any.whl", buf.getvalue()
+
+
+def page_and_install(label, env):
+    """Requests/s for a project page (wrk, 64 connections, 3 s) and the seconds `pip install`
+    takes for a package with DEPS dependencies, caches off (median of 3), on one store."""
+    data_dir = tempfile.mkdtemp()
+    cli(data_dir, env, "group", "add", "g", "--visibility", "public")
+    cli(data_dir, env, "project", "add", "g/p", "--visibility", "public")
+    cli(data_dir, env, "user", "add", "dev")
+    token = cli(data_dir, env, "token", "add", "dev", "--name", "t", "--scopes", "api")
+    cli(data_dir, env, "member", "add", "g", "dev", "--role", "maintainer")
+    server, port = serve(data_dir, env)
+    auth = "Basic " + base64.b64encode(f"__token__:{token}".encode()).decode()
+    api = "/api/v4/projects/g%2Fp/packages/pypi"
+    try:
+        wheels = [small_wheel(f"dep{i}") for i in range(DEPS)]
+        wheels.append(small_wheel("app", [f"dep{i}" for i in range(DEPS)]))
+        for filename, data in wheels:
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            content_type, body = multipart(filename, data, filename.split("-")[0])
+            c.request("POST", api, body=body, headers={"Content-Type": content_type, "Authorization": auth})
+            r = c.getresponse()
+            r.read()
+            assert r.status == 201, r.status
+        index = f"http://127.0.0.1:{port}{api}/simple/"
+        out = subprocess.run(["wrk", "-t2", "-c64", "-d3s", index + "app/"], capture_output=True, text=True,
+                             check=True).stdout
+        rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+        runs = []
+        for _ in range(3):
+            target = tempfile.mkdtemp()
+            runs.append(timed(lambda: subprocess.run(
+                [sys.executable, "-m", "pip", "install", "-q", "--no-cache-dir", "--disable-pip-version-check",
+                 "--target", target, "--index-url", index, "app"], check=True)))
+            shutil.rmtree(target)
+        return {"store": label, "page_rps": rps, "install_s": statistics.median(runs)}
+    finally:
+        server.kill()
+        server.wait()
+
+
+def serve(data_dir, env):
+    server = subprocess.Popen([BIN, "--data-dir", data_dir, "serve", "--listen", "127.0.0.1:0"], env=env,
+                              stdout=subprocess.PIPE, text=True)
+    line = ""
+    while not line.startswith("Wheelhouse listening on "):
+        line = server.stdout.readline()
+    return server, int(line.split()[3].rsplit(":", 1)[1])
+
+
+def s3_env(endpoint, prefix, redirect):
+    return dict(os.environ, WHEELHOUSE_STORAGE_KIND="s3", WHEELHOUSE_STORAGE_BUCKET=BUCKET,
+                WHEELHOUSE_STORAGE_PREFIX=prefix, WHEELHOUSE_STORAGE_ENDPOINT=endpoint,
+                WHEELHOUSE_STORAGE_PATH_STYLE="true", WHEELHOUSE_STORAGE_REGION="us-east-1",
+                WHEELHOUSE_STORAGE_ACCESS_KEY_ID="k", WHEELHOUSE_STORAGE_SECRET_ACCESS_KEY="s",
+                WHEELHOUSE_STORAGE_REDIRECT_DOWNLOADS=redirect, RUST_LOG="warn")
+
+
 def main():
     moto_port = free_port()
     moto = subprocess.Popen([os.path.join(VENV, "moto_server"), "-H", "127.0.0.1", "-p", str(moto_port)],
@@ -102,23 +176,13 @@ def main():
 
         for redirect in ["false", "true"]:
             data_dir = tempfile.mkdtemp()
-            env = dict(os.environ, WHEELHOUSE_STORAGE_KIND="s3", WHEELHOUSE_STORAGE_BUCKET=BUCKET,
-                       WHEELHOUSE_STORAGE_PREFIX=f"redirect-{redirect}", WHEELHOUSE_STORAGE_ENDPOINT=endpoint,
-                       WHEELHOUSE_STORAGE_PATH_STYLE="true", WHEELHOUSE_STORAGE_REGION="us-east-1",
-                       WHEELHOUSE_STORAGE_ACCESS_KEY_ID="k", WHEELHOUSE_STORAGE_SECRET_ACCESS_KEY="s",
-                       WHEELHOUSE_STORAGE_REDIRECT_DOWNLOADS=redirect, RUST_LOG="warn")
+            env = s3_env(endpoint, f"redirect-{redirect}", redirect)
             cli(data_dir, env, "group", "add", "g")
             cli(data_dir, env, "project", "add", "g/p")
             cli(data_dir, env, "user", "add", "dev")
             token = cli(data_dir, env, "token", "add", "dev", "--name", "t", "--scopes", "api")
             cli(data_dir, env, "member", "add", "g", "dev", "--role", "maintainer")
-            server = subprocess.Popen([BIN, "--data-dir", data_dir, "serve", "--listen", "127.0.0.1:0"], env=env,
-                                      stdout=subprocess.PIPE, text=True)
-            line = ""
-            while not line.startswith("Wheelhouse listening on "):
-                line = server.stdout.readline()
-            base = line.split()[3]
-            port = int(base.rsplit(":", 1)[1])
+            server, port = serve(data_dir, env)
             auth = "Basic " + base64.b64encode(f"__token__:{token}".encode()).decode()
             api = "/api/v4/projects/g%2Fp/packages/pypi"
             try:
@@ -162,12 +226,22 @@ def main():
             finally:
                 server.kill()
                 server.wait()
-        print(f"payload: {mb:.1f} MB")
+        stores = [page_and_install("local directory", dict(os.environ, RUST_LOG="warn")),
+                  page_and_install("S3, streamed", s3_env(endpoint, "pages-streamed", "false")),
+                  page_and_install("S3, redirect", s3_env(endpoint, "pages-redirect", "true"))]
+        print(f"## S3 (moto on loopback): a {mb:.1f} MB wheel\n")
+        print("| what | seconds | MB/s | × moto's own |\n|---|---|---|---|")
         for k, v in results.items():
-            if k.startswith("_"):
-                print(f"{k[1:]}: {v:.1f}")
-            else:
-                print(f"{k}: {v:.2f} s, {mb / v:.0f} MB/s")
+            if not k.startswith("_"):
+                limit = results["moto PUT (boto3, multipart 8 MiB)" if "PUT" in k or "upload" in k else "moto GET (one request)"]
+                print(f"| {k} | {v:.2f} | {mb / v:.0f} | {limit / v:.2f} |")
+        print(f"\nServer memory: peak growth {results['_rss_growth_mib_100MB']:.1f} MiB for the 100 MB upload, "
+              f"{results['_rss_growth_mib_200MB']:.1f} MiB for a 200 MB one (peak {results['_rss_peak_mib_after_200MB']:.0f} MiB).\n")
+        print(f"## The page and install figures by store (a package with {DEPS} dependencies)\n")
+        print("| store | page requests/s (64 connections) | × local | pip install, s (median of 3) | × local |\n|---|---|---|---|---|")
+        for row in stores:
+            print(f"| {row['store']} | {row['page_rps']:.0f} | {row['page_rps'] / stores[0]['page_rps']:.2f} | "
+                  f"{row['install_s']:.2f} | {row['install_s'] / stores[0]['install_s']:.2f} |")
     finally:
         moto.kill()
 

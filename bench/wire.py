@@ -1,6 +1,9 @@
 """Bytes on the wire and requests/s for the 500-file page as pip and uv ask for it, with and
-without compression, and over TLS. Run after `cargo build --release`; needs wrk (bench/run
-installs it). Loopback only; every load is bounded by wrk -d.
+without compression; the page and the 100 MB download over TLS beside nginx over TLS with the
+same certificate; and what metrics and the access log cost, against a build from before they
+existed (WHEELHOUSE_BASELINE_BIN, e.g. a release build of 040a4e9^1). Run after
+`cargo build --release`; needs wrk and nginx (bench/run installs them). Loopback only; every
+load is bounded by wrk -d.
 
     python3 bench/wire.py [--seconds 5]
 """
@@ -8,6 +11,7 @@ import argparse
 import http.client
 import os
 import ssl
+import statistics
 import subprocess
 import tempfile
 import time
@@ -15,7 +19,7 @@ from pathlib import Path
 
 import corpus
 import bench
-from bench import Wheelhouse, free_port, spawn, wrk
+from bench import Nginx, Wheelhouse, free_port, spawn, speed, wait_ready, wrk
 
 # WHEELHOUSE_BIN measures another build (bytes on the wire do not depend on it).
 BIN = bench.BIN = Path(os.environ.get("WHEELHOUSE_BIN", bench.BIN))
@@ -39,6 +43,7 @@ def main():
     ap.add_argument("--seconds", type=int, default=5)
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="wheelhouse-wire-"))
+    work.chmod(0o755)  # nginx's workers run as www-data
     wh = Wheelhouse(work, 1)
     wh.start()
     wh.provision()
@@ -56,36 +61,101 @@ def main():
             coding, size = fetch(wh.port, path, headers)
             print(f"| {label}, Accept-Encoding: {enc or '(none)'} | {coding} | {size} | {size / identity:.2f} |")
 
-    # The same data directory served over TLS by a second process.
+    rows = [
+        ("HTML, no Accept-Encoding", ["Accept: text/html"]),
+        ("HTML, Accept-Encoding: gzip", ["Accept: text/html", "Accept-Encoding: gzip, deflate"]),
+        ("pip's request (JSON, gzip)", [f"Accept: {PIP_ACCEPT}", "Accept-Encoding: gzip, deflate"]),
+        ("uv's request (JSON, zstd)", [f"Accept: {PIP_ACCEPT}", "Accept-Encoding: gzip, deflate, zstd"]),
+    ]
+    print(f"\n## Requests/s, the 500-file page, 64 connections, {args.seconds} s each\n")
+    print("| request | requests/s | p50 ms | p99 ms |\n|---|---|---|---|")
+    for label, headers in rows:
+        r = wrk(wh.base + path, 64, args.seconds, headers)
+        print(f"| {label} | {r['rps']:.0f} | {r['p50']:.2f} | {r['p99']:.2f} |", flush=True)
+
+    name, version, filename, data = corpus.huge()
+    wh.uploader().upload(name, version, filename, data)  # the first connection timed out idle
+    file_path = wh.file_url(filename, data)[len(wh.base):]
+    tls_versus_nginx(wh, work, path, file_path, filename, data, args.seconds)
+    wh.stop()
+    observability_cost(wh, path, args.seconds)
+
+
+def tls_versus_nginx(wh, work, page_path, file_path, filename, data, seconds):
+    """The page and the 100 MB wheel, plain and over TLS, from Wheelhouse and from nginx
+    serving the same bytes as static files with the same certificate."""
     cert_dir = work / "tls"
-    subprocess.run([BIN, "--data-dir", wh.data, "tls", "self-signed", "--host", "127.0.0.1", "--out-dir", cert_dir],
+    subprocess.run([BIN, "--data-dir", wh.data, "tls", "self-signed", "--host", "localhost", "--host", "127.0.0.1", "--out-dir", cert_dir],
                    check=True, capture_output=True)
+    cert, key = cert_dir / "cert.pem", cert_dir / "key.pem"
     tls_port = free_port()
     spawn([BIN, "--data-dir", wh.data, "serve", "--listen", f"127.0.0.1:{tls_port}", "--workers", "1",
-           "--tls-cert", cert_dir / "cert.pem", "--tls-key", cert_dir / "key.pem"])
-    context = ssl.create_default_context(cafile=str(cert_dir / "cert.pem"))
-    tls_base = f"https://127.0.0.1:{tls_port}"
+           "--tls-cert", cert, "--tls-key", key], env={**os.environ, "RUST_LOG": "error"})
+    context = ssl.create_default_context(cafile=str(cert))
     for _ in range(600):
         try:
             fetch(tls_port, "/-/health", {}, context)
             break
         except OSError:
             time.sleep(0.05)
+    else:
+        raise SystemExit("Wheelhouse over TLS did not come up")
 
-    print(f"\n## Requests/s, the 500-file page, 64 connections, {args.seconds} s each\n")
-    print("| request | requests/s | p50 ms | p99 ms |\n|---|---|---|---|")
-    rows = [
-        ("HTML, no Accept-Encoding", wh.base, ["Accept: text/html"]),
-        ("HTML, Accept-Encoding: gzip", wh.base, ["Accept: text/html", "Accept-Encoding: gzip, deflate"]),
-        ("pip's request (JSON, gzip)", wh.base, [f"Accept: {PIP_ACCEPT}", "Accept-Encoding: gzip, deflate"]),
-        ("uv's request (JSON, zstd)", wh.base, [f"Accept: {PIP_ACCEPT}", "Accept-Encoding: gzip, deflate, zstd"]),
-        ("HTML over TLS, no Accept-Encoding", tls_base, ["Accept: text/html"]),
-        ("pip's request over TLS (JSON, gzip)", tls_base, [f"Accept: {PIP_ACCEPT}", "Accept-Encoding: gzip, deflate"]),
-    ]
-    for label, base, headers in rows:
-        r = wrk(base + path, 64, args.seconds, headers)
-        print(f"| {label} | {r['rps']:.0f} | {r['p50']:.2f} | {r['p99']:.2f} |", flush=True)
-    wh.stop()
+    nx = Nginx(work)
+    nx.tls_port = free_port()
+    nx.conf.write_text(nx.conf.read_text().replace(
+        f"listen 127.0.0.1:{nx.port};",
+        f"listen 127.0.0.1:{nx.port};\n        listen 127.0.0.1:{nx.tls_port} ssl;\n"
+        f"        ssl_certificate {cert};\n        ssl_certificate_key {key};"))
+    nx.start()
+    nx.copy(wh.base + page_path, "page.html", {"Accept": "text/html"})
+    (nx.root / filename).write_bytes(data)
+
+    page_rows = [("plain HTTP", wh.base, nx.base),
+                 ("TLS", f"https://localhost:{tls_port}", f"https://localhost:{nx.tls_port}")]
+    print(f"\n## TLS: the 500-file page (HTML, identity), 64 connections, {seconds} s each, and the 100 MB wheel (curl, median of 3)\n")
+    print("| transport | Wheelhouse page req/s | nginx page req/s | × nginx | Wheelhouse p99 ms | "
+          "Wheelhouse MB/s | nginx MB/s | × nginx |\n|---|---|---|---|---|---|---|---|")
+    for label, wh_base, nx_base in page_rows:
+        w = wrk(wh_base + page_path, 64, seconds, ["Accept: text/html"])
+        n = wrk(f"{nx_base}/page.html", 64, seconds)
+        tls = ["--cacert", str(cert)] if wh_base.startswith("https") else []
+        w_speed = speed(wh_base + file_path, curl_args=tls)
+        n_speed = speed(f"{nx_base}/{filename}", curl_args=tls)
+        print(f"| {label} | {w['rps']:.0f} | {n['rps']:.0f} | {w['rps'] / n['rps']:.2f} | {w['p99']:.2f} | "
+              f"{w_speed:.0f} | {n_speed:.0f} | {w_speed / n_speed:.2f} |", flush=True)
+    nx.stop()
+
+
+def observability_cost(wh, page_path, seconds, rounds=3):
+    """Requests/s for pip's page request from the build before metrics and the access log
+    existed and from this one (metrics always count; the access log on and off), taking turns
+    on the same data directory so machine drift hits all alike. Medians of `rounds`."""
+    baseline = os.environ.get("WHEELHOUSE_BASELINE_BIN")
+    if not baseline:
+        print("\n(WHEELHOUSE_BASELINE_BIN not set: the cost of metrics is not measured)")
+        return
+    builds = [("before metrics (baseline build)", baseline, "error"),
+              ("metrics counted, access log off", BIN, "error"),
+              ("metrics counted, access log on (default)", BIN, "info")]
+    headers = [f"Accept: {PIP_ACCEPT}", "Accept-Encoding: gzip, deflate"]
+    results = {label: [] for label, _, _ in builds}
+    for _ in range(rounds):
+        for label, binary, level in builds:
+            port = free_port()
+            proc = spawn([binary, "--data-dir", wh.data, "serve", "--listen", f"127.0.0.1:{port}", "--workers", "1",
+                          "--max-auth-failures", "0"], env={**os.environ, "RUST_LOG": level})
+            wait_ready(f"http://127.0.0.1:{port}/-/health")
+            wrk(f"http://127.0.0.1:{port}{page_path}", 64, 1, headers)  # warm the page cache
+            results[label].append(wrk(f"http://127.0.0.1:{port}{page_path}", 64, seconds, headers)["rps"])
+            proc.terminate()
+            proc.wait()
+    base = statistics.median(results[builds[0][0]])
+    print(f"\n## What metrics and the access log cost: pip's page request, 64 connections, median of {rounds} × {seconds} s, taking turns\n")
+    print("| build | requests/s | × baseline |\n|---|---|---|")
+    for label, _, _ in builds:
+        rps = statistics.median(results[label])
+        print(f"| {label} | {rps:.0f} | {rps / base:.2f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -45,6 +45,8 @@ pub struct Config {
     pub metrics_token: Option<Secret>,
     /// How log lines are written: text for people, JSON for journald and log shippers.
     pub log_format: LogFormat,
+    /// Audit events older than this many days are pruned (0: kept for ever).
+    pub audit_retention_days: u32,
 }
 
 /// A secret from the configuration: compared in constant time and never printed.
@@ -115,6 +117,7 @@ impl Config {
             litestream: false,
             metrics_token: None,
             log_format: LogFormat::Text,
+            audit_retention_days: 0,
             storage: StorageConfig::default(),
         }
     }
@@ -145,6 +148,7 @@ pub struct FileConfig {
     pub litestream: Option<bool>,
     pub metrics_token: Option<String>,
     pub log_format: Option<LogFormat>,
+    pub audit_retention_days: Option<u32>,
     /// `[storage]`: the local directory or an S3-compatible bucket.
     pub storage: Option<crate::storage::StorageFile>,
 }

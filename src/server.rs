@@ -90,6 +90,17 @@ pub async fn serve(
             flush_token_usage(&flusher).await;
         }
     });
+    let retention_days = state.config.audit_retention_days;
+    if retention_days > 0 {
+        let pruner = state.clone();
+        actix_web::rt::spawn(async move {
+            let mut every = actix_web::rt::time::interval(AUDIT_PRUNE_EVERY);
+            loop {
+                every.tick().await;
+                prune_audit_events(&pruner, retention_days).await;
+            }
+        });
+    }
     let last_flush = state.clone();
     let https_port = listeners.main.local_addr()?.port();
     let server = HttpServer::new(move || {
@@ -151,6 +162,24 @@ pub async fn serve(
 }
 
 /// Writes the noted token uses; a failure is logged and retried at the next flush.
+/// How often the server deletes audit events past their retention (the first time at start).
+const AUDIT_PRUNE_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+
+async fn prune_audit_events(state: &web::Data<AppState>, retention_days: u32) {
+    let now = crate::db::now_millis();
+    let pruned = state
+        .db
+        .run_pooled(move |db| crate::registry::audit::prune(db, retention_days, now))
+        .await;
+    match pruned {
+        Ok(0) => {}
+        Ok(count) => {
+            tracing::info!("deleted {count} audit events older than {retention_days} days")
+        }
+        Err(e) => tracing::warn!("cannot delete old audit events: {e}"),
+    }
+}
+
 async fn flush_token_usage(state: &web::Data<AppState>) {
     let usage = state.token_usage.clone();
     if let Err(e) = state.db.run(move |conn| usage.flush(conn)).await {

@@ -9,6 +9,7 @@ use crate::auth::UserCaller;
 use crate::db::{self, now_millis};
 use crate::error::{Error, Result};
 use crate::model::{Scope, Scopes};
+use crate::registry::audit::{self, About};
 use crate::secrets;
 
 /// How long a sign-in lasts.
@@ -68,12 +69,19 @@ pub fn open(conn: &Connection, user_id: i64) -> Result<Option<NewSession>> {
         now + SESSION_DAYS * 86_400_000,
         now,
     )?;
-    db::packages::insert_audit(
+    let caller = crate::auth::Caller::User(UserCaller {
+        user_id: user.id,
+        token_id: None,
+        username: user.username.clone(),
+        is_admin: user.is_admin,
+        scopes: Scopes::parse(Scope::Api.as_str())?,
+    });
+    audit::record(
         conn,
-        &format!("user:{}", user.username),
+        &caller,
         "session.create",
+        About::User(user.id),
         &user.username,
-        now,
     )?;
     Ok(Some(NewSession { secret, csrf_token }))
 }
@@ -134,11 +142,11 @@ pub fn set_password(
     }
     db::users::set_password_hash(conn, session.user.user_id, new_hash)?;
     db::sessions::delete_for_user(conn, session.user.user_id, Some(session.id))?;
-    db::packages::insert_audit(
+    audit::record(
         conn,
-        &format!("user:{}", session.user.username),
+        &crate::auth::Caller::User(session.user.clone()),
         "user.password",
+        About::User(session.user.user_id),
         &session.user.username,
-        now_millis(),
     )
 }

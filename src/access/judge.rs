@@ -86,14 +86,16 @@ fn refusal(op: Operation) -> &'static str {
             "403 Forbidden: this API needs a personal access token with the api scope (or \
              read_api to read)"
         }
-        UsersAdmin => "403 Forbidden: this needs an admin",
+        UsersAdmin | AuditList => "403 Forbidden: this needs an admin",
         SubgroupCreate | ProjectCreate => {
             "403 Forbidden: creating inside a group needs the maintainer role (or higher) there"
         }
         SettingsShow | MembersAdd | MembersChange | MembersRemove | DeployTokensList
         | DeployTokensCreate | DeployTokensRevoke | AccessTokensList | AccessTokensCreate
-        | AccessTokensRevoke => "403 Forbidden: this needs the maintainer role (or higher)",
-        PlaceUpdate | PlaceDelete | UpstreamsList | UpstreamsManage => {
+        | AccessTokensRevoke | AuditProject => {
+            "403 Forbidden: this needs the maintainer role (or higher)"
+        }
+        PlaceUpdate | PlaceDelete | UpstreamsList | UpstreamsManage | AuditGroup => {
             "403 Forbidden: this needs the owner role"
         }
         PageView | PackagesRead | PackagesDownload => {

@@ -90,6 +90,14 @@ pub enum Operation {
     /// Add, change or remove upstreams and name rules.
     UpstreamsManage,
 
+    // The audit trail.
+    /// Every event of the instance (admins only: API, web page).
+    AuditList,
+    /// The events of a group and everything under it (owners).
+    AuditGroup,
+    /// The events of a project (maintainers and up).
+    AuditProject,
+
     // Packages.
     /// Index pages, JSON metadata, package lists and package pages.
     PackagesRead,
@@ -106,7 +114,7 @@ pub enum Operation {
 impl Operation {
     /// Every operation, for tests that walk the table (`decide` answers each of them for any
     /// caller and visibility).
-    pub const ALL: [Operation; 38] = [
+    pub const ALL: [Operation; 41] = [
         Operation::PublicHealth,
         Operation::PublicStatic,
         Operation::PublicApiInfo,
@@ -140,6 +148,9 @@ impl Operation {
         Operation::AccessTokensRevoke,
         Operation::UpstreamsList,
         Operation::UpstreamsManage,
+        Operation::AuditList,
+        Operation::AuditGroup,
+        Operation::AuditProject,
         Operation::PackagesRead,
         Operation::PackagesDownload,
         Operation::PackagesUpload,

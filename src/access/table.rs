@@ -180,6 +180,7 @@ const fn rule(op: Operation) -> Rule {
         AccountPassword | TokensCreate | TokensRevoke => (Account, ApiWrite),
         UsersList | PlacesList => (User, ApiRead),
         UsersAdmin => (Admin, ApiWrite),
+        AuditList => (Admin, ApiRead),
         PlaceShow | MembersList => (Target { min: Option::None }, ApiRead),
         GroupCreate => (User, ApiWrite),
         SubgroupCreate | ProjectCreate => (
@@ -188,7 +189,7 @@ const fn rule(op: Operation) -> Rule {
             },
             ApiWrite,
         ),
-        SettingsShow | DeployTokensList | AccessTokensList => (
+        SettingsShow | DeployTokensList | AccessTokensList | AuditProject => (
             Target {
                 min: Some(Role::Maintainer),
             },
@@ -207,8 +208,9 @@ const fn rule(op: Operation) -> Rule {
             },
             ApiWrite,
         ),
-        // Upstream URLs and user names say where a group's packages come from: owners only.
-        UpstreamsList => (
+        // Upstream URLs and user names say where a group's packages come from: owners only;
+        // who did what from which address in a group is for its owners too, as in GitLab.
+        UpstreamsList | AuditGroup => (
             Target {
                 min: Some(Role::Owner),
             },

@@ -7,12 +7,12 @@ use std::time::Duration;
 use anyhow::Context;
 
 use super::provision;
-use super::{Command, MetadataCommand, PackageTarget};
+use super::{AuditCommand, Command, MetadataCommand, PackageTarget};
 use crate::blobs::BlobStore;
 use crate::db::Db;
 use crate::python::archive::Limits;
 use crate::registry::manage::{self, FileRef, PackageRef};
-use crate::registry::{backup, integrity};
+use crate::registry::{audit, backup, integrity};
 
 /// Fills a new data directory from a backup, then checks what arrived.
 pub(super) fn restore(
@@ -137,17 +137,40 @@ pub(super) fn run(db: &Db, blobs: &BlobStore, command: Command) -> anyhow::Resul
         Command::Project(cmd) => provision::project(conn, blobs, cmd)?,
         Command::Member(cmd) => provision::member(conn, cmd)?,
         Command::DeployToken(cmd) => provision::deploy_token(conn, cmd)?,
+        Command::Audit(AuditCommand::List {
+            since,
+            until,
+            actor,
+            action,
+            limit,
+            json,
+        }) => {
+            let filter = crate::db::audit::Filter {
+                created_after: since.as_deref().map(audit::parse_time).transpose()?,
+                created_before: until.as_deref().map(audit::parse_time).transpose()?,
+                actor: actor.as_deref().map(audit::actor_of),
+                action,
+                ..Default::default()
+            };
+            print!("{}", audit_list(conn, &filter, limit, json)?);
+        }
     }
     Ok(())
 }
 
-/// `gc`: the upstream cache back within its size, then unreferenced blobs and temporary files.
+/// `gc`: the upstream cache back within its size, then unreferenced blobs and temporary files,
+/// and audit events past their retention.
 pub fn gc(
     db: &crate::db::Db,
     blobs: &BlobStore,
     grace_seconds: u64,
     upstream_cache_max_bytes: Option<u64>,
+    audit_retention_days: u32,
 ) -> anyhow::Result<()> {
+    let pruned = crate::registry::audit::prune(db, audit_retention_days, crate::db::now_millis())?;
+    if pruned > 0 {
+        println!("deleted {pruned} audit events older than {audit_retention_days} days");
+    }
     // Upstream files nothing lists any more are forgotten first, then the least recently used
     // past the size; the blobs themselves go with the other garbage just below.
     let unlisted = crate::db::upstreams::forget_unlisted(&*db.get()?)?;
@@ -164,4 +187,46 @@ pub fn gc(
         report.blobs_removed, report.temp_files_removed
     );
     Ok(())
+}
+
+/// `audit list`: up to `limit` events (pages of the database's listing), as lines or as JSON.
+fn audit_list(
+    conn: &rusqlite::Connection,
+    filter: &crate::db::audit::Filter,
+    limit: usize,
+    json: bool,
+) -> anyhow::Result<String> {
+    let operator = &crate::auth::Caller::Operator;
+    let mut rows = Vec::new();
+    let mut number = 1;
+    while rows.len() < limit {
+        let page = audit::Page::new(Some(number), Some(100));
+        let (found, _) = audit::list_all(conn, operator, filter, page)?;
+        let last = found.len() < page.size;
+        rows.extend(found);
+        if last {
+            break;
+        }
+        number += 1;
+    }
+    rows.truncate(limit);
+    if json {
+        let views: Vec<_> = rows
+            .iter()
+            .map(crate::routes::AuditEventView::new)
+            .collect();
+        return Ok(format!("{}\n", serde_json::to_string_pretty(&views)?));
+    }
+    let mut out = String::new();
+    for row in &rows {
+        out.push_str(&format!(
+            "{}  {}  {}  {}  {}\n",
+            crate::model::iso8601(row.created_at),
+            row.actor,
+            row.ip_address.as_deref().unwrap_or("-"),
+            row.action,
+            row.target
+        ));
+    }
+    Ok(out)
 }

@@ -29,7 +29,7 @@ struct Cli {
     /// TOML configuration file (keys: data_dir, listen, max_upload_size, workers, external_url,
     /// max_auth_failures, trusted_proxies, upload_idle_timeout_seconds, upstream_cache_max_size,
     /// upstream_allow_private_networks, tls_cert, tls_key, http_redirect_listen, litestream,
-    /// metrics_token, log_format, and the [storage] table).
+    /// metrics_token, log_format, audit_retention_days, and the [storage] table).
     #[arg(long, global = true, env = "WHEELHOUSE_CONFIG")]
     config: Option<PathBuf>,
     /// Where the database and package files live [default: ~/.local/share/wheelhouse].
@@ -103,6 +103,10 @@ enum Command {
         /// [default: the config file's upstream_cache_max_size, else no limit].
         #[arg(long, env = "WHEELHOUSE_UPSTREAM_CACHE_MAX_SIZE")]
         upstream_cache_max_size: Option<String>,
+        /// Also delete audit events older than this many days [default: the config file's
+        /// audit_retention_days, else none].
+        #[arg(long, env = "WHEELHOUSE_AUDIT_RETENTION_DAYS")]
+        audit_retention_days: Option<u32>,
     },
     /// Write a consistent copy of the database and blobs to DEST (safe while the server runs).
     Backup { dest: PathBuf },
@@ -118,6 +122,34 @@ enum Command {
     /// TLS certificates.
     #[command(subcommand)]
     Tls(tls::TlsCommand),
+    /// Read the audit trail: who changed what, from which address, when.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Events newest first: time, actor, client address, action, what it changed.
+    List {
+        /// Only events at or after this day (YYYY-MM-DD, UTC) or time (2026-11-30T12:00:00Z).
+        #[arg(long)]
+        since: Option<String>,
+        /// Only events before this day or time.
+        #[arg(long)]
+        until: Option<String>,
+        /// Only events by this user (a username; or `cli`, `anonymous`, `deploy-token:NAME`).
+        #[arg(long)]
+        actor: Option<String>,
+        /// Only events of this action (upload, yank, token.create, session.fail, …).
+        #[arg(long)]
+        action: Option<String>,
+        /// At most this many events.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        /// One JSON array in GitLab's audit event shape, as `GET /api/v4/audit_events` answers.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -197,6 +229,10 @@ struct ServeArgs {
     /// Log lines as text, or as JSON objects for journald and log shippers [default: text].
     #[arg(long, env = "WHEELHOUSE_LOG_FORMAT", value_enum)]
     log_format: Option<config::LogFormat>,
+    /// Audit events older than this many days are deleted (hourly, and by `gc`) [default: 0,
+    /// kept for ever].
+    #[arg(long, env = "WHEELHOUSE_AUDIT_RETENTION_DAYS")]
+    audit_retention_days: Option<u32>,
 }
 
 #[derive(Subcommand)]
@@ -390,10 +426,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Gc {
             grace_seconds,
             upstream_cache_max_size,
+            audit_retention_days,
         } => {
             let (db, blobs) = crate::server::open_data(&config)?;
             let cap = upstream_cache_cap(upstream_cache_max_size, &file)?;
-            commands::gc(&db, &blobs, grace_seconds, cap)
+            let retention = audit_retention_days.or(file.audit_retention_days);
+            commands::gc(&db, &blobs, grace_seconds, cap, retention.unwrap_or(0))
         }
         command => {
             let (db, blobs) = crate::server::open_data(&config)?;
@@ -438,6 +476,10 @@ fn resolve_serve_config(
         http_redirect_listen,
         metrics_token,
         log_format: args.log_format.or(file.log_format).unwrap_or_default(),
+        audit_retention_days: args
+            .audit_retention_days
+            .or(file.audit_retention_days)
+            .unwrap_or(0),
         storage,
         upstream_cache_max_bytes,
         upstream_allow_private_networks: args.upstream_allow_private_networks

@@ -1,5 +1,6 @@
 //! The database gateway: the SQLite pool, connection settings, the schema and its upgrades.
 
+pub mod audit;
 pub mod bots;
 pub mod litestream;
 pub mod members;
@@ -36,6 +37,7 @@ const UPGRADES: &[&str] = &[
     include_str!("upgrades/005_upstreams.sql"),
     include_str!("upgrades/006_names_and_descriptions.sql"),
     include_str!("upgrades/007_bots.sql"),
+    include_str!("upgrades/008_readable_audit.sql"),
 ];
 const LATEST_VERSION: i64 = FIRST_VERSION + UPGRADES.len() as i64;
 /// The version `schema.sql` creates: always the latest.

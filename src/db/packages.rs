@@ -287,20 +287,6 @@ pub fn project_blob_digests(conn: &Connection, project_id: i64) -> Result<Vec<St
     Ok(rows)
 }
 
-pub fn insert_audit(
-    conn: &Connection,
-    actor: &str,
-    action: &str,
-    target: &str,
-    now: i64,
-) -> Result<()> {
-    conn.execute(
-        "INSERT INTO audit_events (actor, action, target, created_at) VALUES (?1, ?2, ?3, ?4)",
-        params![actor, action, target, now],
-    )?;
-    Ok(())
-}
-
 /// One (project, name, version) row.
 #[derive(Debug, Clone)]
 pub struct PackageRow {

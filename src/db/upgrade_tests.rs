@@ -13,7 +13,7 @@ use super::{Db, LATEST_VERSION, SCHEMA_VERSION};
 const SCHEMA_V1: &str = include_str!("../../tests/fixtures/schema-v1.sql");
 
 /// The tables whose ids the outside world holds (URLs, pip.conf, CI jobs): never reused.
-const ID_TABLES: [&str; 7] = [
+const ID_TABLES: [&str; 8] = [
     "users",
     "namespaces",
     "projects",
@@ -21,6 +21,7 @@ const ID_TABLES: [&str; 7] = [
     "deploy_tokens",
     "packages",
     "package_files",
+    "audit_events",
 ];
 
 /// A version-1 database with rows in every table, ids with gaps (deleted rows) and the newest
@@ -207,6 +208,27 @@ fn upgrading_keeps_every_row_and_id_and_reaches_the_fresh_schema() {
         [(2, "model".to_string()), (2, "tool".to_string())]
     );
 
+    // Step 8: an event recorded before it reads back with no author, entity or address.
+    let (events, total) = super::audit::list(
+        &conn,
+        &super::audit::Scope::Everything,
+        &super::audit::Filter::default(),
+        10,
+        0,
+    )
+    .unwrap();
+    assert_eq!(total, 1);
+    assert_eq!(
+        (
+            events[0].id,
+            events[0].actor.as_str(),
+            events[0].target.as_str()
+        ),
+        (1, "user:alice", "acme/tools/x")
+    );
+    assert_eq!((events[0].entity, events[0].author_id), (None, None));
+    assert_eq!(events[0].ip_address, None);
+
     let fresh_dir = tempfile::tempdir().unwrap();
     let fresh = Db::open(&fresh_dir.path().join("fresh.db"), 1).unwrap();
     let fresh_conn = fresh.get().unwrap();
@@ -252,6 +274,7 @@ fn an_upgraded_database_never_hands_out_an_id_again() {
                 "token_digest = token_digest || '-copy', username = username || '-copy'"
             }
             "packages" => "version = version || '.1'",
+            "audit_events" => "target = target || '.copy'",
             _ => "filename = filename || '.copy'",
         };
         let cols = columns(&conn)[*table]

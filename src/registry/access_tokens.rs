@@ -6,6 +6,7 @@
 
 use rusqlite::{Connection, TransactionBehavior};
 
+use super::audit::{self, About};
 use super::directory::Target;
 use super::membership::{label, on};
 use super::tokens::{issue, withdraw};
@@ -120,10 +121,15 @@ pub fn create(
     let bot_id = db::bots::insert(&tx, &username, home(target), now)?;
     db::members::upsert(&tx, source(target), bot_id, role, now)?;
     let bot = db::users::find(&tx, bot_id)?.ok_or_else(|| Error::internal("bot vanished"))?;
-    let actor = caller.actor();
-    let (token, secret) = issue(&tx, &bot, name, &scopes, Some(&expires_on), &actor)?;
-    let what = format!("{} {username}", label(target));
-    db::packages::insert_audit(&tx, &actor, "access_token.create", &what, now)?;
+    let (token, secret) = issue(&tx, caller, &bot, name, &scopes, Some(&expires_on), None)?;
+    let what = format!("{} {username} \"{name}\"", label(target));
+    audit::record(
+        &tx,
+        caller,
+        "access_token.create",
+        About::target(target),
+        &what,
+    )?;
     tx.commit()?;
     Ok(((token, Some(role)), secret))
 }
@@ -138,8 +144,16 @@ pub fn revoke(conn: &mut Connection, caller: &Caller, target: &Target, id: i64) 
         ));
     }
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    withdraw(&tx, id, &caller.actor())?;
+    withdraw(&tx, caller, &token, None)?;
     db::bots::deactivate(&tx, token.user_id)?;
+    let what = format!("{} token {id} \"{}\"", label(target), token.name);
+    audit::record(
+        &tx,
+        caller,
+        "access_token.revoke",
+        About::target(target),
+        &what,
+    )?;
     tx.commit()?;
     Ok(())
 }
@@ -162,15 +176,23 @@ pub fn rotate(
     let expires_on = expiry_day(expires_at, 7)?;
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let bot = db::users::find(&tx, token.user_id)?.ok_or_else(not_found)?;
-    let actor = caller.actor();
-    withdraw(&tx, id, &actor)?;
+    withdraw(&tx, caller, &token, None)?;
     let (successor, secret) = issue(
         &tx,
+        caller,
         &bot,
         &token.name,
         &token.scopes,
         Some(&expires_on),
-        &actor,
+        None,
+    )?;
+    let what = format!("{} token {id} \"{}\"", label(target), token.name);
+    audit::record(
+        &tx,
+        caller,
+        "access_token.rotate",
+        About::target(target),
+        &what,
     )?;
     tx.commit()?;
     Ok(((successor, role), secret))

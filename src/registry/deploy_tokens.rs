@@ -3,6 +3,7 @@
 
 use rusqlite::Connection;
 
+use super::audit::{self, About};
 use super::directory::Target;
 use super::membership::{label, on};
 use super::validate::{check_date, check_deploy_username};
@@ -106,9 +107,17 @@ pub fn create(
         scopes: &scopes,
         expires_on,
     };
-    let token = db::tokens::insert_deploy(conn, namespace_id, project_id, &new, username, now)?;
-    let what = format!("{} {}", label(target), token.username);
-    db::packages::insert_audit(conn, &caller.actor(), "deploy_token.create", &what, now)?;
+    let tx = conn.unchecked_transaction()?;
+    let token = db::tokens::insert_deploy(&tx, namespace_id, project_id, &new, username, now)?;
+    let what = format!("{} {} \"{}\"", label(target), token.username, token.name);
+    audit::record(
+        &tx,
+        caller,
+        "deploy_token.create",
+        About::target(target),
+        &what,
+    )?;
+    tx.commit()?;
     Ok((token, secret))
 }
 
@@ -122,15 +131,18 @@ pub fn revoke(conn: &Connection, caller: &Caller, target: &Target, token_id: i64
     if !belongs {
         return Err(Error::not_found("404 Deploy Token Not Found"));
     }
-    db::tokens::revoke_deploy(conn, token_id, now_millis())?;
-    let what = token_id.to_string();
-    db::packages::insert_audit(
-        conn,
-        &caller.actor(),
+    let tx = conn.unchecked_transaction()?;
+    db::tokens::revoke_deploy(&tx, token_id, now_millis())?;
+    let what = format!("{} deploy token {token_id}", label(target));
+    audit::record(
+        &tx,
+        caller,
         "deploy_token.revoke",
+        About::target(target),
         &what,
-        now_millis(),
-    )
+    )?;
+    tx.commit()?;
+    Ok(())
 }
 
 /// The target a deploy token belongs to, for the command line, which names tokens by id.

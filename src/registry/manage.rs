@@ -2,6 +2,7 @@
 
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 
+use super::audit::{self, About};
 use crate::access::ProjectMaintainer;
 use crate::blobs::{BlobStore, Sha256Hex};
 use crate::db::packages::{PackageRow, StoredFile};
@@ -74,12 +75,12 @@ pub fn set_yanked(
     let action = if yank.is_some() { "yank" } else { "unyank" };
     for f in &files {
         let target = format!("{}/{}", project.full_path, f.filename);
-        db::packages::insert_audit(
+        audit::record(
             &tx,
-            &maintainer.caller().actor(),
+            maintainer.caller(),
             action,
+            About::Project(project.id),
             &target,
-            now_millis(),
         )?;
     }
     let updated = db::packages::files_of_package(&tx, row.id)?;
@@ -108,7 +109,8 @@ pub fn delete(
         db::packages::insert_tombstone(&tx, project.id, &f.filename, &f.sha256, now)?;
         db::packages::delete_file(&tx, f.id)?;
         let target = format!("{}/{}", project.full_path, f.filename);
-        db::packages::insert_audit(&tx, &maintainer.caller().actor(), "delete", &target, now)?;
+        let about = About::Project(project.id);
+        audit::record(&tx, maintainer.caller(), "delete", about, &target)?;
     }
     if db::packages::files_of_package(&tx, row.id)?.is_empty() {
         db::packages::delete_package(&tx, row.id)?;

@@ -3,6 +3,7 @@
 
 use rusqlite::Connection;
 
+use super::audit::{self, About};
 use super::directory::Target;
 use crate::access::{self, MemberDecision, On, Operation};
 use crate::auth::Caller;
@@ -114,9 +115,16 @@ pub fn set(
         _ => {}
     }
     check_change(conn, caller, target, user_id, Some(role))?;
-    db::members::upsert(conn, direct, user_id, role, now_millis())?;
+    let tx = conn.unchecked_transaction()?;
+    db::members::upsert(&tx, direct, user_id, role, now_millis())?;
     let what = format!("{} {} {}", label(target), user.username, role.as_str());
-    db::packages::insert_audit(conn, &caller.actor(), "member.set", &what, now_millis())?;
+    let action = if must_exist {
+        "member.change"
+    } else {
+        "member.add"
+    };
+    audit::record(&tx, caller, action, About::target(target), &what)?;
+    tx.commit()?;
     Ok((user, role))
 }
 
@@ -125,9 +133,13 @@ pub fn remove(conn: &Connection, caller: &Caller, target: &Target, user_id: i64)
     let (direct, _, _) = source(target);
     db::members::direct_role(conn, direct, user_id)?.ok_or_else(member_not_found)?;
     check_change(conn, caller, target, user_id, None)?;
-    db::members::delete(conn, direct, user_id)?;
-    let what = format!("{} user {user_id}", label(target));
-    db::packages::insert_audit(conn, &caller.actor(), "member.remove", &what, now_millis())
+    let name = db::users::find(conn, user_id)?.map_or_else(|| user_id.to_string(), |u| u.username);
+    let tx = conn.unchecked_transaction()?;
+    db::members::delete(&tx, direct, user_id)?;
+    let what = format!("{} {name}", label(target));
+    audit::record(&tx, caller, "member.remove", About::target(target), &what)?;
+    tx.commit()?;
+    Ok(())
 }
 
 /// What the permission table judges for this target.

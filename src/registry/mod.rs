@@ -2,6 +2,7 @@
 //! or the permission table.
 
 pub mod access_tokens;
+pub mod audit;
 pub mod backup;
 pub mod catalog;
 pub mod deploy_tokens;

@@ -3,6 +3,7 @@
 
 use rusqlite::{Connection, TransactionBehavior};
 
+use super::audit::{self, About};
 use super::directory;
 use super::validate;
 use crate::access::{self, On, Operation};
@@ -82,7 +83,7 @@ pub fn create_group(
         }
         None => None,
     };
-    let group = insert_group(conn, parent.as_ref(), segment, visibility, &caller.actor())?;
+    let group = insert_group(conn, parent.as_ref(), segment, visibility, caller)?;
     if !text.is_empty() {
         let (name, description) = (text.name.as_deref(), text.description.as_deref());
         db::namespaces::set_text(conn, group.id, name.map(str::trim), description)?;
@@ -142,17 +143,22 @@ pub fn update_group(
             )));
         }
         db::namespaces::set_visibility(&tx, group.id, visibility)?;
-        db::packages::insert_audit(
-            &tx,
-            &caller.actor(),
-            "group.update",
-            &format!("{} visibility={visibility}", group.full_path),
-            now_millis(),
-        )?;
     }
     if !text.is_empty() {
         let (name, description) = (text.name.as_deref(), text.description.as_deref());
         db::namespaces::set_text(&tx, group.id, name.map(str::trim), description)?;
+    }
+    if visibility.is_some() || !text.is_empty() {
+        let details = changes(group.visibility, visibility, text);
+        let about = About::Group(group.id);
+        audit::record_with(
+            &tx,
+            caller,
+            "group.update",
+            about,
+            &group.full_path,
+            details,
+        )?;
     }
     tx.commit()?;
     directory::group(conn, caller, reference)
@@ -170,13 +176,9 @@ pub fn delete_group(conn: &Connection, caller: &Caller, reference: &str) -> Resu
         )));
     }
     db::namespaces::delete(conn, group.id)?;
-    db::packages::insert_audit(
-        conn,
-        &caller.actor(),
-        "group.remove",
-        &group.full_path,
-        now_millis(),
-    )
+    // Recorded on the parent, so that its owners still see it once the group is gone.
+    let about = group.parent_id.map_or(About::Group(group.id), About::Group);
+    audit::record(conn, caller, "group.remove", about, &group.full_path)
 }
 
 /// A new project in the caller's own namespace, or in a group the caller maintains. A
@@ -202,7 +204,7 @@ pub fn create_project(
         Operation::ProjectCreate,
         On::Namespace(&namespace),
     )?;
-    let project = insert_project(conn, &namespace, segment, visibility, &caller.actor())?;
+    let project = insert_project(conn, &namespace, segment, visibility, caller)?;
     if text.is_empty() {
         return Ok(project);
     }
@@ -288,11 +290,21 @@ pub fn update_project(
     db::projects::update_settings(&tx, project.id, visibility, allow)?;
     let (name, description) = (text.name.as_deref(), text.description.as_deref());
     db::projects::set_text(&tx, project.id, name.map(str::trim), description)?;
-    let what = format!(
-        "{} visibility={visibility} allow_file_replace={allow}",
-        project.full_path
-    );
-    db::packages::insert_audit(&tx, &caller.actor(), "project.update", &what, now_millis())?;
+    let mut details = changes(project.visibility, Some(visibility), text)
+        .unwrap_or_else(|| serde_json::json!({}));
+    if allow != project.allow_file_replace {
+        details["allow_file_replace"] =
+            serde_json::json!({"from": project.allow_file_replace, "to": allow});
+    }
+    let about = About::Project(project.id);
+    audit::record_with(
+        &tx,
+        caller,
+        "project.update",
+        about,
+        &project.full_path,
+        Some(details),
+    )?;
     tx.commit()?;
     db::projects::find(conn, project.id)?.ok_or_else(|| Error::internal("project vanished"))
 }
@@ -311,17 +323,36 @@ pub fn delete_project(
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let digests = db::packages::project_blob_digests(&tx, project.id)?;
     db::projects::delete(&tx, project.id)?;
-    let actor = caller.actor();
-    db::packages::insert_audit(
-        &tx,
-        &actor,
-        "project.remove",
-        &project.full_path,
-        now_millis(),
-    )?;
+    // Recorded on the namespace, so that its owners still see it once the project is gone.
+    let namespace = db::namespaces::find(&tx, project.namespace_id)?;
+    let about = namespace.as_ref().map_or(About::Nothing, About::namespace);
+    audit::record(&tx, caller, "project.remove", about, &project.full_path)?;
     tx.commit()?;
     super::manage::remove_unreferenced(conn, blobs, digests);
     Ok(())
+}
+
+/// What a settings change said, for the audit trail: the visibility from and to (when it
+/// changes), and the name and description as given.
+fn changes(
+    was: Visibility,
+    visibility: Option<Visibility>,
+    text: &Text,
+) -> Option<serde_json::Value> {
+    let mut details = serde_json::Map::new();
+    if let Some(now) = visibility.filter(|now| *now != was) {
+        details.insert(
+            "visibility".into(),
+            serde_json::json!({"from": was.as_str(), "to": now.as_str()}),
+        );
+    }
+    if let Some(name) = &text.name {
+        details.insert("name".into(), serde_json::json!({"to": name.trim()}));
+    }
+    if text.description.is_some() {
+        details.insert("description".into(), serde_json::json!("changed"));
+    }
+    (!details.is_empty()).then_some(serde_json::Value::Object(details))
 }
 
 /// A nested group or project may not be more visible than the namespace that holds it.
@@ -335,13 +366,13 @@ fn check_visibility_within(visibility: Visibility, parent: &Namespace) -> Result
     Ok(())
 }
 
-/// Stores a new group below `parent` (already judged), audited as `actor`.
+/// Stores a new group below `parent` (already judged), audited as done by `caller`.
 fn insert_group(
     conn: &mut Connection,
     parent: Option<&Namespace>,
     segment: &str,
     visibility: Visibility,
-    actor: &str,
+    caller: &Caller,
 ) -> Result<Namespace> {
     let full_path = match parent {
         Some(parent) => {
@@ -369,18 +400,18 @@ fn insert_group(
         visibility,
     };
     let id = db::namespaces::insert(&tx, &new, now)?;
-    db::packages::insert_audit(&tx, actor, "group.create", &full_path, now)?;
+    audit::record(&tx, caller, "group.create", About::Group(id), &full_path)?;
     tx.commit()?;
     db::namespaces::find(conn, id)?.ok_or_else(|| Error::internal("group vanished"))
 }
 
-/// Stores a new project in `namespace` (already judged), audited as `actor`.
+/// Stores a new project in `namespace` (already judged), audited as done by `caller`.
 fn insert_project(
     conn: &mut Connection,
     namespace: &Namespace,
     segment: &str,
     visibility: Visibility,
-    actor: &str,
+    caller: &Caller,
 ) -> Result<Project> {
     check_visibility_within(visibility, namespace)?;
     let full_path = format!("{}/{segment}", namespace.full_path);
@@ -392,7 +423,13 @@ fn insert_project(
     }
     let now = now_millis();
     let id = db::projects::insert(&tx, namespace.id, segment, &full_path, visibility, now)?;
-    db::packages::insert_audit(&tx, actor, "project.create", &full_path, now)?;
+    audit::record(
+        &tx,
+        caller,
+        "project.create",
+        About::Project(id),
+        &full_path,
+    )?;
     tx.commit()?;
     db::projects::find(conn, id)?.ok_or_else(|| Error::internal("project vanished"))
 }

@@ -4,6 +4,7 @@
 
 use rusqlite::{Connection, TransactionBehavior};
 
+use super::audit::{self, About};
 use super::validate::check_expiry;
 use crate::access::{self, On, Operation};
 use crate::auth::Caller;
@@ -91,7 +92,18 @@ pub fn create(
     }
     let scopes = Scopes::parse(&scopes.join(","))?;
     check_expiry(expires_at)?;
-    issue(conn, &user, name, &scopes, expires_at, &caller.actor())
+    let tx = conn.unchecked_transaction()?;
+    let issued = issue(
+        &tx,
+        caller,
+        &user,
+        name,
+        &scopes,
+        expires_at,
+        Some("token.create"),
+    )?;
+    tx.commit()?;
+    Ok(issued)
 }
 
 pub fn revoke(conn: &Connection, caller: &Caller, id: i64) -> Result<()> {
@@ -107,7 +119,10 @@ pub fn revoke(conn: &Connection, caller: &Caller, id: i64) -> Result<()> {
             "400 Bad request - the token is already revoked",
         ));
     }
-    withdraw(conn, id, &caller.actor())
+    let tx = conn.unchecked_transaction()?;
+    withdraw(&tx, caller, &token, Some("token.revoke"))?;
+    tx.commit()?;
+    Ok(())
 }
 
 /// Revokes a token and issues its successor with the same name and scopes (GitLab's rotate).
@@ -133,28 +148,31 @@ pub fn rotate(
     }
     let user = db::users::find(&tx, token.user_id)?
         .ok_or_else(|| Error::not_found("404 User Not Found"))?;
-    withdraw(&tx, id, &caller.actor())?;
+    withdraw(&tx, caller, &token, None)?;
     check_expiry(expires_at)?;
     let successor = issue(
         &tx,
+        caller,
         &user,
         &token.name,
         &token.scopes,
         expires_at,
-        &caller.actor(),
+        Some("token.rotate"),
     )?;
     tx.commit()?;
     Ok(successor)
 }
 
-/// Creates a token for `user` (already judged), audited as `actor`.
+/// Creates a token for `user` (already judged); recorded as `action` by `caller`, unless the
+/// caller records the change itself (`None`).
 pub(super) fn issue(
     conn: &Connection,
+    caller: &Caller,
     user: &User,
     name: &str,
     scopes: &Scopes,
     expires_on: Option<&str>,
-    actor: &str,
+    action: Option<&str>,
 ) -> Result<(PersonalAccessToken, String)> {
     if name.trim().is_empty() {
         return Err(Error::bad_request("a token needs a name"));
@@ -169,15 +187,29 @@ pub(super) fn issue(
         expires_on,
     };
     let id = db::tokens::insert_personal(conn, user.id, &token, now)?;
-    let target = format!("{}/{id}", user.username);
-    db::packages::insert_audit(conn, actor, "token.create", &target, now)?;
+    if let Some(action) = action {
+        let target = format!("{} token {id} \"{name}\"", user.username);
+        audit::record(conn, caller, action, About::User(user.id), &target)?;
+    }
     let created =
         db::tokens::find_personal(conn, id)?.ok_or_else(|| Error::internal("token vanished"))?;
     Ok((created, secret))
 }
 
-/// Revokes a token (already judged), audited as `actor`.
-pub(super) fn withdraw(conn: &Connection, id: i64, actor: &str) -> Result<()> {
-    db::tokens::revoke_personal(conn, id, now_millis())?;
-    db::packages::insert_audit(conn, actor, "token.revoke", &id.to_string(), now_millis())
+/// Revokes a token (already judged); recorded as `action` by `caller`, unless the caller
+/// records the change itself (`None`).
+pub(super) fn withdraw(
+    conn: &Connection,
+    caller: &Caller,
+    token: &PersonalAccessToken,
+    action: Option<&str>,
+) -> Result<()> {
+    db::tokens::revoke_personal(conn, token.id, now_millis())?;
+    match action {
+        Some(action) => {
+            let target = format!("token {} \"{}\"", token.id, token.name);
+            audit::record(conn, caller, action, About::User(token.user_id), &target)
+        }
+        None => Ok(()),
+    }
 }

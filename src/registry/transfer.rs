@@ -13,6 +13,7 @@
 
 use rusqlite::{Connection, TransactionBehavior};
 
+use super::audit::{self, About};
 use super::directory;
 use crate::access::{self, On, Operation};
 use crate::auth::Caller;
@@ -85,12 +86,12 @@ pub fn transfer_project(
     let root = db::upstreams::root_of(&tx, namespace.id)?;
     db::moves::guard_names(&tx, root, &full_path, None)?;
     let what = format!("{} -> {full_path}", project.full_path);
-    db::packages::insert_audit(
+    audit::record(
         &tx,
-        &caller.actor(),
+        caller,
         "project.transfer",
+        About::Project(project.id),
         &what,
-        now_millis(),
     )?;
     tx.commit()?;
     db::projects::find(conn, project.id)?.ok_or_else(|| Error::internal("project vanished"))
@@ -148,7 +149,7 @@ pub fn transfer_group(
         keep_an_owner(&tx, caller, group.id)?;
     }
     let what = format!("{} -> {full_path}", group.full_path);
-    db::packages::insert_audit(&tx, &caller.actor(), "group.transfer", &what, now_millis())?;
+    audit::record(&tx, caller, "group.transfer", About::Group(group.id), &what)?;
     tx.commit()?;
     db::namespaces::find(conn, group.id)?.ok_or_else(|| Error::internal("group vanished"))
 }

@@ -3,6 +3,7 @@
 
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 
+use super::audit::{self, About};
 use super::description;
 
 use crate::access::ProjectWriter;
@@ -193,7 +194,13 @@ pub fn publish(
         } else {
             "upload"
         };
-        db::packages::insert_audit(&tx, &writer.caller().actor(), action, &target, now)?;
+        audit::record(
+            &tx,
+            writer.caller(),
+            action,
+            About::Project(project.id),
+            &target,
+        )?;
         tx.commit()?;
         if let Some(old) = replaced {
             let digests = std::iter::once(old.sha256).chain(old.metadata_sha256);

@@ -4,12 +4,13 @@
 
 use rusqlite::{Connection, TransactionBehavior};
 
+use super::audit::{self, About};
 use super::directory;
 use super::validate::{check_cache_hours, check_credentials, check_url};
 use crate::access::{self, On, Operation};
 use crate::auth::Caller;
+use crate::db::now_millis;
 use crate::db::upstreams::{self as store, Rule, RuleKind, Upstream};
-use crate::db::{self, now_millis};
 use crate::error::{Error, Result};
 use crate::model::Namespace;
 use crate::upstream::rules::normalize_pattern;
@@ -136,7 +137,7 @@ pub fn add(
     let now = now_millis();
     let id = store::insert(&tx, group.id, &new, now)?;
     let what = format!("{} {url}", group.full_path);
-    db::packages::insert_audit(&tx, &caller.actor(), "upstream.add", &what, now)?;
+    audit::record(&tx, caller, "upstream.add", About::Group(group.id), &what)?;
     let added = store::find(&tx, group.id, id)?.ok_or_else(upstream_not_found)?;
     tx.commit()?;
     Ok(added.into())
@@ -181,9 +182,14 @@ pub fn update(
         order.insert(position as usize - 1, id);
         store::set_order(&tx, group.id, &order)?;
     }
-    let now = now_millis();
     let what = format!("{} {}", group.full_path, upstream.url);
-    db::packages::insert_audit(&tx, &caller.actor(), "upstream.update", &what, now)?;
+    audit::record(
+        &tx,
+        caller,
+        "upstream.update",
+        About::Group(group.id),
+        &what,
+    )?;
     let changed = store::find(&tx, group.id, id)?.ok_or_else(upstream_not_found)?;
     tx.commit()?;
     Ok(changed.into())
@@ -204,7 +210,13 @@ pub fn remove(
     let rest: Vec<i64> = store::list(&tx, group.id)?.iter().map(|u| u.id).collect();
     store::set_order(&tx, group.id, &rest)?;
     let what = format!("{} {}", group.full_path, upstream.url);
-    db::packages::insert_audit(&tx, &caller.actor(), "upstream.remove", &what, now_millis())?;
+    audit::record(
+        &tx,
+        caller,
+        "upstream.remove",
+        About::Group(group.id),
+        &what,
+    )?;
     tx.commit()?;
     Ok(upstream.into())
 }
@@ -250,7 +262,13 @@ pub fn add_rule(
     let now = now_millis();
     let id = store::insert_rule(&tx, group.id, kind, &pattern, now)?;
     let what = format!("{} {} {pattern}", group.full_path, kind.as_str());
-    db::packages::insert_audit(&tx, &caller.actor(), "upstream_rule.add", &what, now)?;
+    audit::record(
+        &tx,
+        caller,
+        "upstream_rule.add",
+        About::Group(group.id),
+        &what,
+    )?;
     let rule = store::find_rule(&tx, group.id, id)?.ok_or_else(rule_not_found)?;
     tx.commit()?;
     Ok(rule)
@@ -271,12 +289,12 @@ pub fn remove_rule(conn: &mut Connection, caller: &Caller, group: &str, id: i64)
         rule.kind.as_str(),
         rule.pattern
     );
-    db::packages::insert_audit(
+    audit::record(
         &tx,
-        &caller.actor(),
+        caller,
         "upstream_rule.remove",
+        About::Group(group.id),
         &what,
-        now_millis(),
     )?;
     tx.commit()?;
     Ok(rule)

@@ -4,6 +4,7 @@
 
 use rusqlite::{Connection, TransactionBehavior};
 
+use super::audit::{self, About};
 use super::validate::{check_name, check_segment};
 use crate::access::{self, On, Operation};
 use crate::auth::Caller;
@@ -143,7 +144,15 @@ pub fn create(
         visibility: Visibility::Public,
     };
     db::namespaces::insert(&tx, &namespace, now)?;
-    db::packages::insert_audit(&tx, &caller.actor(), "user.create", username, now)?;
+    let details = serde_json::json!({"admin": is_admin});
+    audit::record_with(
+        &tx,
+        caller,
+        "user.create",
+        About::User(id),
+        username,
+        Some(details),
+    )?;
     tx.commit()?;
     let user = db::users::find(conn, id)?.ok_or_else(|| Error::internal("user vanished"))?;
     Ok((user, generated))
@@ -233,12 +242,27 @@ pub fn update(
     if let Some(is_admin) = changes.is_admin {
         db::users::set_admin(&tx, user.id, is_admin)?;
     }
-    db::packages::insert_audit(
+    let mut details = serde_json::json!({});
+    for (field, given) in [
+        ("name", changes.name.is_some()),
+        ("email", changes.email.is_some()),
+        ("password", changes.password.is_some()),
+    ] {
+        if given {
+            details[field] = serde_json::json!("changed");
+        }
+    }
+    if let Some(is_admin) = changes.is_admin.filter(|now| *now != user.is_admin) {
+        details["admin"] = serde_json::json!({"from": user.is_admin, "to": is_admin});
+    }
+    let about = About::User(user.id);
+    audit::record_with(
         &tx,
-        &caller.actor(),
+        caller,
         "user.update",
+        about,
         &user.username,
-        now_millis(),
+        Some(details),
     )?;
     tx.commit()?;
     db::users::find(conn, id)?.ok_or_else(not_found)
@@ -257,13 +281,15 @@ pub fn set_blocked(conn: &Connection, caller: &Caller, id: i64, blocked: bool) -
     if user.is_blocked == blocked {
         return Ok(false);
     }
-    db::users::set_blocked(conn, user.id, blocked)?;
+    let tx = conn.unchecked_transaction()?;
+    db::users::set_blocked(&tx, user.id, blocked)?;
     let action = if blocked {
         "user.block"
     } else {
         "user.unblock"
     };
-    db::packages::insert_audit(conn, &caller.actor(), action, &user.username, now_millis())?;
+    audit::record(&tx, caller, action, About::User(user.id), &user.username)?;
+    tx.commit()?;
     Ok(true)
 }
 
@@ -286,12 +312,12 @@ pub fn delete(conn: &mut Connection, caller: &Caller, id: i64) -> Result<()> {
         )));
     }
     db::users::delete(&tx, user.id)?;
-    db::packages::insert_audit(
+    audit::record(
         &tx,
-        &caller.actor(),
+        caller,
         "user.remove",
+        About::User(user.id),
         &user.username,
-        now_millis(),
     )?;
     tx.commit()?;
     Ok(())

@@ -3,6 +3,8 @@
 mod access_tokens_api;
 mod api;
 mod api_views;
+mod audit_api;
+pub use audit_api::AuditEventView;
 mod download;
 mod encoded;
 mod groups_api;
@@ -62,6 +64,7 @@ fn declare(routes: &mut Routes) {
     transfer_api::configure(routes);
     access_tokens_api::configure(routes);
     upstreams_api::configure(routes);
+    audit_api::configure(routes);
     openapi::configure(routes);
     routes.web_pages(pages::configure);
     ops::configure(routes);
@@ -160,7 +163,9 @@ impl RequestAuth {
             {
                 self.token_usage.note_now(*id);
             }
-            work(conn, &caller).map_err(|e| crate::access::hidden_if_missing(&caller, e))
+            crate::registry::audit::from_client(self.addr, || {
+                work(conn, &caller).map_err(|e| crate::access::hidden_if_missing(&caller, e))
+            })
         });
         if let (Some(subject), Err(crate::error::Error::Unauthorized)) = (&failing, &outcome) {
             self.throttle.record_failure(subject, now);

@@ -12,8 +12,8 @@ use utoipa::openapi::{ContentBuilder, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    access_tokens_api, api, api_views, groups_api, members_api, namespaces_api, relations_api,
-    transfer_api, upstreams_api, users_api,
+    access_tokens_api, api, api_views, audit_api, groups_api, members_api, namespaces_api,
+    relations_api, transfer_api, upstreams_api, users_api,
 };
 
 #[derive(OpenApi)]
@@ -21,8 +21,8 @@ use super::{
     info(
         title = "Wheelhouse management API",
         description = "The part of GitLab's REST API (v4) that concerns users, personal access \
-            tokens, groups, projects, members, deploy tokens, a group's upstream indexes and PyPI \
-            packages. Authenticate with a personal access token in `PRIVATE-TOKEN` or \
+            tokens, groups, projects, members, deploy tokens, a group's upstream indexes, the audit \
+            trail and PyPI packages. Authenticate with a personal access token in `PRIVATE-TOKEN` or \
             `Authorization: Bearer`: `read_api` or `api` to read, `api` to change. Lists are \
             paged as GitLab pages them (`page`, `per_page`; `X-Total`, `X-Next-Page`, `Link`)."
     ),
@@ -98,6 +98,12 @@ use super::{
         api::unyank_package,
         api::yank_file,
         api::unyank_file,
+        audit_api::list_all,
+        audit_api::show_any,
+        audit_api::list_group,
+        audit_api::show_group,
+        audit_api::list_project,
+        audit_api::show_project,
     ),
     components(schemas(api_views::ErrorView, members_api::OwnerKind)),
     modifiers(&Authentication, &CommonErrors),
@@ -220,7 +226,7 @@ mod tests {
         assert_eq!(doc["openapi"].as_str().map(|v| &v[..2]), Some("3."));
         let paths = doc["paths"].as_object().unwrap();
         let operations: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();
-        assert_eq!(operations, 71, "{:?}", paths.keys().collect::<Vec<_>>());
+        assert_eq!(operations, 77, "{:?}", paths.keys().collect::<Vec<_>>());
         let user = &paths["/api/v4/users/{user_id}"]["get"]["responses"];
         assert_eq!(
             user["200"]["content"]["application/json"]["schema"]["$ref"],
@@ -235,6 +241,7 @@ mod tests {
             "MemberView",
             "UpstreamView",
             "UpstreamRuleView",
+            "AuditEventView",
             "ErrorView",
         ] {
             assert!(schemas.contains_key(name), "{name} is missing");

@@ -16,15 +16,33 @@ impl Paging {
     /// Answers one page of `items` with the headers python-gitlab follows (`get_all=True`
     /// walks the `next` link).
     pub fn respond<T: Serialize>(self, req: &HttpRequest, items: Vec<T>) -> HttpResponse {
-        let per_page = self.per_page.unwrap_or(20).clamp(1, 100);
-        let page = self.page.unwrap_or(1).max(1);
+        let (page, per_page) = self.numbers();
         let total = items.len();
-        let total_pages = total.div_ceil(per_page).max(1);
         let shown: Vec<T> = items
             .into_iter()
             .skip((page - 1).saturating_mul(per_page))
             .take(per_page)
             .collect();
+        self.respond_page(req, total, shown)
+    }
+
+    /// The page number (from 1) and size asked for, within GitLab's bounds.
+    pub fn numbers(self) -> (usize, usize) {
+        (
+            self.page.unwrap_or(1).max(1),
+            self.per_page.unwrap_or(20).clamp(1, 100),
+        )
+    }
+
+    /// Answers `shown`, the page already cut out of `total` items (by the database).
+    pub fn respond_page<T: Serialize>(
+        self,
+        req: &HttpRequest,
+        total: usize,
+        shown: Vec<T>,
+    ) -> HttpResponse {
+        let (page, per_page) = self.numbers();
+        let total_pages = total.div_ceil(per_page).max(1);
         let number = |n: usize, present: bool| {
             if present {
                 n.to_string()

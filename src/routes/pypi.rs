@@ -391,9 +391,15 @@ async fn receive_upload(
     )
     .await?;
     let (blobs, limits) = (state.blobs.clone(), state.archive_limits);
+    // The upload is recorded from the client that sent it (see `audit::from_client`).
+    let client = super::site::client_addr(&req, &state);
     let outcome = state
         .db
-        .run_pooled(move |db| upload::publish(db, &blobs, &limits, &writer, &form, received))
+        .run_pooled(move |db| {
+            crate::registry::audit::from_client(client, || {
+                upload::publish(db, &blobs, &limits, &writer, &form, received)
+            })
+        })
         .await?;
     Ok(match outcome {
         UploadOutcome::Created => HttpResponse::Created().json(json!({ "message": "201 Created" })),

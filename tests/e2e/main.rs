@@ -3,6 +3,7 @@
 
 mod access;
 mod access_tokens;
+mod audit;
 mod browser;
 mod cli;
 mod clients;

@@ -103,6 +103,9 @@ struct Target {
     /// An upstream and a name rule of the group.
     upstream_id: i64,
     rule_id: i64,
+    /// An audit event of the group (its creation) and of the project.
+    group_event: i64,
+    project_event: i64,
 }
 
 fn db_path(server: &Server) -> PathBuf {
@@ -275,6 +278,15 @@ fn seed() -> Seeded {
             "http://127.0.0.1:9/simple/",
         ]);
         let rule_id = server.cli(&["group", "upstream", "rule", "add", group, "deny", "evil-*"]);
+        let audit_event = |kind: &str, id: i64| {
+            query_i64(
+                &server,
+                &format!(
+                    "SELECT max(id) FROM audit_events WHERE entity_type = '{kind}' \
+                     AND entity_id = {id}"
+                ),
+            )
+        };
         let access_token = |kind: &str, id: i64| {
             let r = crate::support::send(
                 "POST",
@@ -306,6 +318,8 @@ fn seed() -> Seeded {
                 project_access_token: access_token("projects", project_id),
                 upstream_id: upstream_id.parse().unwrap(),
                 rule_id: rule_id.parse().unwrap(),
+                group_event: audit_event("Group", group_id),
+                project_event: audit_event("Project", project_id),
             },
         );
     }
@@ -713,6 +727,10 @@ fn build(s: &Seeded, route: &RouteSpec, place: Option<Place>, t: &Target, n: usi
             "package_id" => t.package_id.to_string(),
             "upstream_id" => t.upstream_id.to_string(),
             "rule_id" => t.rule_id.to_string(),
+            "event_id" if is_group || out.starts_with("/api/v4/audit_events/") => {
+                t.group_event.to_string()
+            }
+            "event_id" => t.project_event.to_string(),
             "file_id" => t.file_id.to_string(),
             "name" | "project" | "package" => package.clone(),
             "sha256" => t.sha256.clone(),

@@ -21,7 +21,7 @@ use crate::db::now_millis;
 use crate::devices::{self, DeviceToken};
 use crate::error::Error;
 use crate::model::PersonalAccessToken;
-use crate::registry::tokens;
+use crate::registry::{audit, tokens};
 use crate::server::AppState;
 use crate::sessions;
 use crate::throttle::Subject;
@@ -200,11 +200,12 @@ async fn sign_in(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>)
     if let (Some(wait), None) = (locked, &device) {
         return Err(too_many(wait));
     }
-    let client = super::super::site::client_addr(&req, &state).map(Subject::address);
+    let address = super::super::site::client_addr(&req, &state);
+    let client = address.map(Subject::address);
     let address_wait = client
         .as_ref()
         .and_then(|c| state.throttle.check(c, now).err());
-    let opened = check_and_open(&state, found, fields.password)
+    let opened = check_and_open(&state, found, fields.password, address)
         .await
         .map_err(|e| page_error(&req, e))?;
     let return_to = local_path(fields.return_to.as_deref());
@@ -212,6 +213,18 @@ async fn sign_in(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>)
         let device = device.as_ref().map(Subject::device);
         for subject in client.iter().chain([&account]).chain(device.as_ref()) {
             state.throttle.record_failure(subject, now);
+        }
+        // Recorded while the address is within its limit, so a guesser past it (answered
+        // 429) cannot flood the audit trail; the throttle goes on counting them.
+        if address_wait.is_none() {
+            let username = fields.username.clone();
+            state
+                .db
+                .run(move |conn| {
+                    audit::from_client(address, || audit::record_failed_sign_in(conn, &username))
+                })
+                .await
+                .map_err(|e| page_error(&req, e))?;
         }
         actix_web::rt::time::sleep(FAILED_SIGN_IN_DELAY).await;
         if let Some(wait) = address_wait {
@@ -249,6 +262,7 @@ async fn check_and_open(
     state: &AppState,
     account: Option<(i64, String)>,
     password: String,
+    address: Option<std::net::IpAddr>,
 ) -> Result<Option<(sessions::NewSession, String)>, Error> {
     let device_token = account
         .as_ref()
@@ -264,7 +278,7 @@ async fn check_and_open(
         (Some(user_id), Some(device_token)) => {
             let opened = state
                 .db
-                .run(move |conn| sessions::open(conn, user_id))
+                .run(move |conn| audit::from_client(address, || sessions::open(conn, user_id)))
                 .await?;
             Ok(opened.map(|opened| (opened, device_token)))
         }

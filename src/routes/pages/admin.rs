@@ -31,6 +31,12 @@ pub fn configure(routes: &mut Routes) {
         Operation::UsersAdmin,
         change_user,
     );
+    routes.add(
+        Method::GET,
+        "/admin/audit_logs",
+        Operation::AuditList,
+        audit_page,
+    );
 }
 
 struct UserRow {
@@ -231,4 +237,138 @@ async fn change_user(req: HttpRequest, body: web::Bytes, state: web::Data<AppSta
         Some(page) => show(&req, &page, form_status(&page.problem)),
         None => Ok(see_other("/admin")),
     }
+}
+
+/// One event as the audit page shows it (every field escaped by the template: targets and
+/// failed sign-in names are whatever someone typed).
+struct EventLine {
+    time: String,
+    actor: String,
+    address: String,
+    action: String,
+    about: String,
+    target: String,
+}
+
+#[derive(Template)]
+#[template(path = "web/audit_events.html")]
+struct AuditPage {
+    chrome: Chrome,
+    events: Vec<EventLine>,
+    total: i64,
+    page: usize,
+    pages: usize,
+    actor: String,
+    action: String,
+    since: String,
+    newer: Option<String>,
+    older: Option<String>,
+    problem: Option<String>,
+}
+
+/// The audit page's filters and page, as its form sends them.
+#[derive(serde::Deserialize, Default)]
+struct AuditQuery {
+    #[serde(default)]
+    actor: String,
+    #[serde(default)]
+    action: String,
+    #[serde(default)]
+    since: String,
+    page: Option<usize>,
+}
+
+impl AuditQuery {
+    /// This page's address with another page number, the filters kept.
+    fn href(&self, page: usize) -> String {
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        for (key, value) in [
+            ("actor", &self.actor),
+            ("action", &self.action),
+            ("since", &self.since),
+        ] {
+            if !value.trim().is_empty() {
+                query.append_pair(key, value.trim());
+            }
+        }
+        query.append_pair("page", &page.to_string());
+        format!("/admin/audit_logs?{}", query.finish())
+    }
+}
+
+const AUDIT_PAGE_SIZE: usize = 50;
+
+fn audit_view(
+    conn: &rusqlite::Connection,
+    visitor: &Visitor,
+    query: &AuditQuery,
+) -> Result<AuditPage, Error> {
+    use crate::registry::audit;
+    let admin = admin_of(visitor)?;
+    let text = |value: &str| Some(value.trim().to_owned()).filter(|v| !v.is_empty());
+    let since = text(&query.since).map(|s| audit::parse_time(&s));
+    let problem = match &since {
+        Some(Err(e)) => Some(e.to_string()),
+        _ => None,
+    };
+    let filter = crate::db::audit::Filter {
+        created_after: since.and_then(Result::ok),
+        actor: text(&query.actor).map(|a| audit::actor_of(&a)),
+        action: text(&query.action),
+        ..Default::default()
+    };
+    let page = audit::Page::new(query.page, Some(AUDIT_PAGE_SIZE));
+    let (rows, total) = audit::list_all(conn, &admin.caller(), &filter, page)?;
+    let pages = usize::try_from(total)
+        .unwrap_or(0)
+        .div_ceil(page.size)
+        .max(1);
+    let events = rows
+        .into_iter()
+        .map(|row| EventLine {
+            time: crate::model::iso8601(row.created_at)
+                .replace('T', " ")
+                .chars()
+                .take(19)
+                .collect(),
+            actor: row.actor,
+            address: row.ip_address.unwrap_or_default(),
+            action: row.action,
+            about: match (row.entity, row.entity_path) {
+                (Some((kind, _)), Some(path)) => format!("{} {path}", kind.as_str()),
+                (Some((kind, id)), None) => format!("{} {id} (gone)", kind.as_str()),
+                (None, _) => String::new(),
+            },
+            target: row.target,
+        })
+        .collect();
+    Ok(AuditPage {
+        chrome: visitor.chrome(),
+        events,
+        total,
+        page: page.number,
+        pages,
+        actor: query.actor.clone(),
+        action: query.action.clone(),
+        since: query.since.clone(),
+        newer: (page.number > 1).then(|| query.href(page.number - 1)),
+        older: (page.number < pages).then(|| query.href(page.number + 1)),
+        problem,
+    })
+}
+
+async fn audit_page(req: HttpRequest, state: web::Data<AppState>) -> PageResult {
+    let query = web::Query::<AuditQuery>::from_query(req.query_string())
+        .map(web::Query::into_inner)
+        .map_err(|e| {
+            page_error(
+                &req,
+                Error::bad_request(format!("bad query parameters: {e}")),
+            )
+        })?;
+    let page = visit(&req, &state, move |conn, visitor| {
+        audit_view(conn, visitor, &query)
+    })
+    .await?;
+    show(&req, &page, form_status(&page.problem))
 }

@@ -193,6 +193,7 @@ where
     F: FnOnce(&mut rusqlite::Connection, &Visitor) -> Result<T, Error> + Send + 'static,
 {
     let secret = session_secret(req);
+    let client = super::site::client_addr(req, state);
     let (chrome, outcome) = state
         .db
         .run(move |conn| {
@@ -202,10 +203,10 @@ where
             };
             let visitor = Visitor { session };
             // The layout goes with a failure too, so an error page still shows who is signed in.
-            Ok((
-                visitor.chrome(),
-                work(conn, &visitor).map_err(|e| unseen(&visitor, e)),
-            ))
+            let outcome = crate::registry::audit::from_client(client, || {
+                work(conn, &visitor).map_err(|e| unseen(&visitor, e))
+            });
+            Ok((visitor.chrome(), outcome))
         })
         .await
         .map_err(|error| page_error(req, error))?;
