@@ -243,8 +243,8 @@ fn cargo_deb() -> PathBuf {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         run_ok(
             Command::new(cargo)
-                .args(["install", "--quiet", "--debug", "--locked", "--force", "cargo-deb"])
-                .args(["--version", CARGO_DEB_VERSION, "--root"])
+                .args(["install", "--quiet", "--debug", "--locked", "--force"])
+                .args(["cargo-deb", "--version", CARGO_DEB_VERSION, "--root"])
                 .arg(&root),
         );
         eprintln!("installed cargo-deb in {:?}", started.elapsed());
