@@ -101,6 +101,7 @@ def wrk(url, connections, seconds, headers=()):
         cmd += ["-H", h]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
 
     def latency(pct):
         m = re.search(rf"^\s+{pct}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
@@ -110,7 +111,7 @@ def wrk(url, connections, seconds, headers=()):
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if non2xx:
         raise SystemExit(f"{url}: {non2xx.group(1)} failed responses under load")
-    return {"rps": rps, "p50": latency(50), "p99": latency(99)}
+    return {"rps": rps, "p50": latency(50), "p99": latency(99), "requests": requests}
 
 
 class Wheelhouse:

@@ -147,15 +147,27 @@ def observability_cost(wh, page_path, seconds, rounds=3):
                           "--max-auth-failures", "0"], env={**os.environ, "RUST_LOG": level})
             wait_ready(f"http://127.0.0.1:{port}/-/health")
             wrk(f"http://127.0.0.1:{port}{page_path}", 64, 1, headers)  # warm the page cache
-            results[label].append(wrk(f"http://127.0.0.1:{port}{page_path}", 64, seconds, headers)["rps"])
+            cpu_before = cpu_seconds(proc.pid)
+            r = wrk(f"http://127.0.0.1:{port}{page_path}", 64, seconds, headers)
+            results[label].append((r["rps"], (cpu_seconds(proc.pid) - cpu_before) / r["requests"] * 1e6))
             proc.terminate()
             proc.wait()
-    base = statistics.median(results[builds[0][0]])
+    def medians(label):
+        return (statistics.median(r for r, _ in results[label]), statistics.median(c for _, c in results[label]))
+
+    base_rps, base_cpu = medians(builds[0][0])
     print(f"\n## What metrics and the access log cost: pip's page request, 64 connections, median of {rounds} × {seconds} s, taking turns\n")
-    print("| build | requests/s | × baseline |\n|---|---|---|")
+    print("Server CPU per request (user + system, from /proc) is the steadier figure on a shared machine.\n")
+    print("| build | requests/s | × baseline | server CPU µs per request | × baseline |\n|---|---|---|---|---|")
     for label, _, _ in builds:
-        rps = statistics.median(results[label])
-        print(f"| {label} | {rps:.0f} | {rps / base:.2f} |", flush=True)
+        rps, cpu = medians(label)
+        print(f"| {label} | {rps:.0f} | {rps / base_rps:.2f} | {cpu:.1f} | {cpu / base_cpu:.2f} |", flush=True)
+
+
+def cpu_seconds(pid):
+    """User + system CPU seconds the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 if __name__ == "__main__":

@@ -305,6 +305,51 @@ impl S3Blobs {
         .map_err(storage_error)?
     }
 
+    /// The whole object in one `GET`: its size and date once the bucket has answered, then its
+    /// bytes as a stream (`None` when there is no such object). A download without a `Range`
+    /// takes this instead of `HEAD` + `GET`: one round trip to the bucket per file, which is
+    /// most of an install's time on a slow bucket. The bytes are read by a task on the store's
+    /// runtime into a small channel, as [`S3Blobs::stream`] does.
+    pub async fn get_whole(
+        &self,
+        sha256: &Sha256Hex,
+    ) -> io::Result<
+        Option<(
+            ObjectInfo,
+            impl futures_util::Stream<Item = io::Result<Bytes>> + 'static,
+        )>,
+    > {
+        let (store, key) = (self.store.clone(), self.key(sha256));
+        let (answered, answer) = tokio::sync::oneshot::channel::<io::Result<Option<ObjectInfo>>>();
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<io::Result<Bytes>>(4);
+        self.spawn(async move {
+            let got = match store.get_opts(&key, GetOptions::default()).await {
+                Ok(got) => got,
+                Err(e) if not_found(&e) => return drop(answered.send(Ok(None))),
+                Err(e) => return drop(answered.send(Err(storage_error(e)))),
+            };
+            let info = ObjectInfo {
+                size: got.meta.size,
+                modified: SystemTime::from(got.meta.last_modified),
+            };
+            if answered.send(Ok(Some(info))).is_err() {
+                return;
+            }
+            let mut stream = got.into_stream();
+            while let Some(chunk) = stream.next().await {
+                let failed = chunk.is_err();
+                if tx.send(chunk.map_err(storage_error)).await.is_err() || failed {
+                    return;
+                }
+            }
+        });
+        let Some(info) = answer.await.map_err(storage_error)?? else {
+            return Ok(None);
+        };
+        let body = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx));
+        Ok(Some((info, body)))
+    }
+
     /// The bytes `[start, end)` of the object as a stream. The object is read by a task on the
     /// store's runtime into a small channel, so the HTTP response (on the server's runtime)
     /// holds a few chunks at most; the task starts at the first poll (a HEAD never polls).

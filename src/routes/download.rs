@@ -6,10 +6,10 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 
 use actix_web::body::SizedStream;
-use actix_web::http::StatusCode;
 use actix_web::http::header::{
     self, ContentDisposition, DispositionParam, DispositionType, HttpDate,
 };
+use actix_web::http::{Method, StatusCode};
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
 
@@ -49,14 +49,25 @@ pub async fn send(req: &HttpRequest, download: Download<'_>) -> Result<HttpRespo
                 .finish());
         }
         Some(s3) => {
-            let object = s3.head_async(&download.blob).await?.ok_or_else(|| {
+            let missing = || {
                 Error::internal(format!(
                     "blob {} is missing from {}",
                     download.blob.as_str(),
                     s3.describe()
                 ))
-            })?;
-            (Source::Bucket, object.size, object.modified)
+            };
+            if req.method() == Method::GET && !req.headers().contains_key(header::RANGE) {
+                // The common case, pip's and uv's: the whole file, asked for once.
+                let (object, body) = s3.get_whole(&download.blob).await?.ok_or_else(missing)?;
+                (
+                    Source::Fetched(Box::pin(body)),
+                    object.size,
+                    object.modified,
+                )
+            } else {
+                let object = s3.head_async(&download.blob).await?.ok_or_else(missing)?;
+                (Source::Bucket, object.size, object.modified)
+            }
         }
         None => {
             let path = download.blobs.path(&download.blob);
@@ -104,6 +115,12 @@ pub async fn send(req: &HttpRequest, download: Download<'_>) -> Result<HttpRespo
             end - start,
             chunks(file, start, end - start),
         )),
+        Source::Fetched(body) => response.body(SizedStream::new(
+            end - start,
+            futures_util::StreamExt::map(body, |r| {
+                r.map_err(actix_web::error::ErrorServiceUnavailable)
+            }),
+        )),
         Source::Bucket => {
             let s3 = download.blobs.s3().expect("a bucket source has a bucket");
             let body = futures_util::StreamExt::map(
@@ -118,6 +135,9 @@ pub async fn send(req: &HttpRequest, download: Download<'_>) -> Result<HttpRespo
 /// Where the bytes come from.
 enum Source {
     File(File),
+    /// The whole object, its `GET` already answered.
+    Fetched(std::pin::Pin<Box<dyn futures_util::Stream<Item = std::io::Result<Bytes>> + Send>>),
+    /// A part of the object (or a `HEAD`), read when the body is first polled.
     Bucket,
 }
 

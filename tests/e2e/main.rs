@@ -8,6 +8,7 @@ mod browser;
 mod cli;
 mod clients;
 mod compression;
+mod deb;
 mod drill;
 mod gitlab_api;
 mod gitlab_compat;

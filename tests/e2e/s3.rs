@@ -206,6 +206,18 @@ fn fsck_finds_missing_and_corrupt_objects_and_gc_removes_orphans() {
     std::fs::write(other.path(), b"not the wheel").unwrap();
     bucket.put_file(other.path(), &shas[1]).unwrap();
 
+    // A download of the missing object is a clean error (the log names the blob), whole (one
+    // GET) or in part (HEAD first), never a 200 that breaks off.
+    let gone_url = format!("{api}/files/{}/gone-1.0-py3-none-any.whl", shas[0].as_str());
+    let whole = get(&gone_url, Some(&auth));
+    assert_eq!(whole.status, 500, "{}", whole.text());
+    let part = crate::support::request(
+        "GET",
+        &gone_url,
+        &[("Authorization", auth.as_str()), ("Range", "bytes=0-9")],
+    );
+    assert_eq!(part.status, 500, "{}", part.text());
+
     let found = server.cli_fails(&["fsck"]);
     assert!(found.contains("damaged"), "{found}");
     let repair = server
@@ -248,6 +260,8 @@ fn fsck_finds_missing_and_corrupt_objects_and_gc_removes_orphans() {
         Some(&auth),
     );
     assert_eq!(fine.status, 200);
+    let (_, fine_bytes) = wheel("fine", "1.0", &[]);
+    assert!(fine.body == fine_bytes, "the one-GET download sent other bytes");
 }
 
 #[test]

@@ -617,6 +617,7 @@ pub fn chromium() {
         if present {
             return;
         }
+        let _dpkg = package_manager();
         run_ok(Command::new("apt-get").arg("update").arg("-qq"));
         run_ok(
             Command::new("apt-get")
@@ -625,6 +626,14 @@ pub fn chromium() {
                 .env("DEBIAN_FRONTEND", "noninteractive"),
         );
     });
+}
+
+/// Held around every apt-get and dpkg run: dpkg allows one at a time and the second fails at
+/// once ("dpkg frontend lock is locked"), so the browser test's install and the .deb test's
+/// must not overlap.
+pub fn package_manager() -> std::sync::MutexGuard<'static, ()> {
+    static DPKG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    DPKG.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Runs a command, panicking with its output unless it succeeds; returns stdout + stderr.
