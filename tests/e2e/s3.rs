@@ -261,7 +261,10 @@ fn fsck_finds_missing_and_corrupt_objects_and_gc_removes_orphans() {
     );
     assert_eq!(fine.status, 200);
     let (_, fine_bytes) = wheel("fine", "1.0", &[]);
-    assert!(fine.body == fine_bytes, "the one-GET download sent other bytes");
+    assert!(
+        fine.body == fine_bytes,
+        "the one-GET download sent other bytes"
+    );
 }
 
 #[test]
