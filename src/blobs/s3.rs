@@ -27,6 +27,8 @@ use crate::config::StorageConfig;
 /// is read a 96 MiB upload peaked ~20 MiB above idle (8 MiB parts: 28-44 MiB).
 const PART: usize = 5 << 20;
 const PARTS_IN_FLIGHT: usize = 2;
+/// How long a readiness probe's answer about the bucket is reused.
+const PROBE_KEPT_FOR: Duration = Duration::from_secs(5);
 /// How long a presigned download URL stays valid.
 const PRESIGNED_FOR: Duration = Duration::from_secs(300);
 
@@ -61,6 +63,8 @@ pub struct S3Blobs {
     runtime: Runtime,
     pub redirect_downloads: bool,
     description: String,
+    /// The last readiness probe of the bucket: when, and what it found (see [`S3Blobs::probe`]).
+    last_probe: tokio::sync::Mutex<Option<(std::time::Instant, Result<(), String>)>>,
 }
 
 impl std::fmt::Debug for S3Blobs {
@@ -122,6 +126,7 @@ impl S3Blobs {
             .build()?;
         let prefix = config.prefix.trim_matches('/').to_string();
         Ok(S3Blobs {
+            last_probe: tokio::sync::Mutex::new(None),
             store: Arc::new(store),
             description: format!(
                 "s3://{bucket}/{prefix} at {}",
@@ -189,6 +194,27 @@ impl S3Blobs {
                 .into_iter()
                 .collect()
         })
+    }
+
+    /// Whether the bucket answers with these credentials: a `HEAD` of a key nobody writes,
+    /// where "no such object" is the healthy answer. Readiness asks this; the answer is kept
+    /// for [`PROBE_KEPT_FOR`], so a prober hammering `/-/readiness` cannot turn each of its
+    /// requests into a (billed) request to the bucket.
+    pub async fn probe(&self) -> Result<(), String> {
+        let mut last = self.last_probe.lock().await;
+        if let Some((at, found)) = last.as_ref()
+            && at.elapsed() < PROBE_KEPT_FOR
+        {
+            return found.clone();
+        }
+        let (store, key) = (self.store.clone(), self.under_prefix("readiness-probe"));
+        let found = match self.spawn(async move { head(&store, &key).await }).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        *last = Some((std::time::Instant::now(), found.clone()));
+        found
     }
 
     /// `HEAD` from async code (downloads).

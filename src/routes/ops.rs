@@ -109,6 +109,12 @@ async fn readiness(state: web::Data<AppState>) -> HttpResponse {
         tracing::warn!("readiness: the data directory is not writable: {e}");
         return unready("the data directory is not writable");
     }
+    if let Some(bucket) = state.blobs.s3()
+        && let Err(e) = bucket.probe().await
+    {
+        tracing::warn!("readiness: {} does not answer: {e}", bucket.describe());
+        return unready("the object storage does not answer");
+    }
     HttpResponse::Ok().json(serde_json::json!({ "status": "ready" }))
 }
 

@@ -260,6 +260,13 @@ fn fsck_finds_missing_and_corrupt_objects_and_gc_removes_orphans() {
         Some(&auth),
     );
     assert_eq!(fine.status, 200);
+    let ready = get(&server.url("/-/readiness"), None);
+    assert_eq!(
+        ready.status,
+        200,
+        "a reachable bucket is ready: {}",
+        ready.text()
+    );
     let (_, fine_bytes) = wheel("fine", "1.0", &[]);
     assert!(
         fine.body == fine_bytes,
@@ -471,4 +478,9 @@ fn an_unreachable_bucket_answers_503_and_stores_nothing() {
     assert_eq!(listed.status, 404, "{}", listed.text());
     assert_eq!(server.tmp_files(), 0);
     assert_eq!(get(&format!("{api}/simple/"), Some(&auth)).status, 200);
+    // Readiness says so (liveness does not: the process is fine).
+    let ready = get(&server.url("/-/readiness"), None);
+    assert_eq!(ready.status, 503, "{}", ready.text());
+    assert!(ready.text().contains("object storage"), "{}", ready.text());
+    assert_eq!(get(&server.url("/-/health"), None).status, 200);
 }
