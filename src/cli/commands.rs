@@ -201,7 +201,7 @@ fn audit_list(
     let mut number = 1;
     while rows.len() < limit {
         let page = audit::Page::new(Some(number), Some(100));
-        let (found, _) = audit::list_all(conn, operator, filter, page)?;
+        let (found, _) = audit::list(conn, operator, &audit::Trail::Instance, filter, page)?;
         let last = found.len() < page.size;
         rows.extend(found);
         if last {

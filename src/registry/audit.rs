@@ -204,73 +204,55 @@ fn not_found() -> Error {
     Error::not_found("404 Audit Event Not Found")
 }
 
-/// Every event of the instance (admins and the command line).
-pub fn list_all(
+/// Whose trail is read: the whole instance (admins and the command line), a group with the
+/// subgroups and projects under it now (owners), or one project (maintainers and up).
+#[derive(Debug, Clone)]
+pub enum Trail {
+    Instance,
+    Group(String),
+    Project(String),
+}
+
+impl Trail {
+    /// The events `caller` asks for, judged once by the permission table.
+    fn scope(&self, conn: &Connection, caller: &Caller) -> Result<Scope> {
+        Ok(match self {
+            Trail::Instance => {
+                access::judge(conn, caller, Operation::AuditList, On::Nothing)?;
+                Scope::Everything
+            }
+            Trail::Group(reference) => {
+                let group = directory::group(conn, caller, reference)?;
+                access::judge(conn, caller, Operation::AuditGroup, On::Group(&group))?;
+                Scope::Group {
+                    id: group.id,
+                    full_path: group.full_path,
+                }
+            }
+            Trail::Project(reference) => {
+                let project = directory::project(conn, caller, reference)?;
+                access::judge(conn, caller, Operation::AuditProject, On::Project(&project))?;
+                Scope::Project(project.id)
+            }
+        })
+    }
+}
+
+/// One page of a trail, newest first.
+pub fn list(
     conn: &Connection,
     caller: &Caller,
+    trail: &Trail,
     filter: &Filter,
     page: Page,
 ) -> Result<Listing> {
-    access::judge(conn, caller, Operation::AuditList, On::Nothing)?;
-    list_in(conn, &Scope::Everything, filter, page)
-}
-
-pub fn get_any(conn: &Connection, caller: &Caller, id: i64) -> Result<EventRow> {
-    access::judge(conn, caller, Operation::AuditList, On::Nothing)?;
-    db::audit::find(conn, &Scope::Everything, id)?.ok_or_else(not_found)
-}
-
-fn group_scope(conn: &Connection, caller: &Caller, reference: &str) -> Result<Scope> {
-    let group = directory::group(conn, caller, reference)?;
-    access::judge(conn, caller, Operation::AuditGroup, On::Group(&group))?;
-    Ok(Scope::Group {
-        id: group.id,
-        full_path: group.full_path,
-    })
-}
-
-/// The events of a group and of the subgroups and projects under it now.
-pub fn list_group(
-    conn: &Connection,
-    caller: &Caller,
-    reference: &str,
-    filter: &Filter,
-    page: Page,
-) -> Result<Listing> {
-    let scope = group_scope(conn, caller, reference)?;
+    let scope = trail.scope(conn, caller)?;
     list_in(conn, &scope, filter, page)
 }
 
-pub fn get_group(conn: &Connection, caller: &Caller, reference: &str, id: i64) -> Result<EventRow> {
-    let scope = group_scope(conn, caller, reference)?;
-    db::audit::find(conn, &scope, id)?.ok_or_else(not_found)
-}
-
-fn project_scope(conn: &Connection, caller: &Caller, reference: &str) -> Result<Scope> {
-    let project = directory::project(conn, caller, reference)?;
-    access::judge(conn, caller, Operation::AuditProject, On::Project(&project))?;
-    Ok(Scope::Project(project.id))
-}
-
-/// The events of one project.
-pub fn list_project(
-    conn: &Connection,
-    caller: &Caller,
-    reference: &str,
-    filter: &Filter,
-    page: Page,
-) -> Result<Listing> {
-    let scope = project_scope(conn, caller, reference)?;
-    list_in(conn, &scope, filter, page)
-}
-
-pub fn get_project(
-    conn: &Connection,
-    caller: &Caller,
-    reference: &str,
-    id: i64,
-) -> Result<EventRow> {
-    let scope = project_scope(conn, caller, reference)?;
+/// One event of a trail; an event outside it is as missing as one that never was.
+pub fn get(conn: &Connection, caller: &Caller, trail: &Trail, id: i64) -> Result<EventRow> {
+    let scope = trail.scope(conn, caller)?;
     db::audit::find(conn, &scope, id)?.ok_or_else(not_found)
 }
 

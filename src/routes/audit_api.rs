@@ -14,7 +14,7 @@ use super::{as_api_user, param};
 use crate::db::audit::{EntityType, EventRow, Filter};
 use crate::error::{Error, Result};
 use crate::model::iso8601;
-use crate::registry::audit::{self, Listing, Page};
+use crate::registry::audit::{self, Listing, Page, Trail};
 use crate::server::AppState;
 
 pub fn configure(routes: &mut Routes) {
@@ -189,6 +189,37 @@ fn listed(req: &HttpRequest, paging: Paging, (rows, total): Listing) -> HttpResp
     paging.respond_page(req, usize::try_from(total).unwrap_or(0), views)
 }
 
+/// One page of `trail` as GitLab's list answers it.
+async fn list_trail(
+    req: HttpRequest,
+    query: web::Query<AuditQuery>,
+    state: web::Data<AppState>,
+    trail: Trail,
+) -> Result<HttpResponse> {
+    let (filter, paging) = (query.filter()?, query.paging());
+    let (number, size) = paging.numbers();
+    let listing = as_api_user(&req, &state, false, move |conn, api| {
+        let page = Page::new(Some(number), Some(size));
+        audit::list(conn, &api.caller(), &trail, &filter, page)
+    })
+    .await?;
+    Ok(listed(&req, paging, listing))
+}
+
+/// One event of `trail`.
+async fn show_in_trail(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    trail: Trail,
+) -> Result<HttpResponse> {
+    let id = event_id(&req);
+    let row = as_api_user(&req, &state, false, move |conn, api| {
+        audit::get(conn, &api.caller(), &trail, id?)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(AuditEventView::new(&row)))
+}
+
 #[utoipa::path(
     get,
     path = "/api/v4/audit_events",
@@ -201,18 +232,7 @@ async fn list_all(
     query: web::Query<AuditQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse> {
-    let (filter, paging) = (query.filter()?, query.paging());
-    let (number, size) = paging.numbers();
-    let listing = as_api_user(&req, &state, false, move |conn, api| {
-        audit::list_all(
-            conn,
-            &api.caller(),
-            &filter,
-            Page::new(Some(number), Some(size)),
-        )
-    })
-    .await?;
-    Ok(listed(&req, paging, listing))
+    list_trail(req, query, state, Trail::Instance).await
 }
 
 #[utoipa::path(
@@ -223,12 +243,7 @@ async fn list_all(
     responses((status = 200, description = "One event (admins)", body = AuditEventView))
 )]
 async fn show_any(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
-    let id = event_id(&req);
-    let row = as_api_user(&req, &state, false, move |conn, api| {
-        audit::get_any(conn, &api.caller(), id?)
-    })
-    .await?;
-    Ok(HttpResponse::Ok().json(AuditEventView::new(&row)))
+    show_in_trail(req, state, Trail::Instance).await
 }
 
 #[utoipa::path(
@@ -243,14 +258,8 @@ async fn list_group(
     query: web::Query<AuditQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse> {
-    let (filter, paging, reference) = (query.filter()?, query.paging(), param(&req, "id"));
-    let (number, size) = paging.numbers();
-    let listing = as_api_user(&req, &state, false, move |conn, api| {
-        let page = Page::new(Some(number), Some(size));
-        audit::list_group(conn, &api.caller(), &reference, &filter, page)
-    })
-    .await?;
-    Ok(listed(&req, paging, listing))
+    let trail = Trail::Group(param(&req, "id"));
+    list_trail(req, query, state, trail).await
 }
 
 #[utoipa::path(
@@ -261,12 +270,8 @@ async fn list_group(
     responses((status = 200, description = "One event of the group or of something in it (owners)", body = AuditEventView))
 )]
 async fn show_group(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
-    let (reference, id) = (param(&req, "id"), event_id(&req));
-    let row = as_api_user(&req, &state, false, move |conn, api| {
-        audit::get_group(conn, &api.caller(), &reference, id?)
-    })
-    .await?;
-    Ok(HttpResponse::Ok().json(AuditEventView::new(&row)))
+    let trail = Trail::Group(param(&req, "id"));
+    show_in_trail(req, state, trail).await
 }
 
 #[utoipa::path(
@@ -281,14 +286,8 @@ async fn list_project(
     query: web::Query<AuditQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse> {
-    let (filter, paging, reference) = (query.filter()?, query.paging(), param(&req, "id"));
-    let (number, size) = paging.numbers();
-    let listing = as_api_user(&req, &state, false, move |conn, api| {
-        let page = Page::new(Some(number), Some(size));
-        audit::list_project(conn, &api.caller(), &reference, &filter, page)
-    })
-    .await?;
-    Ok(listed(&req, paging, listing))
+    let trail = Trail::Project(param(&req, "id"));
+    list_trail(req, query, state, trail).await
 }
 
 #[utoipa::path(
@@ -299,12 +298,8 @@ async fn list_project(
     responses((status = 200, description = "One event of the project (maintainers and up)", body = AuditEventView))
 )]
 async fn show_project(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
-    let (reference, id) = (param(&req, "id"), event_id(&req));
-    let row = as_api_user(&req, &state, false, move |conn, api| {
-        audit::get_project(conn, &api.caller(), &reference, id?)
-    })
-    .await?;
-    Ok(HttpResponse::Ok().json(AuditEventView::new(&row)))
+    let trail = Trail::Project(param(&req, "id"));
+    show_in_trail(req, state, trail).await
 }
 
 #[cfg(test)]

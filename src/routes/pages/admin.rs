@@ -318,7 +318,13 @@ fn audit_view(
         ..Default::default()
     };
     let page = audit::Page::new(query.page, Some(AUDIT_PAGE_SIZE));
-    let (rows, total) = audit::list_all(conn, &admin.caller(), &filter, page)?;
+    let (rows, total) = audit::list(
+        conn,
+        &admin.caller(),
+        &audit::Trail::Instance,
+        &filter,
+        page,
+    )?;
     let pages = usize::try_from(total)
         .unwrap_or(0)
         .div_ceil(page.size)
