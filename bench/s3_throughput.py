@@ -99,28 +99,38 @@ def small_wheel(name, requires=()):
     return f"{name}-1.0-py3-none-any.whl", buf.getvalue()
 
 
-def page_and_install(label, env):
-    """Requests/s for a project page (wrk, 64 connections, 3 s) and the seconds `pip install`
-    takes for a package with DEPS dependencies, caches off (median of 3), on one store."""
+def start_registry(env, *visibility):
+    """A new data directory with group g, project g/p and a maintainer's token, served:
+    (server, port, Authorization header, the project's API path)."""
     data_dir = tempfile.mkdtemp()
-    cli(data_dir, env, "group", "add", "g", "--visibility", "public")
-    cli(data_dir, env, "project", "add", "g/p", "--visibility", "public")
+    cli(data_dir, env, "group", "add", "g", *visibility)
+    cli(data_dir, env, "project", "add", "g/p", *visibility)
     cli(data_dir, env, "user", "add", "dev")
     token = cli(data_dir, env, "token", "add", "dev", "--name", "t", "--scopes", "api")
     cli(data_dir, env, "member", "add", "g", "dev", "--role", "maintainer")
     server, port = serve(data_dir, env)
     auth = "Basic " + base64.b64encode(f"__token__:{token}".encode()).decode()
-    api = "/api/v4/projects/g%2Fp/packages/pypi"
+    return server, port, auth, "/api/v4/projects/g%2Fp/packages/pypi"
+
+
+def upload(port, api, auth, filename, data, name):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+    content_type, body = multipart(filename, data, name)
+    c.request("POST", api, body=body, headers={"Content-Type": content_type, "Authorization": auth})
+    r = c.getresponse()
+    r.read()
+    assert r.status == 201, r.status
+
+
+def page_and_install(label, env):
+    """Requests/s for a project page (wrk, 64 connections, 3 s) and the seconds `pip install`
+    takes for a package with DEPS dependencies, caches off (median of 3), on one store."""
+    server, port, auth, api = start_registry(env, "--visibility", "public")
     try:
         wheels = [small_wheel(f"dep{i}") for i in range(DEPS)]
         wheels.append(small_wheel("app", [f"dep{i}" for i in range(DEPS)]))
         for filename, data in wheels:
-            c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-            content_type, body = multipart(filename, data, filename.split("-")[0])
-            c.request("POST", api, body=body, headers={"Content-Type": content_type, "Authorization": auth})
-            r = c.getresponse()
-            r.read()
-            assert r.status == 201, r.status
+            upload(port, api, auth, filename, data, filename.split("-")[0])
         index = f"http://127.0.0.1:{port}{api}/simple/"
         out = subprocess.run(["wrk", "-t2", "-c64", "-d3s", index + "app/"], capture_output=True, text=True,
                              check=True).stdout
@@ -175,28 +185,10 @@ def main():
         results["moto GET (one request)"] = timed(lambda: s3.get_object(Bucket=BUCKET, Key="raw/big")["Body"].read())
 
         for redirect in ["false", "true"]:
-            data_dir = tempfile.mkdtemp()
-            env = s3_env(endpoint, f"redirect-{redirect}", redirect)
-            cli(data_dir, env, "group", "add", "g")
-            cli(data_dir, env, "project", "add", "g/p")
-            cli(data_dir, env, "user", "add", "dev")
-            token = cli(data_dir, env, "token", "add", "dev", "--name", "t", "--scopes", "api")
-            cli(data_dir, env, "member", "add", "g", "dev", "--role", "maintainer")
-            server, port = serve(data_dir, env)
-            auth = "Basic " + base64.b64encode(f"__token__:{token}".encode()).decode()
-            api = "/api/v4/projects/g%2Fp/packages/pypi"
+            server, port, auth, api = start_registry(s3_env(endpoint, f"redirect-{redirect}", redirect))
             try:
-                content_type, body = multipart(filename, data, "big")
                 before = peak_rss_kib(server.pid)
-
-                def up():
-                    c = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
-                    c.request("POST", api, body=body, headers={"Content-Type": content_type, "Authorization": auth})
-                    r = c.getresponse()
-                    r.read()
-                    assert r.status == 201, r.status
-
-                t = timed(up)
+                t = timed(lambda: upload(port, api, auth, filename, data, "big"))
                 label = "redirect" if redirect == "true" else "streamed"
                 if redirect == "false":
                     results["Wheelhouse upload (spool, hash, multipart PUT)"] = t
@@ -213,16 +205,11 @@ def main():
                 if redirect == "false":
                     # Memory for a 200 MB upload.
                     name2, data2 = wheel("bigger", 2 * size)
-                    ct2, body2 = multipart(name2, data2, "bigger")
                     base_rss = peak_rss_kib(server.pid)
-                    c = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
-                    c.request("POST", api, body=body2, headers={"Content-Type": ct2, "Authorization": auth})
-                    r = c.getresponse()
-                    r.read()
-                    assert r.status == 201, r.status
+                    upload(port, api, auth, name2, data2, "bigger")
                     results["_rss_peak_mib_after_200MB"] = peak_rss_kib(server.pid) / 1024
                     results["_rss_growth_mib_200MB"] = (peak_rss_kib(server.pid) - base_rss) / 1024
-                    del data2, body2
+                    del data2
             finally:
                 server.kill()
                 server.wait()
