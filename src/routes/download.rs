@@ -30,55 +30,76 @@ pub struct Download<'a> {
     pub content_type: &'static str,
 }
 
+/// Sends a blob the index holds: one missing from the store is lost data, a 500.
 pub async fn send(req: &HttpRequest, download: Download<'_>) -> Result<HttpResponse> {
+    let (blob, described) = (download.blob.clone(), download.blobs.describe());
+    send_if_held(req, download).await?.ok_or_else(|| {
+        Error::internal(format!(
+            "blob {} is missing from {described}",
+            blob.as_str()
+        ))
+    })
+}
+
+/// Sends a blob, or `None` when the store does not hold it (an upstream file evicted since
+/// the request looked, which the caller fetches again).
+pub async fn send_if_held(
+    req: &HttpRequest,
+    download: Download<'_>,
+) -> Result<Option<HttpResponse>> {
     // Content never changes under a name, so it may be cached for good.
     let cache_control = "private, max-age=31536000, immutable";
     if if_none_match(req, &download.etag) {
-        return Ok(HttpResponse::NotModified()
-            .insert_header((header::ETAG, download.etag))
-            .insert_header((header::CACHE_CONTROL, cache_control))
-            .finish());
+        return Ok(Some(
+            HttpResponse::NotModified()
+                .insert_header((header::ETAG, download.etag))
+                .insert_header((header::CACHE_CONTROL, cache_control))
+                .finish(),
+        ));
     }
     let (source, length, modified) = match download.blobs.s3() {
         Some(s3) if s3.redirect_downloads => {
             // The bucket serves the bytes (and the Range); the URL is good for minutes.
             let url = s3.presigned_url(&download.blob).await?;
-            return Ok(HttpResponse::Found()
-                .insert_header((header::LOCATION, url))
-                .insert_header((header::CACHE_CONTROL, "no-store"))
-                .finish());
+            return Ok(Some(
+                HttpResponse::Found()
+                    .insert_header((header::LOCATION, url))
+                    .insert_header((header::CACHE_CONTROL, "no-store"))
+                    .finish(),
+            ));
         }
         Some(s3) => {
-            let missing = || {
-                Error::internal(format!(
-                    "blob {} is missing from {}",
-                    download.blob.as_str(),
-                    s3.describe()
-                ))
-            };
             if req.method() == Method::GET && !req.headers().contains_key(header::RANGE) {
                 // The common case, pip's and uv's: the whole file, asked for once.
-                let (object, body) = s3.get_whole(&download.blob).await?.ok_or_else(missing)?;
+                let Some((object, body)) = s3.get_whole(&download.blob).await? else {
+                    return Ok(None);
+                };
                 (
                     Source::Fetched(Box::pin(body)),
                     object.size,
                     object.modified,
                 )
             } else {
-                let object = s3.head_async(&download.blob).await?.ok_or_else(missing)?;
+                let Some(object) = s3.head_async(&download.blob).await? else {
+                    return Ok(None);
+                };
                 (Source::Bucket, object.size, object.modified)
             }
         }
         None => {
             let path = download.blobs.path(&download.blob);
             let shown = path.display().to_string();
-            web::block(move || -> std::io::Result<_> {
+            let opened = web::block(move || -> std::io::Result<_> {
                 let file = File::open(&path)?;
                 let meta = file.metadata()?;
                 Ok((Source::File(file), meta.len(), meta.modified()?))
             })
-            .await?
-            .map_err(|e| Error::internal(format!("blob {shown} is missing or unreadable: {e}")))?
+            .await?;
+            match opened {
+                Ok(opened) => opened,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+                Err(e) => return Err(Error::internal(format!("blob {shown} is unreadable: {e}"))),
+            }
         }
     };
 
@@ -105,12 +126,14 @@ pub async fn send(req: &HttpRequest, download: Download<'_>) -> Result<HttpRespo
             (start, end)
         }
         RangeRequest::Unsatisfiable => {
-            return Ok(HttpResponse::RangeNotSatisfiable()
-                .insert_header((header::CONTENT_RANGE, format!("bytes */{length}")))
-                .finish());
+            return Ok(Some(
+                HttpResponse::RangeNotSatisfiable()
+                    .insert_header((header::CONTENT_RANGE, format!("bytes */{length}")))
+                    .finish(),
+            ));
         }
     };
-    Ok(match source {
+    Ok(Some(match source {
         Source::File(file) => response.body(SizedStream::new(
             end - start,
             chunks(file, start, end - start),
@@ -129,7 +152,7 @@ pub async fn send(req: &HttpRequest, download: Download<'_>) -> Result<HttpRespo
             );
             response.body(SizedStream::new(end - start, body))
         }
-    })
+    }))
 }
 
 /// Where the bytes come from.

@@ -289,7 +289,7 @@ async fn file(
         Found::Stored(stored) => Sha256Hex::parse(&stored.sha256),
         Found::Upstream(plan) if plan.last_used_at.is_some() => {
             state.upstreams.touch(&state.db, &plan).await?;
-            let sent = download::send(
+            let held = download::send_if_held(
                 &req,
                 download::Download {
                     blobs: &state.blobs,
@@ -299,13 +299,13 @@ async fn file(
                     content_type,
                 },
             )
-            .await;
-            // Evicted since the plan was made (the cache cap, `gc`): fetched again, not a 500.
-            let (blobs, blob) = (state.blobs.clone(), plan.blob.clone());
-            if sent.is_ok() || web::block(move || blobs.exists(&blob)).await? {
-                return sent;
-            }
-            return fetch_upstream(&state, plan, content_type).await;
+            .await?;
+            // Evicted since the plan was made (the cache cap, `gc`), even if fetched back by
+            // another request meanwhile: fetched again (or joined), not a 500.
+            return match held {
+                Some(sent) => Ok(sent),
+                None => fetch_upstream(&state, plan, content_type).await,
+            };
         }
         Found::Upstream(plan) => return fetch_upstream(&state, plan, content_type).await,
     };

@@ -2,14 +2,16 @@
 //! `routes::inventory()`), for every kind of caller and every visibility, answers as the
 //! permission table (`access::decide`) says, and a refused request changes nothing.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 use wheelhouse::access::{Decision, Operation, Who, decide};
+use wheelhouse::blobs::BlobStore;
 use wheelhouse::model::{Role, Scope, Visibility};
 use wheelhouse::routes::{RouteSpec, inventory};
 
+use crate::s3_support::blobs;
 use crate::support::{Server, basic, cli_output, multipart, sdist, upload, wheel};
 
 const VISIBILITIES: [Visibility; 3] = [
@@ -498,7 +500,7 @@ fn scope_name(scope: Scope) -> &'static str {
 
 /// A digest of everything a request could change: every table's rows (but the columns that
 /// record a token's or session's last use, which reads update) and the stored blobs.
-fn state_digest(data_dir: &Path) -> String {
+fn state_digest(data_dir: &Path, store: &BlobStore) -> String {
     let db = rusqlite::Connection::open(data_dir.join("wheelhouse.db")).unwrap();
     let tables: Vec<String> = db
         .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
@@ -531,45 +533,48 @@ fn state_digest(data_dir: &Path) -> String {
         lines.sort();
         hasher.update(format!("{table}:{}\n", lines.join("\n")));
     }
-    let mut blobs = Vec::new();
-    collect_files(&data_dir.join("blobs"), &mut blobs);
-    blobs.sort();
-    for blob in blobs {
-        hasher.update(blob.to_string_lossy().as_bytes());
+    for blob in stored_blobs(store) {
+        hasher.update(blob.as_bytes());
     }
     hex::encode(hasher.finalize())
 }
 
-fn collect_files(dir: &Path, into: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        if entry.path().is_dir() {
-            collect_files(&entry.path(), into);
-        } else {
-            into.push(entry.path());
-        }
-    }
+/// The digests of the blobs the store holds, sorted.
+fn stored_blobs(store: &BlobStore) -> BTreeSet<String> {
+    store
+        .list()
+        .unwrap()
+        .into_iter()
+        .map(|(sha, _)| sha.as_str().to_string())
+        .collect()
 }
 
-/// A copy of the data directory's database and blobs, put back after every allowed change
-/// so each cell starts from the same seeded registry.
+/// A copy of the data directory's database and of the store's blobs (a local directory or a
+/// bucket prefix), put back after every allowed change so each cell starts from the same
+/// seeded registry.
 struct Snapshot {
     db: PathBuf,
     blobs: PathBuf,
+    store: BlobStore,
     _holder: tempfile::TempDir,
 }
 
 impl Snapshot {
-    fn take(data_dir: &Path) -> Snapshot {
+    fn take(data_dir: &Path, store: BlobStore) -> Snapshot {
         let holder = tempfile::tempdir().unwrap();
         let db = holder.path().join("snapshot.db");
         let live = rusqlite::Connection::open(data_dir.join("wheelhouse.db")).unwrap();
         live.execute("VACUUM INTO ?1", [db.to_str().unwrap()])
             .unwrap();
         let blobs = holder.path().join("blobs");
-        copy_tree(&data_dir.join("blobs"), &blobs);
+        std::fs::create_dir(&blobs).unwrap();
+        for (sha, _) in store.list().unwrap() {
+            store.get_to_file(&sha, &blobs.join(sha.as_str())).unwrap();
+        }
         Snapshot {
             db,
             blobs,
+            store,
             _holder: holder,
         }
     }
@@ -584,32 +589,18 @@ impl Snapshot {
             None::<fn(rusqlite::backup::Progress)>,
         )
         .unwrap();
-        copy_tree(&self.blobs, &data_dir.join("blobs"));
-        prune_tree(&data_dir.join("blobs"), &self.blobs);
-    }
-}
-
-/// Removes every file of `dir` that `keep` lacks (blobs a restored change had added).
-fn prune_tree(dir: &Path, keep: &Path) {
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let kept = keep.join(entry.file_name());
-        if entry.path().is_dir() {
-            prune_tree(&entry.path(), &kept);
-        } else if !kept.exists() {
-            std::fs::remove_file(entry.path()).unwrap();
+        // Blobs never change in place: put back the removed ones, drop the added ones.
+        let kept: BTreeSet<String> = std::fs::read_dir(&self.blobs)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        let now = stored_blobs(&self.store);
+        for gone in kept.difference(&now) {
+            let bytes = std::fs::read(self.blobs.join(gone)).unwrap();
+            blobs::put_in(&self.store, gone, &bytes, std::time::Duration::ZERO);
         }
-    }
-}
-
-/// Copies every file of `from` that `to` lacks (blobs never change in place).
-fn copy_tree(from: &Path, to: &Path) {
-    for entry in std::fs::read_dir(from).into_iter().flatten().flatten() {
-        let target = to.join(entry.file_name());
-        if entry.path().is_dir() {
-            std::fs::create_dir_all(&target).unwrap();
-            copy_tree(&entry.path(), &target);
-        } else if !target.exists() {
-            std::fs::copy(entry.path(), &target).unwrap();
+        for added in now.difference(&kept) {
+            blobs::remove_in(&self.store, added);
         }
     }
 }
@@ -996,8 +987,8 @@ fn every_route_answers_every_caller_as_the_permission_table_says() {
     let s = seed();
     let routes = inventory();
     assert!(routes.len() > 60, "only {} routes", routes.len());
-    let snapshot = Snapshot::take(s.server.data_dir());
-    let baseline = state_digest(s.server.data_dir());
+    let snapshot = Snapshot::take(s.server.data_dir(), s.server.store());
+    let baseline = state_digest(s.server.data_dir(), &snapshot.store);
     let mut cells = 0usize;
     let mut allowed_ok = 0usize;
     let mut failures = Vec::new();
@@ -1076,14 +1067,14 @@ fn every_route_answers_every_caller_as_the_permission_table_says() {
                         allowed_ok += 1;
                     }
                     if changes {
-                        let now = state_digest(s.server.data_dir());
+                        let now = state_digest(s.server.data_dir(), &snapshot.store);
                         if now != baseline {
                             if expected != Decision::Allow || status >= 400 {
                                 failures.push(format!("refused, yet changed the registry: {cell}"));
                             }
                             snapshot.restore(s.server.data_dir());
                             assert_eq!(
-                                state_digest(s.server.data_dir()),
+                                state_digest(s.server.data_dir(), &snapshot.store),
                                 baseline,
                                 "the snapshot did not restore after {cell}"
                             );

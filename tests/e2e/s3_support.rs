@@ -226,7 +226,7 @@ pub fn store_of(data_dir: &Path, storage: Option<&StorageConfig>) -> BlobStore {
 pub mod blobs {
     use std::time::{Duration, SystemTime};
 
-    use wheelhouse::blobs::Sha256Hex;
+    use wheelhouse::blobs::{BlobStore, Sha256Hex};
 
     use crate::support::Server;
 
@@ -238,7 +238,11 @@ pub mod blobs {
     /// `age` ago: a local file is dated back; an object cannot be, so S3 runs use a gc grace
     /// of 0 instead ([`gc_grace`]).
     pub fn put(server: &Server, hex: &str, bytes: &[u8], age: Duration) {
-        let store = server.store();
+        put_in(&server.store(), hex, bytes, age);
+    }
+
+    /// [`put`] into a store with no server yet (a data directory being prepared).
+    pub fn put_in(store: &BlobStore, hex: &str, bytes: &[u8], age: Duration) {
         match store.s3() {
             Some(s3) => {
                 let file = tempfile::NamedTempFile::new().unwrap();
@@ -269,7 +273,10 @@ pub mod blobs {
     }
 
     pub fn remove(server: &Server, hex: &str) {
-        let store = server.store();
+        remove_in(&server.store(), hex);
+    }
+
+    pub fn remove_in(store: &BlobStore, hex: &str) {
         match store.s3() {
             Some(s3) => s3.delete(&sha(hex)).unwrap(),
             None => std::fs::remove_file(store.path(&sha(hex))).unwrap(),
@@ -293,5 +300,16 @@ pub mod blobs {
 
     pub fn exists(server: &Server, hex: &str) -> bool {
         server.store().exists(&sha(hex))
+    }
+
+    /// The bytes of every blob the server's store holds.
+    pub fn stored_bytes(server: &Server) -> u64 {
+        let store = server.store();
+        store
+            .list()
+            .unwrap()
+            .iter()
+            .map(|(sha, _)| store.size(sha).unwrap().unwrap_or(0))
+            .sum()
     }
 }

@@ -4,6 +4,7 @@
 
 use rusqlite::params;
 
+use crate::s3_support::{blobs, default_storage, store_of};
 use crate::support::{Server, client, get, request, sha256_hex, tar_gz, upload, wheel_with};
 
 /// PKG-INFO as setuptools 68 writes it (metadata 2.1: no promise about what a build yields;
@@ -205,15 +206,14 @@ fn pip_builds_an_old_style_sdist_and_gets_its_dependency() {
 fn upgrade_judges_sdists_stored_before_the_rule() {
     let holder = tempfile::tempdir().unwrap();
     let data = holder.path().join("data");
-    let blobs = data.join("blobs/sha256");
+    std::fs::create_dir_all(&data).unwrap();
+    // The store the server will open (a bucket prefix on the S3 pass).
+    let store = store_of(&data, default_storage(&data).as_ref());
     let put_blob = |bytes: &[u8]| {
         let sha = sha256_hex(bytes);
-        let dir = blobs.join(&sha[..2]).join(&sha[2..4]);
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join(&sha), bytes).unwrap();
+        blobs::put_in(&store, &sha, bytes, std::time::Duration::ZERO);
         sha
     };
-    std::fs::create_dir_all(&data).unwrap();
     let conn = rusqlite::Connection::open(data.join("wheelhouse.db")).unwrap();
     conn.execute_batch(include_str!("../fixtures/schema-v1.sql"))
         .unwrap();

@@ -1,13 +1,13 @@
 //! A scripted upstream that lies about digests, stalls, redirects off scheme, overflows and
 //! talks garbage; and the size cap that `gc` enforces on the cached upstream files.
 
-use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::fake::{FakeUpstream, Reply};
 use super::{JSON, json_file_urls, page_json};
 use serde_json::json;
 
+use crate::s3_support::blobs::stored_bytes;
 use crate::support::{Response, Server, get, sha256_hex};
 
 /// Incompressible bytes, the same for the same seed.
@@ -244,25 +244,6 @@ fn a_lying_stalling_or_garbled_upstream_gets_clean_answers_and_one_fetch() {
     drop(down);
 }
 
-/// Bytes of every file in the data directory but the database: the blobs, wherever kept.
-fn stored_bytes(dir: &Path) -> u64 {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .flatten()
-        .map(|entry| {
-            let path = entry.path();
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if path.is_dir() {
-                stored_bytes(&path)
-            } else if name.contains(".db") || name.contains("sqlite") || name.ends_with(".log") {
-                0
-            } else {
-                entry.metadata().map(|m| m.len()).unwrap_or(0)
-            }
-        })
-        .sum()
-}
-
 /// The Unix second moves on, so that what comes next is strictly more recently used.
 fn next_second() {
     let now = || {
@@ -286,7 +267,7 @@ fn gc_keeps_cached_upstream_files_under_the_cap_least_recently_used_first() {
     std::fs::write(config.path(), "upstream_cache_max_size = \"600KiB\"\n").unwrap();
     let config_path = config.path().to_str().unwrap();
     let (down, index) = downstream(&fake, &["--config", config_path]);
-    let before_any = stored_bytes(down.data_dir());
+    let before_any = stored_bytes(&down);
 
     let size = 256 << 10;
     let files: Vec<(String, Vec<u8>)> = ["capa", "capb", "capc"]
@@ -307,11 +288,11 @@ fn gc_keeps_cached_upstream_files_under_the_cap_least_recently_used_first() {
         }
     }
     // The server may evict as it goes; gc must in any case.
-    let cached = stored_bytes(down.data_dir()) - before_any;
+    let cached = stored_bytes(&down) - before_any;
     assert!(cached >= size as u64, "only {cached} bytes cached");
 
     down.cli(&["gc", "--config", config_path]);
-    let cached = stored_bytes(down.data_dir()) - before_any;
+    let cached = stored_bytes(&down) - before_any;
     assert!(cached <= 600 << 10, "{cached} bytes cached after gc");
 
     // The least recently used went; the newest stayed; a re-fetch brings the old one back.
