@@ -135,15 +135,18 @@ def observability_cost(wh, page_path, seconds, rounds=3):
     if not baseline:
         print("\n(WHEELHOUSE_BASELINE_BIN not set: the cost of metrics is not measured)")
         return
-    builds = [("before metrics (baseline build)", baseline, "error"),
-              ("metrics counted, access log off", BIN, "error"),
-              ("metrics counted, access log on (default)", BIN, "info")]
+    # The baseline cannot open this build's database (its schema is newer): it gets a data
+    # directory of its own, made by itself and holding the same package.
+    baseline_data = seeded_by(baseline, Path(wh.data).parent / "baseline")
+    builds = [("before metrics (baseline build)", baseline, "error", baseline_data),
+              ("metrics counted, access log off", BIN, "error", wh.data),
+              ("metrics counted, access log on (default)", BIN, "info", wh.data)]
     headers = [f"Accept: {PIP_ACCEPT}", "Accept-Encoding: gzip, deflate"]
-    results = {label: [] for label, _, _ in builds}
+    results = {label: [] for label, _, _, _ in builds}
     for _ in range(rounds):
-        for label, binary, level in builds:
+        for label, binary, level, data in builds:
             port = free_port()
-            proc = spawn([binary, "--data-dir", wh.data, "serve", "--listen", f"127.0.0.1:{port}", "--workers", "1",
+            proc = spawn([binary, "--data-dir", data, "serve", "--listen", f"127.0.0.1:{port}", "--workers", "1",
                           "--max-auth-failures", "0"], env={**os.environ, "RUST_LOG": level})
             wait_ready(f"http://127.0.0.1:{port}/-/health")
             wrk(f"http://127.0.0.1:{port}{page_path}", 64, 1, headers)  # warm the page cache
@@ -159,9 +162,26 @@ def observability_cost(wh, page_path, seconds, rounds=3):
     print(f"\n## What metrics and the access log cost: pip's page request, 64 connections, median of {rounds} × {seconds} s, taking turns\n")
     print("Server CPU per request (user + system, from /proc) is the steadier figure on a shared machine.\n")
     print("| build | requests/s | × baseline | server CPU µs per request | × baseline |\n|---|---|---|---|---|")
-    for label, _, _ in builds:
+    for label, _, _, _ in builds:
         rps, cpu = medians(label)
         print(f"| {label} | {rps:.0f} | {rps / base_rps:.2f} | {cpu:.1f} | {cpu / base_cpu:.2f} |", flush=True)
+
+
+def seeded_by(binary, work):
+    """A data directory made by `binary`, holding the 500-file package under the same path."""
+    work.mkdir()
+    ours, bench.BIN = bench.BIN, Path(binary)
+    try:
+        wh = Wheelhouse(work, 1)
+        wh.start()
+        wh.provision()
+        up = wh.uploader()
+        for name, version, filename, data in corpus.big_package():
+            up.upload(name, version, filename, data)
+        wh.stop()
+    finally:
+        bench.BIN = ours
+    return wh.data
 
 
 def cpu_seconds(pid):

@@ -32,11 +32,12 @@ pub struct Download<'a> {
 
 /// Sends a blob the index holds: one missing from the store is lost data, a 500.
 pub async fn send(req: &HttpRequest, download: Download<'_>) -> Result<HttpResponse> {
-    let (blob, described) = (download.blob.clone(), download.blobs.describe());
+    let (blobs, blob) = (download.blobs, download.blob.clone());
     send_if_held(req, download).await?.ok_or_else(|| {
         Error::internal(format!(
-            "blob {} is missing from {described}",
-            blob.as_str()
+            "blob {} is missing from {}",
+            blob.as_str(),
+            blobs.describe()
         ))
     })
 }
