@@ -69,6 +69,7 @@ impl LocalBlobs {
             synced: false,
             persisted: false,
             staged: false,
+            streaming: None,
         })
     }
 
@@ -209,6 +210,8 @@ pub struct TempBlob {
     persisted: bool,
     /// Already uploaded to object storage under its digest ([`super::BlobStore::stage`]).
     pub(super) staged: bool,
+    /// Being uploaded to object storage as it arrives ([`super::BlobStore::stream_to_bucket`]).
+    pub(super) streaming: Option<super::s3::StreamingPut>,
 }
 
 impl TempBlob {
@@ -220,6 +223,18 @@ impl TempBlob {
         self.sha256.update(chunk);
         self.md5.update(chunk);
         self.blake2b.update(chunk);
+        Ok(())
+    }
+
+    /// [`TempBlob::write_chunk`], then the chunk goes to the upload streaming to the bucket,
+    /// if one runs; one that failed is dropped (aborted), and staging uploads the spool.
+    pub async fn write_and_stream(&mut self, chunk: bytes::Bytes) -> io::Result<()> {
+        self.write_chunk(&chunk)?;
+        if let Some(streaming) = &mut self.streaming
+            && !streaming.send(chunk).await
+        {
+            self.streaming = None;
+        }
         Ok(())
     }
 

@@ -145,10 +145,29 @@ impl BlobStore {
     pub fn stage(&self, temp: &mut TempBlob, sha256: &Sha256Hex) -> io::Result<()> {
         temp.sync()?;
         if let Some(s3) = &self.s3 {
-            s3.put_file(temp.path(), sha256)?;
+            let streamed = temp
+                .streaming
+                .take()
+                .is_some_and(|streaming| s3.finish_streaming(streaming, sha256));
+            if !streamed {
+                s3.put_file(temp.path(), sha256)?;
+            }
             temp.staged = true;
         }
         Ok(())
+    }
+
+    /// On S3, starts uploading a large upload's bytes while they arrive, under the digest its
+    /// client claims, unless that object is already stored (a re-upload). What arrives is
+    /// still spooled and checked; see [`s3::StreamingPut`] for why a false claim is harmless.
+    pub async fn stream_to_bucket(&self, temp: &mut TempBlob, claimed: &str) {
+        let (Some(s3), Some(claimed)) = (&self.s3, Sha256Hex::parse(&claimed.to_ascii_lowercase()))
+        else {
+            return;
+        };
+        if let Ok(None) = s3.head_async(&claimed).await {
+            temp.streaming = Some(s3.start_streaming(&claimed));
+        }
     }
 
     /// Makes the blob durable under its content address, inside the IMMEDIATE transaction that

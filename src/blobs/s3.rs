@@ -233,6 +233,43 @@ impl S3Blobs {
         self.block(async move { put_file(&store, &key, &file).await })
     }
 
+    /// Starts uploading an upload's bytes under the key of the digest its client claimed,
+    /// while the client is still sending them (see [`StreamingPut`]).
+    pub fn start_streaming(&self, claimed: &Sha256Hex) -> StreamingPut {
+        let (chunks, received) = tokio::sync::mpsc::channel(STREAMED_CHUNKS_QUEUED);
+        let (decision, decided) = tokio::sync::oneshot::channel();
+        let (store, key) = (self.store.clone(), self.key(claimed));
+        let outcome = self.spawn(stream_put(store, key, received, decided));
+        StreamingPut {
+            claimed: claimed.clone(),
+            chunks: Some(chunks),
+            decision: Some(decision),
+            outcome: Some(outcome),
+        }
+    }
+
+    /// Completes a streamed upload if `sha256` (the digest of the spooled bytes) is the one it
+    /// streamed under; `false` (and the upload aborted) otherwise or if it failed, and the
+    /// caller uploads from the spool.
+    pub fn finish_streaming(&self, mut put: StreamingPut, sha256: &Sha256Hex) -> bool {
+        // The upload refuses a false claim before it stages; the store checks again rather
+        // than trust its caller with what ends up under a digest's key.
+        if put.claimed != *sha256 {
+            return false;
+        }
+        put.chunks.take();
+        let complete = put.decision.take().is_some_and(|d| d.send(true).is_ok());
+        let outcome = put.outcome.take().expect("taken once");
+        match self.block(outcome) {
+            Ok(Ok(())) => complete,
+            Ok(Err(e)) => {
+                tracing::warn!("streaming an upload to {} failed: {e}", self.description);
+                false
+            }
+            Err(_) => false,
+        }
+    }
+
     /// Streams the object's bytes through SHA-256: its digest and size as stored now.
     pub fn verify(&self, sha256: &Sha256Hex) -> io::Result<(Sha256Hex, u64)> {
         let (store, key) = (self.store.clone(), self.key(sha256));
@@ -424,6 +461,72 @@ impl S3Blobs {
                 rx.recv().await.map(|item| (item, (None, Some(rx))))
             },
         )
+    }
+}
+
+/// An upload to the bucket that runs while the client is still sending, so the upload's time
+/// is the longer of the transfer and the PUT rather than their sum. The bytes go to the key of
+/// the digest the client claimed (twine and uv send `sha256_digest` before the file) as a
+/// multipart upload, completed only after the spooled file was verified to have that digest
+/// and accepted, and aborted otherwise: an incomplete multipart upload is never an object, so
+/// a lying or refused upload leaves nothing behind, and an existing object is never touched.
+pub struct StreamingPut {
+    claimed: Sha256Hex,
+    chunks: Option<tokio::sync::mpsc::Sender<Bytes>>,
+    decision: Option<tokio::sync::oneshot::Sender<bool>>,
+    outcome: Option<tokio::task::JoinHandle<io::Result<()>>>,
+}
+
+impl StreamingPut {
+    /// Hands a chunk to the upload, waiting while its parts in flight are full (the client is
+    /// slowed to the bucket's pace). `false` once the upload has failed.
+    pub async fn send(&mut self, chunk: Bytes) -> bool {
+        match &self.chunks {
+            Some(chunks) => chunks.send(chunk).await.is_ok(),
+            None => false,
+        }
+    }
+}
+
+impl Drop for StreamingPut {
+    /// Not finished: the upload is aborted in the background.
+    fn drop(&mut self) {
+        self.chunks.take();
+        if let Some(decision) = self.decision.take() {
+            let _ = decision.send(false);
+        }
+    }
+}
+
+/// Chunks (the HTTP body's, tens of KiB each) queued between the request and the upload.
+const STREAMED_CHUNKS_QUEUED: usize = 16;
+
+async fn stream_put(
+    store: Arc<AmazonS3>,
+    key: Path,
+    mut chunks: tokio::sync::mpsc::Receiver<Bytes>,
+    decided: tokio::sync::oneshot::Receiver<bool>,
+) -> io::Result<()> {
+    let mut writer = WriteMultipart::new_with_chunk_size(
+        store.put_multipart(&key).await.map_err(storage_error)?,
+        PART,
+    );
+    let mut failed = None;
+    while let Some(chunk) = chunks.recv().await {
+        if let Err(e) = writer.wait_for_capacity(PARTS_IN_FLIGHT).await {
+            // The sender sees the closed queue and falls back to uploading from the spool.
+            failed = Some(storage_error(e));
+            chunks.close();
+            break;
+        }
+        writer.write(&chunk);
+    }
+    match (failed, decided.await) {
+        (None, Ok(true)) => writer.finish().await.map(|_| ()).map_err(storage_error),
+        (failed, _) => {
+            let _ = writer.abort().await;
+            Err(failed.unwrap_or_else(|| io::Error::other("the streamed upload was abandoned")))
+        }
     }
 }
 

@@ -40,6 +40,19 @@ fn bad_stream(err: actix_multipart::MultipartError) -> Error {
     Error::bad_request(format!("the upload form is malformed: {err}"))
 }
 
+/// Uploads larger than this stream to object storage as they arrive (S3's smallest part is
+/// 5 MiB: below two parts, one PUT after the checks costs no more).
+const STREAM_FROM_BYTES: u64 = 10 << 20;
+
+/// The request body's declared length (0 when not declared, as with chunked encoding).
+fn body_length(headers: &HeaderMap) -> u64 {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
 /// Reads the whole form. The file goes to disk chunk by chunk (memory does not grow with it);
 /// past `max_file_bytes` the upload stops with 413 and the partial file is removed (dropping
 /// the temporary blob removes it on every error path).
@@ -86,6 +99,13 @@ pub async fn receive(
                 .map(str::to_string)
                 .ok_or_else(|| Error::bad_request("the \"content\" part has no filename"))?;
             let mut temp = blobs.temp_file()?;
+            // twine and uv send the digest before the file: a large file can then go on to
+            // the bucket while it arrives (a small one is one PUT once it is checked).
+            if let Some(claimed) = form.get("sha256_digest")
+                && body_length(headers) > STREAM_FROM_BYTES
+            {
+                blobs.stream_to_bucket(&mut temp, claimed).await;
+            }
             while let Some(chunk) = timeout(idle_timeout, field.next())
                 .await
                 .map_err(|_| idle("in the file"))?
@@ -97,7 +117,7 @@ pub async fn receive(
                     )));
                 }
                 // Page-cache writes of one chunk; fsync happens once, off the async workers.
-                temp.write_chunk(&chunk)?;
+                temp.write_and_stream(chunk).await?;
             }
             file = Some(ReceivedFile { filename, temp });
         } else {

@@ -187,6 +187,140 @@ fn refused_uploads_leave_no_object_in_the_bucket() {
     assert_eq!(server.tmp_files(), 0);
 }
 
+/// The keys of the multipart uploads the bucket holds in progress under the server's prefix
+/// (moto answers `?uploads` unsigned).
+fn uploads_in_progress(server: &Server) -> Vec<String> {
+    let storage = server.storage().unwrap();
+    let url = format!(
+        "{}/{}?uploads&prefix={}/",
+        storage.endpoint.as_deref().unwrap(),
+        storage.bucket.as_deref().unwrap(),
+        storage.prefix
+    );
+    let listed = crate::support::send("GET", &url, &[], vec![]);
+    assert_eq!(listed.status, 200, "{}", listed.text());
+    listed
+        .text()
+        .split("<Key>")
+        .skip(1)
+        .map(|rest| rest.split("</Key>").next().unwrap().to_string())
+        .collect()
+}
+
+fn until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while !done() {
+        assert!(std::time::Instant::now() < deadline, "never: {what}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// A large upload goes on to the bucket while it arrives: with the client paused halfway, a
+/// multipart upload under the digest it claimed is already in progress; it is completed once
+/// the file is checked. A false claim, or a true one for a refused file, is aborted: no object
+/// and no upload in progress is left behind.
+#[test]
+fn a_large_upload_streams_to_the_bucket_as_it_arrives_and_refusals_leave_nothing() {
+    use std::io::{Read, Write};
+    let server = Server::start_on(Some(fresh_storage("streamed")), &[]);
+    let (api, auth, _) = project(&server);
+    let form = |name: &str, claim: &str| {
+        vec![
+            (":action".to_string(), "file_upload".to_string()),
+            ("protocol_version".into(), "1".into()),
+            ("name".into(), name.to_string()),
+            ("version".into(), "1.0".into()),
+            ("sha256_digest".into(), claim.to_string()),
+        ]
+    };
+    let (filename, bytes) = crate::support::big_wheel("streamy", 12 << 20);
+    let sha = sha256_hex(&bytes);
+    let fields = form("streamy", &sha);
+    let fields: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let (content_type, body) = crate::support::multipart(&fields, Some((&filename, &bytes)));
+    let path = api.splitn(4, '/').nth(3).unwrap();
+    let mut stream = std::net::TcpStream::connect(server.addr()).unwrap();
+    write!(
+        stream,
+        "POST /{path} HTTP/1.1\r\nHost: {}\r\nAuthorization: {auth}\r\nContent-Type: \
+         {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        server.addr(),
+        body.len()
+    )
+    .unwrap();
+    stream.write_all(&body[..body.len() / 2]).unwrap();
+    stream.flush().unwrap();
+    until(
+        "a multipart upload under the claimed digest while the client pauses",
+        || {
+            uploads_in_progress(&server)
+                .iter()
+                .any(|key| key.ends_with(&sha))
+        },
+    );
+    assert!(
+        objects(&server).is_empty(),
+        "an object before the file was checked"
+    );
+    stream.write_all(&body[body.len() / 2..]).unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
+    assert!(objects(&server).contains(&sha));
+    assert_eq!(uploads_in_progress(&server), Vec::<String>::new());
+    let file = get(&format!("{api}/files/{sha}/{filename}"), Some(&auth));
+    assert!(file.body == bytes, "other bytes came back");
+
+    // A false claim: the digest of no stored file, for other bytes.
+    let (liar_name, liar) = crate::support::big_wheel("liar", 11 << 20);
+    let false_claim = sha256_hex(b"something else entirely");
+    let fields = form("liar", &false_claim);
+    let fields: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let (content_type, body) = crate::support::multipart(&fields, Some((&liar_name, &liar)));
+    let refused = crate::support::post(
+        &api,
+        &[("Content-Type", &content_type), ("Authorization", &auth)],
+        body,
+    );
+    assert_eq!(refused.status, 400, "{}", refused.text());
+    assert!(
+        refused.text().contains("sha256_digest"),
+        "{}",
+        refused.text()
+    );
+    // A true claim for a file the index refuses (its metadata names another project).
+    let (named_name, named) = crate::support::big_wheel("named", 11 << 20);
+    let renamed = named_name.replace("named", "other");
+    let fields = form("other", &sha256_hex(&named));
+    let fields: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let (content_type, body) = crate::support::multipart(&fields, Some((&renamed, &named)));
+    let refused = crate::support::post(
+        &api,
+        &[("Content-Type", &content_type), ("Authorization", &auth)],
+        body,
+    );
+    assert_eq!(refused.status, 400, "{}", refused.text());
+    until("the refused uploads' multipart uploads aborted", || {
+        uploads_in_progress(&server).is_empty()
+    });
+    let left = objects(&server);
+    assert_eq!(
+        left.len(),
+        2,
+        "only the accepted file and its metadata: {left:?}"
+    );
+    assert_eq!(server.tmp_files(), 0);
+}
+
 #[test]
 fn fsck_finds_missing_and_corrupt_objects_and_gc_removes_orphans() {
     let server = Server::start_on(Some(fresh_storage("fsck")), &[]);

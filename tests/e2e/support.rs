@@ -258,6 +258,11 @@ impl Server {
         s3_support::store_of(self.data_dir(), self.storage.as_ref())
     }
 
+    /// Where this server keeps package files: `None` for the local directory.
+    pub fn storage(&self) -> Option<&StorageConfig> {
+        self.storage.as_ref()
+    }
+
     /// `wheelhouse --data-dir DATA` with this server's storage settings, to run by hand.
     pub fn command(&self) -> Command {
         wheelhouse_cmd(self.data_dir(), self.storage.as_ref())
@@ -448,6 +453,33 @@ pub fn upload(
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
+}
+
+/// A valid wheel of `noise_bytes` incompressible bytes (stored, not deflated), for uploads
+/// large enough to stream.
+pub fn big_wheel(name: &str, noise_bytes: usize) -> (String, Vec<u8>) {
+    let mut state = 0x2545F4914F6CDD1Du64;
+    let noise: Vec<u8> = (0..noise_bytes)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect();
+    let mut cursor = std::io::Cursor::new(Vec::new());
+    let mut zip = zip::ZipWriter::new(&mut cursor);
+    let stored = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Stored)
+        .large_file(true);
+    zip.start_file(format!("{name}-1.0.dist-info/METADATA"), stored)
+        .unwrap();
+    zip.write_all(format!("Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n").as_bytes())
+        .unwrap();
+    zip.start_file(format!("{name}/blob.bin"), stored).unwrap();
+    zip.write_all(&noise).unwrap();
+    zip.finish().unwrap();
+    (format!("{name}-1.0-py3-none-any.whl"), cursor.into_inner())
 }
 
 /// A valid, installable pure-Python wheel with real METADATA and RECORD.
