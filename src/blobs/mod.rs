@@ -158,15 +158,15 @@ impl BlobStore {
     }
 
     /// On S3, starts uploading a large upload's bytes while they arrive, under the digest its
-    /// client claims, unless that object is already stored (a re-upload). What arrives is
-    /// still spooled and checked; see [`s3::StreamingPut`] for why a false claim is harmless.
-    pub async fn stream_to_bucket(&self, temp: &mut TempBlob, claimed: &str) {
-        let (Some(s3), Some(claimed)) = (&self.s3, Sha256Hex::parse(&claimed.to_ascii_lowercase()))
-        else {
-            return;
-        };
-        if let Ok(None) = s3.head_async(&claimed).await {
-            temp.streaming = Some(s3.start_streaming(&claimed));
+    /// client claims. What arrives is still spooled and checked; see [`s3::StreamingPut`] for
+    /// why a false claim is harmless. An object already stored under that digest is streamed
+    /// over with the same verified bytes: asking first would cost a round trip and tell a
+    /// tenant, by the time it takes, whether someone stored exactly these bytes.
+    pub fn stream_to_bucket(&self, temp: &mut TempBlob, claimed: &str) {
+        if let (Some(s3), Some(claimed)) =
+            (&self.s3, Sha256Hex::parse(&claimed.to_ascii_lowercase()))
+        {
+            temp.streaming = s3.start_streaming(&claimed);
         }
     }
 

@@ -65,6 +65,8 @@ pub struct S3Blobs {
     description: String,
     /// The last readiness probe of the bucket: when, and what it found (see [`S3Blobs::probe`]).
     last_probe: tokio::sync::Mutex<Option<(std::time::Instant, Result<(), String>)>>,
+    /// Room for uploads streaming to the bucket at once ([`S3Blobs::start_streaming`]).
+    streams: Arc<tokio::sync::Semaphore>,
 }
 
 impl std::fmt::Debug for S3Blobs {
@@ -127,6 +129,7 @@ impl S3Blobs {
         let prefix = config.prefix.trim_matches('/').to_string();
         Ok(S3Blobs {
             last_probe: tokio::sync::Mutex::new(None),
+            streams: Arc::new(tokio::sync::Semaphore::new(STREAMS_AT_ONCE)),
             store: Arc::new(store),
             description: format!(
                 "s3://{bucket}/{prefix} at {}",
@@ -234,18 +237,25 @@ impl S3Blobs {
     }
 
     /// Starts uploading an upload's bytes under the key of the digest its client claimed,
-    /// while the client is still sending them (see [`StreamingPut`]).
-    pub fn start_streaming(&self, claimed: &Sha256Hex) -> StreamingPut {
+    /// while the client is still sending them (see [`StreamingPut`]); `None` when
+    /// [`STREAMS_AT_ONCE`] already run (that upload is sent from the spool after its checks,
+    /// so many slow clients cannot pin a part buffer each).
+    pub fn start_streaming(&self, claimed: &Sha256Hex) -> Option<StreamingPut> {
+        let room = self.streams.clone().try_acquire_owned().ok()?;
         let (chunks, received) = tokio::sync::mpsc::channel(STREAMED_CHUNKS_QUEUED);
         let (decision, decided) = tokio::sync::oneshot::channel();
         let (store, key) = (self.store.clone(), self.key(claimed));
-        let outcome = self.spawn(stream_put(store, key, received, decided));
-        StreamingPut {
+        let outcome = self.spawn(async move {
+            // The room is held until the upload is completed or aborted.
+            let _room = room;
+            stream_put(store, key, received, decided).await
+        });
+        Some(StreamingPut {
             claimed: claimed.clone(),
             chunks: Some(chunks),
             decision: Some(decision),
             outcome: Some(outcome),
-        }
+        })
     }
 
     /// Completes a streamed upload if `sha256` (the digest of the spooled bytes) is the one it
@@ -479,10 +489,14 @@ pub struct StreamingPut {
 
 impl StreamingPut {
     /// Hands a chunk to the upload, waiting while its parts in flight are full (the client is
-    /// slowed to the bucket's pace). `false` once the upload has failed.
+    /// slowed to the bucket's pace). `false` once the upload has failed, or when the bucket
+    /// took no chunk for [`STREAM_STALL`]: the caller then drops it and spools on alone.
     pub async fn send(&mut self, chunk: Bytes) -> bool {
         match &self.chunks {
-            Some(chunks) => chunks.send(chunk).await.is_ok(),
+            Some(chunks) => matches!(
+                tokio::time::timeout(STREAM_STALL, chunks.send(chunk)).await,
+                Ok(Ok(()))
+            ),
             None => false,
         }
     }
@@ -500,6 +514,10 @@ impl Drop for StreamingPut {
 
 /// Chunks (the HTTP body's, tens of KiB each) queued between the request and the upload.
 const STREAMED_CHUNKS_QUEUED: usize = 16;
+/// Uploads streaming to the bucket at once: each holds up to three 5 MiB parts.
+const STREAMS_AT_ONCE: usize = 4;
+/// How long a streamed upload may hold the client back before it is given up.
+const STREAM_STALL: Duration = Duration::from_secs(10);
 
 async fn stream_put(
     store: Arc<AmazonS3>,
@@ -524,7 +542,10 @@ async fn stream_put(
     match (failed, decided.await) {
         (None, Ok(true)) => writer.finish().await.map(|_| ()).map_err(storage_error),
         (failed, _) => {
-            let _ = writer.abort().await;
+            if let Err(e) = writer.abort().await {
+                // Its parts stay in the bucket until a lifecycle rule removes them (README).
+                tracing::warn!("cannot abort a streamed upload to {key}: {e}");
+            }
             Err(failed.unwrap_or_else(|| io::Error::other("the streamed upload was abandoned")))
         }
     }

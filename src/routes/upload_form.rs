@@ -101,10 +101,12 @@ pub async fn receive(
             let mut temp = blobs.temp_file()?;
             // twine and uv send the digest before the file: a large file can then go on to
             // the bucket while it arrives (a small one is one PUT once it is checked).
+            let declared = body_length(headers);
             if let Some(claimed) = form.get("sha256_digest")
-                && body_length(headers) > STREAM_FROM_BYTES
+                && declared > STREAM_FROM_BYTES
+                && declared <= max_file_bytes
             {
-                blobs.stream_to_bucket(&mut temp, claimed).await;
+                blobs.stream_to_bucket(&mut temp, claimed);
             }
             while let Some(chunk) = timeout(idle_timeout, field.next())
                 .await

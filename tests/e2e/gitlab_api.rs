@@ -129,7 +129,10 @@ fn schemathesis_finds_nothing_the_openapi_description_does_not_promise() {
                 "not_a_server_error,status_code_conformance,content_type_conformance,\
                  response_headers_conformance,response_schema_conformance",
             ])
-            .args(["--max-time", &seconds, "--workers", "2"])
+            // One worker: with two threads, Python 3.11's `ast.parse` (hypothesis describing
+            // its lambdas) races and fails ("AST constructor recursion depth mismatch"), twice
+            // in a row in one CI run; that says nothing about the server.
+            .args(["--max-time", &seconds, "--workers", "1"])
             // Revoking or rotating `self` would end the run's own credentials; python-gitlab's
             // test covers both.
             .args(["--exclude-path", "/api/v4/personal_access_tokens/{token}"])

@@ -187,24 +187,42 @@ fn refused_uploads_leave_no_object_in_the_bucket() {
     assert_eq!(server.tmp_files(), 0);
 }
 
-/// The keys of the multipart uploads the bucket holds in progress under the server's prefix
-/// (moto answers `?uploads` unsigned).
-fn uploads_in_progress(server: &Server) -> Vec<String> {
+/// The multipart uploads the bucket holds in progress under the server's prefix, as (key,
+/// upload id) (moto answers unsigned requests).
+fn uploads_in_progress(server: &Server) -> Vec<(String, String)> {
+    let storage = server.storage().unwrap();
+    let bucket = format!(
+        "{}/{}",
+        storage.endpoint.as_deref().unwrap(),
+        storage.bucket.as_deref().unwrap()
+    );
+    let url = format!("{bucket}?uploads&prefix={}/", storage.prefix);
+    let listed = crate::support::send("GET", &url, &[], vec![]);
+    assert_eq!(listed.status, 200, "{}", listed.text());
+    let between = |text: &str, tag: &str| -> String {
+        let open = format!("<{tag}>");
+        let rest = &text[text.find(&open).unwrap() + open.len()..];
+        rest[..rest.find(&format!("</{tag}>")).unwrap()].to_string()
+    };
+    listed
+        .text()
+        .split("<Upload>")
+        .skip(1)
+        .map(|upload| (between(upload, "Key"), between(upload, "UploadId")))
+        .collect()
+}
+
+/// How many parts a multipart upload in progress holds.
+fn parts_of(server: &Server, key: &str, upload_id: &str) -> usize {
     let storage = server.storage().unwrap();
     let url = format!(
-        "{}/{}?uploads&prefix={}/",
+        "{}/{}/{key}?uploadId={upload_id}",
         storage.endpoint.as_deref().unwrap(),
-        storage.bucket.as_deref().unwrap(),
-        storage.prefix
+        storage.bucket.as_deref().unwrap()
     );
     let listed = crate::support::send("GET", &url, &[], vec![]);
     assert_eq!(listed.status, 200, "{}", listed.text());
-    listed
-        .text()
-        .split("<Key>")
-        .skip(1)
-        .map(|rest| rest.split("</Key>").next().unwrap().to_string())
-        .collect()
+    listed.text().matches("<Part>").count()
 }
 
 fn until(what: &str, mut done: impl FnMut() -> bool) {
@@ -215,32 +233,25 @@ fn until(what: &str, mut done: impl FnMut() -> bool) {
     }
 }
 
-/// A large upload goes on to the bucket while it arrives: with the client paused halfway, a
-/// multipart upload under the digest it claimed is already in progress; it is completed once
-/// the file is checked. A false claim, or a true one for a refused file, is aborted: no object
-/// and no upload in progress is left behind.
-#[test]
-fn a_large_upload_streams_to_the_bucket_as_it_arrives_and_refusals_leave_nothing() {
+/// Uploads `file` for `name` claiming `claim` as its sha256, pausing halfway until a part of
+/// it is in the bucket under the claimed digest's key; the server's answer.
+fn upload_pausing_until_a_part_streamed(
+    server: &Server,
+    auth: &str,
+    name: &str,
+    claim: &str,
+    (filename, bytes): (&str, &[u8]),
+) -> String {
     use std::io::{Read, Write};
-    let server = Server::start_on(Some(fresh_storage("streamed")), &[]);
-    let (api, auth, _) = project(&server);
-    let form = |name: &str, claim: &str| {
-        vec![
-            (":action".to_string(), "file_upload".to_string()),
-            ("protocol_version".into(), "1".into()),
-            ("name".into(), name.to_string()),
-            ("version".into(), "1.0".into()),
-            ("sha256_digest".into(), claim.to_string()),
-        ]
-    };
-    let (filename, bytes) = crate::support::big_wheel("streamy", 12 << 20);
-    let sha = sha256_hex(&bytes);
-    let fields = form("streamy", &sha);
-    let fields: Vec<(&str, &str)> = fields
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    let (content_type, body) = crate::support::multipart(&fields, Some((&filename, &bytes)));
+    let fields = [
+        (":action", "file_upload"),
+        ("protocol_version", "1"),
+        ("name", name),
+        ("version", "1.0"),
+        ("sha256_digest", claim),
+    ];
+    let (content_type, body) = crate::support::multipart(&fields, Some((filename, bytes)));
+    let api = server.project_api("g/p");
     let path = api.splitn(4, '/').nth(3).unwrap();
     let mut stream = std::net::TcpStream::connect(server.addr()).unwrap();
     write!(
@@ -254,61 +265,60 @@ fn a_large_upload_streams_to_the_bucket_as_it_arrives_and_refusals_leave_nothing
     stream.write_all(&body[..body.len() / 2]).unwrap();
     stream.flush().unwrap();
     until(
-        "a multipart upload under the claimed digest while the client pauses",
+        &format!("a part of {name} in the bucket while the client pauses"),
         || {
-            uploads_in_progress(&server)
+            uploads_in_progress(server)
                 .iter()
-                .any(|key| key.ends_with(&sha))
+                .any(|(key, id)| key.ends_with(claim) && parts_of(server, key, id) > 0)
         },
-    );
-    assert!(
-        objects(&server).is_empty(),
-        "an object before the file was checked"
     );
     stream.write_all(&body[body.len() / 2..]).unwrap();
     let mut answer = String::new();
     stream.read_to_string(&mut answer).unwrap();
+    answer
+}
+
+/// A large upload goes on to the bucket while it arrives: with the client paused halfway, a
+/// part is already in a multipart upload under the digest it claimed, which is completed once
+/// the file is checked. A false claim, or a true one for a refused file, streams too and is
+/// aborted: no object and no upload in progress is left behind.
+#[test]
+fn a_large_upload_streams_to_the_bucket_as_it_arrives_and_refusals_leave_nothing() {
+    let server = Server::start_on(Some(fresh_storage("streamed")), &[]);
+    let (api, auth, _) = project(&server);
+    let (filename, bytes) = crate::support::big_wheel("streamy", 12 << 20);
+    let sha = sha256_hex(&bytes);
+    let answer =
+        upload_pausing_until_a_part_streamed(&server, &auth, "streamy", &sha, (&filename, &bytes));
     assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
     assert!(objects(&server).contains(&sha));
-    assert_eq!(uploads_in_progress(&server), Vec::<String>::new());
+    assert_eq!(uploads_in_progress(&server), vec![]);
     let file = get(&format!("{api}/files/{sha}/{filename}"), Some(&auth));
     assert!(file.body == bytes, "other bytes came back");
 
     // A false claim: the digest of no stored file, for other bytes.
     let (liar_name, liar) = crate::support::big_wheel("liar", 11 << 20);
     let false_claim = sha256_hex(b"something else entirely");
-    let fields = form("liar", &false_claim);
-    let fields: Vec<(&str, &str)> = fields
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    let (content_type, body) = crate::support::multipart(&fields, Some((&liar_name, &liar)));
-    let refused = crate::support::post(
-        &api,
-        &[("Content-Type", &content_type), ("Authorization", &auth)],
-        body,
+    let answer = upload_pausing_until_a_part_streamed(
+        &server,
+        &auth,
+        "liar",
+        &false_claim,
+        (&liar_name, &liar),
     );
-    assert_eq!(refused.status, 400, "{}", refused.text());
-    assert!(
-        refused.text().contains("sha256_digest"),
-        "{}",
-        refused.text()
-    );
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains("sha256_digest"), "{answer}");
     // A true claim for a file the index refuses (its metadata names another project).
     let (named_name, named) = crate::support::big_wheel("named", 11 << 20);
     let renamed = named_name.replace("named", "other");
-    let fields = form("other", &sha256_hex(&named));
-    let fields: Vec<(&str, &str)> = fields
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    let (content_type, body) = crate::support::multipart(&fields, Some((&renamed, &named)));
-    let refused = crate::support::post(
-        &api,
-        &[("Content-Type", &content_type), ("Authorization", &auth)],
-        body,
+    let answer = upload_pausing_until_a_part_streamed(
+        &server,
+        &auth,
+        "other",
+        &sha256_hex(&named),
+        (&renamed, &named),
     );
-    assert_eq!(refused.status, 400, "{}", refused.text());
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
     until("the refused uploads' multipart uploads aborted", || {
         uploads_in_progress(&server).is_empty()
     });
