@@ -44,12 +44,7 @@ def main():
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="wheelhouse-wire-"))
     work.chmod(0o755)  # nginx's workers run as www-data
-    wh = Wheelhouse(work, 1)
-    wh.start()
-    wh.provision()
-    up = wh.uploader()
-    for name, version, filename, data in corpus.big_package():
-        up.upload(name, version, filename, data)
+    wh = seeded_server(work)
     path = wh.page("bigpkg")[len(wh.base):]
 
     print("## Bytes on the wire, the 500-file page\n")
@@ -172,16 +167,22 @@ def seeded_by(binary, work):
     work.mkdir()
     ours, bench.BIN = bench.BIN, Path(binary)
     try:
-        wh = Wheelhouse(work, 1)
-        wh.start()
-        wh.provision()
-        up = wh.uploader()
-        for name, version, filename, data in corpus.big_package():
-            up.upload(name, version, filename, data)
+        wh = seeded_server(work)
         wh.stop()
     finally:
         bench.BIN = ours
     return wh.data
+
+
+def seeded_server(work):
+    """A running Wheelhouse (of `bench.BIN`) in `work` with the 500-file package uploaded."""
+    wh = Wheelhouse(work, 1)
+    wh.start()
+    wh.provision()
+    up = wh.uploader()
+    for name, version, filename, data in corpus.big_package():
+        up.upload(name, version, filename, data)
+    return wh
 
 
 def cpu_seconds(pid):
