@@ -5,7 +5,7 @@ use std::net::TcpStream;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::support::{Server, basic, get, multipart, request, upload, wheel};
+use crate::support::{Server, basic, eventually, get, multipart, request, upload, wheel};
 
 fn private_project() -> (Server, String, String) {
     let server = Server::start();
@@ -15,18 +15,6 @@ fn private_project() -> (Server, String, String) {
     server.cli(&["member", "add", "g", "dev", "--role", "developer"]);
     let api = server.project_api("g/p");
     (server, api, basic("__token__", &token))
-}
-
-/// Polls until `done` holds, for at most `limit` (no fixed sleeps).
-fn eventually(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if done() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    done()
 }
 
 /// 50 uploaders and 64 readers at once, with admin commands beside them: no 5xx, no

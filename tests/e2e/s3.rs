@@ -225,12 +225,9 @@ fn parts_of(server: &Server, key: &str, upload_id: &str) -> usize {
     listed.text().matches("<Part>").count()
 }
 
-fn until(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
-    while !done() {
-        assert!(std::time::Instant::now() < deadline, "never: {what}");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+fn until(what: &str, done: impl FnMut() -> bool) {
+    let limit = std::time::Duration::from_secs(15);
+    assert!(crate::support::eventually(limit, done), "never: {what}");
 }
 
 /// Uploads `file` for `name` claiming `claim` as its sha256, pausing halfway until a part of

@@ -455,6 +455,18 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
+/// Polls until `done` holds, for at most `limit` (no fixed sleeps).
+pub fn eventually(limit: std::time::Duration, mut done: impl FnMut() -> bool) -> bool {
+    let start = std::time::Instant::now();
+    while start.elapsed() < limit {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    done()
+}
+
 /// A valid wheel of `noise_bytes` incompressible bytes (stored, not deflated), for uploads
 /// large enough to stream.
 pub fn big_wheel(name: &str, noise_bytes: usize) -> (String, Vec<u8>) {
