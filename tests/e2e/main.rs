@@ -18,6 +18,7 @@ mod hostile;
 mod hostile_metadata;
 mod ids;
 mod import;
+mod insider;
 mod lists;
 mod litestream;
 mod maintenance;

@@ -206,6 +206,11 @@ impl Server {
         stdout.lines().last().unwrap_or_default().trim().to_string()
     }
 
+    /// Runs a CLI command that may fail either way.
+    pub fn cli_output(&self, args: &[&str]) -> Output {
+        cli_output_on(self.data_dir(), self.storage.as_ref(), args, None)
+    }
+
     /// Runs a CLI command that must fail; returns its stderr.
     pub fn cli_fails(&self, args: &[&str]) -> String {
         let out = cli_output_on(self.data_dir(), self.storage.as_ref(), args, None);

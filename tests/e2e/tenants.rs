@@ -11,7 +11,7 @@ use crate::support::{Server, basic, sdist, sha256_hex, upload, wheel};
 
 /// How long the random walk runs (the issue asks for a bounded run); `TENANT_FUZZ_SECONDS`
 /// lengthens it by hand.
-fn budget() -> Duration {
+pub(crate) fn budget() -> Duration {
     let seconds = std::env::var("TENANT_FUZZ_SECONDS")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -21,31 +21,45 @@ fn budget() -> Duration {
 
 /// A small deterministic generator (xorshift64*): a failing run prints its seed, and
 /// `TENANT_FUZZ_SEED=N` replays it.
-struct Rng(u64);
+pub(crate) struct Rng(pub(crate) u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    /// `TENANT_FUZZ_SEED` to replay a printed run, else a new seed from the clock.
+    pub(crate) fn seed() -> u64 {
+        std::env::var("TENANT_FUZZ_SEED")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_nanos() as u64
+                    | 1
+            })
+    }
+
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
         self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
     }
 
-    fn below(&mut self, n: usize) -> usize {
+    pub(crate) fn below(&mut self, n: usize) -> usize {
         (self.next() % n as u64) as usize
     }
 
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+    pub(crate) fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
         &items[self.below(items.len())]
     }
 
-    fn chance(&mut self, percent: u64) -> bool {
+    pub(crate) fn chance(&mut self, percent: u64) -> bool {
         self.next() % 100 < percent
     }
 }
 
 /// One HTTP exchange with any method and an optional JSON body.
-fn send(method: &str, url: &str, token: &str, body: Option<&Value>) -> (u16, Vec<u8>) {
+pub(crate) fn send(method: &str, url: &str, token: &str, body: Option<&Value>) -> (u16, Vec<u8>) {
     // One agent for the run keeps connections alive: the walk is thousands of requests.
     static AGENT: std::sync::OnceLock<ureq::Agent> = std::sync::OnceLock::new();
     let agent = AGENT.get_or_init(|| {
@@ -526,16 +540,7 @@ fn a_stranger_changes_nothing_another_tenant_can_read() {
     );
 
     let baseline = view_of_a(&s);
-    let seed_value = std::env::var("TENANT_FUZZ_SEED")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos() as u64
-                | 1
-        });
+    let seed_value = Rng::seed();
     let mut rng = Rng(seed_value);
     let bob_auth = basic("__token__", &s.bob);
     let started = Instant::now();
