@@ -24,6 +24,7 @@ mod maintenance;
 mod matrix;
 mod metrics;
 mod modern;
+mod moves;
 mod publishers;
 mod races;
 mod review;
