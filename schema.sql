@@ -129,12 +129,18 @@ CREATE TABLE package_files (
     -- PEP 643: 1 when metadata_sha256 is offered as core metadata (wheels; sdists whose
     -- PKG-INFO is 2.2+ with static dependencies), 0 when not, NULL until judged.
     offers_metadata      INTEGER,
+    -- When the file entered its top-level namespace (upload, import, or a transfer from
+    -- another root), unix milliseconds made strictly increasing: a group index serves, of the
+    -- files sharing a filename, the one that entered first (never decided by created_at,
+    -- which travels with a transfer and an import may backdate).
+    entered_root_at      INTEGER NOT NULL DEFAULT 0,
     UNIQUE (project_id, filename)
 );
 CREATE INDEX package_files_package ON package_files(package_id);
 CREATE INDEX package_files_sha256 ON package_files(sha256);
 CREATE INDEX package_files_metadata ON package_files(metadata_sha256);
 CREATE INDEX package_files_unjudged ON package_files(id) WHERE offers_metadata IS NULL;
+CREATE INDEX package_files_entered_root ON package_files(entered_root_at);
 
 -- Filenames once stored and since deleted: such a name may come back only with the same bytes,
 -- so a pinned hash never silently changes meaning.

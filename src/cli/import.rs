@@ -8,10 +8,11 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::auth::Caller;
 use crate::blobs::BlobStore;
+use crate::db;
 use crate::db::Db;
 use crate::model::Visibility;
 use crate::python::archive::Limits;
-use crate::registry::import::{self, Candidate, ImportReport};
+use crate::registry::import::{self, Batch, ImportReport};
 use crate::registry::{directory, structure};
 
 #[derive(Args)]
@@ -20,16 +21,21 @@ pub(super) struct ImportArgs {
     /// directory, or what `pip download -d DIR` wrote).
     #[arg(required_unless_present = "devpi_export", requires = "project")]
     dir: Option<PathBuf>,
-    /// The project the folder's files go to (created private when missing).
+    /// The project the folder's files go to, created private with any missing group above it.
     #[arg(long)]
     project: Option<String>,
-    /// A `devpi-export` dump instead: each index USER/INDEX becomes the project
-    /// GROUP/USER-INDEX (created private when missing), keeping devpi's upload times.
+    /// A `devpi-export` dump instead: each index USER/INDEX becomes the new project
+    /// GROUP/USER-INDEX (created private), keeping devpi's upload times.
     #[arg(long, conflicts_with = "dir", requires = "group")]
     devpi_export: Option<PathBuf>,
     /// The group that receives a devpi export's projects (created private when missing).
     #[arg(long)]
     group: Option<String>,
+    /// Also import into projects that exist already (to resume an import, or to add to a
+    /// project on purpose). Without it an existing project is refused, by name, before
+    /// anything is imported: a dump's index names must not pick where its files land.
+    #[arg(long)]
+    into_existing: bool,
 }
 
 /// Imports what the arguments name; fails (after the summary) when a file was refused.
@@ -39,7 +45,7 @@ pub(super) fn run(
     max_file_bytes: u64,
     args: ImportArgs,
 ) -> anyhow::Result<()> {
-    let batches: Vec<(String, Vec<Candidate>)> = match (&args.dir, &args.devpi_export) {
+    let batches: Vec<(String, Batch)> = match (&args.dir, &args.devpi_export) {
         (Some(dir), _) => {
             let project = args.project.clone().unwrap_or_default();
             vec![(project, import::folder(dir)?)]
@@ -50,25 +56,43 @@ pub(super) fn run(
                 .into_iter()
                 .map(|index| {
                     let project = format!("{group}/{}", index.name.replace('/', "-"));
-                    (project, index.files)
+                    (project, index.batch)
                 })
                 .collect()
         }
         (None, None) => anyhow::bail!("name a folder, or --devpi-export DIR"),
     };
-    let total = batches.iter().map(|(_, files)| files.len() as u64).sum();
+    if !args.into_existing {
+        let conn = db.get()?;
+        let existing: Vec<&str> = batches
+            .iter()
+            .map(|(project, _)| project.as_str())
+            .filter(|project| directory::project(&conn, &Caller::Operator, project).is_ok())
+            .collect();
+        if !existing.is_empty() {
+            anyhow::bail!(
+                "the project{} {} exist{} already: import creates new projects; add \
+                 --into-existing to import into {} (nothing was imported)",
+                if existing.len() == 1 { "" } else { "s" },
+                existing.join(", "),
+                if existing.len() == 1 { "s" } else { "" },
+                if existing.len() == 1 { "it" } else { "them" },
+            );
+        }
+    }
+    let total = batches.iter().map(|(_, b)| b.files.len() as u64).sum();
     let bar = ProgressBar::new(total).with_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} files {msg} ({eta} left)")
             .expect("a valid template"),
     );
     let mut summary = ImportReport::default();
-    for (project, files) in batches {
+    for (project, batch) in batches {
+        summary.refused.extend(batch.refused);
+        summary.skipped.extend(batch.skipped);
+        let files = batch.files;
         let writer = {
             let mut conn = db.get()?;
-            if let Some(group) = &args.group {
-                ensure(&mut conn, group, false)?;
-            }
-            ensure(&mut conn, &project, true)?;
+            ensure(&mut conn, &project)?;
             let found = directory::project(&conn, &Caller::Operator, &project)?;
             crate::access::write_project(&conn, &Caller::Operator, found)?
         };
@@ -92,15 +116,20 @@ pub(super) fn run(
     Ok(())
 }
 
-/// Creates a group or project (private) unless it exists.
-fn ensure(conn: &mut rusqlite::Connection, path: &str, project: bool) -> anyhow::Result<()> {
-    let exists = if project {
-        directory::project(conn, &Caller::Operator, path).is_ok()
-    } else {
-        directory::group(conn, &Caller::Operator, path).is_ok()
-    };
-    if !exists {
-        structure::create_at(conn, &Caller::Operator, path, Visibility::Private, project)?;
+/// Creates the project (private) unless it exists, with every group above it that is missing
+/// (as the README's `--project acme/legacy` on a fresh registry needs).
+fn ensure(conn: &mut rusqlite::Connection, project: &str) -> anyhow::Result<()> {
+    let project = project.trim_matches('/');
+    if directory::project(conn, &Caller::Operator, project).is_ok() {
+        return Ok(());
     }
+    let segments: Vec<&str> = project.split('/').collect();
+    for depth in 1..segments.len() {
+        let above = segments[..depth].join("/");
+        if db::namespaces::find_by_path(conn, &above)?.is_none() {
+            structure::create_at(conn, &Caller::Operator, &above, Visibility::Private, false)?;
+        }
+    }
+    structure::create_at(conn, &Caller::Operator, project, Visibility::Private, true)?;
     Ok(())
 }

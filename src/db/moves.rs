@@ -125,3 +125,41 @@ pub fn guard_names(
     }
     Ok(())
 }
+
+/// What a transfer moved: one project, or a group's projects at and below its (new) path.
+pub enum Moved<'a> {
+    Project(i64),
+    Below(&'a str),
+}
+
+/// Makes every file of what moved enter its new root now: after every file already there
+/// (from `first`, see `packages::next_entry`), in the order they had among themselves, so no
+/// index of the new root, nor of what moved, changes the bytes behind a filename it serves.
+pub fn re_enter_root(conn: &Connection, moved: Moved<'_>, first: i64) -> Result<()> {
+    let update = |filter: &str, params: &[&dyn rusqlite::ToSql]| -> Result<()> {
+        conn.execute(
+            &format!(
+                "WITH moved(id, n) AS (
+                     SELECT f.id, ROW_NUMBER() OVER (ORDER BY f.entered_root_at, f.id)
+                     FROM package_files f JOIN projects p ON p.id = f.project_id
+                     WHERE {filter}
+                 )
+                 UPDATE package_files
+                 SET entered_root_at = ?1 - 1 + (SELECT n FROM moved WHERE moved.id = package_files.id)
+                 WHERE id IN (SELECT id FROM moved)"
+            ),
+            params,
+        )?;
+        Ok(())
+    };
+    match moved {
+        Moved::Project(id) => update("p.id = ?2", params![first, id]),
+        Moved::Below(path) => {
+            let (low, high) = (format!("{path}/"), format!("{path}0"));
+            update(
+                "p.full_path = ?2 OR (p.full_path >= ?3 AND p.full_path < ?4)",
+                params![first, path, low, high],
+            )
+        }
+    }
+}

@@ -24,12 +24,16 @@ pub struct StoredFile {
     pub core_metadata: Option<String>,
     pub yanked: bool,
     pub yanked_reason: Option<String>,
+    /// The upload time shown to clients (PEP 700); an import keeps the old registry's.
     pub created_at: i64,
+    /// When the file entered its top-level namespace: what decides which of several files
+    /// with one filename a group index serves (see `next_entry`).
+    pub entered_root_at: i64,
 }
 
 const FILE_COLUMNS: &str = "f.id, f.project_id, f.package_id, f.filename, p.version, f.size, f.sha256, \
      f.md5, f.blake2b_256, f.requires_python, f.metadata_sha256, f.yanked, f.yanked_reason, f.created_at, \
-     CASE WHEN f.offers_metadata = 1 THEN f.metadata_sha256 END";
+     CASE WHEN f.offers_metadata = 1 THEN f.metadata_sha256 END, f.entered_root_at";
 
 fn file_from_row(row: &Row<'_>) -> rusqlite::Result<StoredFile> {
     Ok(StoredFile {
@@ -48,6 +52,7 @@ fn file_from_row(row: &Row<'_>) -> rusqlite::Result<StoredFile> {
         yanked_reason: row.get(12)?,
         created_at: row.get(13)?,
         core_metadata: row.get(14)?,
+        entered_root_at: row.get(15)?,
     })
 }
 
@@ -81,8 +86,9 @@ pub fn find_file_by_id(conn: &Connection, project_id: i64, id: i64) -> Result<Op
 }
 
 /// The file served under `filename` across the given projects, if its bytes are `sha256`.
-/// When several projects hold the filename, the earliest upload is the one served (as on the
-/// index pages): a sibling project can never swap the bytes behind an existing filename.
+/// When several projects hold the filename, the one that entered the root first is served (as
+/// on the index pages): a sibling project, a project moved in or an import can never swap the
+/// bytes behind an existing filename.
 pub fn find_file_by_digest(
     conn: &Connection,
     project_ids: &[i64],
@@ -95,7 +101,7 @@ pub fn find_file_by_digest(
     let sql = format!(
         "SELECT {FILE_COLUMNS} FROM package_files f JOIN packages p ON p.id = f.package_id
          WHERE f.filename = ? AND f.project_id IN ({})
-         ORDER BY f.created_at, f.id LIMIT 1",
+         ORDER BY f.entered_root_at, f.id LIMIT 1",
         placeholders(project_ids.len())
     );
     let values = std::iter::once(Value::Text(filename.into()))
@@ -125,7 +131,8 @@ pub fn list_names(conn: &Connection, project_ids: &[i64]) -> Result<Vec<(String,
     Ok(rows)
 }
 
-/// Every file of the package `name` (normalized) in the given projects, earliest upload first.
+/// Every file of the package `name` (normalized) in the given projects, in the order they
+/// entered their root (the first of a filename is the one served).
 pub fn list_files_named(
     conn: &Connection,
     project_ids: &[i64],
@@ -137,7 +144,7 @@ pub fn list_files_named(
     let sql = format!(
         "SELECT {FILE_COLUMNS} FROM packages p JOIN package_files f ON f.package_id = p.id
          WHERE p.name = ? AND p.project_id IN ({})
-         ORDER BY f.created_at, f.id",
+         ORDER BY f.entered_root_at, f.id",
         placeholders(project_ids.len())
     );
     let values = std::iter::once(Value::Text(name.to_string()))
@@ -201,12 +208,31 @@ pub struct NewFile<'a> {
     pub uploader_deploy_token_id: Option<i64>,
 }
 
-pub fn insert_file(conn: &Connection, file: &NewFile<'_>, now: i64) -> Result<i64> {
+/// The next moment a file may enter a root: `now`, or just after the latest entry when that is
+/// later (the clock stepped back, or a transfer entered files just before). Strictly
+/// increasing, so "entered first" never depends on a tie or on the clock.
+pub fn next_entry(conn: &Connection, now: i64) -> Result<i64> {
+    Ok(conn.query_row(
+        "SELECT MAX(?1, COALESCE(MAX(entered_root_at), 0) + 1) FROM package_files",
+        [now],
+        |r| r.get(0),
+    )?)
+}
+
+/// Stores a file uploaded (or imported) at `uploaded_at`, shown to clients as its upload time;
+/// it enters its root now, whatever `uploaded_at` says.
+pub fn insert_file(
+    conn: &Connection,
+    file: &NewFile<'_>,
+    uploaded_at: i64,
+    now: i64,
+) -> Result<i64> {
+    let entered = next_entry(conn, now)?;
     conn.execute(
         "INSERT INTO package_files (package_id, project_id, filename, size, sha256, md5, blake2b_256,
              requires_python, filetype, python_version, metadata_sha256, uploader_user_id,
-             uploader_deploy_token_id, created_at, offers_metadata)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+             uploader_deploy_token_id, created_at, offers_metadata, entered_root_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
         params![
             file.package_id,
             file.project_id,
@@ -221,8 +247,9 @@ pub fn insert_file(conn: &Connection, file: &NewFile<'_>, now: i64) -> Result<i6
             file.metadata_sha256,
             file.uploader_user_id,
             file.uploader_deploy_token_id,
-            now,
-            file.offers_metadata
+            uploaded_at,
+            file.offers_metadata,
+            entered
         ],
     )?;
     Ok(conn.last_insert_rowid())

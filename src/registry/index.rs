@@ -122,12 +122,13 @@ pub fn release(
                 .ok_or_else(|| Error::not_found("404 Package Not Found"))?
         }
     };
-    // Several projects of a group may hold the version: the newest upload's metadata wins.
+    // Several projects of a group may hold the version: the metadata of the file that entered
+    // the root last wins (never an upload time, which an import or a transfer brings along).
     let newest = page
         .files
         .iter()
         .filter(|f| f.version == chosen)
-        .max_by_key(|f| (f.created_at, f.id))
+        .max_by_key(|f| (f.entered_root_at, f.id))
         .ok_or_else(|| Error::not_found("404 Version Not Found"))?;
     let metadata = db::packages::find_metadata(conn, newest.package_id)?.ok_or_else(|| {
         Error::internal(format!("package {} has no metadata row", newest.package_id))

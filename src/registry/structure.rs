@@ -384,7 +384,7 @@ fn insert_group(
             format!("{}/{segment}", parent.full_path)
         }
         None => {
-            validate::check_top_level_group(segment)?;
+            validate::check_top_level_path(segment)?;
             segment.to_owned()
         }
     };

@@ -14,11 +14,12 @@
 use rusqlite::{Connection, TransactionBehavior};
 
 use super::audit::{self, About};
-use super::directory;
+use super::{directory, validate};
 use crate::access::{self, On, Operation};
 use crate::auth::Caller;
 use crate::db;
 use crate::db::members::Source;
+use crate::db::moves::Moved;
 use crate::db::now_millis;
 use crate::error::{Error, Result};
 use crate::model::{Namespace, NamespaceKind, Project, Role, Visibility};
@@ -81,10 +82,14 @@ pub fn transfer_project(
     if db::moves::path_taken(&tx, &full_path)? {
         return Err(taken(&full_path));
     }
+    let old_root = db::upstreams::root_of(&tx, project.namespace_id)?;
     let widest = widest_in(&namespace);
     db::moves::move_project(&tx, project.id, namespace.id, &full_path, widest)?;
     let root = db::upstreams::root_of(&tx, namespace.id)?;
     db::moves::guard_names(&tx, root, &full_path, None)?;
+    if root != old_root {
+        enter_root(&tx, Moved::Project(project.id))?;
+    }
     let what = format!("{} -> {full_path}", project.full_path);
     audit::record(
         &tx,
@@ -107,6 +112,7 @@ pub fn transfer_group(
 ) -> Result<Namespace> {
     let group = directory::group(conn, caller, reference)?;
     access::judge(conn, caller, Operation::PlaceUpdate, On::Group(&group))?;
+    let own = segment(&group.full_path);
     let parent = match target {
         Some(target) => Some(new_parent(conn, caller, &group, target)?),
         None => {
@@ -114,10 +120,12 @@ pub fn transfer_group(
             if group.parent_id.is_none() {
                 return Err(transfer_failed("the group is already a top-level group"));
             }
+            // The same check as creating a top-level group: `api`, `explore`, `_` and the
+            // like name the server's own pages, and a group there could not be reached.
+            validate::check_top_level_path(own)?;
             None
         }
     };
-    let own = segment(&group.full_path);
     let full_path = match &parent {
         Some(parent) => format!("{}/{own}", parent.full_path),
         None => own.to_owned(),
@@ -133,6 +141,7 @@ pub fn transfer_group(
     if db::moves::path_taken(&tx, &full_path)? {
         return Err(taken(&full_path));
     }
+    let old_root = db::upstreams::root_of(&tx, group.id)?;
     let widest = parent.as_ref().map_or(Visibility::Public, widest_in);
     let parent_id = parent.as_ref().map(|p| p.id);
     db::moves::move_group(
@@ -145,6 +154,9 @@ pub fn transfer_group(
     )?;
     let root = db::upstreams::root_of(&tx, group.id)?;
     db::moves::guard_names(&tx, root, &full_path, was_root.then_some(group.id))?;
+    if root != old_root {
+        enter_root(&tx, Moved::Below(&full_path))?;
+    }
     if parent.is_none() {
         keep_an_owner(&tx, caller, group.id)?;
     }
@@ -152,6 +164,14 @@ pub fn transfer_group(
     audit::record(&tx, caller, "group.transfer", About::Group(group.id), &what)?;
     tx.commit()?;
     db::namespaces::find(conn, group.id)?.ok_or_else(|| Error::internal("group vanished"))
+}
+
+/// What moved to another root enters it now, as an upload into it would: "first in the root"
+/// decides which bytes a group index serves for a filename, so files that come from elsewhere
+/// (with their upload times, perhaps older than what the root already serves) come last.
+fn enter_root(conn: &Connection, moved: Moved<'_>) -> Result<()> {
+    let first = db::packages::next_entry(conn, now_millis())?;
+    db::moves::re_enter_root(conn, moved, first)
 }
 
 /// A group made top-level loses the owners it inherited: with no direct owner left, the

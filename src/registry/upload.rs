@@ -185,6 +185,7 @@ pub fn publish(
                 uploader_deploy_token_id,
             },
             uploaded_at,
+            now,
         )?;
         db::packages::upsert_metadata(&tx, package_id, &meta)?;
         db::packages::set_description_html(&tx, package_id, &description_html)?;

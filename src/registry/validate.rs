@@ -48,8 +48,9 @@ const RESERVED_TOP_LEVEL: &[&str] = &[
     "users",
 ];
 
-/// A top-level group's path: a valid segment that no page of the server's own answers.
-pub(crate) fn check_top_level_group(segment: &str) -> Result<()> {
+/// A top-level group's path: a valid segment that no page of the server's own answers. Every
+/// way a group comes to the top level (created there, transferred there) checks this.
+pub(crate) fn check_top_level_path(segment: &str) -> Result<()> {
     check_segment(segment, "group path")?;
     if RESERVED_TOP_LEVEL.contains(&segment.to_ascii_lowercase().as_str()) {
         return Err(Error::bad_request(format!(
@@ -247,10 +248,10 @@ mod tests {
         for reserved in [
             "groups", "Projects", "api", "admin", "users", "explore", "_",
         ] {
-            assert!(check_top_level_group(reserved).is_err(), "{reserved}");
+            assert!(check_top_level_path(reserved).is_err(), "{reserved}");
         }
         for fine in ["acme", "groups2", "my-projects", "api_team"] {
-            check_top_level_group(fine).unwrap();
+            check_top_level_path(fine).unwrap();
         }
     }
 

@@ -227,6 +227,7 @@ mod tests {
             yanked: false,
             yanked_reason: None,
             created_at: 1_700_000_000_123,
+            entered_root_at: 1_700_000_000_123,
         }
     }
 

@@ -25,6 +25,7 @@ mod maintenance;
 mod matrix;
 mod metrics;
 mod modern;
+mod moves;
 mod publishers;
 mod races;
 mod review;
