@@ -163,7 +163,9 @@ pub struct DevpiIndex {
 /// The indexes of a `devpi-export` dump (its `dataindex.json`), mirrors left out (they hold
 /// only what devpi cached from elsewhere). Upload times come from each file's log.
 pub fn devpi_export(dir: &Path) -> Result<Vec<DevpiIndex>> {
-    let dir = &root_of(dir)?;
+    let dir = &std::fs::canonicalize(dir).map_err(|e| {
+        Error::bad_request(format!("{} is not a devpi export ({e})", dir.display()))
+    })?;
     let index_file = dir.join("dataindex.json");
     if !std::fs::symlink_metadata(&index_file).is_ok_and(|m| m.is_file()) {
         return Err(Error::bad_request(format!(
