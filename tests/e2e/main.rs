@@ -10,6 +10,7 @@ mod clients;
 mod compression;
 mod deb;
 mod drill;
+mod forwarded;
 mod gitlab_api;
 mod gitlab_compat;
 mod gitlab_endpoints;
