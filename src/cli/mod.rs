@@ -440,7 +440,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         command => {
             let (db, blobs) = crate::server::open_data(&config)?;
-            commands::run(&db, &blobs, command)
+            commands::run(&db, &blobs, &config.data_dir, command)
         }
     }
 }

@@ -8,6 +8,7 @@ mod browser;
 mod cli;
 mod clients;
 mod compression;
+mod concurrent_ops;
 mod deb;
 mod drill;
 mod forwarded;
