@@ -407,6 +407,34 @@ mod tests {
     }
 
     #[test]
+    fn held_temporary_files_and_blobs_under_a_backup_stay() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalBlobs::open(dir.path()).unwrap();
+        // An upload's spool is held (by another open file here, as by another process).
+        let temp = store.temp_file().unwrap();
+        assert!(!store.remove_unused_temp(temp.path()).unwrap());
+        assert!(temp.path().exists());
+        drop(temp);
+        // What a crash left, nobody holds.
+        let left = dir.path().join("tmp/upload-left-by-a-crash");
+        fs::write(&left, b"partial").unwrap();
+        assert!(store.remove_unused_temp(&left).unwrap());
+        assert!(!left.exists());
+        assert!(!store.remove_unused_temp(&left).unwrap(), "already gone");
+
+        assert!(
+            store.unlink_permit().unwrap().is_some(),
+            "no backup ever ran"
+        );
+        let hold = store.hold_for_backup().unwrap();
+        assert!(store.unlink_permit().unwrap().is_none());
+        drop(hold);
+        let permit = store.unlink_permit().unwrap();
+        assert!(permit.is_some(), "the backup ended");
+        drop(permit);
+    }
+
+    #[test]
     fn sha256_names_are_strict() {
         assert!(Sha256Hex::parse(&"a".repeat(64)).is_some());
         assert!(Sha256Hex::parse(&"A".repeat(64)).is_none());

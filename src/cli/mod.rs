@@ -96,8 +96,8 @@ enum Command {
     /// Deleting a package frees its blobs at once; this reclaims what crashes and failed
     /// uploads left behind.
     Gc {
-        /// Only remove garbage older than this many seconds (a younger temporary file may be an
-        /// upload in flight).
+        /// Only remove garbage older than this many seconds (temporary files that uploads in
+        /// flight hold are never removed, whatever the grace).
         #[arg(long, default_value_t = 3600)]
         grace_seconds: u64,
         /// Also evict least recently used upstream files past this size, e.g. 20GiB
