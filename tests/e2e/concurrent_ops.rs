@@ -88,10 +88,10 @@ fn a_backup_completes_against_its_snapshot_while_files_are_deleted() {
     let server = Server::start();
     let (api, auth) = project(&server);
     // Files large enough that copying them takes a while, so deletes land during the copy.
-    const FILES: usize = 40;
+    const FILES: usize = 12;
     for i in 0..FILES {
         let name = format!("churn{i}");
-        let (file, bytes) = big_wheel(&name, 2 << 20);
+        let (file, bytes) = big_wheel(&name, 1 << 20);
         let sent = upload(&api, Some(&auth), &name, "1.0", &file, &bytes, &[]);
         assert_eq!(sent.status, 201, "{}", sent.text());
     }
