@@ -26,6 +26,9 @@ pub struct Config {
     /// Reverse proxies whose `Forwarded` / `X-Forwarded-*` headers are believed (for the client
     /// address the throttle counts, and the host and scheme of absolute links). Empty: none.
     pub trusted_proxies: crate::proxy::TrustedProxies,
+    /// The one forwarding header the trusted proxies set (`X-Forwarded-For` with `-Host` and
+    /// `-Proto`, or RFC 7239 `Forwarded`); the other is ignored, since a proxy passes it on.
+    pub forwarded_header: crate::proxy::ForwardedHeader,
     /// How long an upload may send nothing before it is dropped with 408 (slow-loris defence).
     pub upload_idle_timeout: std::time::Duration,
     /// Bytes of upstream files kept before the least recently used are evicted (None: no cap).
@@ -109,6 +112,7 @@ impl Config {
             external_url: None,
             max_auth_failures: DEFAULT_MAX_AUTH_FAILURES,
             trusted_proxies: Default::default(),
+            forwarded_header: Default::default(),
             upload_idle_timeout: DEFAULT_UPLOAD_IDLE_TIMEOUT,
             upstream_cache_max_bytes: None,
             upstream_allow_private_networks: false,
@@ -139,6 +143,8 @@ pub struct FileConfig {
     pub max_auth_failures: Option<u32>,
     /// Addresses or CIDR blocks: `["127.0.0.1", "10.0.0.0/8"]`.
     pub trusted_proxies: Option<Vec<String>>,
+    /// `"x-forwarded-for"` (the default) or `"forwarded"`.
+    pub forwarded_header: Option<crate::proxy::ForwardedHeader>,
     pub upload_idle_timeout_seconds: Option<u64>,
     pub upstream_cache_max_size: Option<SizeValue>,
     pub upstream_allow_private_networks: Option<bool>,
@@ -279,6 +285,18 @@ mod tests {
         let proxies: FileConfig =
             toml::from_str("trusted_proxies = [\"127.0.0.1\", \"10.0.0.0/8\"]").unwrap();
         assert_eq!(proxies.trusted_proxies.unwrap().len(), 2);
+        for (text, header) in [
+            (
+                "x-forwarded-for",
+                crate::proxy::ForwardedHeader::XForwardedFor,
+            ),
+            ("forwarded", crate::proxy::ForwardedHeader::Forwarded),
+        ] {
+            let file: FileConfig =
+                toml::from_str(&format!("forwarded_header = \"{text}\"")).unwrap();
+            assert_eq!(file.forwarded_header, Some(header));
+        }
+        assert!(toml::from_str::<FileConfig>("forwarded_header = \"x-real-ip\"").is_err());
         let upstreams: FileConfig = toml::from_str(
             "upstream_cache_max_size = \"50GiB\"\nupstream_allow_private_networks = true",
         )

@@ -1,6 +1,7 @@
 //! Who a request really comes from, and the host and scheme it was sent to: the forwarding
 //! headers (`Forwarded`, `X-Forwarded-For`, `-Host`, `-Proto`) are believed only when the
-//! connection comes from a configured trusted proxy, since any client can send them.
+//! connection comes from a configured trusted proxy, since any client can send them, and then
+//! only the one family the operator's proxy sets: a proxy passes the other through unchanged.
 
 use std::fmt;
 use std::net::IpAddr;
@@ -101,6 +102,21 @@ pub fn mask(addr: IpAddr, prefix: u8) -> IpAddr {
     }
 }
 
+/// Which forwarding headers the trusted proxies set, and so the only ones believed. A proxy
+/// appends to (or overwrites) its own header and passes any other through as the client sent
+/// it: nginx's `proxy_add_x_forwarded_for` leaves a client's `Forwarded` alone, so reading
+/// both (or preferring `Forwarded`) would let a client name its own address.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum ForwardedHeader {
+    /// `X-Forwarded-For`, with `X-Forwarded-Host` and `X-Forwarded-Proto` (nginx, HAProxy,
+    /// Traefik, Caddy, most load balancers).
+    #[default]
+    XForwardedFor,
+    /// RFC 7239 `Forwarded: for=…;host=…;proto=…`.
+    Forwarded,
+}
+
 /// What the forwarding headers of one request say, as `name → values` in the order received.
 pub trait Headers {
     fn values(&self, name: &str) -> Vec<&str>;
@@ -127,10 +143,16 @@ struct Hop {
 }
 
 /// Judges a request from `peer`. Headers from an untrusted peer are ignored entirely. From a
-/// trusted one, the chain is walked from the right: every trusted hop is skipped and the first
-/// untrusted address is the client (the left-most entries could be anything a client wrote).
-/// Host and scheme come from the right-most hop, the one the trusted proxy itself added.
-pub fn origin(peer: IpAddr, trusted: &TrustedProxies, headers: &impl Headers) -> Origin {
+/// trusted one, only `believed` is read (the other family is whatever the client wrote), its
+/// chain walked from the right: every trusted hop is skipped and the first untrusted address is
+/// the client (the left-most entries could be anything a client wrote). Host and scheme come
+/// from the right-most hop of the same header family, the one the trusted proxy itself added.
+pub fn origin(
+    peer: IpAddr,
+    trusted: &TrustedProxies,
+    believed: ForwardedHeader,
+    headers: &impl Headers,
+) -> Origin {
     let peer = canonical(peer);
     let mut origin = Origin {
         client: peer,
@@ -140,11 +162,9 @@ pub fn origin(peer: IpAddr, trusted: &TrustedProxies, headers: &impl Headers) ->
     if !trusted.contains(peer) {
         return origin;
     }
-    let forwarded = headers.values("forwarded");
-    let hops = if forwarded.is_empty() {
-        x_forwarded_hops(headers)
-    } else {
-        forwarded_hops(&forwarded)
+    let hops = match believed {
+        ForwardedHeader::XForwardedFor => x_forwarded_hops(headers),
+        ForwardedHeader::Forwarded => forwarded_hops(&headers.values("forwarded")),
     };
     if let Some(last) = hops.last() {
         origin.forwarded_host = last.host.clone();
@@ -321,10 +341,17 @@ mod tests {
             ("X-Forwarded-Host", "evil.example"),
             ("Forwarded", "for=2.2.2.2;host=evil.example;proto=https"),
         ]);
-        let origin = origin(ip("10.0.0.5"), &TrustedProxies::default(), &headers);
-        assert_eq!(origin.client, ip("10.0.0.5"));
-        assert_eq!(origin.forwarded_host, None);
-        assert_eq!(origin.forwarded_proto, None);
+        for believed in [ForwardedHeader::XForwardedFor, ForwardedHeader::Forwarded] {
+            let origin = origin(
+                ip("10.0.0.5"),
+                &TrustedProxies::default(),
+                believed,
+                &headers,
+            );
+            assert_eq!(origin.client, ip("10.0.0.5"));
+            assert_eq!(origin.forwarded_host, None);
+            assert_eq!(origin.forwarded_proto, None);
+        }
     }
 
     #[test]
@@ -337,7 +364,7 @@ mod tests {
             ("X-Forwarded-Host", "spoofed.example, pypi.example.lan"),
             ("X-Forwarded-Proto", "https"),
         ]);
-        let origin = origin(ip("10.0.0.1"), &trusted, &headers);
+        let origin = origin(ip("10.0.0.1"), &trusted, XFF, &headers);
         assert_eq!(origin.client, ip("203.0.113.7"));
         assert_eq!(origin.forwarded_host.as_deref(), Some("pypi.example.lan"));
         assert_eq!(origin.forwarded_proto.as_deref(), Some("https"));
@@ -350,11 +377,55 @@ mod tests {
     }
 
     fn origin_of(trusted: &TrustedProxies, headers: &Map) -> IpAddr {
-        origin(ip("10.0.0.1"), trusted, headers).client
+        origin(ip("10.0.0.1"), trusted, XFF, headers).client
+    }
+
+    const XFF: ForwardedHeader = ForwardedHeader::XForwardedFor;
+    const RFC: ForwardedHeader = ForwardedHeader::Forwarded;
+
+    #[test]
+    fn only_the_configured_header_family_is_believed() {
+        let trusted = TrustedProxies::parse("127.0.0.1").unwrap();
+        // What nginx sends on: the client's own Forwarded untouched, its address appended to
+        // X-Forwarded-For, and the host and scheme it was reached at.
+        let headers = Map(vec![
+            ("Forwarded", "for=1.2.3.4;host=evil.example;proto=http"),
+            ("X-Forwarded-For", "5.6.7.8, 203.0.113.9"),
+            ("X-Forwarded-Host", "pypi.lan"),
+            ("X-Forwarded-Proto", "https"),
+        ]);
+        let seen = origin(ip("127.0.0.1"), &trusted, XFF, &headers);
+        assert_eq!(seen.client, ip("203.0.113.9"));
+        assert_eq!(seen.forwarded_host.as_deref(), Some("pypi.lan"));
+        assert_eq!(seen.forwarded_proto.as_deref(), Some("https"));
+        // A proxy that sets Forwarded: the client's X-Forwarded-* are nothing but text.
+        let headers = Map(vec![
+            ("X-Forwarded-For", "1.2.3.4"),
+            ("X-Forwarded-Host", "evil.example"),
+            ("X-Forwarded-Proto", "http"),
+            (
+                "Forwarded",
+                "for=5.6.7.8, for=203.0.113.9;host=pypi.lan;proto=https",
+            ),
+        ]);
+        let seen = origin(ip("127.0.0.1"), &trusted, RFC, &headers);
+        assert_eq!(seen.client, ip("203.0.113.9"));
+        assert_eq!(seen.forwarded_host.as_deref(), Some("pypi.lan"));
+        assert_eq!(seen.forwarded_proto.as_deref(), Some("https"));
+        // The believed header absent: the proxy itself is the client, nothing is forwarded.
+        let only_other = Map(vec![("Forwarded", "for=1.2.3.4;host=evil.example")]);
+        let seen = origin(ip("127.0.0.1"), &trusted, XFF, &only_other);
+        assert_eq!(seen.client, ip("127.0.0.1"));
+        assert_eq!(seen.forwarded_host, None);
+        let only_other = Map(vec![("X-Forwarded-For", "1.2.3.4")]);
+        assert_eq!(
+            origin(ip("127.0.0.1"), &trusted, RFC, &only_other).client,
+            ip("127.0.0.1")
+        );
     }
 
     #[test]
-    fn reads_rfc_7239_forwarded_before_x_forwarded() {
+    fn reads_rfc_7239_forwarded_when_told_to() {
         let trusted = TrustedProxies::parse("127.0.0.1").unwrap();
         let headers = Map(vec![
             (
@@ -363,7 +434,7 @@ mod tests {
             ),
             ("X-Forwarded-For", "9.9.9.9"),
         ]);
-        let origin = origin(ip("127.0.0.1"), &trusted, &headers);
+        let origin = origin(ip("127.0.0.1"), &trusted, RFC, &headers);
         assert_eq!(origin.client, ip("2001:db8:cafe::17"));
         assert_eq!(origin.forwarded_host.as_deref(), Some("pypi.lan:8443"));
         assert_eq!(origin.forwarded_proto.as_deref(), Some("https"));
@@ -371,7 +442,7 @@ mod tests {
             "Forwarded",
             "for=192.0.2.1:99;host=\"a.example/evil\";proto=javascript",
         )]);
-        let origin = super::origin(ip("127.0.0.1"), &trusted, &hostile);
+        let origin = super::origin(ip("127.0.0.1"), &trusted, RFC, &hostile);
         assert_eq!(origin.client, ip("192.0.2.1"));
         assert_eq!(
             origin.forwarded_host, None,

@@ -72,6 +72,15 @@ pub async fn serve(
         config.upstream_cache_max_bytes,
         config.upstream_allow_private_networks,
     );
+    // The plain listener redirects to names the operator chose, decided before `config` moves.
+    let redirect_target = match &listeners.tls {
+        Some(certificates) => Some(crate::tls::RedirectTarget::new(
+            config.external_url.clone(),
+            certificates.clone(),
+            listeners.main.local_addr()?,
+        )),
+        None => None,
+    };
     let state = web::Data::new(AppState {
         upstreams,
         db,
@@ -102,7 +111,6 @@ pub async fn serve(
         });
     }
     let last_flush = state.clone();
-    let https_port = listeners.main.local_addr()?.port();
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
@@ -136,11 +144,13 @@ pub async fn serve(
         }
         None => server.listen(listeners.main)?,
     };
-    let redirect = match listeners.redirect {
-        Some(listener) => {
+    let redirect = match (listeners.redirect, redirect_target) {
+        (Some(listener), Some(target)) => {
+            let target = std::sync::Arc::new(target);
             let redirect = HttpServer::new(move || {
+                let target = target.clone();
                 App::new().default_service(web::to(move |req| {
-                    crate::tls::redirect_to_https(req, https_port)
+                    crate::tls::redirect_to_https(req, target.clone())
                 }))
             })
             .workers(1)
@@ -151,7 +161,7 @@ pub async fn serve(
             actix_web::rt::spawn(redirect);
             Some(handle)
         }
-        None => None,
+        _ => None,
     };
     server.run().await?;
     if let Some(redirect) = redirect {

@@ -2,6 +2,7 @@
 //! SIGHUP for new handshakes while open connections carry on; a self-signed certificate for a
 //! LAN box; and the plain-HTTP listener that only redirects to HTTPS.
 
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
@@ -10,7 +11,7 @@ use actix_web::{HttpRequest, HttpResponse};
 use anyhow::{Context, bail};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use sha2::{Digest, Sha256};
@@ -46,6 +47,34 @@ impl CertStore {
         let fingerprint = fingerprint(&key.cert[0]);
         *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(key);
         Ok(fingerprint)
+    }
+
+    /// Whether the certificate in use is valid for `host` (a DNS name, or an address; an IPv6
+    /// one in brackets), as a client verifying it would judge.
+    pub fn covers(&self, host: &str) -> bool {
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        let Ok(name) = ServerName::try_from(bare) else {
+            return false;
+        };
+        let current = self.current();
+        webpki::EndEntityCert::try_from(&current.cert[0])
+            .is_ok_and(|cert| cert.verify_is_valid_for_subject_name(&name).is_ok())
+    }
+
+    /// The first DNS name (not a wildcard) the certificate in use names.
+    pub fn first_dns_name(&self) -> Option<String> {
+        let current = self.current();
+        let cert = webpki::EndEntityCert::try_from(&current.cert[0]).ok()?;
+        cert.valid_dns_names()
+            .find(|name| !name.starts_with('*'))
+            .map(str::to_owned)
+    }
+
+    fn current(&self) -> Arc<CertifiedKey> {
+        self.current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// The fingerprint of the certificate in use.
@@ -131,24 +160,67 @@ pub fn reload_on_sighup(store: Option<Arc<CertStore>>) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Where the plain-HTTP listener sends clients. Never to a host the client chose: a reflected
+/// `Host` would make this server's own address bounce a client (or a cache in between) to any
+/// site over HTTPS, with the path and query it was given.
+#[derive(Debug, Clone)]
+pub struct RedirectTarget {
+    /// `external_url` (without a trailing slash), when set: the answer is it and the path.
+    external_url: Option<String>,
+    certificates: Arc<CertStore>,
+    /// The HTTPS listener: its port, and its address when the certificate names no host.
+    https: SocketAddr,
+}
+
+impl RedirectTarget {
+    pub fn new(
+        external_url: Option<String>,
+        certificates: Arc<CertStore>,
+        https: SocketAddr,
+    ) -> RedirectTarget {
+        RedirectTarget {
+            external_url: external_url.map(|url| url.trim_end_matches('/').to_owned()),
+            certificates,
+            https,
+        }
+    }
+
+    /// The HTTPS URL for `path` asked of the plain listener under `requested` (`Host`): the
+    /// external URL; else the requested host if the certificate in use is valid for it (the
+    /// operator's own names, so the client lands where the certificate holds); else the
+    /// certificate's first DNS name; else the HTTPS listener's address.
+    pub fn location(&self, requested: Option<&str>, path: &str) -> String {
+        if let Some(external) = &self.external_url {
+            return format!("{external}{path}");
+        }
+        let host = requested
+            .and_then(crate::proxy::valid_host)
+            .map(|host| strip_port(&host).to_owned())
+            .filter(|host| self.certificates.covers(host))
+            .or_else(|| self.certificates.first_dns_name())
+            .unwrap_or_else(|| match self.https.ip() {
+                ip if ip.is_unspecified() => "localhost".to_owned(),
+                IpAddr::V6(v6) => format!("[{v6}]"),
+                IpAddr::V4(v4) => v4.to_string(),
+            });
+        let port = match self.https.port() {
+            443 => String::new(),
+            port => format!(":{port}"),
+        };
+        format!("https://{host}{port}{path}")
+    }
+}
+
 /// The whole answer of the plain-HTTP listener: the same URL over HTTPS. 308 keeps the method
 /// and body, so even an upload sent to http:// lands (after the client repeats it over TLS).
-pub async fn redirect_to_https(req: HttpRequest, https_port: u16) -> HttpResponse {
-    let host = req
+pub async fn redirect_to_https(req: HttpRequest, target: Arc<RedirectTarget>) -> HttpResponse {
+    let requested = req
         .headers()
         .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .and_then(crate::proxy::valid_host)
-        .map(|host| strip_port(&host).to_owned())
-        .unwrap_or_else(|| "localhost".to_owned());
-    let port = if https_port == 443 {
-        String::new()
-    } else {
-        format!(":{https_port}")
-    };
+        .and_then(|v| v.to_str().ok());
     let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
     HttpResponse::PermanentRedirect()
-        .insert_header((header::LOCATION, format!("https://{host}{port}{path}")))
+        .insert_header((header::LOCATION, target.location(requested, path)))
         .finish()
 }
 

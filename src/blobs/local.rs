@@ -16,7 +16,12 @@ use super::{Digests, Sha256Hex};
 pub struct LocalBlobs {
     blobs_dir: PathBuf,
     tmp_dir: PathBuf,
+    /// DATA/backup.lock: held exclusively by a running `backup` (see [`BackupHold`]).
+    backup_lock: PathBuf,
 }
+
+/// How often a new temporary file is tried when `gc` took the name first (see `temp_file`).
+const TEMP_ATTEMPTS: usize = 3;
 
 impl LocalBlobs {
     /// Creates the directories if needed; `tmp` sits beside `blobs` so rename is atomic.
@@ -24,6 +29,7 @@ impl LocalBlobs {
         let store = LocalBlobs {
             blobs_dir: data_dir.join("blobs").join("sha256"),
             tmp_dir: data_dir.join("tmp"),
+            backup_lock: data_dir.join("backup.lock"),
         };
         fs::create_dir_all(&store.blobs_dir)?;
         fs::create_dir_all(&store.tmp_dir)?;
@@ -54,23 +60,92 @@ impl LocalBlobs {
     }
 
     /// A new temporary file that hashes what is written to it and disappears unless persisted.
+    /// It is locked (`flock`, exclusive) for as long as it lives: `gc`, which may run as another
+    /// process whatever its grace, removes only temporary files nobody holds, so an upload in
+    /// progress never loses its spool. `gc` could lock and remove a file between its creation
+    /// and the lock here; then the name no longer leads to it, and another is made.
     pub fn temp_file(&self) -> io::Result<TempBlob> {
-        let mut random = [0u8; 12];
-        getrandom::fill(&mut random).map_err(|e| io::Error::other(e.to_string()))?;
-        let path = self.tmp_dir.join(format!("upload-{}", hex::encode(random)));
-        let file = File::options().write(true).create_new(true).open(&path)?;
-        Ok(TempBlob {
-            path,
-            file: Some(file),
-            size: 0,
-            sha256: Sha256::new(),
-            md5: Md5::new(),
-            blake2b: Blake2b::<U32>::new(),
-            synced: false,
-            persisted: false,
-            staged: false,
-            streaming: None,
-        })
+        for _ in 0..TEMP_ATTEMPTS {
+            let mut random = [0u8; 12];
+            getrandom::fill(&mut random).map_err(|e| io::Error::other(e.to_string()))?;
+            let path = self.tmp_dir.join(format!("upload-{}", hex::encode(random)));
+            let file = File::options()
+                .read(true)
+                .write(true)
+                .create_new(true)
+                .open(&path)?;
+            file.lock()?;
+            if !names(&path, &file)? {
+                continue;
+            }
+            return Ok(TempBlob {
+                path,
+                file: Some(file),
+                size: 0,
+                sha256: Sha256::new(),
+                md5: Md5::new(),
+                blake2b: Blake2b::<U32>::new(),
+                synced: false,
+                persisted: false,
+                staged: false,
+                streaming: None,
+            });
+        }
+        Err(io::Error::other(
+            "temporary files in DATA/tmp keep vanishing as they are made (is gc running in a loop?)",
+        ))
+    }
+
+    /// Removes a temporary file unless it is in use (locked by its [`TempBlob`], in this
+    /// process or another): whether it was removed. The lock is held across the unlink, so
+    /// the owner either sees its name gone (and makes another) or holds it first.
+    pub fn remove_unused_temp(&self, path: &Path) -> io::Result<bool> {
+        let file = match File::open(path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(e),
+        };
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => return Ok(false),
+            Err(fs::TryLockError::Error(e)) => return Err(e),
+        }
+        match fs::remove_file(path) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Keeps every blob from being removed until the returned value is dropped (or the process
+    /// ends, however it ends): removals meanwhile are left to `gc`. Waits for another backup.
+    pub fn hold_for_backup(&self) -> io::Result<BackupHold> {
+        let file = File::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&self.backup_lock)?;
+        file.lock()?;
+        Ok(BackupHold { _file: file })
+    }
+
+    /// Leave to unlink a blob: `None` while a backup holds the blobs. The returned guard is
+    /// kept across the unlink, so a backup that starts meanwhile waits for it.
+    pub fn unlink_permit(&self) -> io::Result<Option<UnlinkPermit>> {
+        let file = match File::open(&self.backup_lock) {
+            Ok(file) => file,
+            // No backup ever ran here.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Ok(Some(UnlinkPermit { _file: None }));
+            }
+            Err(e) => return Err(e),
+        };
+        match file.try_lock_shared() {
+            Ok(()) => Ok(Some(UnlinkPermit { _file: Some(file) })),
+            Err(fs::TryLockError::WouldBlock) => Ok(None),
+            Err(fs::TryLockError::Error(e)) => Err(e),
+        }
     }
 
     /// Whether an upload could be stored now: a temporary file is created, written, synced
@@ -91,8 +166,9 @@ impl LocalBlobs {
         mut temp: TempBlob,
         sha256: &Sha256Hex,
     ) -> io::Result<()> {
+        // The file stays open (and locked) until `temp` goes, past the rename: `gc` must not
+        // take the temporary name in between.
         temp.sync()?;
-        drop(temp.file.take());
         let target = self.path(sha256);
         if target.exists() {
             // Refresh its time so `gc`'s grace period also covers a blob that an upload has
@@ -195,6 +271,29 @@ impl LocalBlobs {
             _ => Ok(()),
         }
     }
+}
+
+/// Whether `path` still names the open `file` (and not nothing, or another file).
+fn names(path: &Path, file: &File) -> io::Result<bool> {
+    use std::os::unix::fs::MetadataExt;
+    let open = file.metadata()?;
+    match fs::metadata(path) {
+        Ok(named) => Ok(named.ino() == open.ino() && named.dev() == open.dev()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// A running backup's hold on the blobs (DATA/backup.lock, exclusive): no blob is removed
+/// while it lives, so every blob its snapshot names is still there to copy. A lock, not a
+/// marker file, so a backup that is killed leaves nothing behind that would stop removals.
+pub struct BackupHold {
+    _file: File,
+}
+
+/// Held across one unlink: a backup cannot start its hold in the middle of it.
+pub struct UnlinkPermit {
+    _file: Option<File>,
 }
 
 /// An upload in progress in DATA/tmp. Dropping it without persisting removes the file, so no
@@ -305,6 +404,34 @@ mod tests {
         drop(dropped);
         assert!(!path.exists());
         assert_eq!(fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn held_temporary_files_and_blobs_under_a_backup_stay() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalBlobs::open(dir.path()).unwrap();
+        // An upload's spool is held (by another open file here, as by another process).
+        let temp = store.temp_file().unwrap();
+        assert!(!store.remove_unused_temp(temp.path()).unwrap());
+        assert!(temp.path().exists());
+        drop(temp);
+        // What a crash left, nobody holds.
+        let left = dir.path().join("tmp/upload-left-by-a-crash");
+        fs::write(&left, b"partial").unwrap();
+        assert!(store.remove_unused_temp(&left).unwrap());
+        assert!(!left.exists());
+        assert!(!store.remove_unused_temp(&left).unwrap(), "already gone");
+
+        assert!(
+            store.unlink_permit().unwrap().is_some(),
+            "no backup ever ran"
+        );
+        let hold = store.hold_for_backup().unwrap();
+        assert!(store.unlink_permit().unwrap().is_none());
+        drop(hold);
+        let permit = store.unlink_permit().unwrap();
+        assert!(permit.is_some(), "the backup ended");
+        drop(permit);
     }
 
     #[test]

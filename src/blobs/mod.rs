@@ -15,6 +15,16 @@
 //! in) or after the upload's commit (and then sees the new row and keeps the blob): no committed
 //! row ever points at a blob that is gone. Both take `&Transaction` as a witness of the lock.
 //!
+//! A backup copies the blobs its database snapshot names after taking the snapshot, while
+//! deletes go on; a third rule keeps them there:
+//! 3. while a backup holds DATA/backup.lock (an exclusive `flock`, taken before its snapshot),
+//!    no blob is unlinked: [`BlobStore::remove`] leaves it for `gc`. The backup takes its hold,
+//!    then waits for the write lock once (so an unlink decided before the hold has committed
+//!    before the snapshot), then takes the snapshot.
+//!
+//! Temporary files are locked by their [`TempBlob`] while it lives, and `gc` removes only
+//! unlocked ones, so no grace period is needed to spare an upload in progress.
+//!
 //! On S3 a large upload is sent to its key before the lock ([`BlobStore::stage`]), so the
 //! lock is held for a `HEAD`, not for the transfer; content addressing makes the early copy
 //! harmless: it is either the one the row then refers to, or garbage that `gc` (or the failed
@@ -31,7 +41,7 @@ use std::time::SystemTime;
 
 use rusqlite::Transaction;
 
-pub use local::{LocalBlobs, TempBlob};
+pub use local::{BackupHold, LocalBlobs, TempBlob};
 pub use s3::S3Blobs;
 
 use crate::config::{StorageConfig, StorageKind};
@@ -260,12 +270,27 @@ impl BlobStore {
     }
 
     /// Removes a blob that no row refers to any more, as seen inside the caller's IMMEDIATE
-    /// transaction (rule 2). A missing blob is not an error.
-    pub fn remove(&self, write_lock: &Transaction<'_>, sha256: &Sha256Hex) -> io::Result<()> {
+    /// transaction (rule 2). A missing blob is not an error. While a backup runs (rule 3) the
+    /// blob is left for `gc` instead: returns whether it was removed.
+    pub fn remove(&self, write_lock: &Transaction<'_>, sha256: &Sha256Hex) -> io::Result<bool> {
+        let Some(_permit) = self.local.unlink_permit()? else {
+            return Ok(false);
+        };
         match &self.s3 {
-            Some(s3) => s3.delete(sha256),
-            None => self.local.remove(write_lock, sha256),
+            Some(s3) => s3.delete(sha256)?,
+            None => self.local.remove(write_lock, sha256)?,
         }
+        Ok(true)
+    }
+
+    /// Holds every blob in place until dropped (rule 3); waits for a backup already running.
+    pub fn hold_for_backup(&self) -> io::Result<BackupHold> {
+        self.local.hold_for_backup()
+    }
+
+    /// Removes a temporary file unless an upload (or any [`TempBlob`]) still holds it.
+    pub fn remove_unused_temp(&self, path: &Path) -> io::Result<bool> {
+        self.local.remove_unused_temp(path)
     }
 
     /// The blob as a local file to read (archives are read by path): the blob itself, or a

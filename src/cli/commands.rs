@@ -75,7 +75,12 @@ fn as_operator(
     Ok(())
 }
 
-pub(super) fn run(db: &Db, blobs: &BlobStore, command: Command) -> anyhow::Result<()> {
+pub(super) fn run(
+    db: &Db,
+    blobs: &BlobStore,
+    data_dir: &Path,
+    command: Command,
+) -> anyhow::Result<()> {
     let mut conn = db.get()?;
     let conn = &mut *conn;
     match command {
@@ -110,7 +115,7 @@ pub(super) fn run(db: &Db, blobs: &BlobStore, command: Command) -> anyhow::Resul
             }
         }
         Command::Backup { dest } => {
-            let report = backup::backup(conn, blobs, &dest)?;
+            let report = backup::backup(conn, blobs, data_dir, &dest)?;
             println!(
                 "backed up {} files ({} blobs copied) to {}",
                 report.files,

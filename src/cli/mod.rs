@@ -27,9 +27,10 @@ use crate::registry::manage;
 )]
 struct Cli {
     /// TOML configuration file (keys: data_dir, listen, max_upload_size, workers, external_url,
-    /// max_auth_failures, trusted_proxies, upload_idle_timeout_seconds, upstream_cache_max_size,
-    /// upstream_allow_private_networks, tls_cert, tls_key, http_redirect_listen, litestream,
-    /// metrics_token, log_format, audit_retention_days, and the [storage] table).
+    /// max_auth_failures, trusted_proxies, forwarded_header, upload_idle_timeout_seconds,
+    /// upstream_cache_max_size, upstream_allow_private_networks, tls_cert, tls_key,
+    /// http_redirect_listen, litestream, metrics_token, log_format, audit_retention_days, and
+    /// the [storage] table).
     #[arg(long, global = true, env = "WHEELHOUSE_CONFIG")]
     config: Option<PathBuf>,
     /// Where the database and package files live [default: ~/.local/share/wheelhouse].
@@ -95,8 +96,8 @@ enum Command {
     /// Deleting a package frees its blobs at once; this reclaims what crashes and failed
     /// uploads left behind.
     Gc {
-        /// Only remove garbage older than this many seconds (a younger temporary file may be an
-        /// upload in flight).
+        /// Only remove garbage older than this many seconds (temporary files that uploads in
+        /// flight hold are never removed, whatever the grace).
         #[arg(long, default_value_t = 3600)]
         grace_seconds: u64,
         /// Also evict least recently used upstream files past this size, e.g. 20GiB
@@ -202,6 +203,10 @@ struct ServeArgs {
     /// blocks separated by commas (127.0.0.1,10.0.0.0/8) [default: none].
     #[arg(long, env = "WHEELHOUSE_TRUSTED_PROXIES")]
     trusted_proxies: Option<String>,
+    /// The forwarding header those proxies set, the only one believed: x-forwarded-for (with
+    /// X-Forwarded-Host and -Proto) or forwarded (RFC 7239) [default: x-forwarded-for].
+    #[arg(long, env = "WHEELHOUSE_FORWARDED_HEADER", value_enum)]
+    forwarded_header: Option<crate::proxy::ForwardedHeader>,
     /// Seconds an upload may send nothing before it is dropped with 408 [default: 30].
     #[arg(long, env = "WHEELHOUSE_UPLOAD_IDLE_TIMEOUT_SECONDS")]
     upload_idle_timeout_seconds: Option<u64>,
@@ -435,7 +440,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         command => {
             let (db, blobs) = crate::server::open_data(&config)?;
-            commands::run(&db, &blobs, command)
+            commands::run(&db, &blobs, &config.data_dir, command)
         }
     }
 }
@@ -509,6 +514,10 @@ fn resolve_serve_config(
             }
             (None, None) => Default::default(),
         },
+        forwarded_header: args
+            .forwarded_header
+            .or(file.forwarded_header)
+            .unwrap_or_default(),
         upload_idle_timeout: args
             .upload_idle_timeout_seconds
             .or(file.upload_idle_timeout_seconds)

@@ -1,8 +1,7 @@
-//! `backup` and `restore`: a consistent copy of a running server's database and blobs.
+//! `backup` and `restore`: a consistent copy of a running server's database, blobs and TLS files.
 
 use std::fs::{self, File};
 use std::path::Path;
-use std::time::Duration;
 
 use rusqlite::Connection;
 use rusqlite::backup::Backup;
@@ -18,13 +17,20 @@ pub struct BackupReport {
 }
 
 const DB_NAME: &str = "wheelhouse.db";
-/// A delete between the snapshot and the copy of its blobs makes a blob vanish; try again.
-const ATTEMPTS: usize = 3;
+/// DATA/tls, where `wheelhouse tls self-signed` puts the certificate and key.
+const TLS_DIR: &str = "tls";
 
 /// Copies the database (SQLite's online backup: one consistent snapshot, readers and writers
-/// carry on) and then every blob that snapshot refers to. Blobs never change under their name,
-/// so copying them after the snapshot is consistent; one deleted meanwhile makes a new attempt.
-pub fn backup(conn: &Connection, blobs: &BlobStore, dest: &Path) -> Result<BackupReport> {
+/// carry on), every blob that snapshot refers to, and DATA/tls. Blobs never change under their
+/// name, and none is removed while the backup holds them (rule 3 in `blobs`), so copying them
+/// after the snapshot is consistent whatever is deleted meanwhile; what deletes leave behind
+/// is removed by the next `gc`.
+pub fn backup(
+    conn: &Connection,
+    blobs: &BlobStore,
+    data_dir: &Path,
+    dest: &Path,
+) -> Result<BackupReport> {
     if dest.join(DB_NAME).exists() {
         return Err(Error::conflict(format!(
             "{} already holds a backup",
@@ -32,26 +38,27 @@ pub fn backup(conn: &Connection, blobs: &BlobStore, dest: &Path) -> Result<Backu
         )));
     }
     let dest_blobs = BlobStore::open(dest)?;
+    let _hold = blobs.hold_for_backup()?;
+    // An unlink decided before the hold was taken finishes inside its write transaction:
+    // waiting for the write lock once means that transaction has committed, so the snapshot
+    // no longer names the blob it removed.
+    conn.execute_batch("BEGIN IMMEDIATE; COMMIT;")?;
     let partial = dest.join(format!("{DB_NAME}.partial"));
-    for _ in 0..ATTEMPTS {
-        let _ = fs::remove_file(&partial);
-        let mut copy = Connection::open(&partial)?;
-        {
-            let backup = Backup::new(conn, &mut copy)?;
-            // All pages in one step: one read transaction, so one consistent snapshot.
-            backup.step(-1)?;
-        }
-        let rows = db::packages::all_file_blobs(&copy)?;
-        drop(copy);
-        let mut report = BackupReport {
-            files: rows.len(),
-            blobs_copied: 0,
-        };
-        let mut vanished = false;
-        let digests = rows
-            .iter()
-            .flat_map(|r| std::iter::once(&r.sha256).chain(r.metadata_sha256.as_ref()));
-        for digest in digests {
+    let _ = fs::remove_file(&partial);
+    let mut copy = Connection::open(&partial)?;
+    {
+        let backup = Backup::new(conn, &mut copy)?;
+        // All pages in one step: one read transaction, so one consistent snapshot.
+        backup.step(-1)?;
+    }
+    let rows = db::packages::all_file_blobs(&copy)?;
+    drop(copy);
+    let mut report = BackupReport {
+        files: rows.len(),
+        blobs_copied: 0,
+    };
+    for row in &rows {
+        for digest in std::iter::once(&row.sha256).chain(row.metadata_sha256.as_ref()) {
             let Some(sha) = Sha256Hex::parse(digest) else {
                 continue;
             };
@@ -60,22 +67,39 @@ pub fn backup(conn: &Connection, blobs: &BlobStore, dest: &Path) -> Result<Backu
                 continue;
             }
             if !blobs.exists(&sha) {
-                vanished = true;
-                break;
+                let _ = fs::remove_file(&partial);
+                return Err(Error::conflict(format!(
+                    "project {} file {} has no blob {digest}: the data directory is damaged \
+                     (run `wheelhouse fsck`)",
+                    row.project_id, row.filename
+                )));
             }
             copy_blob_out(blobs, &sha, &target)?;
             report.blobs_copied += 1;
         }
-        if !vanished {
-            fs::rename(&partial, dest.join(DB_NAME))?;
-            return Ok(report);
-        }
-        std::thread::sleep(Duration::from_millis(100));
     }
-    let _ = fs::remove_file(&partial);
-    Err(Error::conflict(
-        "blobs kept vanishing during the backup (a missing blob? run `wheelhouse fsck`)",
-    ))
+    copy_tls(&data_dir.join(TLS_DIR), &dest.join(TLS_DIR))?;
+    // The database last: a backup with a database is a complete one.
+    fs::rename(&partial, dest.join(DB_NAME))?;
+    File::open(dest)?.sync_all()?;
+    Ok(report)
+}
+
+/// Copies the files of a TLS directory (certificate and key; the key stays owner-only, as
+/// `fs::copy` keeps permissions) durably; a missing directory is nothing to copy.
+fn copy_tls(from: &Path, to: &Path) -> Result<()> {
+    let entries = match fs::read_dir(from) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
+    for entry in entries {
+        let entry = entry?;
+        if entry.file_type()?.is_file() {
+            copy_durably(&entry.path(), &to.join(entry.file_name()))?;
+        }
+    }
+    Ok(())
 }
 
 /// Fills an empty data directory (and the store `to`, local or a bucket) from a backup; the
@@ -125,6 +149,7 @@ pub fn restore(source: &Path, data_dir: &Path, to: &BlobStore) -> Result<BackupR
             report.blobs_copied += 1;
         }
     }
+    copy_tls(&source.join(TLS_DIR), &data_dir.join(TLS_DIR))?;
     // The database last: a data directory with a database is a complete one.
     copy_durably(&source_db, &data_dir.join(DB_NAME))?;
     Ok(report)

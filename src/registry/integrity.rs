@@ -233,7 +233,8 @@ const GC_BATCH: usize = 256;
 /// failed upload or a failed removal left behind. The reference check is repeated, and the
 /// unlink done, inside a write transaction (the rules in `blobs`): an upload of the same
 /// bytes either committed before it (the blob is kept) or puts its own copy back after it.
-/// The grace keeps temporary files of uploads still streaming, and is a second margin for blobs.
+/// Temporary files that an upload (in any process) still holds are never removed; the grace
+/// is a second margin for them and for blobs.
 pub fn gc(conn: &Connection, blobs: &BlobStore, grace: Duration) -> Result<GcReport> {
     let mut referenced = HashSet::new();
     for row in db::packages::all_file_blobs(conn)? {
@@ -263,16 +264,18 @@ pub fn gc(conn: &Connection, blobs: &BlobStore, grace: Duration) -> Result<GcRep
         for sha in batch {
             // Again under the lock: a local upload of the same bytes refreshes the time.
             let still_old = blobs.modified(sha)?.is_some_and(old);
-            if still_old && !db::packages::is_blob_referenced(&tx, sha.as_str())? {
-                blobs.remove(&tx, sha)?;
+            if still_old
+                && !db::packages::is_blob_referenced(&tx, sha.as_str())?
+                && blobs.remove(&tx, sha)?
+            {
                 report.blobs_removed += 1;
             }
         }
         tx.commit()?;
     }
     for path in blobs.temp_files()? {
-        if old_enough(&path) {
-            std::fs::remove_file(&path)?;
+        // An upload in progress holds its temporary file locked, whatever its age.
+        if old_enough(&path) && blobs.remove_unused_temp(&path)? {
             report.temp_files_removed += 1;
         }
     }

@@ -27,6 +27,7 @@ fn origin_with(req: &HttpRequest, state: &AppState) -> Option<Origin> {
     Some(proxy::origin(
         peer,
         &state.config.trusted_proxies,
+        state.config.forwarded_header,
         &RequestHeaders(req),
     ))
 }

@@ -369,3 +369,77 @@ fn tls_settings_are_checked_at_start_up() {
     );
     assert!(String::from_utf8_lossy(&again.stderr).contains("--force"));
 }
+
+/// The plain listener's answer to a GET of `path` sent with `Host: host` (raw, on loopback).
+fn redirected(server: &Server, host: &str, path: &str) -> String {
+    let redirect = server
+        .startup
+        .iter()
+        .find_map(|l| {
+            l.strip_prefix("Redirecting http://")?
+                .split_whitespace()
+                .next()
+        })
+        .expect("the redirect listener's address")
+        .to_string();
+    let mut stream = std::net::TcpStream::connect(&redirect).unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 308"), "{answer}");
+    answer
+        .lines()
+        .find_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            name.eq_ignore_ascii_case("location")
+                .then(|| value.trim().to_string())
+        })
+        .expect("a Location header")
+}
+
+#[test]
+fn the_redirect_listener_never_sends_clients_to_a_host_they_named() {
+    let tls = Tls::new();
+    let server = tls.serve(&["--http-redirect-listen", "127.0.0.1:0"]);
+    let port = port_of(&server);
+    let path = "/api/v4/projects/1/packages/pypi/simple/?x=1";
+    // A host the certificate does not hold: its own first name instead, path and query kept.
+    for hostile in [
+        "evil.example",
+        "evil.example:80",
+        "sub.localhost",
+        "[::2]:80",
+    ] {
+        assert_eq!(
+            redirected(&server, hostile, path),
+            format!("https://localhost:{port}{path}"),
+            "{hostile}"
+        );
+    }
+    // A name or an address the certificate holds is where the client meant to go.
+    assert_eq!(
+        redirected(&server, "127.0.0.1:80", "/"),
+        format!("https://127.0.0.1:{port}/")
+    );
+    assert_eq!(
+        redirected(&server, "LOCALHOST", "/"),
+        format!("https://localhost:{port}/")
+    );
+    drop(server);
+
+    // With an external URL, that is the only place it sends anyone.
+    let server = tls.serve(&[
+        "--http-redirect-listen",
+        "127.0.0.1:0",
+        "--external-url",
+        "https://pypi.example.lan/",
+    ]);
+    for host in ["evil.example", "localhost", "127.0.0.1"] {
+        assert_eq!(
+            redirected(&server, host, path),
+            format!("https://pypi.example.lan{path}"),
+            "{host}"
+        );
+    }
+}
