@@ -132,34 +132,84 @@ pub enum Moved<'a> {
     Below(&'a str),
 }
 
+impl Moved<'_> {
+    /// The SQL condition on `p` (projects) that picks what moved, and its parameters.
+    fn filter(&self) -> (&'static str, Vec<rusqlite::types::Value>) {
+        use rusqlite::types::Value;
+        match self {
+            Moved::Project(id) => ("p.id = ?", vec![Value::Integer(*id)]),
+            Moved::Below(path) => (
+                "(p.full_path = ? OR (p.full_path >= ? AND p.full_path < ?))",
+                vec![
+                    Value::Text(path.to_string()),
+                    Value::Text(format!("{path}/")),
+                    Value::Text(format!("{path}0")),
+                ],
+            ),
+        }
+    }
+}
+
+/// Filenames (at most `limit`) that, were what moved to join the group at `group_path`, would
+/// take that group's index over with other bytes: the group serves the filename with bytes of
+/// a file that entered the root later than the moved one. Asked before a move inside one root,
+/// where entry times are kept (the root's own index must not change either).
+pub fn would_swap_in(
+    conn: &Connection,
+    moved: &Moved<'_>,
+    group_path: &str,
+    limit: usize,
+) -> Result<Vec<String>> {
+    let (filter, mut values) = moved.filter();
+    // The file a group index serves for a filename: the first to enter the root.
+    let served = |column: &str| {
+        format!(
+            "(SELECT o.{column} FROM package_files o JOIN projects op ON op.id = o.project_id
+              WHERE o.filename = m.filename AND op.full_path >= ? AND op.full_path < ?
+              ORDER BY o.entered_root_at, o.id LIMIT 1)"
+        )
+    };
+    let sql = format!(
+        "SELECT DISTINCT m.filename FROM package_files m JOIN projects p ON p.id = m.project_id
+         WHERE {filter} AND {} != m.sha256 AND {} > m.entered_root_at
+         ORDER BY m.filename LIMIT ?",
+        served("sha256"),
+        served("entered_root_at"),
+    );
+    let (low, high) = (format!("{group_path}/"), format!("{group_path}0"));
+    for _ in 0..2 {
+        values.push(rusqlite::types::Value::Text(low.clone()));
+        values.push(rusqlite::types::Value::Text(high.clone()));
+    }
+    values.push(rusqlite::types::Value::Integer(limit as i64));
+    let mut stmt = conn.prepare(&sql)?;
+    let names = stmt
+        .query_map(rusqlite::params_from_iter(values), |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(names)
+}
+
 /// Makes every file of what moved enter its new root now: after every file already there
 /// (from `first`, see `packages::next_entry`), in the order they had among themselves, so no
 /// index of the new root, nor of what moved, changes the bytes behind a filename it serves.
 pub fn re_enter_root(conn: &Connection, moved: Moved<'_>, first: i64) -> Result<()> {
-    let update = |filter: &str, params: &[&dyn rusqlite::ToSql]| -> Result<()> {
-        conn.execute(
-            &format!(
-                "WITH moved(id, n) AS (
-                     SELECT f.id, ROW_NUMBER() OVER (ORDER BY f.entered_root_at, f.id)
-                     FROM package_files f JOIN projects p ON p.id = f.project_id
-                     WHERE {filter}
-                 )
-                 UPDATE package_files
-                 SET entered_root_at = ?1 - 1 + (SELECT n FROM moved WHERE moved.id = package_files.id)
-                 WHERE id IN (SELECT id FROM moved)"
-            ),
-            params,
-        )?;
-        Ok(())
-    };
-    match moved {
-        Moved::Project(id) => update("p.id = ?2", params![first, id]),
-        Moved::Below(path) => {
-            let (low, high) = (format!("{path}/"), format!("{path}0"));
-            update(
-                "p.full_path = ?2 OR (p.full_path >= ?3 AND p.full_path < ?4)",
-                params![first, path, low, high],
-            )
-        }
-    }
+    let (filter, values) = moved.filter();
+    conn.execute(
+        &format!(
+            "WITH moved(id, n) AS (
+                 SELECT f.id, ROW_NUMBER() OVER (ORDER BY f.entered_root_at, f.id)
+                 FROM package_files f JOIN projects p ON p.id = f.project_id
+                 WHERE {filter}
+             )
+             UPDATE package_files
+             SET entered_root_at = ? - 1 + (SELECT n FROM moved WHERE moved.id = package_files.id)
+             WHERE id IN (SELECT id FROM moved)"
+        ),
+        rusqlite::params_from_iter(
+            values
+                .into_iter()
+                .chain(std::iter::once(rusqlite::types::Value::Integer(first))),
+        ),
+    )?;
+    Ok(())
 }
