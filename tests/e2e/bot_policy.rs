@@ -237,6 +237,21 @@ fn a_bot_joins_no_other_place_and_creates_no_groups() {
         "{}",
         r.text()
     );
+    // Nor a top-level group by moving a subgroup of its home out (the owner's road).
+    server.cli(&["group", "add", "acme/team", "--visibility", "private"]);
+    let r = call(
+        &server,
+        "POST",
+        "/api/v4/groups/acme%2Fteam/transfer",
+        &bot,
+        Some(json!({})),
+    );
+    assert_eq!(r.status, 403, "{}", r.text());
+    assert!(
+        r.text().contains("a bot cannot create groups"),
+        "{}",
+        r.text()
+    );
     // What its role allows in its home still works.
     let inside = json!({"path": "tool", "namespace_id": group_id});
     let r = call(&server, "POST", "/api/v4/projects", &bot, Some(inside));
