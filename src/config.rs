@@ -50,6 +50,14 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Audit events older than this many days are pruned (0: kept for ever).
     pub audit_retention_days: u32,
+    /// Live (unrevoked, unexpired) access tokens one project or group may hold; past it
+    /// creating one is refused with 409 (0: no limit).
+    pub max_access_tokens_per_place: u32,
+    /// Tokens (personal, project and group ones, rotations too) one user may make per minute;
+    /// past it 429 with Retry-After (0: no limit). The command line is not limited.
+    pub max_token_creations_per_minute: u32,
+    /// How far ahead a project or group access token may expire, in days: every one expires.
+    pub max_access_token_lifetime_days: u32,
 }
 
 /// A secret from the configuration: compared in constant time and never printed.
@@ -99,6 +107,12 @@ pub enum LogFormat {
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_MAX_UPLOAD: u64 = 1 << 30;
 pub const DEFAULT_MAX_AUTH_FAILURES: u32 = 20;
+/// GitLab.com's limit of active access tokens per project or group is in the hundreds; a
+/// team's registry needs far fewer, and each one is a bot user every user lookup passes.
+pub const DEFAULT_MAX_ACCESS_TOKENS_PER_PLACE: u32 = 100;
+pub const DEFAULT_MAX_TOKEN_CREATIONS_PER_MINUTE: u32 = 60;
+/// GitLab's maximum lifetime of an access token.
+pub const DEFAULT_MAX_ACCESS_TOKEN_LIFETIME_DAYS: u32 = 365;
 pub const DEFAULT_UPLOAD_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 impl Config {
@@ -122,6 +136,9 @@ impl Config {
             metrics_token: None,
             log_format: LogFormat::Text,
             audit_retention_days: 0,
+            max_access_tokens_per_place: DEFAULT_MAX_ACCESS_TOKENS_PER_PLACE,
+            max_token_creations_per_minute: DEFAULT_MAX_TOKEN_CREATIONS_PER_MINUTE,
+            max_access_token_lifetime_days: DEFAULT_MAX_ACCESS_TOKEN_LIFETIME_DAYS,
             storage: StorageConfig::default(),
         }
     }
@@ -155,6 +172,9 @@ pub struct FileConfig {
     pub metrics_token: Option<String>,
     pub log_format: Option<LogFormat>,
     pub audit_retention_days: Option<u32>,
+    pub max_access_tokens_per_place: Option<u32>,
+    pub max_token_creations_per_minute: Option<u32>,
+    pub max_access_token_lifetime_days: Option<u32>,
     /// `[storage]`: the local directory or an S3-compatible bucket.
     pub storage: Option<crate::storage::StorageFile>,
 }

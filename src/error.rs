@@ -33,6 +33,10 @@ pub enum Error {
     /// Too many failed credentials from this address: wait this many seconds.
     #[error("429 Too Many Requests: too many failed sign-ins from this address")]
     TooManyRequests(u64),
+    /// A per-user quota (tokens made per minute) is used up: the message names it, and the
+    /// client may try again after this many seconds.
+    #[error("{0}")]
+    RateLimited(String, u64),
     /// The client stopped sending the request body.
     #[error("{0}")]
     RequestTimeout(String),
@@ -130,7 +134,7 @@ impl ResponseError for Error {
             Error::Conflict(_) => StatusCode::CONFLICT,
             Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Error::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            Error::TooManyRequests(_) | Error::RateLimited(..) => StatusCode::TOO_MANY_REQUESTS,
             Error::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Error::BadGateway(_) => StatusCode::BAD_GATEWAY,
             Error::Busy | Error::StorageUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -156,7 +160,7 @@ impl ResponseError for Error {
             Error::MethodNotAllowed(not_allowed) => {
                 response.insert_header((header::ALLOW, not_allowed.allow.as_str()));
             }
-            Error::TooManyRequests(seconds) => {
+            Error::TooManyRequests(seconds) | Error::RateLimited(_, seconds) => {
                 response.insert_header((header::RETRY_AFTER, seconds.to_string()));
             }
             _ => {}

@@ -306,7 +306,7 @@ fn refusal_reason(error: &Error) -> &'static str {
         Error::Conflict(_) => "conflict",
         Error::PayloadTooLarge(_) => "too_large",
         Error::UnsupportedMediaType(_) => "unsupported_media_type",
-        Error::TooManyRequests(_) => "throttled",
+        Error::TooManyRequests(_) | Error::RateLimited(..) => "throttled",
         Error::RequestTimeout(_) => "timeout",
         Error::BadGateway(_) => "bad_gateway",
         Error::Busy => "busy",

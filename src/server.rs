@@ -19,6 +19,8 @@ pub struct AppState {
     pub throttle: std::sync::Arc<crate::throttle::FailureThrottle>,
     pub pages: crate::cache::PageCache,
     pub token_usage: std::sync::Arc<crate::usage::TokenUsage>,
+    /// Tokens made per user per minute, live access tokens per place, access token lifetime.
+    pub token_limits: std::sync::Arc<crate::registry::token_limits::TokenLimits>,
     pub upstreams: crate::upstream::Upstreams,
 }
 
@@ -81,7 +83,9 @@ pub async fn serve(
         )),
         None => None,
     };
+    let token_limits = crate::registry::token_limits::TokenLimits::new(&config);
     let state = web::Data::new(AppState {
+        token_limits: std::sync::Arc::new(token_limits),
         upstreams,
         db,
         blobs,

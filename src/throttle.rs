@@ -24,6 +24,9 @@ pub enum Subject {
     /// Failed passwords presented with one valid device cookie (`devices::DeviceToken::key`),
     /// which is what still may try while its account is over the limit.
     Device(String),
+    /// Tokens one user made (personal, project and group ones, rotations too): each adds a
+    /// row, and each access token a bot user, that every later lookup walks past.
+    TokenMaker(i64),
 }
 
 impl Subject {
@@ -84,6 +87,36 @@ impl FailureThrottle {
         }
     }
 
+    /// Counts one action of a rate-limited kind (the throttle used as a per-window quota):
+    /// `Err(wait)` once the subject has used up this window's allowance, and then the action
+    /// is not counted. Check and count under one lock, so parallel requests cannot overrun it.
+    pub fn take(&self, subject: &Subject, now: Instant) -> Result<(), Duration> {
+        if self.max_failures == 0 {
+            return Ok(());
+        }
+        let mut windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
+        if windows.len() >= MAX_TRACKED {
+            windows.retain(|_, w| now < w.started + self.window);
+        }
+        let window = windows.entry(subject.clone()).or_insert(Window {
+            started: now,
+            failures: 0,
+        });
+        if now >= window.started + self.window {
+            *window = Window {
+                started: now,
+                failures: 0,
+            };
+        }
+        if window.failures >= self.max_failures {
+            return Err((window.started + self.window)
+                .saturating_duration_since(now)
+                .max(Duration::from_secs(1)));
+        }
+        window.failures += 1;
+        Ok(())
+    }
+
     pub fn record_failure(&self, subject: &Subject, now: Instant) {
         if self.max_failures == 0 {
             return;
@@ -141,6 +174,25 @@ mod tests {
             throttle.check(&bad, t0 + Duration::from_secs(62)).is_ok(),
             "a new window starts"
         );
+    }
+
+    #[test]
+    fn a_quota_counts_what_it_allows_and_refuses_the_rest_of_the_window() {
+        let quota = FailureThrottle::new(2, Duration::from_secs(60));
+        let (alice, bob) = (Subject::TokenMaker(1), Subject::TokenMaker(2));
+        let t0 = Instant::now();
+        assert!(quota.take(&alice, t0).is_ok());
+        assert!(quota.take(&alice, t0).is_ok());
+        let wait = quota
+            .take(&alice, t0 + Duration::from_secs(20))
+            .unwrap_err();
+        assert_eq!(wait, Duration::from_secs(40));
+        assert!(quota.take(&bob, t0).is_ok(), "each user has their own");
+        assert!(quota.take(&alice, t0 + Duration::from_secs(60)).is_ok());
+        let off = FailureThrottle::new(0, WINDOW);
+        for _ in 0..10 {
+            assert!(off.take(&alice, t0).is_ok(), "0 turns the quota off");
+        }
     }
 
     #[test]

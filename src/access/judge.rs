@@ -53,7 +53,7 @@ impl On<'_> {
 pub fn judge(conn: &Connection, caller: &Caller, op: Operation, on: On<'_>) -> Result<()> {
     let who = who(conn, caller, on)?;
     match decide(op, &who, on.visibility()) {
-        Decision::Allow => Ok(()),
+        Decision::Allow => super::bots::check(conn, caller, op, on),
         Decision::Unauthorized => Err(Error::Unauthorized),
         Decision::Hidden => Err(on.not_found()),
         Decision::Forbidden => Err(Error::forbidden(refusal(op))),
@@ -63,7 +63,8 @@ pub fn judge(conn: &Connection, caller: &Caller, op: Operation, on: On<'_>) -> R
 /// Whether the table allows it (for pages deciding which controls to show).
 pub fn allowed(conn: &Connection, caller: &Caller, op: Operation, on: On<'_>) -> Result<bool> {
     let who = who(conn, caller, on)?;
-    Ok(decide(op, &who, on.visibility()) == Decision::Allow)
+    Ok(decide(op, &who, on.visibility()) == Decision::Allow
+        && super::bots::check(conn, caller, op, on).is_ok())
 }
 
 /// The caller's own role on the target (inherited through groups; admins count as owners;

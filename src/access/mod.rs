@@ -3,6 +3,7 @@
 //! `ProjectMaintainer`, `GroupReader`, `ApiUser`, `ApiAdmin`) that the services require, each
 //! minted only from the table's `Allow`, so a route cannot reach packages without asking.
 
+pub mod bots;
 pub mod describe;
 mod judge;
 mod operation;

@@ -79,9 +79,9 @@ pub enum Operation {
     // role never above the creator's own).
     /// List or show a project's or group's access tokens.
     AccessTokensList,
-    /// Create one (the secret is shown once), or rotate one.
+    /// Create one (the secret is shown once).
     AccessTokensCreate,
-    /// Revoke one (its bot is deactivated).
+    /// Revoke one (its bot is deactivated), or rotate one (revoke it and issue its successor).
     AccessTokensRevoke,
 
     // Upstream indexes of a top-level group and its name rules (owners).

@@ -29,8 +29,9 @@ struct Cli {
     /// TOML configuration file (keys: data_dir, listen, max_upload_size, workers, external_url,
     /// max_auth_failures, trusted_proxies, forwarded_header, upload_idle_timeout_seconds,
     /// upstream_cache_max_size, upstream_allow_private_networks, tls_cert, tls_key,
-    /// http_redirect_listen, litestream, metrics_token, log_format, audit_retention_days, and
-    /// the [storage] table).
+    /// http_redirect_listen, litestream, metrics_token, log_format, audit_retention_days,
+    /// max_access_tokens_per_place, max_token_creations_per_minute,
+    /// max_access_token_lifetime_days, and the [storage] table).
     #[arg(long, global = true, env = "WHEELHOUSE_CONFIG")]
     config: Option<PathBuf>,
     /// Where the database and package files live [default: ~/.local/share/wheelhouse].
@@ -238,6 +239,18 @@ struct ServeArgs {
     /// kept for ever].
     #[arg(long, env = "WHEELHOUSE_AUDIT_RETENTION_DAYS")]
     audit_retention_days: Option<u32>,
+    /// Live access tokens one project or group may hold; past it creating one gets 409
+    /// [default: 100; 0: no limit].
+    #[arg(long, env = "WHEELHOUSE_MAX_ACCESS_TOKENS_PER_PLACE")]
+    max_access_tokens_per_place: Option<u32>,
+    /// Tokens (personal, project, group; rotations too) one user may make per minute; past it
+    /// 429 with Retry-After [default: 60; 0: no limit].
+    #[arg(long, env = "WHEELHOUSE_MAX_TOKEN_CREATIONS_PER_MINUTE")]
+    max_token_creations_per_minute: Option<u32>,
+    /// Days ahead a project or group access token may expire at most; every one expires
+    /// [default: 365].
+    #[arg(long, env = "WHEELHOUSE_MAX_ACCESS_TOKEN_LIFETIME_DAYS")]
+    max_access_token_lifetime_days: Option<u32>,
 }
 
 #[derive(Subcommand)]
@@ -445,6 +458,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// Every access token expires: a lifetime of 0 days would refuse them all.
+fn lifetime_days(days: Option<u32>) -> anyhow::Result<u32> {
+    match days {
+        Some(0) => anyhow::bail!(
+            "max_access_token_lifetime_days must be at least 1 (access tokens always expire)"
+        ),
+        Some(days) => Ok(days),
+        None => Ok(config::DEFAULT_MAX_ACCESS_TOKEN_LIFETIME_DAYS),
+    }
+}
+
 fn resolve_serve_config(
     data_dir: PathBuf,
     file: FileConfig,
@@ -485,6 +509,18 @@ fn resolve_serve_config(
             .audit_retention_days
             .or(file.audit_retention_days)
             .unwrap_or(0),
+        max_access_tokens_per_place: args
+            .max_access_tokens_per_place
+            .or(file.max_access_tokens_per_place)
+            .unwrap_or(config::DEFAULT_MAX_ACCESS_TOKENS_PER_PLACE),
+        max_token_creations_per_minute: args
+            .max_token_creations_per_minute
+            .or(file.max_token_creations_per_minute)
+            .unwrap_or(config::DEFAULT_MAX_TOKEN_CREATIONS_PER_MINUTE),
+        max_access_token_lifetime_days: lifetime_days(
+            args.max_access_token_lifetime_days
+                .or(file.max_access_token_lifetime_days),
+        )?,
         storage,
         upstream_cache_max_bytes,
         upstream_allow_private_networks: args.upstream_allow_private_networks

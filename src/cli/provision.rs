@@ -117,8 +117,10 @@ pub(super) fn token(conn: &mut rusqlite::Connection, cmd: TokenCommand) -> anyho
         } => {
             let id = user_id(conn, &user)?;
             let scopes = [scopes];
+            let limits = crate::registry::token_limits::TokenLimits::defaults();
+            let expires = expires.as_deref();
             let (token, secret) =
-                tokens::create(conn, OPERATOR, id, &name, &scopes, expires.as_deref())?;
+                tokens::create(conn, OPERATOR, &limits, id, &name, &scopes, expires)?;
             eprintln!(
                 "Created token \"{}\" (id {}) for {user}. It is shown only now:",
                 token.name, token.id

@@ -1,13 +1,13 @@
 //! SQL for the bot users of project and group access tokens.
 
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::unique_or;
 use crate::error::Result;
 use crate::model::PersonalAccessToken;
 
 /// Where a bot belongs: a project or a group.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Home {
     Project(i64),
     Group(i64),
@@ -34,25 +34,40 @@ pub fn insert(conn: &Connection, username: &str, home: Home, now: i64) -> Result
     Ok(conn.last_insert_rowid())
 }
 
-/// Whether the user is a bot.
-pub fn is_bot(conn: &Connection, user_id: i64) -> Result<bool> {
-    Ok(conn.query_row(
-        "SELECT EXISTS (SELECT 1 FROM users WHERE id = ?1
-             AND (bot_project_id IS NOT NULL OR bot_namespace_id IS NOT NULL))",
-        [user_id],
-        |r| r.get(0),
-    )?)
+/// A bot's home (`None` for a person): the one place its token may reach.
+pub fn home_of(conn: &Connection, user_id: i64) -> Result<Option<Home>> {
+    let found: Option<(Option<i64>, Option<i64>)> = conn
+        .query_row(
+            "SELECT bot_project_id, bot_namespace_id FROM users WHERE id = ?1",
+            [user_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    Ok(match found {
+        Some((Some(project), _)) => Some(Home::Project(project)),
+        Some((None, Some(group))) => Some(Home::Group(group)),
+        _ => None,
+    })
 }
 
-/// The ids of every bot (few: one per access token ever made).
-pub fn all_ids(conn: &Connection) -> Result<Vec<i64>> {
-    let mut stmt = conn.prepare(
-        "SELECT id FROM users WHERE bot_project_id IS NOT NULL OR bot_namespace_id IS NOT NULL",
-    )?;
-    let rows = stmt
-        .query_map([], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
-    Ok(rows)
+/// Live (unrevoked, unexpired on `today`) tokens of the bots of one project or group: what
+/// the per-place cap counts. Reads the bots through their partial index, then their tokens.
+pub fn live_tokens(conn: &Connection, home: Home, today: &str) -> Result<i64> {
+    let (project_id, namespace_id) = home.columns();
+    let sql = match home {
+        Home::Project(_) => {
+            "SELECT count(*) FROM users u JOIN personal_access_tokens t ON t.user_id = u.id
+             WHERE u.bot_project_id = ?1 AND t.revoked_at IS NULL
+               AND (t.expires_on IS NULL OR t.expires_on >= ?2)"
+        }
+        Home::Group(_) => {
+            "SELECT count(*) FROM users u JOIN personal_access_tokens t ON t.user_id = u.id
+             WHERE u.bot_namespace_id = ?1 AND t.revoked_at IS NULL
+               AND (t.expires_on IS NULL OR t.expires_on >= ?2)"
+        }
+    };
+    let id = project_id.or(namespace_id);
+    Ok(conn.query_row(sql, params![id, today], |r| r.get(0))?)
 }
 
 /// The tokens of a project's or group's bots, with each bot's direct role there.

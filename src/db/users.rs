@@ -1,5 +1,6 @@
 //! SQL for users.
 
+use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::unique_or;
@@ -66,6 +67,118 @@ pub fn list(conn: &Connection) -> Result<Vec<User>> {
     Ok(users)
 }
 
+/// Which users a lookup asks for; every condition is SQL, so a lookup by username reads one
+/// row through the username index however many users (and bots) there are.
+#[derive(Debug, Default)]
+pub struct UserQuery<'a> {
+    /// Exactly this username (any case: the column is NOCASE).
+    pub username: Option<&'a str>,
+    /// Lower-case text anywhere in the username or display name (and, `search_email`, the
+    /// e-mail address).
+    pub search: Option<&'a str>,
+    pub search_email: bool,
+    /// Access tokens' bots too.
+    pub with_bots: bool,
+    /// Only blocked (`Some(true)`) or only active (`Some(false)`) users.
+    pub blocked: Option<bool>,
+    /// At most this many, after skipping `offset`; `None`: all.
+    pub limit: Option<i64>,
+    pub offset: i64,
+}
+
+fn conditions(query: &UserQuery<'_>) -> (String, Vec<(&'static str, Value)>) {
+    let mut clauses = Vec::new();
+    let mut params: Vec<(&'static str, Value)> = Vec::new();
+    if let Some(username) = query.username {
+        clauses.push("username = :username");
+        params.push((":username", Value::Text(username.to_owned())));
+    }
+    if !query.with_bots {
+        clauses.push("bot_project_id IS NULL AND bot_namespace_id IS NULL");
+    }
+    if let Some(blocked) = query.blocked {
+        clauses.push("is_blocked = :blocked");
+        params.push((":blocked", Value::Integer(i64::from(blocked))));
+    }
+    if let Some(search) = query.search {
+        clauses.push(if query.search_email {
+            "(instr(lower(username), :search) OR instr(lower(coalesce(name, '')), :search)
+              OR instr(lower(coalesce(email, '')), :search))"
+        } else {
+            "(instr(lower(username), :search) OR instr(lower(coalesce(name, '')), :search))"
+        });
+        params.push((":search", Value::Text(search.to_owned())));
+    }
+    let clause = if clauses.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", clauses.join(" AND "))
+    };
+    (clause, params)
+}
+
+fn select<T>(
+    conn: &Connection,
+    sql: &str,
+    params: &[(&str, Value)],
+    read: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
+) -> Result<Vec<T>> {
+    let named: Vec<(&str, &dyn rusqlite::ToSql)> = params
+        .iter()
+        .map(|(name, value)| (*name, value as &dyn rusqlite::ToSql))
+        .collect();
+    let mut stmt = conn.prepare(sql)?;
+    let rows = stmt
+        .query_map(named.as_slice(), read)?
+        .collect::<rusqlite::Result<Vec<T>>>()?;
+    Ok(rows)
+}
+
+/// The users `query` asks for, by username, and how many there are in all.
+pub fn search(conn: &Connection, query: &UserQuery<'_>) -> Result<(Vec<User>, i64)> {
+    let (clause, mut params) = conditions(query);
+    let sql = format!(
+        "SELECT {COLUMNS} FROM users {clause} ORDER BY username {}",
+        page(query, &mut params)
+    );
+    let users = select(conn, &sql, &params, from_row)?;
+    let total = match query.limit {
+        // A whole list counts itself.
+        None => users.len() as i64,
+        Some(_) => {
+            let (clause, params) = conditions(query);
+            let sql = format!("SELECT count(*) FROM users {clause}");
+            select(conn, &sql, &params, |r| r.get(0))?
+                .into_iter()
+                .next()
+                .unwrap_or(0)
+        }
+    };
+    Ok((users, total))
+}
+
+fn page(query: &UserQuery<'_>, params: &mut Vec<(&'static str, Value)>) -> &'static str {
+    match query.limit {
+        None => "",
+        Some(limit) => {
+            params.push((":limit", Value::Integer(limit)));
+            params.push((":offset", Value::Integer(query.offset)));
+            "LIMIT :limit OFFSET :offset"
+        }
+    }
+}
+
+/// How SQLite reads a lookup (`EXPLAIN QUERY PLAN`), for the test that keeps it on an index.
+#[cfg(test)]
+fn plan(conn: &Connection, query: &UserQuery<'_>) -> Vec<String> {
+    let (clause, mut params) = conditions(query);
+    let sql = format!(
+        "EXPLAIN QUERY PLAN SELECT {COLUMNS} FROM users {clause} ORDER BY username {}",
+        page(query, &mut params)
+    );
+    select(conn, &sql, &params, |r| r.get::<_, String>(3)).unwrap()
+}
+
 pub fn count(conn: &Connection) -> Result<i64> {
     Ok(conn.query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))?)
 }
@@ -115,4 +228,50 @@ pub fn set_blocked(conn: &Connection, id: i64, blocked: bool) -> Result<()> {
 pub fn delete(conn: &Connection, id: i64) -> Result<()> {
     conn.execute("DELETE FROM users WHERE id = ?1", [id])?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lookup_by_username_reads_the_index_and_passes_over_bots() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = crate::db::Db::open(&dir.path().join("w.db"), 1).unwrap();
+        let conn = db.get().unwrap();
+        insert(&conn, "alice", None, "!", false, 1).unwrap();
+        conn.execute(
+            "INSERT INTO namespaces (kind, path, full_path, visibility, created_at)
+             VALUES ('group', 'g', 'g', 'private', 1)",
+            [],
+        )
+        .unwrap();
+        let home = crate::db::bots::Home::Group(conn.last_insert_rowid());
+        for n in 0..50 {
+            crate::db::bots::insert(&conn, &format!("group_1_bot_{n}"), home, 1).unwrap();
+        }
+        let query = UserQuery {
+            username: Some("ALICE"),
+            limit: Some(20),
+            ..UserQuery::default()
+        };
+        let plan = plan(&conn, &query);
+        assert!(
+            plan.iter().any(|step| step.contains("USING INDEX")),
+            "{plan:?}"
+        );
+        assert!(
+            !plan.iter().any(|step| step.starts_with("SCAN")),
+            "{plan:?}"
+        );
+        let (found, total) = search(&conn, &query).unwrap();
+        assert_eq!((found.len(), total), (1, 1));
+        assert_eq!(found[0].username, "alice");
+        let everyone = UserQuery {
+            limit: Some(20),
+            ..UserQuery::default()
+        };
+        let (people, total) = search(&conn, &everyone).unwrap();
+        assert_eq!(total, 1, "bots are not listed: {people:?}");
+    }
 }

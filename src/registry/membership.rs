@@ -8,6 +8,7 @@ use super::directory::Target;
 use crate::access::{self, MemberDecision, On, Operation};
 use crate::auth::Caller;
 use crate::db;
+use crate::db::bots::Home;
 use crate::db::members::Source;
 use crate::db::now_millis;
 use crate::error::{Error, Result};
@@ -31,6 +32,14 @@ fn source(target: &Target) -> (Source, i64, Option<i64>) {
     match target {
         Target::Project(p) => (Source::Project(p.id), p.namespace_id, Some(p.id)),
         Target::Group(g) => (Source::Namespace(g.id), g.id, None),
+    }
+}
+
+/// The place as a bot's home names it.
+pub(super) fn home(target: &Target) -> Home {
+    match target {
+        Target::Project(p) => Home::Project(p.id),
+        Target::Group(g) => Home::Group(g.id),
     }
 }
 
@@ -114,6 +123,7 @@ pub fn set(
         (Some(_), false) => return Err(Error::conflict("Member already exists")),
         _ => {}
     }
+    access::bots::may_join(conn, user_id, home(target))?;
     check_change(conn, caller, target, user_id, Some(role))?;
     let tx = conn.unchecked_transaction()?;
     db::members::upsert(&tx, direct, user_id, role, now_millis())?;
@@ -158,15 +168,12 @@ fn check_change(
     user_id: i64,
     new: Option<Role>,
 ) -> Result<()> {
-    let (direct, namespace_id, project_id) = source(target);
+    let (direct, _, _) = source(target);
     let actor = match caller {
         Caller::Operator => None,
         _ => access::role_on(conn, caller, on(target))?,
     };
-    // The member's current role counts what they inherit too: a group's owner is an owner
-    // of every project inside, whatever their direct role there.
-    let current = db::members::highest_role(conn, user_id, namespace_id, project_id)?
-        .max(db::members::direct_role(conn, direct, user_id)?);
+    let current = current_role(conn, target, user_id)?;
     let other_owners = match target {
         Target::Project(_) => None,
         Target::Group(group) => Some(other_owners(conn, group, user_id)?),
@@ -183,6 +190,20 @@ fn check_change(
             label(target)
         ))),
     }
+}
+
+/// A member's current role on the target, for `member_change`. It counts what they inherit
+/// too: a group's owner is an owner of every project inside, whatever their direct role there.
+pub(super) fn current_role(
+    conn: &Connection,
+    target: &Target,
+    user_id: i64,
+) -> Result<Option<Role>> {
+    let (direct, namespace_id, project_id) = source(target);
+    Ok(
+        db::members::highest_role(conn, user_id, namespace_id, project_id)?
+            .max(db::members::direct_role(conn, direct, user_id)?),
+    )
 }
 
 /// The group's owners apart from this member's direct membership: the other owners

@@ -16,6 +16,7 @@ pub mod membership;
 pub mod namespaces;
 pub mod relations;
 pub mod structure;
+pub mod token_limits;
 pub mod tokens;
 pub mod transfer;
 pub mod upload;

@@ -224,8 +224,8 @@ fn own_namespace(conn: &Connection, caller: &Caller) -> Result<Namespace> {
         ));
     };
     db::namespaces::find_by_path(conn, &user.username)?
-        // An access token's bot has no namespace of its own.
-        .ok_or_else(|| Error::bad_request("400 Bad request - namespace_id is missing"))
+        // Only an access token's bot has no namespace of its own.
+        .ok_or_else(access::bots::no_namespace)
 }
 
 /// A group or project by its full path (`acme/ml/models`), as the command line names them:

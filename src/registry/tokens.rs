@@ -1,10 +1,12 @@
 //! Personal access tokens, for the API, the web and the command line alike: each operation
 //! asks the permission table, which lets a user act on their own tokens, and an admin (or the
-//! operator) on anyone's.
+//! operator) on anyone's; never on a bot's (`access::bots`). Making one counts against the
+//! maker's per-minute quota (`TokenLimits`).
 
 use rusqlite::{Connection, TransactionBehavior};
 
 use super::audit::{self, About};
+use super::token_limits::TokenLimits;
 use super::validate::check_expiry;
 use crate::access::{self, On, Operation};
 use crate::auth::Caller;
@@ -76,6 +78,7 @@ pub fn get(conn: &Connection, caller: &Caller, id: i64) -> Result<PersonalAccess
 pub fn create(
     conn: &Connection,
     caller: &Caller,
+    limits: &TokenLimits,
     user_id: i64,
     name: &str,
     scopes: &[String],
@@ -84,14 +87,9 @@ pub fn create(
     judge_account(conn, caller, Operation::TokensCreate, user_id)?;
     let user =
         db::users::find(conn, user_id)?.ok_or_else(|| Error::not_found("404 User Not Found"))?;
-    // A bot's token is made, rotated and revoked with its project or group, never beside it.
-    if db::bots::is_bot(conn, user_id)? {
-        return Err(Error::forbidden(
-            "403 Forbidden: an access token's bot cannot have personal access tokens",
-        ));
-    }
     let scopes = Scopes::parse(&scopes.join(","))?;
     check_expiry(expires_at)?;
+    limits.count_made(caller)?;
     let tx = conn.unchecked_transaction()?;
     let issued = issue(
         &tx,
@@ -129,6 +127,7 @@ pub fn revoke(conn: &Connection, caller: &Caller, id: i64) -> Result<()> {
 pub fn rotate(
     conn: &mut Connection,
     caller: &Caller,
+    limits: &TokenLimits,
     id: i64,
     expires_at: Option<&str>,
 ) -> Result<(PersonalAccessToken, String)> {
@@ -148,8 +147,9 @@ pub fn rotate(
     }
     let user = db::users::find(&tx, token.user_id)?
         .ok_or_else(|| Error::not_found("404 User Not Found"))?;
-    withdraw(&tx, caller, &token, None)?;
     check_expiry(expires_at)?;
+    limits.count_made(caller)?;
+    withdraw(&tx, caller, &token, None)?;
     let successor = issue(
         &tx,
         caller,

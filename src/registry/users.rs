@@ -50,36 +50,51 @@ pub struct UserFilter<'a> {
 /// Users by username; non-admins see only active ones. Admins search e-mail addresses too,
 /// which are nobody else's business (GitLab's rule).
 pub fn list(conn: &Connection, caller: &Caller, filter: &UserFilter<'_>) -> Result<Vec<User>> {
+    Ok(found(conn, caller, filter, None)?.0)
+}
+
+/// One page (`per_page` users after skipping `(page - 1) * per_page`) of `list`, and how many
+/// there are in all: the database cuts the page, so a request costs what it returns.
+pub fn page(
+    conn: &Connection,
+    caller: &Caller,
+    filter: &UserFilter<'_>,
+    page: usize,
+    per_page: usize,
+) -> Result<(Vec<User>, usize)> {
+    let per_page = i64::try_from(per_page).unwrap_or(i64::MAX);
+    let skip = i64::try_from(page.saturating_sub(1))
+        .unwrap_or(i64::MAX)
+        .saturating_mul(per_page);
+    let (users, total) = found(conn, caller, filter, Some((per_page, skip)))?;
+    Ok((users, usize::try_from(total).unwrap_or(0)))
+}
+
+fn found(
+    conn: &Connection,
+    caller: &Caller,
+    filter: &UserFilter<'_>,
+    window: Option<(i64, i64)>,
+) -> Result<(Vec<User>, i64)> {
     access::judge(conn, caller, Operation::UsersList, On::Nothing)?;
     let admin = all_seeing(caller);
+    // Non-admins see active users only.
+    let (only_blocked, only_active) = (filter.blocked, filter.active || !admin);
+    if only_blocked && only_active {
+        return Ok((Vec::new(), 0));
+    }
     let search = filter.search.map(str::to_lowercase);
-    // Access tokens' bots are no one's colleagues: only admins see them listed, as GitLab.
-    let bots = if admin {
-        Vec::new()
-    } else {
-        db::bots::all_ids(conn)?
+    let query = db::users::UserQuery {
+        username: filter.username,
+        search: search.as_deref(),
+        search_email: admin,
+        // Access tokens' bots are no one's colleagues: only admins see them listed, as GitLab.
+        with_bots: admin,
+        blocked: (only_blocked || only_active).then_some(only_blocked),
+        limit: window.map(|(limit, _)| limit),
+        offset: window.map_or(0, |(_, offset)| offset),
     };
-    Ok(db::users::list(conn)?
-        .into_iter()
-        .filter(|u| admin || !u.is_blocked)
-        .filter(|u| !bots.contains(&u.id))
-        .filter(|u| (!filter.blocked || u.is_blocked) && (!filter.active || !u.is_blocked))
-        .filter(|u| {
-            filter
-                .username
-                .is_none_or(|n| u.username.eq_ignore_ascii_case(n))
-        })
-        .filter(|u| {
-            search.as_deref().is_none_or(|s| {
-                u.username.to_lowercase().contains(s)
-                    || u.name.to_lowercase().contains(s)
-                    || (admin
-                        && u.email
-                            .as_deref()
-                            .is_some_and(|e| e.to_lowercase().contains(s)))
-            })
-        })
-        .collect())
+    db::users::search(conn, &query)
 }
 
 pub fn get(conn: &Connection, caller: &Caller, id: i64) -> Result<User> {

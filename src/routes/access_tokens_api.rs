@@ -27,7 +27,7 @@ pub fn configure(routes: &mut Routes) {
     routes.add(
         Method::POST,
         &format!("{one}/rotate"),
-        Operation::AccessTokensCreate,
+        Operation::AccessTokensRevoke,
         rotate,
     );
 }
@@ -143,6 +143,7 @@ async fn create(
 ) -> Result<HttpResponse> {
     let (is_group, reference) = owner(&req);
     let new: NewAccessToken = params::input(&req, &body)?;
+    let limits = state.token_limits.clone();
     let (token, secret) = as_api_user(&req, &state, true, move |conn, api| {
         let caller = api.caller();
         let target = membership::target(conn, &caller, is_group, &reference)?;
@@ -150,6 +151,7 @@ async fn create(
         access_tokens::create(
             conn,
             &caller,
+            &limits,
             &target,
             &new.name,
             &new.scopes,
@@ -210,10 +212,11 @@ async fn rotate(
 ) -> Result<HttpResponse> {
     let ((is_group, reference), id) = (owner(&req), token_id(&req)?);
     let rotation: RotateAccessToken = params::input(&req, &body)?;
+    let limits = state.token_limits.clone();
     let token = as_api_user(&req, &state, true, move |conn, api| {
         let target = membership::target(conn, &api.caller(), is_group, &reference)?;
         let expires = rotation.expires_at.as_deref();
-        access_tokens::rotate(conn, &api.caller(), &target, id, expires)
+        access_tokens::rotate(conn, &api.caller(), &limits, &target, id, expires)
     })
     .await?;
     Ok(HttpResponse::Ok().json(AccessTokenView::new(&token.0, Some(token.1))))

@@ -236,9 +236,10 @@ async fn rotate_token(
 ) -> Result<HttpResponse> {
     let raw = param(&req, "token");
     let body: RotateBody = params::input(&req, &body)?;
+    let limits = state.token_limits.clone();
     let (token, secret) = as_api_user(&req, &state, true, move |conn, api| {
         let id = token_id(&raw, api)?;
-        tokens::rotate(conn, &api.caller(), id, body.expires_at.as_deref())
+        tokens::rotate(conn, &api.caller(), &limits, id, body.expires_at.as_deref())
     })
     .await?;
     Ok(HttpResponse::Ok().json(PersonalAccessTokenView::new(&token, Some(secret))))
@@ -286,11 +287,13 @@ async fn create_token(
     state: web::Data<AppState>,
     user_id: Option<i64>,
 ) -> Result<HttpResponse> {
+    let limits = state.token_limits.clone();
     let (token, secret) = as_api_user(&req, &state, true, move |conn, api| {
         let owner = user_id.unwrap_or(api.user_id());
         tokens::create(
             conn,
             &api.caller(),
+            &limits,
             owner,
             &body.name,
             &body.scopes,
@@ -339,7 +342,12 @@ async fn list_users(
     let query = query.into_inner();
     let (username, search) = (query.username.clone(), query.search.clone());
     let (blocked, active) = (query.blocked, query.active);
-    let views = as_api_user(&req, &state, false, move |conn, api| {
+    let paging = Paging {
+        page: query.page,
+        per_page: query.per_page,
+    };
+    let (number, size) = paging.numbers();
+    let (views, total) = as_api_user(&req, &state, false, move |conn, api| {
         let caller = api.caller();
         let filter = users::UserFilter {
             username: username.as_deref(),
@@ -347,19 +355,16 @@ async fn list_users(
             blocked,
             active,
         };
-        let found = users::list(conn, &caller, &filter)?;
+        let (found, total) = users::page(conn, &caller, &filter, number, size)?;
         let private = |id| users::sees_private_fields(&caller, id);
-        Ok(found
+        let views: Vec<UserView> = found
             .iter()
             .map(|u| UserView::new(u, private(u.id)))
-            .collect())
+            .collect();
+        Ok((views, total))
     })
     .await?;
-    let paging = Paging {
-        page: query.page,
-        per_page: query.per_page,
-    };
-    Ok(paging.respond(&req, views))
+    Ok(paging.respond_page(&req, total, views))
 }
 
 #[utoipa::path(

@@ -4,6 +4,7 @@
 mod access;
 mod access_tokens;
 mod audit;
+mod bot_policy;
 mod browser;
 mod cli;
 mod clients;
@@ -41,6 +42,7 @@ mod support;
 mod tenancy;
 mod tenants;
 mod tls;
+mod token_limits;
 mod transfer;
 mod trust;
 mod uploads;

@@ -776,7 +776,7 @@ fn build(s: &Seeded, route: &RouteSpec, place: Option<Place>, t: &Target, n: usi
                 _ if route.path.ends_with("/personal_access_tokens") => {
                     serde_json::json!({"name": unique, "scopes": ["read_package_registry"]})
                 }
-                Operation::AccessTokensCreate if route.path.ends_with("/rotate") => {
+                Operation::AccessTokensRevoke if route.path.ends_with("/rotate") => {
                     serde_json::json!({})
                 }
                 Operation::AccessTokensCreate => serde_json::json!({

@@ -466,6 +466,7 @@ async fn create_token(
 ) -> PageResult {
     let fields = Fields::parse(&body).map_err(|e| page_error(&req, e))?;
     let usage = state.token_usage.clone();
+    let limits = state.token_limits.clone();
     let page = visit(&req, &state, move |conn, visitor| {
         visitor.check_form(&fields.get("csrf_token"))?;
         let api = access::api_user(&visitor.caller(), true)?;
@@ -478,6 +479,7 @@ async fn create_token(
             tokens::create(
                 conn,
                 &api.caller(),
+                &limits,
                 api.user_id(),
                 name.trim(),
                 &scopes,

@@ -167,7 +167,7 @@ impl ResponseError for PageError {
             Ok(body) => html(status, body),
             Err(_) => HttpResponse::build(status).body(page.message),
         };
-        if let Error::TooManyRequests(seconds) = &self.error
+        if let Error::TooManyRequests(seconds) | Error::RateLimited(_, seconds) = &self.error
             && let Ok(value) = header::HeaderValue::from_str(&seconds.to_string())
         {
             response.headers_mut().insert(header::RETRY_AFTER, value);
