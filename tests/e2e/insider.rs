@@ -26,8 +26,9 @@ struct World {
     group_indexes: Vec<String>,
     /// Access token ids carol aims at (alice's, and the ones carol makes), by place.
     token_ids: Vec<(&'static str, i64, i64)>,
-    /// Namespaces and projects carol can name in transfers.
+    /// Namespaces, groups (by id) and projects (by id) carol can name in transfers.
     namespaces: Vec<String>,
+    groups: Vec<String>,
     projects: Vec<String>,
 }
 
@@ -64,7 +65,7 @@ fn seed() -> (World, String) {
     let alice = server.user_with_token("alice", "api");
     let carol = server.user_with_token("carol", "api");
     server.user_with_token("bob", "api");
-    for group in ["corp", "corp/team", "carolgrp"] {
+    for group in ["corp", "corp/team", "corp/carolsub", "carolgrp"] {
         server.cli(&["group", "add", group, "--visibility", "private"]);
     }
     for project in [
@@ -78,6 +79,8 @@ fn seed() -> (World, String) {
     server.cli(&["member", "add", "corp", "alice", "--role", "owner"]);
     server.cli(&["member", "add", "corp", "carol", "--role", "maintainer"]);
     server.cli(&["member", "add", "carolgrp", "carol", "--role", "owner"]);
+    // A subgroup of alice's that carol owns: she may move groups into it and out of it.
+    server.cli(&["member", "add", "corp/carolsub", "carol", "--role", "owner"]);
     // The trojans come first: by upload time they are older than what alice publishes.
     for name in NAMES {
         publish(&server, &carol, "carolgrp/side", name, "2.0", true);
@@ -120,8 +123,11 @@ fn seed() -> (World, String) {
             .iter()
             .map(|g| server.group_api(g))
             .collect(),
-        namespaces: ["corp", "corp/team", "carolgrp", "carol"]
+        namespaces: ["corp", "corp/team", "corp/carolsub", "carolgrp", "carol"]
             .map(String::from)
+            .to_vec(),
+        groups: ["carolgrp", "corp/carolsub", "corp/team"]
+            .map(|g| id_of(&server, &root, "groups", g).to_string())
             .to_vec(),
         projects: ["carolgrp/side", "carolgrp/other", "corp/app"]
             .map(|p| id_of(&server, &root, "projects", p).to_string())
@@ -199,7 +205,7 @@ fn step(w: &mut World, held: &[Held], rng: &mut Rng, n: usize) -> (u16, String, 
     };
     let who = format!("as {}", actor.how);
     let kind_id = |rng: &mut Rng| *rng.pick(&w.places);
-    match rng.below(8) {
+    match rng.below(9) {
         0 => {
             let (kind, id) = kind_id(rng);
             let level = *rng.pick(&[30, 40, 50]);
@@ -234,6 +240,19 @@ fn step(w: &mut World, held: &[Held], rng: &mut Rng, n: usize) -> (u16, String, 
             (status, format!("{who}: PUT {path} -> {namespace}"), None)
         }
         5 => {
+            // A group into another (its new parent by path), or to the top level.
+            let group = rng.pick(&w.groups);
+            let path = format!("/api/v4/groups/{group}/transfer");
+            let parent = rng.chance(80).then(|| rng.pick(&w.namespaces).clone());
+            let body = match &parent {
+                Some(parent) => json!({"group_id": parent}),
+                None => json!({}),
+            };
+            let (status, _) = as_actor("POST", &path, Some(body));
+            let to = parent.unwrap_or_else(|| "the top level".into());
+            (status, format!("{who}: POST {path} -> {to}"), None)
+        }
+        8 => {
             let (kind, id) = kind_id(rng);
             let user = if rng.chance(50) { w.carol_id } else { w.bob_id };
             let level = *rng.pick(&[30, 40, 50]);
