@@ -38,6 +38,7 @@ const UPGRADES: &[&str] = &[
     include_str!("upgrades/006_names_and_descriptions.sql"),
     include_str!("upgrades/007_bots.sql"),
     include_str!("upgrades/008_readable_audit.sql"),
+    include_str!("upgrades/011_bounded_descriptions.sql"),
 ];
 const LATEST_VERSION: i64 = FIRST_VERSION + UPGRADES.len() as i64;
 /// The version `schema.sql` creates: always the latest.
