@@ -8,6 +8,7 @@ mod browser;
 mod cli;
 mod clients;
 mod compression;
+mod costs;
 mod deb;
 mod drill;
 mod gitlab_api;
