@@ -1,5 +1,6 @@
-//! Rendered simple pages kept in memory while the database is unchanged, so the hot read path
-//! (pip and uv asking for the same pages again and again) skips the database entirely.
+//! Rendered simple pages and Warehouse JSON kept in memory while the database is unchanged, so
+//! the hot read path (pip and uv asking for the same pages again and again, Renovate and Poetry
+//! for the same JSON) skips the database entirely.
 //!
 //! Validity comes from SQLite's `PRAGMA data_version` on a connection of the cache's own: it
 //! changes whenever any other connection commits, whether this server's pool or a CLI command
@@ -45,6 +46,19 @@ pub struct PageKey {
     pub format: Format,
     /// Links are relative to the requested URL, with or without its trailing slash.
     pub trailing_slash: bool,
+    /// `Some` for the Warehouse JSON of `package` (whose links are absolute), `None` for a
+    /// simple page.
+    pub warehouse: Option<WarehouseKey>,
+}
+
+/// What a Warehouse JSON answer depends on besides the package's name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct WarehouseKey {
+    /// `None` for the project's JSON (latest release), the requested version otherwise.
+    pub version: Option<String>,
+    /// The API root its links start with: from the configured external URL, else from the
+    /// request (its host and the path's prefix as sent).
+    pub base: String,
 }
 
 /// A rendered page with its entity tag, and the same page in each compressed coding that
@@ -218,6 +232,7 @@ mod tests {
             package: Some(package.into()),
             format: Format::Html,
             trailing_slash: true,
+            warehouse: None,
         }
     }
 

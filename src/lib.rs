@@ -8,6 +8,7 @@ pub mod blobs;
 pub mod cache;
 pub mod cli;
 pub mod config;
+pub mod cpu;
 pub mod db;
 pub mod devices;
 pub mod encoding;

@@ -70,28 +70,65 @@ pub fn live_tokens(conn: &Connection, home: Home, today: &str) -> Result<i64> {
     Ok(conn.query_row(sql, params![id, today], |r| r.get(0))?)
 }
 
-/// The tokens of a project's or group's bots, with each bot's direct role there.
-pub fn tokens(conn: &Connection, home: Home) -> Result<Vec<(PersonalAccessToken, Option<i64>)>> {
+/// The tokens of a project's or group's bots, with each bot's direct role there: `limit`
+/// of them from `offset`, by id, in one query (a place may have thousands).
+pub fn tokens(
+    conn: &Connection,
+    home: Home,
+    offset: usize,
+    limit: usize,
+) -> Result<Vec<(PersonalAccessToken, Option<i64>)>> {
     let (project_id, namespace_id) = home.columns();
-    let mut stmt = conn.prepare(
-        "SELECT t.id, (SELECT m.access_level FROM members m WHERE m.user_id = u.id
-                       AND (m.project_id = ?1 OR m.namespace_id = ?2))
-         FROM personal_access_tokens t JOIN users u ON u.id = t.user_id
-         WHERE u.bot_project_id IS ?1 AND u.bot_namespace_id IS ?2
-         ORDER BY t.id",
-    )?;
-    let ids: Vec<(i64, Option<i64>)> = stmt
-        .query_map(params![project_id, namespace_id], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })?
+    let sql = tokens_sql("ORDER BY t.id LIMIT ?3 OFFSET ?4");
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt
+        .query_map(
+            params![project_id, namespace_id, limit as i64, offset as i64],
+            token_row,
+        )?
         .collect::<rusqlite::Result<_>>()?;
-    let mut found = Vec::with_capacity(ids.len());
-    for (id, level) in ids {
-        if let Some(token) = super::tokens::find_personal(conn, id)? {
-            found.push((token, level));
-        }
-    }
-    Ok(found)
+    Ok(rows)
+}
+
+/// One token of a project's or group's bots, by id; another place's is not found.
+pub fn token(
+    conn: &Connection,
+    home: Home,
+    id: i64,
+) -> Result<Option<(PersonalAccessToken, Option<i64>)>> {
+    let (project_id, namespace_id) = home.columns();
+    let sql = tokens_sql("AND t.id = ?3");
+    Ok(conn
+        .query_row(&sql, params![project_id, namespace_id, id], token_row)
+        .optional()?)
+}
+
+/// How many tokens a project's or group's bots hold.
+pub fn count_tokens(conn: &Connection, home: Home) -> Result<usize> {
+    let (project_id, namespace_id) = home.columns();
+    let count: i64 = conn.query_row(
+        "SELECT count(*) FROM personal_access_tokens t JOIN users u ON u.id = t.user_id
+         WHERE u.bot_project_id IS ?1 AND u.bot_namespace_id IS ?2",
+        params![project_id, namespace_id],
+        |r| r.get(0),
+    )?;
+    Ok(count as usize)
+}
+
+/// The bot tokens of one place (`?1` a project, `?2` a group), each with the bot's role there,
+/// followed by `tail`.
+fn tokens_sql(tail: &str) -> String {
+    format!(
+        "SELECT {}, (SELECT m.access_level FROM members m WHERE m.user_id = u.id
+                AND (m.project_id = ?1 OR m.namespace_id = ?2))
+         FROM personal_access_tokens t JOIN users u ON u.id = t.user_id
+         WHERE u.bot_project_id IS ?1 AND u.bot_namespace_id IS ?2 {tail}",
+        super::tokens::PAT_COLUMNS
+    )
+}
+
+fn token_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(PersonalAccessToken, Option<i64>)> {
+    Ok((super::tokens::pat_from_row(row)?, row.get(8)?))
 }
 
 /// Blocks a bot whose token was revoked: nothing it holds works any more.

@@ -6,10 +6,10 @@ use super::unique_or;
 use crate::error::Result;
 use crate::model::{DeployToken, PersonalAccessToken, Scopes, User};
 
-const PAT_COLUMNS: &str =
+pub(super) const PAT_COLUMNS: &str =
     "t.id, t.user_id, t.name, t.scopes, t.expires_on, t.revoked_at, t.last_used_at, t.created_at";
 
-fn pat_from_row(row: &Row<'_>) -> rusqlite::Result<PersonalAccessToken> {
+pub(super) fn pat_from_row(row: &Row<'_>) -> rusqlite::Result<PersonalAccessToken> {
     Ok(PersonalAccessToken {
         id: row.get(0)?,
         user_id: row.get(1)?,

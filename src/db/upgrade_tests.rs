@@ -340,3 +340,62 @@ fn rebuilding_deploy_tokens_keeps_their_sequence() {
         .unwrap();
     assert!(id > 2, "deploy token id {id} handed out again");
 }
+
+/// Step 10 cuts the descriptions stored before uploads were bounded, as an upload cuts one
+/// today: at most `MAX_STORED_BYTES`, ended by the same note; shorter ones are left alone.
+#[test]
+fn descriptions_stored_whole_are_cut_to_the_stored_bound() {
+    use crate::registry::description::{CUT_NOTE, MAX_STORED_BYTES};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v-before.db");
+    write_v1(&path);
+    let last = super::UPGRADES.len() - 1;
+    let cases = [
+        ("ascii", "a line of plain words\n".repeat(700_000)),
+        // Wide characters first, narrow after: the average width undercounts the head.
+        ("wide", "😀".repeat(600_000) + &"a".repeat(4_000_000)),
+        ("short", "# Model".to_owned()),
+    ];
+    {
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch("PRAGMA foreign_keys = OFF").unwrap();
+        for step in &super::UPGRADES[..last] {
+            conn.execute_batch(step).unwrap();
+        }
+        conn.execute_batch(&format!("PRAGMA user_version = {}", LATEST_VERSION - 1))
+            .unwrap();
+        conn.execute_batch(
+            "INSERT INTO packages (project_id, name, display_name, version, created_at)
+             SELECT project_id, name, display_name, '9.9', created_at FROM packages WHERE id = 9",
+        )
+        .unwrap();
+        for (i, (_, text)) in cases.iter().enumerate() {
+            conn.execute(
+                "INSERT OR REPLACE INTO package_metadata (package_id, metadata_version, summary,
+                     description, classifiers, requires_dist, project_urls)
+                 SELECT id, '2.1', ?2, ?3, '[]', '[]', '[]' FROM packages
+                 ORDER BY id LIMIT 1 OFFSET ?1",
+                rusqlite::params![i as i64, format!("case {i}"), text],
+            )
+            .unwrap();
+        }
+    }
+    let db = Db::open(&path, 1).unwrap();
+    let conn = db.get().unwrap();
+    for (i, (name, text)) in cases.iter().enumerate() {
+        let stored: String = conn
+            .query_row(
+                "SELECT description FROM package_metadata WHERE summary = ?1",
+                [format!("case {i}")],
+                |r| r.get(0),
+            )
+            .unwrap();
+        if text.len() <= MAX_STORED_BYTES {
+            assert_eq!(&stored, text, "{name}");
+            continue;
+        }
+        assert!(stored.len() <= MAX_STORED_BYTES, "{name}: {}", stored.len());
+        let kept = stored.strip_suffix(CUT_NOTE).expect("the upload's note");
+        assert!(text.starts_with(kept), "{name}");
+    }
+}

@@ -36,23 +36,29 @@ fn source(target: &Target) -> Source {
     }
 }
 
-fn found(conn: &Connection, target: &Target) -> Result<Vec<AccessToken>> {
-    Ok(db::bots::tokens(conn, home(target))?
-        .into_iter()
-        .map(|(token, level)| (token, level.and_then(Role::from_level)))
-        .collect())
+fn with_role((token, level): (PersonalAccessToken, Option<i64>)) -> AccessToken {
+    (token, level.and_then(Role::from_level))
 }
 
-pub fn list(conn: &Connection, caller: &Caller, target: &Target) -> Result<Vec<AccessToken>> {
+/// `limit` of this place's tokens from `offset` (by id), and how many it holds in all.
+pub fn list(
+    conn: &Connection,
+    caller: &Caller,
+    target: &Target,
+    offset: usize,
+    limit: usize,
+) -> Result<(usize, Vec<AccessToken>)> {
     access::judge(conn, caller, Operation::AccessTokensList, on(target))?;
-    found(conn, target)
+    let total = db::bots::count_tokens(conn, home(target))?;
+    let page = db::bots::tokens(conn, home(target), offset, limit)?;
+    Ok((total, page.into_iter().map(with_role).collect()))
 }
 
 /// One token of this place; another place's token does not exist here.
 pub fn get(conn: &Connection, caller: &Caller, target: &Target, id: i64) -> Result<AccessToken> {
-    list(conn, caller, target)?
-        .into_iter()
-        .find(|(t, _)| t.id == id)
+    access::judge(conn, caller, Operation::AccessTokensList, on(target))?;
+    db::bots::token(conn, home(target), id)?
+        .map(with_role)
         .ok_or_else(not_found)
 }
 

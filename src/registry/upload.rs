@@ -116,6 +116,9 @@ pub fn publish(
     let mut meta = metadata::parse(&metadata_bytes)?;
     check_metadata_matches(&meta, &name, &version)?;
     fill_from_form(&mut meta, form);
+    if let Some(text) = meta.description.as_mut() {
+        description::bound_stored(text);
+    }
     let description_html = description::to_html(
         meta.description.as_deref().unwrap_or_default(),
         meta.description_content_type.as_deref(),

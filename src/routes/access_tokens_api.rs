@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 
 use super::api_views::{ErrorView, scope_names};
 use super::members_api::OwnerPath;
+use super::paging::Paging;
 use super::{as_api_user, param, params};
 use crate::error::{Error, Result};
 use crate::model::iso8601;
@@ -107,6 +108,13 @@ fn token_id(req: &HttpRequest) -> Result<i64> {
         .map_err(|_| Error::not_found("404 Access Token Not Found"))
 }
 
+/// GitLab's `page` and `per_page`: a place may hold thousands of tokens, read a page at a time.
+#[derive(Deserialize)]
+struct PageQuery {
+    page: Option<usize>,
+    per_page: Option<usize>,
+}
+
 #[utoipa::path(
     get,
     path = "/api/v4/{kind}/{id}/access_tokens",
@@ -114,18 +122,28 @@ fn token_id(req: &HttpRequest) -> Result<i64> {
     params(OwnerPath),
     responses((status = 200, description = "Access tokens (without secrets)", body = [AccessTokenView]))
 )]
-async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
+async fn list(
+    req: HttpRequest,
+    query: web::Query<PageQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse> {
     let (is_group, reference) = owner(&req);
-    let tokens = as_api_user(&req, &state, false, move |conn, api| {
+    let paging = Paging {
+        page: query.page,
+        per_page: query.per_page,
+    };
+    let (page, per_page) = paging.numbers();
+    let offset = (page - 1).saturating_mul(per_page);
+    let (total, tokens) = as_api_user(&req, &state, false, move |conn, api| {
         let target = membership::target(conn, &api.caller(), is_group, &reference)?;
-        access_tokens::list(conn, &api.caller(), &target)
+        access_tokens::list(conn, &api.caller(), &target, offset, per_page)
     })
     .await?;
     let views: Vec<_> = tokens
         .iter()
         .map(|t| AccessTokenView::new(t, None))
         .collect();
-    Ok(HttpResponse::Ok().json(views))
+    Ok(paging.respond_page(&req, total, views))
 }
 
 #[utoipa::path(

@@ -2,7 +2,7 @@
 //! coding's own entity tag answering `If-None-Match`.
 
 use actix_web::http::{StatusCode, header};
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse};
 
 use super::if_none_match;
 use crate::cache::CachedPage;
@@ -15,8 +15,8 @@ pub fn accept_encoding(req: &HttpRequest) -> Option<&str> {
         .and_then(|v| v.to_str().ok())
 }
 
-/// A page that is not kept: compressed (off the async threads) only in the coding this
-/// client takes, if any.
+/// A page that is not kept: compressed (off the async threads and the database's pool) only
+/// in the coding this client takes, if any.
 pub async fn for_request(
     req: &HttpRequest,
     body: String,
@@ -26,7 +26,7 @@ pub async fn for_request(
     if coding == Coding::Identity || body.len() < encoding::MIN_COMPRESS {
         return Ok(CachedPage::new(body, token_id));
     }
-    Ok(web::block(move || CachedPage::new(body, token_id).compress(&[coding])).await?)
+    crate::cpu::run(move || CachedPage::new(body, token_id).compress(&[coding])).await
 }
 
 /// The page's representation for this request: 304 when the client holds that very one

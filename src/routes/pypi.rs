@@ -107,6 +107,7 @@ async fn simple_page(
         package: package.clone(),
         format,
         trailing_slash,
+        warehouse: None,
     };
     if let Some(page) = state.pages.get(&key)? {
         if let Some(token_id) = page.token_id {
@@ -173,7 +174,7 @@ async fn simple_page(
             return Ok(response);
         }
     };
-    let page = web::block(move || {
+    let page = crate::cpu::run(move || {
         Arc::new(CachedPage::new(body, token_id).compress(&encoding::COMPRESSED))
     })
     .await?;

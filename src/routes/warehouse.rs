@@ -2,13 +2,18 @@
 //! Dependabot, Renovate and Poetry still read, under the project and group prefixes.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
 use super::{RequestAuth, Routes, encoded, param, read_route};
 use crate::access::{self, IndexKind, Operation};
+use crate::auth::Caller;
+use crate::cache::{CachedPage, PageKey, WarehouseKey};
+use crate::encoding;
 use crate::error::Result;
+use crate::format::Format;
 use crate::model::iso8601;
 use crate::python::Filename;
 use crate::registry::catalog::StoredFile;
@@ -32,30 +37,19 @@ pub fn configure(routes: &mut Routes) {
     }
 }
 
+/// The JSON from the page cache while the database is unchanged; else checked and queried on
+/// the database's pool, then serialized and compressed (once per coding, for every later
+/// request) on the CPU threads, so a large release never holds up a database call.
 async fn project_json(
     req: HttpRequest,
     state: web::Data<AppState>,
     kind: IndexKind,
 ) -> Result<HttpResponse> {
-    let (auth, reference, name) = (
-        RequestAuth::new(&req, &state),
-        param(&req, "id"),
-        param(&req, "name"),
-    );
+    let (auth, name) = (RequestAuth::new(&req, &state), param(&req, "name"));
     let version = req
         .match_info()
         .get("version")
         .map(|_| param(&req, "version"));
-    let wants_version = version.is_some();
-    let release = state
-        .db
-        .run(move |conn| {
-            auth.authorized(conn, |conn, caller| {
-                let scope = access::read_index(conn, caller, kind, &reference)?;
-                index::release(conn, &scope, &name, version.as_deref())
-            })
-        })
-        .await?;
     // Tools that read this API expect absolute URLs: from the configured external URL, else
     // from the request as received (Host, or what a trusted proxy forwarded).
     let path = req.path();
@@ -63,22 +57,73 @@ async fn project_json(
         .find("/pypi/pypi/")
         .map_or(path.len(), |i| i + "/pypi/".len())];
     let base = format!("{}{api_root}", super::site::base_url(&req, &state));
+    let key = PageKey {
+        credentials: auth.cache_key(),
+        day: crate::auth::today(),
+        kind,
+        reference: param(&req, "id"),
+        package: Some(name.clone()),
+        // One representation, with absolute links: neither varies the answer.
+        format: Format::JsonV1,
+        trailing_slash: false,
+        warehouse: Some(WarehouseKey {
+            version: version.clone(),
+            base: base.clone(),
+        }),
+    };
+    if let Some(page) = state.pages.get(&key)? {
+        if let Some(token_id) = page.token_id {
+            state.token_usage.note_now(token_id);
+        }
+        return Ok(respond(&req, &page));
+    }
+    let generation = state.pages.generation()?;
+    let (reference, wants_version) = (key.reference.clone(), version.is_some());
+    let (release, token_id, known) = state
+        .db
+        .run(move |conn| {
+            auth.authorized(conn, |conn, caller| {
+                let token_id = match caller {
+                    Caller::User(user) => user.token_id,
+                    _ => None,
+                };
+                let scope = access::read_index(conn, caller, kind, &reference)?;
+                let release = index::release(conn, &scope, &name, version.as_deref())?;
+                Ok((release, token_id, !matches!(caller, Caller::Anonymous)))
+            })
+        })
+        .await?;
+    // Reading the metadata file is I/O (a download on S3), the blocking pool's kind of work.
     let blobs = state.blobs.clone();
     let (release, license_expression) = web::block(move || {
         let expression = index::license_expression(&blobs, &release);
         (release, expression)
     })
     .await?;
-    let mut body = render(&release, &base, wants_version);
-    body["info"]["license_expression"] = json!(license_expression);
-    // Poetry sends `Accept-Encoding: gzip`; a long description compresses well.
-    let page = encoded::for_request(&req, body.to_string(), None).await?;
-    Ok(encoded::respond(
-        &req,
-        &page,
-        "application/json",
-        "Accept-Encoding",
-    ))
+    let page = crate::cpu::run(move || {
+        let mut body = render(&release, &base, wants_version);
+        body["info"]["license_expression"] = json!(license_expression);
+        // Poetry sends `Accept-Encoding: gzip`; a long description compresses well.
+        let page = CachedPage::new(body.to_string(), token_id);
+        Arc::new(page.compress(&encoding::COMPRESSED))
+    })
+    .await?;
+    // Credentials that resolved to no one got the anonymous answer, kept under its key (as
+    // simple pages are), so made-up credentials cannot crowd the cache.
+    let key = if known {
+        key
+    } else {
+        PageKey {
+            credentials: None,
+            ..key
+        }
+    };
+    state.pages.put(key, generation, page.clone());
+    Ok(respond(&req, &page))
+}
+
+fn respond(req: &HttpRequest, page: &CachedPage) -> HttpResponse {
+    encoded::respond(req, page, "application/json", "Accept-Encoding")
 }
 
 /// Shapes a release as Warehouse does; `for_version` leaves out `releases`, as Warehouse's

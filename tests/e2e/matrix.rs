@@ -30,7 +30,7 @@ fn slug(visibility: Visibility) -> &'static str {
 
 /// How a caller presents itself.
 #[derive(Clone)]
-enum Presents {
+pub(crate) enum Presents {
     Nothing,
     /// A personal access token (`PRIVATE-TOKEN` on the API, Basic on the package routes).
     Token(String),
@@ -120,7 +120,7 @@ fn query_i64(server: &Server, sql: &str) -> i64 {
         .unwrap_or_else(|e| panic!("{sql}: {e}"))
 }
 
-fn password_user(server: &Server, name: &str, admin: bool) {
+pub(crate) fn password_user(server: &Server, name: &str, admin: bool) {
     let mut args = vec!["user", "add", name, "--password-stdin"];
     if admin {
         args.push("--admin");
@@ -133,7 +133,7 @@ fn password_user(server: &Server, name: &str, admin: bool) {
     );
 }
 
-fn sign_in(server: &Server, name: &str) -> Presents {
+pub(crate) fn sign_in(server: &Server, name: &str) -> Presents {
     let page = crate::support::get(&server.url("/users/sign_in"), None);
     let pre_cookie = cookie_of(&page).unwrap_or_default();
     let csrf = csrf_of(&page.text());

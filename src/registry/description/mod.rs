@@ -12,8 +12,16 @@ mod nesting;
 use pulldown_cmark::{Event, Options, Parser, html};
 
 /// The most of a description that is rendered: four times a long real README. The rest is
-/// left out with a note; the JSON API still serves the whole text.
+/// left out with a note.
 pub const MAX_SOURCE_BYTES: usize = 2 << 20;
+/// The most of a description that is stored, the note included: what the JSON API carries,
+/// so that no request reads, serializes or compresses more whatever an upload held (the
+/// metadata limit allows 16 MiB). The file's own metadata (PEP 658) keeps it whole.
+pub const MAX_STORED_BYTES: usize = MAX_SOURCE_BYTES;
+/// What ends a description cut to `MAX_STORED_BYTES`; the same words as the database upgrade
+/// that cut the ones stored before (`011_bounded_descriptions.sql`).
+pub const CUT_NOTE: &str = "\n\n[The description is too long to keep whole: only its beginning \
+                            is kept here. The package file's own metadata holds all of it.]\n";
 /// Markdown blocks and inlines open at once (quotes in lists in quotes…); deeper structure keeps
 /// its text and loses its markup. Real documents stay far below.
 pub const MAX_MARKDOWN_DEPTH: usize = 32;
@@ -57,6 +65,26 @@ pub fn to_html(description: &str, content_type: Option<&str>) -> String {
         return html;
     }
     "<p class=\"muted\">The description is too large to show here.</p>".to_owned()
+}
+
+/// Cuts a description longer than `MAX_STORED_BYTES` at a line break near the limit (else at
+/// a character boundary) and ends it with `CUT_NOTE`. Run once, at upload.
+pub fn bound_stored(description: &mut String) {
+    if description.len() <= MAX_STORED_BYTES {
+        return;
+    }
+    let mut end = MAX_STORED_BYTES - CUT_NOTE.len();
+    while !description.is_char_boundary(end) {
+        end -= 1;
+    }
+    // A line break within the last 64 KiB keeps the last line whole; a text with none there
+    // (one huge line) is cut where it stands rather than lose most of what is kept.
+    let near = end.saturating_sub(64 << 10);
+    if let Some(at) = description[..end].rfind('\n').filter(|&at| at >= near) {
+        end = at;
+    }
+    description.truncate(end);
+    description.push_str(CUT_NOTE);
 }
 
 /// At most `limit` bytes of `text`, ending at a line break where there is one; and whether
@@ -308,5 +336,25 @@ mod tests {
             );
             assert!(html.contains("&#38;") || html.contains("&amp;"), "{html}");
         }
+    }
+
+    #[test]
+    fn a_stored_description_is_bounded_with_a_note() {
+        let mut short = "# Short\n".to_owned();
+        bound_stored(&mut short);
+        assert_eq!(short, "# Short\n");
+        let line = "ünïcode words of a line\n";
+        let mut long = line.repeat(MAX_STORED_BYTES / line.len() + 10);
+        bound_stored(&mut long);
+        assert!(long.len() <= MAX_STORED_BYTES, "{}", long.len());
+        assert!(long.len() > MAX_STORED_BYTES - (64 << 10));
+        let kept = long.strip_suffix(CUT_NOTE).expect("the note ends it");
+        assert!(kept.ends_with("line"), "cut at a line break");
+        // One huge line, multi-byte characters across the limit: cut at a character boundary.
+        let mut one_line = format!("a\n{}", "é".repeat(MAX_STORED_BYTES));
+        bound_stored(&mut one_line);
+        assert!(one_line.len() <= MAX_STORED_BYTES);
+        assert!(one_line.len() > MAX_STORED_BYTES - CUT_NOTE.len() - 2);
+        assert!(one_line.ends_with(CUT_NOTE));
     }
 }

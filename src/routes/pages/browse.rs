@@ -9,7 +9,7 @@ use actix_web::{HttpRequest, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::{Chrome, PageResult, Visitor, page_error, show, site_url, visit};
+use super::{Chrome, PageResult, Visitor, page_error, show, show_large, site_url, visit};
 use crate::access::{self, GroupReader, ProjectReader, Viewer};
 use crate::blobs::Sha256Hex;
 use crate::error::Error;
@@ -191,14 +191,14 @@ pub(super) async fn place_page(
     })
     .await?;
     match page {
-        Page::Group(page) => show(&req, &page, StatusCode::OK),
-        Page::Project(page) => show(&req, &page, StatusCode::OK),
-        Page::Upstream(page) => show(&req, &page, StatusCode::OK),
+        Page::Group(page) => show_large(&req, page, StatusCode::OK).await,
+        Page::Project(page) => show_large(&req, page, StatusCode::OK).await,
+        Page::Upstream(page) => show_large(&req, page, StatusCode::OK).await,
         Page::Package(mut page) => {
             render_late(&state, &mut page)
                 .await
                 .map_err(|e| page_error(&req, e))?;
-            show(&req, page.as_ref(), StatusCode::OK)
+            show_large(&req, *page, StatusCode::OK).await
         }
     }
 }

@@ -259,6 +259,20 @@ fn show(req: &HttpRequest, page: &impl Template, status: StatusCode) -> PageResu
     Ok(html(status, body))
 }
 
+/// Renders a page whose size grows with what a tenant stored (a package's description, a
+/// group's lists) on the CPU threads: on the async worker it would hold up every other
+/// request that worker serves, `/-/health` among them.
+async fn show_large<T>(req: &HttpRequest, page: T, status: StatusCode) -> PageResult
+where
+    T: Template + Send + 'static,
+{
+    let body = crate::cpu::run(move || page.render())
+        .await
+        .map_err(|e| page_error(req, e))?
+        .map_err(|e| page_error(req, Error::internal(e)))?;
+    Ok(html(status, body))
+}
+
 /// A page after a form: 400 when it names a problem with the form, else 200.
 fn form_status(problem: &Option<String>) -> StatusCode {
     if problem.is_some() {
