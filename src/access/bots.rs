@@ -10,7 +10,11 @@
 //!   project would make its token reach there);
 //! - it creates no groups, top-level or sub (the creator becomes the new group's owner, a
 //!   role and a place its makers never gave it), and it has no personal namespace to hold
-//!   projects.
+//!   projects;
+//! - it makes no credentials: no access token created, rotated or revoked at its place, no
+//!   deploy token. Its makers chose its expiry and may revoke it; a sibling token (a year
+//!   long) or a deploy token (never expiring) of its own making would outlive both, and a
+//!   rotation of itself would push its own expiry out (GitLab refuses all of these to bots).
 //!
 //! `judge` asks [`check`] for the operations a bot could use on itself; membership changes
 //! ask [`may_join`], since the table does not know who is being added.
@@ -34,6 +38,9 @@ fn restricted(op: Operation) -> bool {
         op,
         Operation::TokensCreate
             | Operation::TokensRevoke
+            | Operation::AccessTokensCreate
+            | Operation::AccessTokensRevoke
+            | Operation::DeployTokensCreate
             | Operation::GroupCreate
             | Operation::SubgroupCreate
             | Operation::ProjectCreate
@@ -55,6 +62,15 @@ pub(super) fn check(conn: &Connection, caller: &Caller, op: Operation, on: On<'_
                  the project's or group's access tokens",
             ))
         }
+        (
+            Operation::AccessTokensCreate
+            | Operation::AccessTokensRevoke
+            | Operation::DeployTokensCreate,
+            _,
+        ) if is_bot(conn, caller)? => Err(refused(
+            "a bot cannot create, rotate or revoke access tokens nor create deploy tokens; \
+             its makers manage the place's credentials",
+        )),
         (Operation::GroupCreate | Operation::SubgroupCreate, _) if is_bot(conn, caller)? => Err(
             refused("a bot cannot create groups; it acts only in its own project or group"),
         ),

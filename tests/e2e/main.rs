@@ -4,6 +4,7 @@
 mod access;
 mod access_tokens;
 mod audit;
+mod bot_credentials;
 mod bot_policy;
 mod browser;
 mod cli;
