@@ -35,6 +35,13 @@ impl ProjectReader {
 /// The projects whose packages a read capability covers: one project, or a group's readable ones.
 pub trait ReadScope {
     fn project_ids(&self) -> Vec<i64>;
+
+    /// Every project the index decides "first under a filename" among, readable or not: a
+    /// group's whole subtree. Which bytes a filename serves must not depend on what the caller
+    /// may see, or making a project visible (or a member seeing more) would swap them.
+    fn deciding_project_ids(&self) -> Vec<i64> {
+        self.project_ids()
+    }
 }
 
 impl ReadScope for ProjectReader {
@@ -46,6 +53,10 @@ impl ReadScope for ProjectReader {
 impl ReadScope for GroupReader {
     fn project_ids(&self) -> Vec<i64> {
         self.projects.iter().map(|p| p.id).collect()
+    }
+
+    fn deciding_project_ids(&self) -> Vec<i64> {
+        self.below.clone()
     }
 }
 
@@ -89,6 +100,8 @@ impl ProjectMaintainer {
 pub struct GroupReader {
     group: Namespace,
     projects: Vec<Project>,
+    /// Every project below the group, readable or not (see `ReadScope::deciding_project_ids`).
+    below: Vec<i64>,
 }
 
 impl GroupReader {
@@ -191,14 +204,20 @@ pub fn read_group(conn: &Connection, caller: &Caller, group: Namespace) -> Resul
     // The caller's memberships load once: a group of thousands of projects costs no query
     // per project.
     let viewer = Viewer::load(conn, caller)?;
-    let projects: Vec<Project> = db::projects::list_below(conn, &group.full_path)?
+    let all = db::projects::list_below(conn, &group.full_path)?;
+    let below = all.iter().map(|p| p.id).collect();
+    let projects: Vec<Project> = all
         .into_iter()
         .filter(|p| viewer.allows_on_project(Operation::PackagesRead, p))
         .collect();
     if projects.is_empty() {
         judge(conn, caller, Operation::PackagesRead, On::Group(&group))?;
     }
-    Ok(GroupReader { group, projects })
+    Ok(GroupReader {
+        group,
+        projects,
+        below,
+    })
 }
 
 fn deploy_token_reaches(
@@ -405,6 +424,13 @@ impl ReadScope for Reader {
         match self {
             Reader::Project(r) => r.project_ids(),
             Reader::Group(r) => r.project_ids(),
+        }
+    }
+
+    fn deciding_project_ids(&self) -> Vec<i64> {
+        match self {
+            Reader::Project(r) => r.deciding_project_ids(),
+            Reader::Group(r) => r.deciding_project_ids(),
         }
     }
 }

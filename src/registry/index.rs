@@ -43,18 +43,24 @@ pub fn package_page(
     requested: &str,
 ) -> Result<PackagePage> {
     let name = normalize(requested);
-    let earliest_first = db::packages::list_files_named(conn, &scope.project_ids(), &name)?;
-    if earliest_first.is_empty() {
-        return Err(Error::not_found("404 Package Not Found"));
-    }
-    // A filename held by several projects of a group is listed once, with the bytes first
-    // published there: a sibling project (perhaps one an attacker may create) can never swap
-    // what an existing filename serves. The file route follows the same rule.
+    // Decided among every project of the group, readable or not, then cut to what the caller
+    // may read: a filename held by several projects is listed once, with the bytes that
+    // entered the root first, and a caller who cannot see those bytes is shown none under that
+    // filename (never the next ones). So a sibling project (perhaps one an attacker may
+    // create), a project made visible or a member who sees more can never swap what an
+    // existing filename serves. The file route follows the same rule.
+    let earliest_first =
+        db::packages::list_files_named(conn, &scope.deciding_project_ids(), &name)?;
+    let readable: HashSet<i64> = scope.project_ids().into_iter().collect();
     let mut seen = HashSet::new();
     let mut files: Vec<StoredFile> = earliest_first
         .into_iter()
         .filter(|f| seen.insert(f.filename.clone()))
+        .filter(|f| readable.contains(&f.project_id))
         .collect();
+    if files.is_empty() {
+        return Err(Error::not_found("404 Package Not Found"));
+    }
     files.sort_by(|a, b| {
         compare_strs(&a.version, &b.version).then_with(|| a.filename.cmp(&b.filename))
     });
@@ -74,7 +80,10 @@ pub fn file(
     sha256: &str,
     filename: &str,
 ) -> Result<StoredFile> {
-    db::packages::find_file_by_digest(conn, &scope.project_ids(), sha256, filename)?
+    // The file served under the filename among the whole group (see `package_page`), and only
+    // if the caller may read the project holding it.
+    db::packages::find_file_by_digest(conn, &scope.deciding_project_ids(), sha256, filename)?
+        .filter(|f| scope.project_ids().contains(&f.project_id))
         .ok_or_else(|| Error::not_found("404 File Not Found"))
 }
 

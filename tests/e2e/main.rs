@@ -41,6 +41,7 @@ mod s3;
 mod s3_pass;
 mod s3_support;
 mod sdist_metadata;
+mod served_bytes;
 mod simple;
 mod support;
 mod tenancy;

@@ -7,7 +7,7 @@ use crate::support::{
 };
 
 /// The real `vpkg 2.0` and a trojan under the very same filename.
-fn real_and_trojan() -> ((String, Vec<u8>), (String, Vec<u8>)) {
+pub fn real_and_trojan() -> ((String, Vec<u8>), (String, Vec<u8>)) {
     let real = wheel_described("vpkg", "2.0", &[], None, "# The real vpkg\n");
     let trojan = wheel_described("vpkg", "2.0", &[], None, "# import os; steal()\n");
     assert_eq!(real.0, trojan.0, "one filename");
@@ -17,7 +17,7 @@ fn real_and_trojan() -> ((String, Vec<u8>), (String, Vec<u8>)) {
 
 /// `corp` (private, owned by alice) with the subgroup `corp/sub` and its project
 /// `corp/sub/real`; mallory is in `corp/sub` with `role`. Returns (server, alice, mallory).
-fn corp(role: &str) -> (Server, String, String) {
+pub fn corp(role: &str) -> (Server, String, String) {
     let server = Server::start();
     let alice = server.user_with_token("alice", "api");
     let mallory = server.user_with_token("mallory", "api");
@@ -29,7 +29,7 @@ fn corp(role: &str) -> (Server, String, String) {
     (server, alice, mallory)
 }
 
-fn call(server: &Server, token: &str, method: &str, path: &str, body: &str) -> Response {
+pub fn call(server: &Server, token: &str, method: &str, path: &str, body: &str) -> Response {
     send(
         method,
         &server.url(path),
@@ -41,7 +41,7 @@ fn call(server: &Server, token: &str, method: &str, path: &str, body: &str) -> R
     )
 }
 
-fn publish(server: &Server, token: &str, project: &str, file: &(String, Vec<u8>)) {
+pub fn publish(server: &Server, token: &str, project: &str, file: &(String, Vec<u8>)) {
     let auth = basic("__token__", token);
     let api = server.project_api(project);
     let r = upload(&api, Some(&auth), "vpkg", "2.0", &file.0, &file.1, &[]);
@@ -50,7 +50,7 @@ fn publish(server: &Server, token: &str, project: &str, file: &(String, Vec<u8>)
 
 /// What the group index `group` serves for vpkg's one file: the sha256 its page lists, and
 /// the bytes its download link gives.
-fn served_by(server: &Server, token: &str, group: &str) -> (String, Vec<u8>) {
+pub fn served_by(server: &Server, token: &str, group: &str) -> (String, Vec<u8>) {
     let auth = basic("__token__", token);
     let api = server.group_api(group);
     let page = request(
