@@ -142,6 +142,18 @@ CREATE INDEX package_files_metadata ON package_files(metadata_sha256);
 CREATE INDEX package_files_unjudged ON package_files(id) WHERE offers_metadata IS NULL;
 CREATE INDEX package_files_entered_root ON package_files(entered_root_at);
 
+-- The bytes each group's index serves under a filename, for good: recorded for every group
+-- above a file when it enters that group (upload, import, a transfer into it), the first of a
+-- filename kept. A group index serves a filename only with these bytes, so no sibling upload,
+-- move, import, deletion, replacement or move-out ever makes it serve other bytes under it:
+-- without a live file of these bytes it serves nothing under that filename.
+CREATE TABLE group_filenames (
+    group_id  INTEGER NOT NULL REFERENCES namespaces(id) ON DELETE CASCADE,
+    filename  TEXT NOT NULL,
+    sha256    TEXT NOT NULL,
+    PRIMARY KEY (group_id, filename)
+) WITHOUT ROWID;
+
 -- Filenames once stored and since deleted: such a name may come back only with the same bytes,
 -- so a pinned hash never silently changes meaning.
 CREATE TABLE deleted_files (

@@ -42,6 +42,12 @@ pub trait ReadScope {
     fn deciding_project_ids(&self) -> Vec<i64> {
         self.project_ids()
     }
+
+    /// The group whose recorded bytes a filename must have to be served (`group_filenames`):
+    /// a group index's own group; a project index has none.
+    fn served_in(&self) -> Option<i64> {
+        None
+    }
 }
 
 impl ReadScope for ProjectReader {
@@ -57,6 +63,10 @@ impl ReadScope for GroupReader {
 
     fn deciding_project_ids(&self) -> Vec<i64> {
         self.below.clone()
+    }
+
+    fn served_in(&self) -> Option<i64> {
+        Some(self.group.id)
     }
 }
 
@@ -431,6 +441,13 @@ impl ReadScope for Reader {
         match self {
             Reader::Project(r) => r.deciding_project_ids(),
             Reader::Group(r) => r.deciding_project_ids(),
+        }
+    }
+
+    fn served_in(&self) -> Option<i64> {
+        match self {
+            Reader::Project(r) => r.served_in(),
+            Reader::Group(r) => r.served_in(),
         }
     }
 }

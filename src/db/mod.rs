@@ -40,6 +40,7 @@ const UPGRADES: &[&str] = &[
     include_str!("upgrades/008_readable_audit.sql"),
     include_str!("upgrades/009_entered_root.sql"),
     include_str!("upgrades/010_bounded_descriptions.sql"),
+    include_str!("upgrades/011_group_filenames.sql"),
 ];
 const LATEST_VERSION: i64 = FIRST_VERSION + UPGRADES.len() as i64;
 /// The version `schema.sql` creates: always the latest.

@@ -150,43 +150,34 @@ impl Moved<'_> {
     }
 }
 
-/// Filenames (at most `limit`) that, were what moved to join the group at `group_path`, would
-/// take that group's index over with other bytes: the group serves the filename with bytes of
-/// a file that entered the root later than the moved one. Asked before a move inside one root,
-/// where entry times are kept (the root's own index must not change either).
-pub fn would_swap_in(
+/// Records what moved in every group above `namespace_id` (its new place) that does not yet
+/// serve the filename (see `group_filenames` in schema.sql): a group that serves it already,
+/// with these bytes or others, keeps serving what it served; among moved files sharing a
+/// filename, the first to have entered the root is recorded.
+pub fn record_in_groups_above(
     conn: &Connection,
     moved: &Moved<'_>,
-    group_path: &str,
-    limit: usize,
-) -> Result<Vec<String>> {
-    let (filter, mut values) = moved.filter();
-    // The file a group index serves for a filename: the first to enter the root.
-    let served = |column: &str| {
-        format!(
-            "(SELECT o.{column} FROM package_files o JOIN projects op ON op.id = o.project_id
-              WHERE o.filename = m.filename AND op.full_path >= ? AND op.full_path < ?
-              ORDER BY o.entered_root_at, o.id LIMIT 1)"
-        )
-    };
-    let sql = format!(
-        "SELECT DISTINCT m.filename FROM package_files m JOIN projects p ON p.id = m.project_id
-         WHERE {filter} AND {} != m.sha256 AND {} > m.entered_root_at
-         ORDER BY m.filename LIMIT ?",
-        served("sha256"),
-        served("entered_root_at"),
-    );
-    let (low, high) = (format!("{group_path}/"), format!("{group_path}0"));
-    for _ in 0..2 {
-        values.push(rusqlite::types::Value::Text(low.clone()));
-        values.push(rusqlite::types::Value::Text(high.clone()));
-    }
-    values.push(rusqlite::types::Value::Integer(limit as i64));
-    let mut stmt = conn.prepare(&sql)?;
-    let names = stmt
-        .query_map(rusqlite::params_from_iter(values), |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
-    Ok(names)
+    namespace_id: i64,
+) -> Result<()> {
+    let (filter, values) = moved.filter();
+    conn.execute(
+        &format!(
+            "INSERT OR IGNORE INTO group_filenames (group_id, filename, sha256)
+             WITH RECURSIVE up(id, parent_id, kind) AS (
+                 SELECT id, parent_id, kind FROM namespaces WHERE id = ?
+                 UNION ALL
+                 SELECT n.id, n.parent_id, n.kind FROM namespaces n JOIN up ON n.id = up.parent_id
+             )
+             SELECT up.id, f.filename, f.sha256
+             FROM up, package_files f JOIN projects p ON p.id = f.project_id
+             WHERE up.kind = 'group' AND {filter}
+             ORDER BY up.id, f.entered_root_at, f.id"
+        ),
+        rusqlite::params_from_iter(
+            std::iter::once(rusqlite::types::Value::Integer(namespace_id)).chain(values),
+        ),
+    )?;
+    Ok(())
 }
 
 /// Makes every file of what moved enter its new root now: after every file already there

@@ -85,13 +85,14 @@ pub fn find_file_by_id(conn: &Connection, project_id: i64, id: i64) -> Result<Op
         .optional()?)
 }
 
-/// The file served under `filename` across the given projects, if its bytes are `sha256`.
-/// When several projects hold the filename, the one that entered the root first is served (as
-/// on the index pages): a sibling project, a project moved in or an import can never swap the
-/// bytes behind an existing filename.
+/// The file served under `filename` across the given projects, if its bytes are `sha256`. In
+/// a group index (`group`), only a file with the bytes the group recorded for the filename is
+/// served (see `group_filenames` in schema.sql); of several, the one that entered the root
+/// first.
 pub fn find_file_by_digest(
     conn: &Connection,
     project_ids: &[i64],
+    group: Option<i64>,
     sha256: &str,
     filename: &str,
 ) -> Result<Option<StoredFile>> {
@@ -100,16 +101,52 @@ pub fn find_file_by_digest(
     }
     let sql = format!(
         "SELECT {FILE_COLUMNS} FROM package_files f JOIN packages p ON p.id = f.package_id
-         WHERE f.filename = ? AND f.project_id IN ({})
+         WHERE f.filename = ? AND f.project_id IN ({}) {}
          ORDER BY f.entered_root_at, f.id LIMIT 1",
-        placeholders(project_ids.len())
+        placeholders(project_ids.len()),
+        served_bytes_only(group)
     );
     let values = std::iter::once(Value::Text(filename.into()))
-        .chain(project_ids.iter().map(|id| Value::Integer(*id)));
+        .chain(project_ids.iter().map(|id| Value::Integer(*id)))
+        .chain(group.map(Value::Integer));
     let first = conn
         .query_row(&sql, params_from_iter(values), file_from_row)
         .optional()?;
     Ok(first.filter(|f| f.sha256 == sha256))
+}
+
+/// The condition (on `f`, a package file) that keeps, in the index of `group`, only files
+/// with the bytes the group serves under their filename; its one parameter is the group id.
+fn served_bytes_only(group: Option<i64>) -> &'static str {
+    match group {
+        Some(_) => {
+            "AND f.sha256 = (SELECT s.sha256 FROM group_filenames s
+                             WHERE s.group_id = ? AND s.filename = f.filename)"
+        }
+        None => "",
+    }
+}
+
+/// Records, for every group above `project_id`, that the group serves `filename` with
+/// `sha256`, unless the group already serves that filename (with these bytes or others).
+pub fn record_in_groups(
+    conn: &Connection,
+    project_id: i64,
+    filename: &str,
+    sha256: &str,
+) -> Result<()> {
+    conn.execute(
+        "INSERT OR IGNORE INTO group_filenames (group_id, filename, sha256)
+         WITH RECURSIVE up(id, parent_id, kind) AS (
+             SELECT n.id, n.parent_id, n.kind FROM namespaces n
+             JOIN projects p ON p.namespace_id = n.id WHERE p.id = ?1
+             UNION ALL
+             SELECT n.id, n.parent_id, n.kind FROM namespaces n JOIN up ON n.id = up.parent_id
+         )
+         SELECT id, ?2, ?3 FROM up WHERE kind = 'group'",
+        params![project_id, filename, sha256],
+    )?;
+    Ok(())
 }
 
 /// Distinct package names in the given projects: (normalized, display), by normalized name.
@@ -132,10 +169,12 @@ pub fn list_names(conn: &Connection, project_ids: &[i64]) -> Result<Vec<(String,
 }
 
 /// Every file of the package `name` (normalized) in the given projects, in the order they
-/// entered their root (the first of a filename is the one served).
+/// entered their root; in the index of `group`, only files with the bytes the group serves
+/// under their filename.
 pub fn list_files_named(
     conn: &Connection,
     project_ids: &[i64],
+    group: Option<i64>,
     name: &str,
 ) -> Result<Vec<StoredFile>> {
     if project_ids.is_empty() {
@@ -143,12 +182,14 @@ pub fn list_files_named(
     }
     let sql = format!(
         "SELECT {FILE_COLUMNS} FROM packages p JOIN package_files f ON f.package_id = p.id
-         WHERE p.name = ? AND p.project_id IN ({})
+         WHERE p.name = ? AND p.project_id IN ({}) {}
          ORDER BY f.entered_root_at, f.id",
-        placeholders(project_ids.len())
+        placeholders(project_ids.len()),
+        served_bytes_only(group)
     );
     let values = std::iter::once(Value::Text(name.to_string()))
-        .chain(project_ids.iter().map(|id| Value::Integer(*id)));
+        .chain(project_ids.iter().map(|id| Value::Integer(*id)))
+        .chain(group.map(Value::Integer));
     let mut stmt = conn.prepare(&sql)?;
     let rows = stmt
         .query_map(params_from_iter(values), file_from_row)?
@@ -252,7 +293,9 @@ pub fn insert_file(
             entered
         ],
     )?;
-    Ok(conn.last_insert_rowid())
+    let id = conn.last_insert_rowid();
+    record_in_groups(conn, file.project_id, file.filename, file.sha256)?;
+    Ok(id)
 }
 
 /// Removes a file row (to replace it, where the project allows).

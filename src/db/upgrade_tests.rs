@@ -349,7 +349,9 @@ fn descriptions_stored_whole_are_cut_to_the_stored_bound() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("v-before.db");
     write_v1(&path);
-    let last = super::UPGRADES.len() - 1;
+    // The database as it was just before `010_bounded_descriptions.sql` (which takes version 9
+    // to 10): the steps before it applied.
+    let last = (9 - super::FIRST_VERSION) as usize;
     let cases = [
         ("ascii", "a line of plain words\n".repeat(700_000)),
         // Wide characters first, narrow after: the average width undercounts the head.
@@ -362,7 +364,8 @@ fn descriptions_stored_whole_are_cut_to_the_stored_bound() {
         for step in &super::UPGRADES[..last] {
             conn.execute_batch(step).unwrap();
         }
-        conn.execute_batch(&format!("PRAGMA user_version = {}", LATEST_VERSION - 1))
+        let version = super::FIRST_VERSION + last as i64;
+        conn.execute_batch(&format!("PRAGMA user_version = {version}"))
             .unwrap();
         conn.execute_batch(
             "INSERT INTO packages (project_id, name, display_name, version, created_at)
@@ -398,4 +401,42 @@ fn descriptions_stored_whole_are_cut_to_the_stored_bound() {
         let kept = stored.strip_suffix(CUT_NOTE).expect("the upload's note");
         assert!(text.starts_with(kept), "{name}");
     }
+}
+
+/// Step 11 records, for every group above a stored file, the bytes its index serves under the
+/// file's filename (the first to enter the root), and nothing for a user's namespace.
+#[test]
+fn groups_record_the_bytes_they_serve_today() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v1.db");
+    write_v1(&path);
+    {
+        // A sibling of acme/tools holding the same filename with other bytes, entered later.
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "INSERT INTO projects VALUES (8, 2, 'fork', 'acme/fork', 'public', 0, 1020);
+             INSERT INTO packages VALUES (10, 8, 'tool', 'Tool', '1.0', 'default', 1021);
+             INSERT INTO package_files VALUES (13, 10, 8, 'tool-1.0-py3-none-any.whl', 10,
+                 'other', 'bb', 'cc', '>=3.8', 'bdist_wheel', 'py3', 'dd', 0, NULL, 3, NULL, 1022);",
+        )
+        .unwrap();
+    }
+    let db = Db::open(&path, 1).unwrap();
+    let conn = db.get().unwrap();
+    let recorded: Vec<(i64, String, String)> = conn
+        .prepare("SELECT group_id, filename, sha256 FROM group_filenames ORDER BY 1, 2")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    let row = |g: i64, f: &str, s: &str| (g, f.to_owned(), s.to_owned());
+    assert_eq!(
+        recorded,
+        vec![
+            row(2, "model-2.0.tar.gz", "ee"),
+            row(2, "tool-1.0-py3-none-any.whl", "aa"),
+            row(4, "model-2.0.tar.gz", "ee"),
+        ]
+    );
 }

@@ -49,8 +49,12 @@ pub fn package_page(
     // filename (never the next ones). So a sibling project (perhaps one an attacker may
     // create), a project made visible or a member who sees more can never swap what an
     // existing filename serves. The file route follows the same rule.
-    let earliest_first =
-        db::packages::list_files_named(conn, &scope.deciding_project_ids(), &name)?;
+    let earliest_first = db::packages::list_files_named(
+        conn,
+        &scope.deciding_project_ids(),
+        scope.served_in(),
+        &name,
+    )?;
     let readable: HashSet<i64> = scope.project_ids().into_iter().collect();
     let mut seen = HashSet::new();
     let mut files: Vec<StoredFile> = earliest_first
@@ -82,9 +86,15 @@ pub fn file(
 ) -> Result<StoredFile> {
     // The file served under the filename among the whole group (see `package_page`), and only
     // if the caller may read the project holding it.
-    db::packages::find_file_by_digest(conn, &scope.deciding_project_ids(), sha256, filename)?
-        .filter(|f| scope.project_ids().contains(&f.project_id))
-        .ok_or_else(|| Error::not_found("404 File Not Found"))
+    db::packages::find_file_by_digest(
+        conn,
+        &scope.deciding_project_ids(),
+        scope.served_in(),
+        sha256,
+        filename,
+    )?
+    .filter(|f| scope.project_ids().contains(&f.project_id))
+    .ok_or_else(|| Error::not_found("404 File Not Found"))
 }
 
 /// One release as the Warehouse-style JSON API shows it: the package's files, the chosen

@@ -83,10 +83,6 @@ pub fn transfer_project(
         return Err(taken(&full_path));
     }
     let old_root = db::upstreams::root_of(&tx, project.namespace_id)?;
-    if db::upstreams::root_of(&tx, namespace.id)? == old_root {
-        let from = parent_path(&project.full_path);
-        no_swaps_within_root(&tx, &Moved::Project(project.id), from, &namespace.full_path)?;
-    }
     let widest = widest_in(&namespace);
     db::moves::move_project(&tx, project.id, namespace.id, &full_path, widest)?;
     let root = db::upstreams::root_of(&tx, namespace.id)?;
@@ -94,6 +90,7 @@ pub fn transfer_project(
     if root != old_root {
         enter_root(&tx, Moved::Project(project.id))?;
     }
+    db::moves::record_in_groups_above(&tx, &Moved::Project(project.id), namespace.id)?;
     let what = format!("{} -> {full_path}", project.full_path);
     audit::record(
         &tx,
@@ -146,17 +143,6 @@ pub fn transfer_group(
         return Err(taken(&full_path));
     }
     let old_root = db::upstreams::root_of(&tx, group.id)?;
-    if let Some(parent) = &parent
-        && db::upstreams::root_of(&tx, parent.id)? == old_root
-    {
-        let moved = Moved::Below(&group.full_path);
-        no_swaps_within_root(
-            &tx,
-            &moved,
-            parent_path(&group.full_path),
-            &parent.full_path,
-        )?;
-    }
     let widest = parent.as_ref().map_or(Visibility::Public, widest_in);
     let parent_id = parent.as_ref().map(|p| p.id);
     db::moves::move_group(
@@ -171,6 +157,9 @@ pub fn transfer_group(
     db::moves::guard_names(&tx, root, &full_path, was_root.then_some(group.id))?;
     if root != old_root {
         enter_root(&tx, Moved::Below(&full_path))?;
+    }
+    if let Some(parent_id) = parent_id {
+        db::moves::record_in_groups_above(&tx, &Moved::Below(&full_path), parent_id)?;
     }
     if parent.is_none() {
         keep_an_owner(&tx, caller, group.id)?;
@@ -187,41 +176,6 @@ pub fn transfer_group(
 fn enter_root(conn: &Connection, moved: Moved<'_>) -> Result<()> {
     let first = db::packages::next_entry(conn, now_millis())?;
     db::moves::re_enter_root(conn, moved, first)
-}
-
-/// The namespace part of a full path (`a/b` of `a/b/c`).
-fn parent_path(full_path: &str) -> &str {
-    full_path.rsplit_once('/').map_or("", |(parent, _)| parent)
-}
-
-/// Within one root, files keep when they entered it (so the root's own index is unchanged),
-/// but a move still brings them into groups they were not in: each group above the new place
-/// that was not above the old one. If a moved file entered the root before the file such a
-/// group serves under the same filename, with other bytes, the move would swap what that
-/// index serves: refused, naming the files (the mover may create in that group, so may see
-/// them there).
-fn no_swaps_within_root(conn: &Connection, moved: &Moved<'_>, from: &str, to: &str) -> Result<()> {
-    let prefixes = |path: &str| -> Vec<String> {
-        let mut segments = Vec::new();
-        path.split('/')
-            .map(|segment| {
-                segments.push(segment);
-                segments.join("/")
-            })
-            .collect()
-    };
-    let left = prefixes(from);
-    for group in prefixes(to).iter().filter(|p| !left.contains(p)) {
-        let files = db::moves::would_swap_in(conn, moved, group, 10)?;
-        if !files.is_empty() {
-            return Err(Error::conflict(format!(
-                "Transfer failed: \"{group}\" already serves {} with other \
-                 bytes; a move never changes what a group index serves",
-                files.join(", ")
-            )));
-        }
-    }
-    Ok(())
 }
 
 /// A group made top-level loses the owners it inherited: with no direct owner left, the

@@ -23,13 +23,10 @@ const NOT_AGAIN_ON_S3: &[(&str, &str)] = &[
     ("s3_pass::", "this test"),
 ];
 
-/// The tests of this binary, by name (libtest's `--list`); with `ignored`, only the ignored
-/// ones (an open hole kept as a test), which no pass runs.
-fn listed(exe: &std::path::Path, ignored: bool) -> Vec<String> {
-    let only_ignored: &[&str] = if ignored { &["--ignored"] } else { &[] };
+/// The tests of this binary, by name (libtest's `--list`).
+fn listed(exe: &std::path::Path) -> Vec<String> {
     let out = Command::new(exe)
         .args(["--list", "--format", "terse"])
-        .args(only_ignored)
         .output()
         .unwrap();
     assert!(out.status.success(), "{out:?}");
@@ -47,10 +44,8 @@ fn the_whole_suite_passes_again_with_the_files_on_s3() {
         return;
     }
     let exe = std::env::current_exe().unwrap();
-    let ignored = listed(&exe, true);
-    let expected = listed(&exe, false)
+    let expected = listed(&exe)
         .into_iter()
-        .filter(|name| !ignored.contains(name))
         // libtest's `--skip` matches anywhere in the name.
         .filter(|name| !NOT_AGAIN_ON_S3.iter().any(|(p, _)| name.contains(p)))
         .count();

@@ -1,7 +1,7 @@
 //! The bytes a group index serves under a filename never change, by the roads the moves
 //! tests do not take (review of issue 20): a project made visible; the served file deleted,
 //! replaced, or its project moved out of the group while a sibling holds other bytes under
-//! the same filename (those three still fail: ignored until the fix, run with --ignored).
+//! the same filename (the group's record of the bytes it serves: `group_filenames`).
 
 use crate::moves::{call, corp, publish, real_and_trojan, served_by};
 use crate::support::{Server, sha256_hex};
@@ -40,7 +40,6 @@ fn never_the_trojan(server: &Server, alice: &str, group: &str, trojan: &File) {
 
 /// alice deletes the release (a broken wheel), meaning to upload it again.
 #[test]
-#[ignore = "open hole (issue 20 review): a group index falls back to a sibling's other bytes once its served file is gone; needs a per-group record of the bytes served (a schema change), see the review report"]
 fn deleting_the_served_file_does_not_serve_a_siblings_bytes() {
     let (server, alice, real, trojan) = released_with_a_trojan_beside();
     let packages = call(
@@ -66,7 +65,6 @@ fn deleting_the_served_file_does_not_serve_a_siblings_bytes() {
 
 /// The project allows replacing files, and alice replaces the release with a fixed build.
 #[test]
-#[ignore = "open hole (issue 20 review): a group index falls back to a sibling's other bytes once its served file is gone; needs a per-group record of the bytes served (a schema change), see the review report"]
 fn replacing_the_served_file_does_not_serve_a_siblings_bytes() {
     let (server, alice, _, trojan) = released_with_a_trojan_beside();
     server.cli(&[
@@ -85,7 +83,6 @@ fn replacing_the_served_file_does_not_serve_a_siblings_bytes() {
 
 /// alice moves the project to a group of its own: the groups it left serve no other bytes.
 #[test]
-#[ignore = "open hole (issue 20 review): a group index falls back to a sibling's other bytes once its served file is gone; needs a per-group record of the bytes served (a schema change), see the review report"]
 fn moving_the_served_file_out_does_not_serve_a_siblings_bytes() {
     let (server, alice, _, trojan) = released_with_a_trojan_beside();
     server.cli(&["group", "add", "elsewhere", "--visibility", "private"]);
