@@ -138,12 +138,20 @@ struct Pages {
 pub struct PageCache {
     watcher: Mutex<Connection>,
     pages: Mutex<Pages>,
+    /// The request-derived origins whose pages are kept (see [`PageCache::admit_host`]).
+    hosts: Mutex<std::collections::HashSet<String>>,
 }
+
+/// Request-derived origins (`http://HOST:PORT`) whose pages are kept, at most: a LAN server
+/// is reached by a few names; a client inventing a Host per request is not served from, nor
+/// allowed to fill, the cache.
+const MAX_HOSTS: usize = 16;
 
 impl PageCache {
     /// `watcher` must be a connection used for nothing else.
     pub fn new(watcher: Connection) -> PageCache {
         PageCache {
+            hosts: Mutex::new(std::collections::HashSet::new()),
             watcher: Mutex::new(watcher),
             pages: Mutex::new(Pages {
                 generation: i64::MIN,
@@ -151,6 +159,13 @@ impl PageCache {
                 bytes: 0,
             }),
         }
+    }
+
+    /// Whether pages whose links start with `origin` (taken from the request, not configured)
+    /// may be kept: the first [`MAX_HOSTS`] origins seen are, any other is not.
+    pub fn admit_host(&self, origin: &str) -> bool {
+        let mut hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
+        hosts.contains(origin) || (hosts.len() < MAX_HOSTS && hosts.insert(origin.to_owned()))
     }
 
     /// The database's current generation (a cheap read of the WAL index, no table access).
@@ -238,6 +253,19 @@ mod tests {
 
     fn page(body: &str) -> Arc<CachedPage> {
         Arc::new(CachedPage::new(body.into(), None).compress(&encoding::COMPRESSED))
+    }
+
+    #[test]
+    fn only_the_first_few_request_origins_are_kept() {
+        let cache = PageCache::new(Connection::open_in_memory().unwrap());
+        for i in 0..MAX_HOSTS {
+            assert!(cache.admit_host(&format!("http://host{i}:8080")));
+        }
+        assert!(!cache.admit_host("http://invented.example:8080"));
+        assert!(
+            cache.admit_host("http://host0:8080"),
+            "a kept origin stays kept"
+        );
     }
 
     #[test]

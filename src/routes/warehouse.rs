@@ -100,14 +100,25 @@ async fn project_json(
         (release, expression)
     })
     .await?;
+    // Without an external URL the links (and so the key) follow the request's Host: only a
+    // few hosts are kept, so a client that sends a new Host each time neither fills the cache
+    // for everyone nor makes each answer compress again.
+    let kept = state.config.external_url.is_some()
+        || state.pages.admit_host(&super::site::base_url(&req, &state));
     let page = crate::cpu::run(move || {
         let mut body = render(&release, &base, wants_version);
         body["info"]["license_expression"] = json!(license_expression);
         // Poetry sends `Accept-Encoding: gzip`; a long description compresses well.
         let page = CachedPage::new(body.to_string(), token_id);
-        Arc::new(page.compress(&encoding::COMPRESSED))
+        Arc::new(match kept {
+            true => page.compress(&encoding::COMPRESSED),
+            false => page,
+        })
     })
     .await?;
+    if !kept {
+        return Ok(respond(&req, &page));
+    }
     // Credentials that resolved to no one got the anonymous answer, kept under its key (as
     // simple pages are), so made-up credentials cannot crowd the cache.
     let key = if known {
