@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod bots;
+pub mod group_pages;
 pub mod litestream;
 pub mod members;
 pub mod moves;

@@ -3,7 +3,7 @@
 
 use rusqlite::Connection;
 
-use super::directory::{self, Filters};
+use super::directory::{self, Filters, Window};
 use crate::access::{self, On, Operation};
 use crate::auth::Caller;
 use crate::db;
@@ -40,6 +40,44 @@ pub fn list(conn: &Connection, caller: &Caller, search: Option<String>) -> Resul
     };
     found.extend(directory::groups(conn, caller, &filters)?);
     Ok(found)
+}
+
+/// One page of what `list` gives (personal namespaces first, then groups) and how many
+/// there are, each part counted and cut in the database.
+pub fn page(
+    conn: &Connection,
+    caller: &Caller,
+    search: Option<String>,
+    window: Window,
+) -> Result<(usize, Vec<Namespace>)> {
+    let lowered = search.as_deref().map(str::to_lowercase);
+    // Whose personal namespaces the caller sees: everyone's, their own, or none (the same
+    // answers as `sees_personal`).
+    let (personal_total, mut found) = match caller {
+        Caller::User(user) if !user.is_admin => {
+            let owner = Some(user.user_id);
+            let (limit, offset) = (window.limit, window.offset);
+            db::group_pages::personal_page(conn, owner, lowered.as_deref(), limit, offset)?
+        }
+        Caller::User(_) | Caller::Operator => {
+            let (limit, offset) = (window.limit, window.offset);
+            db::group_pages::personal_page(conn, None, lowered.as_deref(), limit, offset)?
+        }
+        Caller::Anonymous | Caller::DeployToken(_) => (0, Vec::new()),
+    };
+    let groups_window = Window {
+        limit: window.limit - found.len().min(window.limit),
+        offset: window.offset.saturating_sub(personal_total),
+    };
+    let filters = Filters {
+        search,
+        ..Filters::default()
+    };
+    // The count is wanted even when the page is full of personal namespaces.
+    let (groups_total, groups) =
+        directory::groups_page(conn, caller, &filters, Vec::new(), groups_window)?;
+    found.extend(groups);
+    Ok((personal_total + groups_total, found))
 }
 
 /// A namespace by id or full path; one the caller may not see does not exist.

@@ -34,6 +34,15 @@ impl Paging {
         )
     }
 
+    /// The page as the database cuts it: how many rows, after how many.
+    pub fn window(self) -> crate::registry::directory::Window {
+        let (page, per_page) = self.numbers();
+        crate::registry::directory::Window {
+            limit: per_page,
+            offset: (page - 1).saturating_mul(per_page),
+        }
+    }
+
     /// Answers `shown`, the page already cut out of `total` items (by the database).
     pub fn respond_page<T: Serialize>(
         self,

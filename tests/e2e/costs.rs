@@ -25,10 +25,6 @@ const FLOOR: Duration = Duration::from_millis(50);
 /// to the bound. A fix removes its line.
 const KNOWN_SLOW: &[(&str, &str)] = &[
     (
-        "/api/v4/users",
-        "users are listed with bots filtered out by Vec::contains over every user (item 4)",
-    ),
-    (
         "/{place}",
         "a group's page lists every direct member (10,000 bots) and finds its subgroups by \
          reading every group",
@@ -40,22 +36,6 @@ const KNOWN_SLOW: &[(&str, &str)] = &[
     (
         "/explore",
         "the explore page reads every group (6,000) to show the visible ones",
-    ),
-    (
-        "/api/v4/groups",
-        "every visible group is read (6,000), then cut to a page",
-    ),
-    (
-        "/api/v4/namespaces",
-        "every visible namespace is read (6,000 groups), then cut to a page",
-    ),
-    (
-        "/api/v4/groups/{id}/subgroups",
-        "subgroups are found by reading every group, then cut to a page",
-    ),
-    (
-        "/api/v4/groups/{id}/descendant_groups",
-        "descendants are found by reading every group, then cut to a page",
     ),
     (
         "/api/v4/personal_access_tokens",
