@@ -57,14 +57,6 @@ const KNOWN_SLOW: &[(&str, &str)] = &[
         "/{place}/-/settings",
         "a group's settings page lists every member (10,000 bots) on one page",
     ),
-    (
-        "/api/v4/{kind}/{id}/members",
-        "members are read whole, then cut to a page (about the bound at 10,000)",
-    ),
-    (
-        "/api/v4/{kind}/{id}/members/all",
-        "inherited members are read whole, then cut to a page (about the bound at 10,000)",
-    ),
 ];
 
 /// One world: a server, its admin's credentials, and the values its routes' templates take.
