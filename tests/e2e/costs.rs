@@ -38,10 +38,6 @@ const KNOWN_SLOW: &[(&str, &str)] = &[
         "the explore page reads every group (6,000) to show the visible ones",
     ),
     (
-        "/api/v4/personal_access_tokens",
-        "an admin's list of everyone's tokens (10,000 of bots) is read whole, then cut to a page",
-    ),
-    (
         "/admin",
         "lists every user (bots filtered by Vec::contains, issue 20 item 4) and every group",
     ),
