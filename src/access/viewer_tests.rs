@@ -445,3 +445,29 @@ fn subgroups_and_descendants_from_the_database_agree() {
         }
     }
 }
+
+/// The explore page's groups, paged by the database: the caller's own first, then the rest,
+/// each by path, as the page sorted them in memory.
+#[test]
+fn explore_groups_put_the_callers_own_first() {
+    use crate::registry::directory::{self, Filters, Window};
+    let (_dir, db, callers) = seeded();
+    let conn = db.get().unwrap();
+    for caller in &callers {
+        let viewer = Viewer::load(&conn, caller).unwrap();
+        let mut expected: Vec<String> = directory::groups(&conn, caller, &Filters::default())
+            .unwrap()
+            .into_iter()
+            .map(|g| g.full_path)
+            .collect();
+        expected.sort_by_key(|p| (viewer.group_role(p).is_none(), p.to_lowercase()));
+        let mut shown = Vec::new();
+        for offset in (0..expected.len() + 3).step_by(3) {
+            let window = Window { limit: 3, offset };
+            let (total, page) = directory::explore_groups(&conn, caller, window).unwrap();
+            assert_eq!(total, expected.len(), "{caller:?}");
+            shown.extend(page.into_iter().map(|g| g.full_path));
+        }
+        assert_eq!(shown, expected, "{caller:?}");
+    }
+}

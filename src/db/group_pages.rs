@@ -36,6 +36,8 @@ pub struct GroupFilter {
     pub visibility: Option<String>,
     /// Only groups at or below one of these full paths (the `membership` and `owned` filters).
     pub only_within: Option<Vec<String>>,
+    /// Only groups at or below none of these full paths (everything but the caller's own).
+    pub not_within: Option<Vec<String>>,
     /// Groups left out, by id.
     pub skip: Vec<i64>,
     /// Only direct children of this group.
@@ -103,6 +105,9 @@ fn condition(filter: &GroupFilter) -> (String, Vec<Value>) {
     }
     if let Some(paths) = &filter.only_within {
         clauses.push(within(param(&mut values, json(paths))));
+    }
+    if let Some(paths) = &filter.not_within {
+        clauses.push(format!("NOT {}", within(param(&mut values, json(paths)))));
     }
     if !filter.skip.is_empty() {
         let n = param(&mut values, json(&filter.skip));

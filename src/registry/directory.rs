@@ -139,6 +139,36 @@ pub fn groups_page(
     db::group_pages::page(conn, &filter, window.limit, window.offset)
 }
 
+/// One page of the groups the explore page lists: the caller's own (where they hold a role)
+/// first, then the others they may see, each part by path; how many there are in all.
+pub fn explore_groups(
+    conn: &Connection,
+    caller: &Caller,
+    window: Window,
+) -> Result<(usize, Vec<Namespace>)> {
+    let viewer = Viewer::load(conn, caller)?;
+    let mine = viewer.member_paths(Role::Guest);
+    let everything = Filters::default().for_db(&viewer);
+    let (mine_total, mut found) = if mine.is_empty() {
+        (0, Vec::new())
+    } else {
+        let filter = GroupFilter {
+            only_within: Some(mine.clone()),
+            ..everything.clone()
+        };
+        db::group_pages::page(conn, &filter, window.limit, window.offset)?
+    };
+    let filter = GroupFilter {
+        not_within: (!mine.is_empty()).then_some(mine),
+        ..everything
+    };
+    let rest = window.limit - found.len().min(window.limit);
+    let offset = window.offset.saturating_sub(mine_total);
+    let (others_total, others) = db::group_pages::page(conn, &filter, rest, offset)?;
+    found.extend(others);
+    Ok((mine_total + others_total, found))
+}
+
 /// One page of the direct subgroups the caller may see, and how many there are.
 pub fn subgroups_page(
     conn: &Connection,

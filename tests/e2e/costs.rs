@@ -30,14 +30,6 @@ const KNOWN_SLOW: &[(&str, &str)] = &[
          reading every group",
     ),
     (
-        "/",
-        "the explore page reads every group (6,000) to show the visible ones",
-    ),
-    (
-        "/explore",
-        "the explore page reads every group (6,000) to show the visible ones",
-    ),
-    (
         "/admin",
         "lists every user (bots filtered by Vec::contains, issue 20 item 4) and every group",
     ),

@@ -92,28 +92,50 @@ struct ExplorePage {
     chrome: Chrome,
     groups: Vec<Entry>,
     projects: Vec<Entry>,
+    /// The neighbouring pages of groups, if any.
+    prev: Option<usize>,
+    next: Option<usize>,
 }
 
-async fn explore(req: HttpRequest, state: web::Data<AppState>) -> PageResult {
-    let page = visit(&req, &state, |conn, visitor| {
+/// Groups on one explore page: a server may hold thousands, read a page at a time.
+const EXPLORE_PAGE: usize = 50;
+
+/// `?page=N` of the explore page (from 1).
+#[derive(Deserialize)]
+struct ExploreQuery {
+    page: Option<usize>,
+}
+
+async fn explore(
+    req: HttpRequest,
+    query: web::Query<ExploreQuery>,
+    state: web::Data<AppState>,
+) -> PageResult {
+    let number = query.page.unwrap_or(1).max(1);
+    let window = directory::Window {
+        limit: EXPLORE_PAGE,
+        offset: (number - 1).saturating_mul(EXPLORE_PAGE),
+    };
+    let page = visit(&req, &state, move |conn, visitor| {
         let caller = visitor.caller();
         let viewer = Viewer::load(conn, &caller)?;
-        let mut groups = Vec::new();
-        for group in directory::groups(conn, &caller, &Filters::default())? {
-            let visibility = group.visibility.as_str();
-            groups.push(entry(&viewer, &group.full_path, visibility, false));
-        }
+        let (total, found) = directory::explore_groups(conn, &caller, window)?;
+        let groups = found
+            .iter()
+            .map(|g| entry(&viewer, &g.full_path, g.visibility.as_str(), false))
+            .collect();
         let mut projects = Vec::new();
         for project in directory::projects(conn, &caller, &Filters::default(), None)? {
             let visibility = project.visibility.as_str();
             projects.push(entry(&viewer, &project.full_path, visibility, true));
         }
-        members_first(&mut groups);
         members_first(&mut projects);
         Ok(ExplorePage {
             chrome: visitor.chrome(),
             groups,
             projects,
+            prev: (number > 1).then(|| number - 1),
+            next: (window.offset + window.limit < total).then(|| number + 1),
         })
     })
     .await?;
