@@ -99,14 +99,17 @@ pub fn get(
         .ok_or_else(member_not_found)
 }
 
-/// The direct members a group's web page shows to whoever may see the page.
-pub fn list_on_page(
+/// One page of the direct members a group's web page shows to whoever may see the page, by
+/// username, and how many there are.
+pub fn page_on_page(
     conn: &Connection,
     caller: &Caller,
     target: &Target,
-) -> Result<Vec<(User, Role)>> {
+    window: Window,
+) -> Result<(usize, Vec<(User, Role)>)> {
     access::judge(conn, caller, Operation::PageView, on(target))?;
-    listed(conn, target, false)
+    let (direct, _, _) = source(target);
+    db::member_pages::direct(conn, direct, &[], window.limit, window.offset)
 }
 
 fn listed(conn: &Connection, target: &Target, inherited: bool) -> Result<Vec<(User, Role)>> {

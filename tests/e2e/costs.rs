@@ -25,11 +25,6 @@ const FLOOR: Duration = Duration::from_millis(50);
 /// to the bound. A fix removes its line.
 const KNOWN_SLOW: &[(&str, &str)] = &[
     (
-        "/{place}",
-        "a group's page lists every direct member (10,000 bots) and finds its subgroups by \
-         reading every group",
-    ),
-    (
         "/admin",
         "lists every user (bots filtered by Vec::contains, issue 20 item 4) and every group",
     ),
@@ -40,10 +35,6 @@ const KNOWN_SLOW: &[(&str, &str)] = &[
     (
         "/projects/new",
         "the namespace selector lists every group the caller may create in",
-    ),
-    (
-        "/{place}/-/settings",
-        "a group's settings page lists every member (10,000 bots) on one page",
     ),
 ];
 

@@ -1,6 +1,6 @@
 //! Lists a tenant can grow come a page at a time, cut by the database (issue 20, "every
 //! answer costs what an honest one costs"): the API's group, namespace and member lists
-//! with GitLab's headers, and the explore page with next and previous links.
+//! with GitLab's headers, the explore page and a group's page with next and previous links.
 
 use serde_json::Value;
 
@@ -90,4 +90,34 @@ fn long_lists_come_a_page_at_a_time_and_add_up() {
     let url = server.url("/api/v4/groups/g000/members?page=2");
     let got = request("GET", &url, &[("PRIVATE-TOKEN", alice.as_str())]);
     assert_eq!(got.json().as_array().unwrap().len(), 6);
+
+    // A group's page: 100 subgroups, then the next page with the rest.
+    let url = server.url("/api/v4/groups/g001");
+    let parent = request("GET", &url, &[("PRIVATE-TOKEN", alice.as_str())]).json()["id"].clone();
+    assert!(parent.is_i64(), "{parent}");
+    for n in 0..101 {
+        let body = format!(r#"{{"path":"s{n:03}","parent_id":{parent},"visibility":"public"}}"#);
+        let made = post(
+            &server.url("/api/v4/groups"),
+            &[
+                ("PRIVATE-TOKEN", alice.as_str()),
+                ("Content-Type", "application/json"),
+            ],
+            body.into_bytes(),
+        );
+        assert_eq!(made.status, 201, "{}", made.text());
+    }
+    let first = get(&server.url("/g001"), None).text();
+    assert!(first.contains("100 of 101 subgroups"), "{first}");
+    assert!(
+        first.contains(r#"href="/g001?page=2" rel="next""#),
+        "{first}"
+    );
+    assert!(first.contains(">g001/s099</a>") && !first.contains(">g001/s100</a>"));
+    let second = get(&server.url("/g001?page=2"), None).text();
+    assert!(second.contains(">g001/s100</a>") && !second.contains(">g001/s099</a>"));
+    assert!(
+        second.contains(r#"href="/g001?page=1" rel="prev""#),
+        "{second}"
+    );
 }

@@ -169,6 +169,8 @@ fn crumbs(full_path: &str) -> Vec<(String, String)> {
 #[derive(Deserialize)]
 pub(super) struct PlaceQuery {
     filter: Option<String>,
+    /// The page of a group's subgroups and members (of a settings page's members).
+    page: Option<usize>,
 }
 
 pub(super) async fn place_page(
@@ -186,18 +188,25 @@ pub(super) async fn place_page(
     let number = taken.first().and_then(|t| t.parse::<i64>().ok());
     let segment = taken.first().cloned().unwrap_or_default();
     match route.pattern {
-        "settings" => return super::settings::settings_page(req, state, place_path).await,
+        "settings" => {
+            let pager = Pager::new(query.page);
+            return super::settings::settings_page(req, state, place_path, pager).await;
+        }
         "package_files/{file_id}/download" => {
             return download(req, state, place_path, number).await;
         }
         _ => {}
     }
     let site = site_url(&req, &state);
-    let filter = query.into_inner().filter.filter(|f| !f.trim().is_empty());
+    let query = query.into_inner();
+    let pager = Pager::new(query.page);
+    let filter = query.filter.filter(|f| !f.trim().is_empty());
     let page = visit(&req, &state, move |conn, visitor| {
         let place = directory::place(conn, &visitor.caller(), &place_path)?;
         match (place, route.pattern) {
-            (Place::Group(reader), "") => group_page(conn, visitor, &reader).map(Page::Group),
+            (Place::Group(reader), "") => {
+                group_page(conn, visitor, &reader, pager).map(Page::Group)
+            }
             (Place::Group(reader), "upstream/{name}") => {
                 upstream_page(conn, visitor, &reader, &site, &segment).map(Page::Upstream)
             }
@@ -241,23 +250,62 @@ pub struct MemberRow {
 }
 
 impl MemberRow {
-    /// The direct members of a project or group.
+    /// One page of the direct members of a project or group, and how many there are.
     pub fn direct(
         conn: &rusqlite::Connection,
         caller: &crate::auth::Caller,
         target: &crate::registry::directory::Target,
-    ) -> Result<Vec<MemberRow>, Error> {
-        Ok(
-            crate::registry::membership::list_on_page(conn, caller, target)?
-                .into_iter()
-                .map(|(user, role)| MemberRow {
-                    user_id: user.id,
-                    username: user.username,
-                    role: role.as_str(),
-                    level: role.level(),
-                })
-                .collect(),
-        )
+        window: directory::Window,
+    ) -> Result<(usize, Vec<MemberRow>), Error> {
+        let (total, rows) =
+            crate::registry::membership::page_on_page(conn, caller, target, window)?;
+        let rows = rows
+            .into_iter()
+            .map(|(user, role)| MemberRow {
+                user_id: user.id,
+                username: user.username,
+                role: role.as_str(),
+                level: role.level(),
+            })
+            .collect();
+        Ok((total, rows))
+    }
+}
+
+/// Rows of a list on a group or settings page: members and subgroups may number thousands,
+/// so a page shows this many of each, with links to the next and previous pages.
+pub const PAGE_ROWS: usize = 100;
+
+/// A page number (from 1) of the lists on a place's page, and its neighbours.
+#[derive(Debug, Clone, Copy)]
+pub struct Pager {
+    pub number: usize,
+    pub prev: Option<usize>,
+    pub next: Option<usize>,
+}
+
+impl Pager {
+    pub fn new(number: Option<usize>) -> Pager {
+        Pager {
+            number: number.unwrap_or(1).max(1),
+            prev: None,
+            next: None,
+        }
+    }
+
+    pub fn window(self) -> directory::Window {
+        directory::Window {
+            limit: PAGE_ROWS,
+            offset: (self.number - 1).saturating_mul(PAGE_ROWS),
+        }
+    }
+
+    /// The links, once the totals of the lists this page shows are known.
+    pub fn with_totals(mut self, totals: &[usize]) -> Pager {
+        let shown = self.window().offset + PAGE_ROWS;
+        self.prev = (self.number > 1).then(|| self.number - 1);
+        self.next = totals.iter().any(|t| *t > shown).then(|| self.number + 1);
+        self
     }
 }
 
@@ -270,6 +318,10 @@ struct GroupPage {
     subgroups: Vec<Entry>,
     projects: Vec<Entry>,
     members: Vec<MemberRow>,
+    /// How many subgroups and direct members there are (a page shows `PAGE_ROWS` of each).
+    subgroups_total: usize,
+    members_total: usize,
+    pager: Pager,
     may_manage: bool,
     /// Names held from the top-level group's upstreams, with how many files of each.
     cached: Vec<(String, i64)>,
@@ -279,19 +331,22 @@ fn group_page(
     conn: &rusqlite::Connection,
     visitor: &Visitor,
     reader: &GroupReader,
+    pager: Pager,
 ) -> Result<GroupPage, Error> {
     let group = reader.group().clone();
     let caller = visitor.caller();
     let viewer = Viewer::load(conn, &caller)?;
-    let mut subgroups = Vec::new();
-    for sub in directory::subgroups(conn, &caller, &group.full_path)? {
-        subgroups.push(entry(
-            &viewer,
-            &sub.full_path,
-            sub.visibility.as_str(),
-            false,
-        ));
-    }
+    let (subgroups_total, found) = directory::subgroups_page(
+        conn,
+        &caller,
+        &group.full_path,
+        &Filters::default(),
+        pager.window(),
+    )?;
+    let subgroups = found
+        .iter()
+        .map(|sub| entry(&viewer, &sub.full_path, sub.visibility.as_str(), false))
+        .collect();
     let mut projects = Vec::new();
     for project in reader
         .projects()
@@ -302,7 +357,8 @@ fn group_page(
         projects.push(entry(&viewer, &project.full_path, visibility, true));
     }
     let target = crate::registry::directory::Target::Group(group.clone());
-    let members = MemberRow::direct(conn, &visitor.caller(), &target)?;
+    let (members_total, members) =
+        MemberRow::direct(conn, &visitor.caller(), &target, pager.window())?;
     let may_manage = super::settings::may_maintain(conn, visitor, access::On::Group(&group))?;
     let cached = crate::upstream::view::cached_names(conn, group.id)?;
     Ok(GroupPage {
@@ -313,6 +369,9 @@ fn group_page(
         subgroups,
         projects,
         members,
+        subgroups_total,
+        members_total,
+        pager: pager.with_totals(&[subgroups_total, members_total]),
         may_manage,
     })
 }
