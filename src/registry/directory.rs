@@ -169,6 +169,27 @@ pub fn explore_groups(
     Ok((mine_total + others_total, found))
 }
 
+/// A page of the groups where the caller may be able to create (their role there reaches
+/// maintainer; every group for an admin or the operator), by path: candidates for the
+/// "New group" and "New project" forms, which the table still judges one by one.
+pub fn creatable_groups(
+    conn: &Connection,
+    caller: &Caller,
+    window: Window,
+) -> Result<(usize, Vec<Namespace>)> {
+    let viewer = Viewer::load(conn, caller)?;
+    let mut filter = Filters::default().for_db(&viewer);
+    let everywhere = match caller {
+        Caller::User(user) => user.is_admin,
+        Caller::Operator => true,
+        Caller::Anonymous | Caller::DeployToken(_) => false,
+    };
+    if !everywhere {
+        filter.only_within = Some(viewer.member_paths(Role::Maintainer));
+    }
+    db::group_pages::page(conn, &filter, window.limit, window.offset)
+}
+
 /// One page of the direct subgroups the caller may see, and how many there are.
 pub fn subgroups_page(
     conn: &Connection,

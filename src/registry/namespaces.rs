@@ -134,23 +134,50 @@ pub fn exists(
     Ok((true, Vec::new()))
 }
 
-/// Where the caller may create: the groups that may hold a new subgroup, or the namespaces
-/// (the caller's own first) that may hold a new project. What the web's "New group" and "New
-/// project" forms offer; the creation itself is judged again when it happens.
-pub fn creatable(conn: &Connection, caller: &Caller, projects: bool) -> Result<Vec<Namespace>> {
+/// How many groups the "New group" and "New project" forms offer to choose from; any other
+/// is typed by its full path.
+pub const CREATABLE_SHOWN: usize = 100;
+
+/// Where the caller may create, at most `CREATABLE_SHOWN` places (and `chosen`, if the caller
+/// may create there): the groups that may hold a new subgroup, or the namespaces (the
+/// caller's own first) that may hold a new project. What the web's "New group" and "New
+/// project" forms offer; the creation itself is judged again when it happens. Candidates
+/// come from the database (groups where the caller's role reaches maintainer, or every group
+/// for an admin), a page at a time, each judged by the table.
+pub fn creatable(
+    conn: &Connection,
+    caller: &Caller,
+    projects: bool,
+    chosen: Option<i64>,
+) -> Result<Vec<Namespace>> {
     let operation = if projects {
         Operation::ProjectCreate
     } else {
         Operation::SubgroupCreate
     };
-    let own = |n: &Namespace| match caller {
-        Caller::User(user) => n.owner_user_id == Some(user.user_id),
-        _ => false,
+    let mut candidates = Vec::new();
+    // A project may go into the caller's own namespace, offered first.
+    if let (true, Caller::User(user)) = (projects, caller) {
+        let own = Some(user.user_id);
+        candidates.extend(db::group_pages::personal_page(conn, own, None, 1, 0)?.1);
+    }
+    let window = Window {
+        limit: CREATABLE_SHOWN,
+        offset: 0,
     };
+    let (_, groups) = directory::creatable_groups(conn, caller, window)?;
+    let listed = |id: i64, list: &[Namespace]| list.iter().any(|n| n.id == id);
+    candidates.extend(groups);
+    if let Some(id) = chosen.filter(|id| !listed(*id, &candidates))
+        && let Some(namespace) = db::namespaces::find(conn, id)?
+        && namespace.kind == NamespaceKind::Group
+    {
+        candidates.push(namespace);
+    }
     let mut found = Vec::new();
-    for namespace in list(conn, caller, None)? {
+    for namespace in candidates {
         let wanted = match namespace.kind {
-            NamespaceKind::User => projects && own(&namespace),
+            NamespaceKind::User => true,
             NamespaceKind::Group if projects => {
                 access::allowed(conn, caller, operation, On::Namespace(&namespace))?
             }

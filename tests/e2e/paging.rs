@@ -121,3 +121,61 @@ fn long_lists_come_a_page_at_a_time_and_add_up() {
         "{second}"
     );
 }
+
+/// The "New group" form offers at most a page of parents (an admin may create in every group
+/// of the server) and takes any other by its full path, judged as a chosen one is.
+#[test]
+fn the_new_group_form_offers_a_page_of_parents_and_takes_any_by_path() {
+    let server = Server::start();
+    crate::web::add_user(&server, "ann", "ann password", false);
+    let token = server.cli(&["token", "add", "ann", "--name", "t", "--scopes", "api"]);
+    let token = token.trim();
+    for n in 0..110 {
+        let body = format!(r#"{{"path":"p{n:03}","visibility":"public"}}"#);
+        let made = post(
+            &server.url("/api/v4/groups"),
+            &[
+                ("PRIVATE-TOKEN", token),
+                ("Content-Type", "application/json"),
+            ],
+            body.into_bytes(),
+        );
+        assert_eq!(made.status, 201, "{}", made.text());
+    }
+    server.cli(&["group", "add", "hidden", "--visibility", "private"]);
+    let mut ann = crate::web::Visitor::sign_in(&server, "ann", "ann password");
+    let form = ann.get("/groups/new").text();
+    let select = &form[form.find("name=\"parent_id\"").unwrap()..];
+    let select = &select[..select.find("</select>").unwrap()];
+    let offered = select.matches("<option value=\"").count();
+    // "(none)" and at most 100 groups: the list is a page, not every group.
+    assert!(offered <= 101, "{offered} choices");
+    assert!(form.contains(">p000</option>") && !form.contains(">p109</option>"));
+    assert!(form.contains("name=\"parent_path\""), "{form}");
+
+    // One past the list, typed by its path.
+    let resp = ann.submit(
+        "/groups/new",
+        "/groups/new",
+        &[
+            ("name", "deep"),
+            ("parent_id", ""),
+            ("parent_path", "p109"),
+            ("visibility", "public"),
+        ],
+    );
+    assert_eq!(resp.status, 303, "{}", resp.text());
+    let page = get(&server.url("/p109/deep"), None);
+    assert_eq!(page.status, 200, "the subgroup is there");
+    // A group ann may not see is not there, in the same words as one that does not exist.
+    for missing in ["hidden", "nothing-here"] {
+        let resp = ann.submit(
+            "/groups/new",
+            "/groups/new",
+            &[("name", "x"), ("parent_path", missing)],
+        );
+        assert_eq!(resp.status, 400, "{}", resp.text());
+        let words = format!("&#34;{missing}&#34; names no namespace");
+        assert!(resp.text().contains(&words), "{}", resp.text());
+    }
+}
