@@ -229,17 +229,6 @@ pub fn descendants_page(
     db::group_pages::page(conn, &filter, window.limit, window.offset)
 }
 
-/// The direct subgroups the caller may see (every one: for the group page, item 6 pages it).
-pub fn subgroups(conn: &Connection, caller: &Caller, reference: &str) -> Result<Vec<Namespace>> {
-    let viewer = Viewer::load(conn, caller)?;
-    let parent = visible_group(conn, &viewer, access::find_group(conn, reference)?)?;
-    let children = db::namespaces::list_groups(conn)?
-        .into_iter()
-        .filter(|g| g.parent_id == Some(parent.id))
-        .collect();
-    seen_groups(conn, &viewer, children, Some(&parent.full_path))
-}
-
 /// The groups a project the caller may see lies in, the top-level group first.
 pub fn project_groups(
     conn: &Connection,

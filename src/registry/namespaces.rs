@@ -23,27 +23,9 @@ fn sees_personal(caller: &Caller, namespace: &Namespace) -> bool {
     }
 }
 
-/// Personal namespaces first, then groups, each with `search` in its path (any case).
-pub fn list(conn: &Connection, caller: &Caller, search: Option<String>) -> Result<Vec<Namespace>> {
-    let matches = |path: &str| {
-        search
-            .as_deref()
-            .is_none_or(|s| path.to_lowercase().contains(&s.to_lowercase()))
-    };
-    let mut found: Vec<Namespace> = db::namespaces::list_personal(conn)?
-        .into_iter()
-        .filter(|n| sees_personal(caller, n) && matches(&n.full_path))
-        .collect();
-    let filters = Filters {
-        search: search.clone(),
-        ..Filters::default()
-    };
-    found.extend(directory::groups(conn, caller, &filters)?);
-    Ok(found)
-}
-
-/// One page of what `list` gives (personal namespaces first, then groups) and how many
-/// there are, each part counted and cut in the database.
+/// One page of the namespaces the caller may see (their own personal namespace, or every
+/// one for an admin, first; then the groups, each by path, `search` in the path) and how
+/// many there are, each part counted and cut in the database.
 pub fn page(
     conn: &Connection,
     caller: &Caller,
