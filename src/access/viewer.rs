@@ -9,6 +9,7 @@ use rusqlite::Connection;
 use super::table::{Decision, Operation, Via, Who, decide};
 use crate::auth::Caller;
 use crate::db;
+use crate::db::group_pages::Seen;
 use crate::error::Result;
 use crate::model::{Namespace, Project, Role, Scopes, Visibility};
 
@@ -285,6 +286,82 @@ impl Viewer {
             .filter(|(g, seen)| *seen || above_seen.contains(g.full_path.as_str()))
             .map(|(g, _)| g)
             .collect()
+    }
+}
+
+impl Viewer {
+    /// Which groups the caller sees, for the database to apply to every group at once: each
+    /// part is the table's answer (`decide`) for a kind of group, the same answers
+    /// `sees_group_itself` and `seen_groups` give one group at a time.
+    pub fn seen(&self) -> Seen {
+        const KINDS: [Visibility; 3] = [
+            Visibility::Public,
+            Visibility::Internal,
+            Visibility::Private,
+        ];
+        let sees = |who: &Who, v: Visibility| visible(decide(Operation::PageView, who, v));
+        // A group where the caller holds nothing: its visibility alone decides.
+        let stranger = self.who(None, || false, false);
+        let visibilities: Vec<&'static str> = KINDS
+            .into_iter()
+            .filter(|v| sees(&stranger, *v))
+            .map(Visibility::as_str)
+            .collect();
+        if visibilities.len() == KINDS.len() {
+            return Seen {
+                all: true,
+                ..Seen::default()
+            };
+        }
+        let mut seen = Seen {
+            // A project seen by its visibility alone shows the groups above it; projects seen
+            // through a membership lie below or inside `within`, which already shows them.
+            above_projects: visibilities.clone(),
+            visibilities,
+            ..Seen::default()
+        };
+        if let Some(roles) = self.roles() {
+            for (path, role) in &roles.namespaces {
+                if sees(&self.who(Some(*role), || false, false), Visibility::Private) {
+                    seen.within.push(path.clone());
+                }
+            }
+            if sees(&self.who(None, || true, false), Visibility::Private) {
+                seen.exact.extend(roles.inside.iter().cloned());
+            }
+        }
+        // A deploy token sees its own group and what lies below. (A project token's project
+        // path is not known here; the table lets deploy tokens know every group, so `all`
+        // answered above, which `the_database_shows_what_the_table_shows` checks.)
+        if let Kind::DeployToken {
+            home: Home::Group(home),
+            ..
+        } = &self.kind
+            && sees(&self.who(None, || false, true), Visibility::Private)
+        {
+            seen.within.push(home.clone());
+        }
+        seen.within.sort();
+        seen.exact.sort();
+        seen
+    }
+
+    /// The namespaces where the caller's own role is at least `min` (admins as members
+    /// only): groups at or below them are where `membership` and `owned` lists look.
+    pub fn member_paths(&self, min: Role) -> Vec<String> {
+        let mut paths: Vec<String> = self
+            .roles()
+            .map(|roles| {
+                roles
+                    .namespaces
+                    .iter()
+                    .filter(|(_, role)| **role >= min)
+                    .map(|(path, _)| path.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
+        paths.sort();
+        paths
     }
 }
 

@@ -349,3 +349,133 @@ fn seeded_cases_read_as_intended() {
     assert!(shown(&callers[5]).starts_with(&["acme".into(), "acme/inner".into()]));
     assert!(shown(&callers[5]).contains(&"empty".to_string()));
 }
+
+/// `seen()` applied by the database gives, page by page and with every filter, what the
+/// table gives one group at a time.
+#[test]
+fn the_database_shows_what_the_table_shows() {
+    use crate::registry::directory::{self, Filters, Window};
+    let (_dir, db, callers) = seeded();
+    let conn = db.get().unwrap();
+    let filters = [
+        Filters::default(),
+        Filters {
+            search: Some("In".into()),
+            ..Filters::default()
+        },
+        Filters {
+            membership: true,
+            ..Filters::default()
+        },
+        Filters {
+            owned: true,
+            ..Filters::default()
+        },
+        Filters {
+            visibility: Some("private".into()),
+            ..Filters::default()
+        },
+    ];
+    let mut checked = 0;
+    for caller in &callers {
+        for filter in &filters {
+            let expected: Vec<String> = directory::groups(&conn, caller, filter)
+                .unwrap()
+                .into_iter()
+                .map(|g| g.full_path)
+                .collect();
+            let all = Window {
+                limit: 100,
+                offset: 0,
+            };
+            let (total, page) = directory::groups_page(&conn, caller, filter, vec![], all).unwrap();
+            let shown: Vec<String> = page.into_iter().map(|g| g.full_path).collect();
+            assert_eq!(shown, expected, "{caller:?} {filter:?}");
+            assert_eq!(total, expected.len());
+            // Pages of two, one after the other, give the same list.
+            let mut paged = Vec::new();
+            for offset in (0..expected.len()).step_by(2) {
+                let window = Window { limit: 2, offset };
+                let (total, page) =
+                    directory::groups_page(&conn, caller, filter, vec![], window).unwrap();
+                assert_eq!(total, expected.len());
+                paged.extend(page.into_iter().map(|g| g.full_path));
+            }
+            assert_eq!(paged, expected, "{caller:?} {filter:?} in pages");
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, callers.len() * filters.len());
+}
+
+/// Subgroups and descendants, paged by the database, are the ones the table shows.
+#[test]
+fn subgroups_and_descendants_from_the_database_agree() {
+    use crate::registry::directory::{self, Filters, Window};
+    let (_dir, db, callers) = seeded();
+    let conn = db.get().unwrap();
+    let all = Window {
+        limit: 100,
+        offset: 0,
+    };
+    let paths = |found: crate::error::Result<Vec<Namespace>>| {
+        found.map(|gs| gs.into_iter().map(|g| g.full_path).collect::<Vec<_>>())
+    };
+    for caller in &callers {
+        for group in ["acme", "acme/inner", "open", "empty", "lab"] {
+            // What the old per-group walk gave: the visible children of a visible group.
+            let expected = directory::group(&conn, caller, group).map(|parent| {
+                let every = directory::groups(&conn, caller, &Filters::default()).unwrap();
+                every
+                    .into_iter()
+                    .filter(|g| g.parent_id == Some(parent.id))
+                    .map(|g| g.full_path)
+                    .collect::<Vec<_>>()
+            });
+            let filters = Filters::default();
+            let shown = paths(
+                directory::subgroups_page(&conn, caller, group, &filters, all).map(|(_, g)| g),
+            );
+            assert_eq!(shown.ok(), expected.ok(), "{caller:?} below {group}");
+            // What the old per-group walk gave: the visible groups under a visible group.
+            let expected = directory::group(&conn, caller, group).map(|_| {
+                let every = directory::groups(&conn, caller, &Filters::default()).unwrap();
+                let prefix = format!("{group}/");
+                every
+                    .into_iter()
+                    .map(|g| g.full_path)
+                    .filter(|p| p.starts_with(&prefix))
+                    .collect::<Vec<_>>()
+            });
+            let shown =
+                paths(directory::descendants_page(&conn, caller, group, None, all).map(|(_, g)| g));
+            assert_eq!(shown.ok(), expected.ok(), "{caller:?} under {group}");
+        }
+    }
+}
+
+/// The explore page's groups, paged by the database: the caller's own first, then the rest,
+/// each by path, as the page sorted them in memory.
+#[test]
+fn explore_groups_put_the_callers_own_first() {
+    use crate::registry::directory::{self, Filters, Window};
+    let (_dir, db, callers) = seeded();
+    let conn = db.get().unwrap();
+    for caller in &callers {
+        let viewer = Viewer::load(&conn, caller).unwrap();
+        let mut expected: Vec<String> = directory::groups(&conn, caller, &Filters::default())
+            .unwrap()
+            .into_iter()
+            .map(|g| g.full_path)
+            .collect();
+        expected.sort_by_key(|p| (viewer.group_role(p).is_none(), p.to_lowercase()));
+        let mut shown = Vec::new();
+        for offset in (0..expected.len() + 3).step_by(3) {
+            let window = Window { limit: 3, offset };
+            let (total, page) = directory::explore_groups(&conn, caller, window).unwrap();
+            assert_eq!(total, expected.len(), "{caller:?}");
+            shown.extend(page.into_iter().map(|g| g.full_path));
+        }
+        assert_eq!(shown, expected, "{caller:?}");
+    }
+}

@@ -2,7 +2,9 @@
 
 pub mod audit;
 pub mod bots;
+pub mod group_pages;
 pub mod litestream;
+pub mod member_pages;
 pub mod members;
 pub mod moves;
 pub mod namespaces;

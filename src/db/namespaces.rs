@@ -6,10 +6,10 @@ use super::unique_or;
 use crate::error::Result;
 use crate::model::{Namespace, NamespaceKind, Visibility};
 
-const COLUMNS: &str =
+pub(super) const COLUMNS: &str =
     "id, kind, full_path, parent_id, owner_user_id, visibility, coalesce(name, path), description";
 
-fn from_row(row: &Row<'_>) -> rusqlite::Result<Namespace> {
+pub(super) fn from_row(row: &Row<'_>) -> rusqlite::Result<Namespace> {
     let kind: String = row.get(1)?;
     let visibility: String = row.get(5)?;
     Ok(Namespace {

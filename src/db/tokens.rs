@@ -83,6 +83,35 @@ pub fn list_all_personal(conn: &Connection) -> Result<Vec<PersonalAccessToken>> 
     Ok(rows)
 }
 
+/// How many tokens `user_id` holds (everyone's with `None`), and `limit` of them after
+/// `offset`, by id (the primary key, or the index on user_id, serves the order).
+pub fn page_personal(
+    conn: &Connection,
+    user_id: Option<i64>,
+    limit: usize,
+    offset: usize,
+) -> Result<(usize, Vec<PersonalAccessToken>)> {
+    let condition = "(?1 IS NULL OR t.user_id = ?1)";
+    let total: i64 = conn.query_row(
+        &format!("SELECT count(*) FROM personal_access_tokens t WHERE {condition}"),
+        [user_id],
+        |r| r.get(0),
+    )?;
+    let sql = format!(
+        "SELECT {PAT_COLUMNS} FROM personal_access_tokens t WHERE {condition}
+         ORDER BY t.id LIMIT ?2 OFFSET ?3"
+    );
+    let (limit, offset) = (
+        i64::try_from(limit).unwrap_or(i64::MAX),
+        i64::try_from(offset).unwrap_or(i64::MAX),
+    );
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt
+        .query_map(params![user_id, limit, offset], pat_from_row)?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok((usize::try_from(total).unwrap_or(0), rows))
+}
+
 pub fn list_personal(conn: &Connection, user_id: i64) -> Result<Vec<PersonalAccessToken>> {
     let sql = format!(
         "SELECT {PAT_COLUMNS} FROM personal_access_tokens t WHERE t.user_id = ?1 ORDER BY t.id"

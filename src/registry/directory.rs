@@ -6,6 +6,7 @@ use rusqlite::Connection;
 use crate::access::{self, Viewer};
 use crate::auth::Caller;
 use crate::db;
+use crate::db::group_pages::GroupFilter;
 use crate::error::{Error, Result};
 use crate::model::{Namespace, NamespaceKind, Project, Role};
 
@@ -94,27 +95,138 @@ fn visible_group(conn: &Connection, viewer: &Viewer, group: Namespace) -> Result
         .ok_or_else(group_not_found)
 }
 
-/// The direct subgroups the caller may see.
-pub fn subgroups(conn: &Connection, caller: &Caller, reference: &str) -> Result<Vec<Namespace>> {
-    let viewer = Viewer::load(conn, caller)?;
-    let parent = visible_group(conn, &viewer, access::find_group(conn, reference)?)?;
-    let children = db::namespaces::list_groups(conn)?
-        .into_iter()
-        .filter(|g| g.parent_id == Some(parent.id))
-        .collect();
-    seen_groups(conn, &viewer, children, Some(&parent.full_path))
+/// A page of groups: how many to show and how many to pass over first.
+#[derive(Debug, Clone, Copy)]
+pub struct Window {
+    pub limit: usize,
+    pub offset: usize,
 }
 
-/// Every subgroup below the group, at any depth, that the caller may see.
-pub fn descendants(conn: &Connection, caller: &Caller, reference: &str) -> Result<Vec<Namespace>> {
+impl Filters {
+    /// These filters for the database, with what the viewer sees.
+    fn for_db(&self, viewer: &Viewer) -> GroupFilter {
+        let only_within = if self.owned {
+            Some(viewer.member_paths(Role::Owner))
+        } else if self.membership {
+            Some(viewer.member_paths(Role::Guest))
+        } else {
+            None
+        };
+        GroupFilter {
+            seen: viewer.seen(),
+            search: self.search.as_deref().map(str::to_lowercase),
+            visibility: self.visibility.clone(),
+            only_within,
+            ..GroupFilter::default()
+        }
+    }
+}
+
+/// One page of the groups the caller may see (all of them, `skip` left out) and how many
+/// there are: filtered, counted and cut in the database, so it costs the page and a count.
+pub fn groups_page(
+    conn: &Connection,
+    caller: &Caller,
+    filters: &Filters,
+    skip: Vec<i64>,
+    window: Window,
+) -> Result<(usize, Vec<Namespace>)> {
+    let viewer = Viewer::load(conn, caller)?;
+    let filter = GroupFilter {
+        skip,
+        ..filters.for_db(&viewer)
+    };
+    db::group_pages::page(conn, &filter, window.limit, window.offset)
+}
+
+/// One page of the groups the explore page lists: the caller's own (where they hold a role)
+/// first, then the others they may see, each part by path; how many there are in all.
+pub fn explore_groups(
+    conn: &Connection,
+    caller: &Caller,
+    window: Window,
+) -> Result<(usize, Vec<Namespace>)> {
+    let viewer = Viewer::load(conn, caller)?;
+    let mine = viewer.member_paths(Role::Guest);
+    let everything = Filters::default().for_db(&viewer);
+    let (mine_total, mut found) = if mine.is_empty() {
+        (0, Vec::new())
+    } else {
+        let filter = GroupFilter {
+            only_within: Some(mine.clone()),
+            ..everything.clone()
+        };
+        db::group_pages::page(conn, &filter, window.limit, window.offset)?
+    };
+    let filter = GroupFilter {
+        not_within: (!mine.is_empty()).then_some(mine),
+        ..everything
+    };
+    let rest = window.limit - found.len().min(window.limit);
+    let offset = window.offset.saturating_sub(mine_total);
+    let (others_total, others) = db::group_pages::page(conn, &filter, rest, offset)?;
+    found.extend(others);
+    Ok((mine_total + others_total, found))
+}
+
+/// A page of the groups where the caller may be able to create (their role there reaches
+/// maintainer; every group for an admin or the operator), by path: candidates for the
+/// "New group" and "New project" forms, which the table still judges one by one.
+pub fn creatable_groups(
+    conn: &Connection,
+    caller: &Caller,
+    window: Window,
+) -> Result<(usize, Vec<Namespace>)> {
+    let viewer = Viewer::load(conn, caller)?;
+    let mut filter = Filters::default().for_db(&viewer);
+    let everywhere = match caller {
+        Caller::User(user) => user.is_admin,
+        Caller::Operator => true,
+        Caller::Anonymous | Caller::DeployToken(_) => false,
+    };
+    if !everywhere {
+        filter.only_within = Some(viewer.member_paths(Role::Maintainer));
+    }
+    db::group_pages::page(conn, &filter, window.limit, window.offset)
+}
+
+/// One page of the direct subgroups the caller may see, and how many there are.
+pub fn subgroups_page(
+    conn: &Connection,
+    caller: &Caller,
+    reference: &str,
+    filters: &Filters,
+    window: Window,
+) -> Result<(usize, Vec<Namespace>)> {
     let viewer = Viewer::load(conn, caller)?;
     let parent = visible_group(conn, &viewer, access::find_group(conn, reference)?)?;
-    let prefix = format!("{}/", parent.full_path);
-    let below = db::namespaces::list_groups(conn)?
-        .into_iter()
-        .filter(|g| g.full_path.starts_with(&prefix))
-        .collect();
-    seen_groups(conn, &viewer, below, Some(&parent.full_path))
+    let filter = GroupFilter {
+        parent: Some(parent.id),
+        ..filters.for_db(&viewer)
+    };
+    db::group_pages::page(conn, &filter, window.limit, window.offset)
+}
+
+/// One page of the subgroups at any depth below the group that the caller may see (the
+/// full_path range `path/` .. `path0`), and how many there are.
+pub fn descendants_page(
+    conn: &Connection,
+    caller: &Caller,
+    reference: &str,
+    search: Option<&str>,
+    window: Window,
+) -> Result<(usize, Vec<Namespace>)> {
+    let viewer = Viewer::load(conn, caller)?;
+    let parent = visible_group(conn, &viewer, access::find_group(conn, reference)?)?;
+    let filters = Filters {
+        search: search.map(str::to_string),
+        ..Filters::default()
+    };
+    let filter = GroupFilter {
+        below: Some(parent.full_path.clone()),
+        ..filters.for_db(&viewer)
+    };
+    db::group_pages::page(conn, &filter, window.limit, window.offset)
 }
 
 /// The groups a project the caller may see lies in, the top-level group first.

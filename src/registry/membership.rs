@@ -4,7 +4,7 @@
 use rusqlite::Connection;
 
 use super::audit::{self, About};
-use super::directory::Target;
+use super::directory::{Target, Window};
 use crate::access::{self, MemberDecision, On, Operation};
 use crate::auth::Caller;
 use crate::db;
@@ -61,7 +61,27 @@ pub fn list(
     listed(conn, target, inherited)
 }
 
-/// One member, direct or (`inherited`) through the groups above too, as `list` finds them.
+/// One page of the direct members, or (`inherited`) of everyone with a role through the
+/// groups above too; `only` these users if any. How many there are, and the page.
+pub fn page(
+    conn: &Connection,
+    caller: &Caller,
+    target: &Target,
+    inherited: bool,
+    only: &[i64],
+    window: Window,
+) -> Result<(usize, Vec<(User, Role)>)> {
+    access::judge(conn, caller, Operation::MembersList, on(target))?;
+    let (direct, namespace_id, project_id) = source(target);
+    let (limit, offset) = (window.limit, window.offset);
+    if inherited {
+        db::member_pages::inherited(conn, namespace_id, project_id, only, limit, offset)
+    } else {
+        db::member_pages::direct(conn, direct, only, limit, offset)
+    }
+}
+
+/// One member, direct or (`inherited`) through the groups above too, as `page` finds them.
 pub fn get(
     conn: &Connection,
     caller: &Caller,
@@ -69,20 +89,27 @@ pub fn get(
     user_id: i64,
     inherited: bool,
 ) -> Result<(User, Role)> {
-    list(conn, caller, target, inherited)?
-        .into_iter()
-        .find(|(u, _)| u.id == user_id)
+    let one = Window {
+        limit: 1,
+        offset: 0,
+    };
+    page(conn, caller, target, inherited, &[user_id], one)?
+        .1
+        .pop()
         .ok_or_else(member_not_found)
 }
 
-/// The direct members a group's web page shows to whoever may see the page.
-pub fn list_on_page(
+/// One page of the direct members a group's web page shows to whoever may see the page, by
+/// username, and how many there are.
+pub fn page_on_page(
     conn: &Connection,
     caller: &Caller,
     target: &Target,
-) -> Result<Vec<(User, Role)>> {
+    window: Window,
+) -> Result<(usize, Vec<(User, Role)>)> {
     access::judge(conn, caller, Operation::PageView, on(target))?;
-    listed(conn, target, false)
+    let (direct, _, _) = source(target);
+    db::member_pages::direct(conn, direct, &[], window.limit, window.offset)
 }
 
 fn listed(conn: &Connection, target: &Target, inherited: bool) -> Result<Vec<(User, Role)>> {

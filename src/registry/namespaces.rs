@@ -3,7 +3,7 @@
 
 use rusqlite::Connection;
 
-use super::directory::{self, Filters};
+use super::directory::{self, Filters, Window};
 use crate::access::{self, On, Operation};
 use crate::auth::Caller;
 use crate::db;
@@ -23,23 +23,43 @@ fn sees_personal(caller: &Caller, namespace: &Namespace) -> bool {
     }
 }
 
-/// Personal namespaces first, then groups, each with `search` in its path (any case).
-pub fn list(conn: &Connection, caller: &Caller, search: Option<String>) -> Result<Vec<Namespace>> {
-    let matches = |path: &str| {
-        search
-            .as_deref()
-            .is_none_or(|s| path.to_lowercase().contains(&s.to_lowercase()))
+/// One page of the namespaces the caller may see (their own personal namespace, or every
+/// one for an admin, first; then the groups, each by path, `search` in the path) and how
+/// many there are, each part counted and cut in the database.
+pub fn page(
+    conn: &Connection,
+    caller: &Caller,
+    search: Option<String>,
+    window: Window,
+) -> Result<(usize, Vec<Namespace>)> {
+    let lowered = search.as_deref().map(str::to_lowercase);
+    // Whose personal namespaces the caller sees: everyone's, their own, or none (the same
+    // answers as `sees_personal`).
+    let (personal_total, mut found) = match caller {
+        Caller::User(user) if !user.is_admin => {
+            let owner = Some(user.user_id);
+            let (limit, offset) = (window.limit, window.offset);
+            db::group_pages::personal_page(conn, owner, lowered.as_deref(), limit, offset)?
+        }
+        Caller::User(_) | Caller::Operator => {
+            let (limit, offset) = (window.limit, window.offset);
+            db::group_pages::personal_page(conn, None, lowered.as_deref(), limit, offset)?
+        }
+        Caller::Anonymous | Caller::DeployToken(_) => (0, Vec::new()),
     };
-    let mut found: Vec<Namespace> = db::namespaces::list_personal(conn)?
-        .into_iter()
-        .filter(|n| sees_personal(caller, n) && matches(&n.full_path))
-        .collect();
+    let groups_window = Window {
+        limit: window.limit - found.len().min(window.limit),
+        offset: window.offset.saturating_sub(personal_total),
+    };
     let filters = Filters {
-        search: search.clone(),
+        search,
         ..Filters::default()
     };
-    found.extend(directory::groups(conn, caller, &filters)?);
-    Ok(found)
+    // The count is wanted even when the page is full of personal namespaces.
+    let (groups_total, groups) =
+        directory::groups_page(conn, caller, &filters, Vec::new(), groups_window)?;
+    found.extend(groups);
+    Ok((personal_total + groups_total, found))
 }
 
 /// A namespace by id or full path; one the caller may not see does not exist.
@@ -96,23 +116,50 @@ pub fn exists(
     Ok((true, Vec::new()))
 }
 
-/// Where the caller may create: the groups that may hold a new subgroup, or the namespaces
-/// (the caller's own first) that may hold a new project. What the web's "New group" and "New
-/// project" forms offer; the creation itself is judged again when it happens.
-pub fn creatable(conn: &Connection, caller: &Caller, projects: bool) -> Result<Vec<Namespace>> {
+/// How many groups the "New group" and "New project" forms offer to choose from; any other
+/// is typed by its full path.
+pub const CREATABLE_SHOWN: usize = 100;
+
+/// Where the caller may create, at most `CREATABLE_SHOWN` places (and `chosen`, if the caller
+/// may create there): the groups that may hold a new subgroup, or the namespaces (the
+/// caller's own first) that may hold a new project. What the web's "New group" and "New
+/// project" forms offer; the creation itself is judged again when it happens. Candidates
+/// come from the database (groups where the caller's role reaches maintainer, or every group
+/// for an admin), a page at a time, each judged by the table.
+pub fn creatable(
+    conn: &Connection,
+    caller: &Caller,
+    projects: bool,
+    chosen: Option<i64>,
+) -> Result<Vec<Namespace>> {
     let operation = if projects {
         Operation::ProjectCreate
     } else {
         Operation::SubgroupCreate
     };
-    let own = |n: &Namespace| match caller {
-        Caller::User(user) => n.owner_user_id == Some(user.user_id),
-        _ => false,
+    let mut candidates = Vec::new();
+    // A project may go into the caller's own namespace, offered first.
+    if let (true, Caller::User(user)) = (projects, caller) {
+        let own = Some(user.user_id);
+        candidates.extend(db::group_pages::personal_page(conn, own, None, 1, 0)?.1);
+    }
+    let window = Window {
+        limit: CREATABLE_SHOWN,
+        offset: 0,
     };
+    let (_, groups) = directory::creatable_groups(conn, caller, window)?;
+    let listed = |id: i64, list: &[Namespace]| list.iter().any(|n| n.id == id);
+    candidates.extend(groups);
+    if let Some(id) = chosen.filter(|id| !listed(*id, &candidates))
+        && let Some(namespace) = db::namespaces::find(conn, id)?
+        && namespace.kind == NamespaceKind::Group
+    {
+        candidates.push(namespace);
+    }
     let mut found = Vec::new();
-    for namespace in list(conn, caller, None)? {
+    for namespace in candidates {
         let wanted = match namespace.kind {
-            NamespaceKind::User => projects && own(&namespace),
+            NamespaceKind::User => true,
             NamespaceKind::Group if projects => {
                 access::allowed(conn, caller, operation, On::Namespace(&namespace))?
             }

@@ -6,6 +6,7 @@
 use rusqlite::{Connection, TransactionBehavior};
 
 use super::audit::{self, About};
+use super::directory::Window;
 use super::token_limits::TokenLimits;
 use super::validate::check_expiry;
 use crate::access::{self, On, Operation};
@@ -34,6 +35,25 @@ fn judge_account(conn: &Connection, caller: &Caller, op: Operation, user_id: i64
     access::judge(conn, caller, op, On::Account(user_id))
 }
 
+/// Whose tokens a list shows, judged: the caller's own, or (`user_id`) one user's; an admin
+/// or the operator without a `user_id` gets everyone's (`None`).
+fn whose(conn: &Connection, caller: &Caller, user_id: Option<i64>) -> Result<Option<i64>> {
+    match (user_id.or(own_id(caller)), caller) {
+        (None, _) => {
+            access::judge(conn, caller, Operation::UsersAdmin, On::Nothing)?;
+            Ok(None)
+        }
+        (Some(id), Caller::User(user)) if user.is_admin && user_id.is_none() => {
+            judge_account(conn, caller, Operation::TokensList, id)?;
+            Ok(None)
+        }
+        (Some(id), _) => {
+            judge_account(conn, caller, Operation::TokensList, id)?;
+            Ok(Some(id))
+        }
+    }
+}
+
 /// The caller's tokens, or (`user_id`) one user's; an admin or the operator without a
 /// `user_id` gets everyone's.
 pub fn list(
@@ -41,20 +61,22 @@ pub fn list(
     caller: &Caller,
     user_id: Option<i64>,
 ) -> Result<Vec<PersonalAccessToken>> {
-    match (user_id.or(own_id(caller)), caller) {
-        (None, _) => {
-            access::judge(conn, caller, Operation::UsersAdmin, On::Nothing)?;
-            db::tokens::list_all_personal(conn)
-        }
-        (Some(id), Caller::User(user)) if user.is_admin && user_id.is_none() => {
-            judge_account(conn, caller, Operation::TokensList, id)?;
-            db::tokens::list_all_personal(conn)
-        }
-        (Some(id), _) => {
-            judge_account(conn, caller, Operation::TokensList, id)?;
-            db::tokens::list_personal(conn, id)
-        }
+    match whose(conn, caller, user_id)? {
+        None => db::tokens::list_all_personal(conn),
+        Some(id) => db::tokens::list_personal(conn, id),
     }
+}
+
+/// One page of what `list` gives, by id, and how many there are: counted and cut by the
+/// database (an admin's list of everyone's tokens may hold one per bot).
+pub fn page(
+    conn: &Connection,
+    caller: &Caller,
+    user_id: Option<i64>,
+    window: Window,
+) -> Result<(usize, Vec<PersonalAccessToken>)> {
+    let whose = whose(conn, caller, user_id)?;
+    db::tokens::page_personal(conn, whose, window.limit, window.offset)
 }
 
 /// One token the caller may see; others' tokens do not exist for a non-admin.

@@ -144,16 +144,14 @@ async fn list_groups(
     query: web::Query<ListQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse> {
-    let filters = query.filters();
+    let (filters, paging) = (query.filters(), query.paging());
     let skip = params::query_ids(&req, "skip_groups")?;
-    let groups = as_api_user(&req, &state, false, move |conn, api| {
-        directory::groups(conn, &api.caller(), &filters)
+    let (total, groups) = as_api_user(&req, &state, false, move |conn, api| {
+        directory::groups_page(conn, &api.caller(), &filters, skip, paging.window())
     })
     .await?;
-    let shown = groups.iter().filter(|g| !skip.contains(&g.id));
-    Ok(query
-        .paging()
-        .respond(&req, shown.map(GroupView::new).collect()))
+    let views = groups.iter().map(GroupView::new).collect();
+    Ok(paging.respond_page(&req, total, views))
 }
 
 #[utoipa::path(
@@ -185,13 +183,14 @@ async fn list_subgroups(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse> {
     let reference = param(&req, "id");
-    let groups = as_api_user(&req, &state, false, move |conn, api| {
-        directory::subgroups(conn, &api.caller(), &reference)
+    let (filters, paging) = (query.filters(), query.paging());
+    let (total, groups) = as_api_user(&req, &state, false, move |conn, api| {
+        let window = paging.window();
+        directory::subgroups_page(conn, &api.caller(), &reference, &filters, window)
     })
     .await?;
-    Ok(query
-        .paging()
-        .respond(&req, groups.iter().map(GroupView::new).collect()))
+    let views = groups.iter().map(GroupView::new).collect();
+    Ok(paging.respond_page(&req, total, views))
 }
 
 /// Projects with their namespaces, for the JSON.

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::api_views::{DeployTokenView, ErrorView, MemberView, NewTokenBody};
+use super::paging::{PageQuery, Paging};
 use super::{as_api_user, param, params};
 use crate::error::{Error, Result};
 use crate::model::Role;
@@ -120,44 +121,54 @@ fn owner(req: &HttpRequest) -> (bool, String) {
     get,
     path = "/api/v4/{kind}/{id}/members",
     tag = "members",
-    params(OwnerPath, ("user_ids[]" = Option<Vec<i64>>, Query, style = Form, explode, description = "Only these users")),
+    params(OwnerPath, PageQuery, ("user_ids[]" = Option<Vec<i64>>, Query, style = Form, explode, description = "Only these users")),
     responses((status = 200, description = "Direct members", body = [MemberView]))
 )]
-async fn list_members(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
-    members(req, state, false).await
+async fn list_members(
+    req: HttpRequest,
+    query: web::Query<PageQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse> {
+    members(req, query.paging(), state, false).await
 }
 
 #[utoipa::path(
     get,
     path = "/api/v4/{kind}/{id}/members/all",
     tag = "members",
-    params(OwnerPath, ("user_ids[]" = Option<Vec<i64>>, Query, style = Form, explode, description = "Only these users")),
+    params(OwnerPath, PageQuery, ("user_ids[]" = Option<Vec<i64>>, Query, style = Form, explode, description = "Only these users")),
     responses((status = 200, description = "Direct and inherited members, each with the highest role", body = [MemberView]))
 )]
-async fn list_all_members(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
-    members(req, state, true).await
+async fn list_all_members(
+    req: HttpRequest,
+    query: web::Query<PageQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse> {
+    members(req, query.paging(), state, true).await
 }
 
 /// Direct members, or with `inherited` everyone with a role through a parent group too
-/// (each with their highest role); with `user_ids[]`, only those users.
+/// (each with their highest role); with `user_ids[]`, only those users. One page, by
+/// username, cut by the database.
 async fn members(
     req: HttpRequest,
+    paging: Paging,
     state: web::Data<AppState>,
     inherited: bool,
 ) -> Result<HttpResponse> {
     let (is_group, reference) = owner(&req);
     let only = params::query_ids(&req, "user_ids")?;
-    let members = as_api_user(&req, &state, false, move |conn, api| {
+    let (total, members) = as_api_user(&req, &state, false, move |conn, api| {
         let target = membership::target(conn, &api.caller(), is_group, &reference)?;
-        membership::list(conn, &api.caller(), &target, inherited)
+        let window = paging.window();
+        membership::page(conn, &api.caller(), &target, inherited, &only, window)
     })
     .await?;
     let items: Vec<MemberView> = members
         .iter()
-        .filter(|(u, _)| only.is_empty() || only.contains(&u.id))
         .map(|(u, r)| MemberView::new(u, *r))
         .collect();
-    Ok(HttpResponse::Ok().json(items))
+    Ok(paging.respond_page(&req, total, items))
 }
 
 #[utoipa::path(

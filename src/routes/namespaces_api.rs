@@ -67,25 +67,18 @@ async fn list_descendant_groups(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse> {
     let reference = param(&req, "id");
-    let groups = as_api_user(&req, &state, false, move |conn, api| {
-        directory::descendants(conn, &api.caller(), &reference)
-    })
-    .await?;
-    let search = query.search.as_deref().map(str::to_lowercase);
-    let items = groups
-        .iter()
-        .filter(|g| {
-            search
-                .as_deref()
-                .is_none_or(|s| g.full_path.to_lowercase().contains(s))
-        })
-        .map(GroupView::new)
-        .collect();
     let paging = Paging {
         page: query.page,
         per_page: query.per_page,
     };
-    Ok(paging.respond(&req, items))
+    let search = query.search.clone();
+    let (total, groups) = as_api_user(&req, &state, false, move |conn, api| {
+        let (caller, window) = (api.caller(), paging.window());
+        directory::descendants_page(conn, &caller, &reference, search.as_deref(), window)
+    })
+    .await?;
+    let views = groups.iter().map(GroupView::new).collect();
+    Ok(paging.respond_page(&req, total, views))
 }
 
 /// A namespace as GitLab's `/namespaces` shows it.
@@ -130,15 +123,16 @@ async fn list_namespaces(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse> {
     let search = query.search.clone();
-    let found = as_api_user(&req, &state, false, move |conn, api| {
-        namespaces::list(conn, &api.caller(), search)
-    })
-    .await?;
     let paging = Paging {
         page: query.page,
         per_page: query.per_page,
     };
-    Ok(paging.respond(&req, found.iter().map(NamespaceView::new).collect()))
+    let (total, found) = as_api_user(&req, &state, false, move |conn, api| {
+        namespaces::page(conn, &api.caller(), search, paging.window())
+    })
+    .await?;
+    let views = found.iter().map(NamespaceView::new).collect();
+    Ok(paging.respond_page(&req, total, views))
 }
 
 #[utoipa::path(

@@ -5,6 +5,25 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse};
 use serde::Serialize;
 
+/// GitLab's `page` and `per_page` in a query (other parameters are let through).
+#[derive(Debug, Clone, Copy, Default, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    #[param(minimum = 1)]
+    pub page: Option<usize>,
+    #[param(minimum = 1, maximum = 100)]
+    pub per_page: Option<usize>,
+}
+
+impl PageQuery {
+    pub fn paging(self) -> Paging {
+        Paging {
+            page: self.page,
+            per_page: self.per_page,
+        }
+    }
+}
+
 /// The requested page (1-based) and size (GitLab's default 20, at most 100).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Paging {
@@ -32,6 +51,15 @@ impl Paging {
             self.page.unwrap_or(1).max(1),
             self.per_page.unwrap_or(20).clamp(1, 100),
         )
+    }
+
+    /// The page as the database cuts it: how many rows, after how many.
+    pub fn window(self) -> crate::registry::directory::Window {
+        let (page, per_page) = self.numbers();
+        crate::registry::directory::Window {
+            limit: per_page,
+            offset: (page - 1).saturating_mul(per_page),
+        }
     }
 
     /// Answers `shown`, the page already cut out of `total` items (by the database).

@@ -154,6 +154,10 @@ async fn current_user(req: HttpRequest, state: web::Data<AppState>) -> Result<Ht
 struct ListQuery {
     #[serde(default, deserialize_with = "params::opt_int")]
     user_id: Option<i64>,
+    #[param(minimum = 1)]
+    page: Option<usize>,
+    #[param(minimum = 1, maximum = 100)]
+    per_page: Option<usize>,
 }
 
 #[utoipa::path(
@@ -169,17 +173,21 @@ async fn list_tokens(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse> {
     let (user_id, usage) = (query.user_id, state.token_usage.clone());
-    let list = as_api_user(&req, &state, false, move |conn, api| {
+    let paging = Paging {
+        page: query.page,
+        per_page: query.per_page,
+    };
+    let (total, list) = as_api_user(&req, &state, false, move |conn, api| {
         // Last use is noted in memory; write it first so the list shows it.
         usage.flush(conn)?;
-        tokens::list(conn, &api.caller(), user_id)
+        tokens::page(conn, &api.caller(), user_id, paging.window())
     })
     .await?;
-    Ok(HttpResponse::Ok().json(
-        list.iter()
-            .map(|t| PersonalAccessTokenView::new(t, None))
-            .collect::<Vec<_>>(),
-    ))
+    let views = list
+        .iter()
+        .map(|t| PersonalAccessTokenView::new(t, None))
+        .collect();
+    Ok(paging.respond_page(&req, total, views))
 }
 
 #[utoipa::path(

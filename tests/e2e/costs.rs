@@ -23,69 +23,7 @@ const FLOOR: Duration = Duration::from_millis(50);
 
 /// Routes still slower on the hostile world, with why: timed and printed every run, not held
 /// to the bound. A fix removes its line.
-const KNOWN_SLOW: &[(&str, &str)] = &[
-    (
-        "/api/v4/users",
-        "users are listed with bots filtered out by Vec::contains over every user (item 4)",
-    ),
-    (
-        "/{place}",
-        "a group's page lists every direct member (10,000 bots) and finds its subgroups by \
-         reading every group",
-    ),
-    (
-        "/",
-        "the explore page reads every group (6,000) to show the visible ones",
-    ),
-    (
-        "/explore",
-        "the explore page reads every group (6,000) to show the visible ones",
-    ),
-    (
-        "/api/v4/groups",
-        "every visible group is read (6,000), then cut to a page",
-    ),
-    (
-        "/api/v4/namespaces",
-        "every visible namespace is read (6,000 groups), then cut to a page",
-    ),
-    (
-        "/api/v4/groups/{id}/subgroups",
-        "subgroups are found by reading every group, then cut to a page",
-    ),
-    (
-        "/api/v4/groups/{id}/descendant_groups",
-        "descendants are found by reading every group, then cut to a page",
-    ),
-    (
-        "/api/v4/personal_access_tokens",
-        "an admin's list of everyone's tokens (10,000 of bots) is read whole, then cut to a page",
-    ),
-    (
-        "/admin",
-        "lists every user (bots filtered by Vec::contains, issue 20 item 4) and every group",
-    ),
-    (
-        "/groups/new",
-        "the parent selector lists every group the caller may create in (6,000 for an admin)",
-    ),
-    (
-        "/projects/new",
-        "the namespace selector lists every group the caller may create in",
-    ),
-    (
-        "/{place}/-/settings",
-        "a group's settings page lists every member (10,000 bots) on one page",
-    ),
-    (
-        "/api/v4/{kind}/{id}/members",
-        "members are read whole, then cut to a page (about the bound at 10,000)",
-    ),
-    (
-        "/api/v4/{kind}/{id}/members/all",
-        "inherited members are read whole, then cut to a page (about the bound at 10,000)",
-    ),
-];
+const KNOWN_SLOW: &[(&str, &str)] = &[];
 
 /// One world: a server, its admin's credentials, and the values its routes' templates take.
 struct World {

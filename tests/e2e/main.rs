@@ -33,6 +33,7 @@ mod matrix;
 mod metrics;
 mod modern;
 mod moves;
+mod paging;
 mod publishers;
 mod races;
 mod review;

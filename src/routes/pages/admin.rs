@@ -7,7 +7,7 @@ use actix_web::http::Method;
 use actix_web::{HttpRequest, web};
 use askama::Template;
 
-use super::browse::day;
+use super::browse::{PAGE_ROWS, Pager, day};
 use super::{
     Chrome, Fields, PageResult, Visitor, form, form_status, page_error, see_other, show, visit,
 };
@@ -60,7 +60,11 @@ struct ProjectUsage {
 struct AdminPage {
     chrome: Chrome,
     users: Vec<UserRow>,
-    groups: Vec<(String, &'static str)>,
+    groups: Vec<GroupRow>,
+    /// How many users and groups there are: a page shows `PAGE_ROWS` of each.
+    users_total: usize,
+    groups_total: usize,
+    pager: Pager,
     projects: Vec<ProjectUsage>,
     total_files: i64,
     total_size: String,
@@ -82,9 +86,13 @@ fn admin_view(
     database_bytes: u64,
     password: Option<(String, String)>,
     problem: Option<String>,
+    pager: Pager,
 ) -> Result<AdminPage, Error> {
     let admin = admin_of(visitor)?;
-    let users = users::list(conn, &admin.caller(), &users::UserFilter::default())?
+    let filter = users::UserFilter::default();
+    let (users, users_total) =
+        users::page(conn, &admin.caller(), &filter, pager.number, PAGE_ROWS)?;
+    let users = users
         .into_iter()
         .map(|u| UserRow {
             id: u.id,
@@ -98,10 +106,14 @@ fn admin_view(
     let usage = crate::registry::catalog::disk_usage(conn, &admin)?;
     let total_files = usage.iter().map(|u| u.files).sum();
     let total_bytes = usage.iter().map(|u| u.bytes).sum();
+    let (groups_total, groups) = usage_groups(conn, &admin, pager)?;
     Ok(AdminPage {
         chrome: visitor.chrome(),
         users,
-        groups: usage_groups(conn, &admin)?,
+        groups,
+        users_total,
+        groups_total,
+        pager: pager.with_totals(&[users_total, groups_total]),
         projects: usage
             .into_iter()
             .map(|u| ProjectUsage {
@@ -120,16 +132,24 @@ fn admin_view(
     })
 }
 
+/// A group on the admin page: its full path and visibility.
+type GroupRow = (String, &'static str);
+
+/// One page of every group, and how many there are.
 fn usage_groups(
     conn: &rusqlite::Connection,
     admin: &ApiAdmin,
-) -> Result<Vec<(String, &'static str)>, Error> {
-    let groups =
-        crate::registry::directory::groups(conn, &admin.api().caller(), &Default::default())?;
-    Ok(groups
+    pager: Pager,
+) -> Result<(usize, Vec<GroupRow>), Error> {
+    let caller = admin.api().caller();
+    let filters = crate::registry::directory::Filters::default();
+    let (total, groups) =
+        crate::registry::directory::groups_page(conn, &caller, &filters, vec![], pager.window())?;
+    let rows = groups
         .into_iter()
         .map(|g| (g.full_path, g.visibility.as_str()))
-        .collect())
+        .collect();
+    Ok((total, rows))
 }
 
 /// The size of the database file and its write-ahead log.
@@ -141,10 +161,21 @@ fn database_bytes(state: &AppState) -> u64 {
         .sum()
 }
 
-async fn admin_page(req: HttpRequest, state: web::Data<AppState>) -> PageResult {
+/// `?page=N` of the admin page's users and groups (from 1).
+#[derive(serde::Deserialize)]
+struct AdminQuery {
+    page: Option<usize>,
+}
+
+async fn admin_page(
+    req: HttpRequest,
+    query: web::Query<AdminQuery>,
+    state: web::Data<AppState>,
+) -> PageResult {
     let db_bytes = database_bytes(&state);
+    let pager = Pager::new(query.page);
     let page = visit(&req, &state, move |conn, visitor| {
-        admin_view(conn, visitor, db_bytes, None, None)
+        admin_view(conn, visitor, db_bytes, None, None, pager)
     })
     .await?;
     show(&req, &page, form_status(&page.problem))
@@ -175,11 +206,16 @@ async fn add_user(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>
         match created {
             Ok((user, _)) => {
                 let shown = typed.is_none().then_some((user.username, password));
-                admin_view(conn, visitor, db_bytes, shown, None)
+                admin_view(conn, visitor, db_bytes, shown, None, Pager::new(None))
             }
-            Err(Error::BadRequest(problem) | Error::Conflict(problem)) => {
-                admin_view(conn, visitor, db_bytes, None, Some(problem))
-            }
+            Err(Error::BadRequest(problem) | Error::Conflict(problem)) => admin_view(
+                conn,
+                visitor,
+                db_bytes,
+                None,
+                Some(problem),
+                Pager::new(None),
+            ),
             Err(other) => Err(other),
         }
     })
@@ -228,7 +264,7 @@ async fn change_user(req: HttpRequest, body: web::Bytes, state: web::Data<AppSta
             _ => return Err(Error::not_found("There is no such page.")),
         }
         match shown {
-            Some(_) => admin_view(conn, visitor, db_bytes, shown, None).map(Some),
+            Some(_) => admin_view(conn, visitor, db_bytes, shown, None, Pager::new(None)).map(Some),
             None => Ok(None),
         }
     })

@@ -9,6 +9,7 @@ use actix_web::{HttpRequest, web};
 use askama::Template;
 use serde::Deserialize;
 
+pub use super::pager::{PAGE_ROWS, Pager};
 use super::{Chrome, PageResult, Visitor, page_error, show, show_large, site_url, visit};
 use crate::access::{self, GroupReader, ProjectReader, Viewer};
 use crate::blobs::Sha256Hex;
@@ -92,28 +93,50 @@ struct ExplorePage {
     chrome: Chrome,
     groups: Vec<Entry>,
     projects: Vec<Entry>,
+    /// The neighbouring pages of groups, if any.
+    prev: Option<usize>,
+    next: Option<usize>,
 }
 
-async fn explore(req: HttpRequest, state: web::Data<AppState>) -> PageResult {
-    let page = visit(&req, &state, |conn, visitor| {
+/// Groups on one explore page: a server may hold thousands, read a page at a time.
+const EXPLORE_PAGE: usize = 50;
+
+/// `?page=N` of the explore page (from 1).
+#[derive(Deserialize)]
+struct ExploreQuery {
+    page: Option<usize>,
+}
+
+async fn explore(
+    req: HttpRequest,
+    query: web::Query<ExploreQuery>,
+    state: web::Data<AppState>,
+) -> PageResult {
+    let number = query.page.unwrap_or(1).max(1);
+    let window = directory::Window {
+        limit: EXPLORE_PAGE,
+        offset: (number - 1).saturating_mul(EXPLORE_PAGE),
+    };
+    let page = visit(&req, &state, move |conn, visitor| {
         let caller = visitor.caller();
         let viewer = Viewer::load(conn, &caller)?;
-        let mut groups = Vec::new();
-        for group in directory::groups(conn, &caller, &Filters::default())? {
-            let visibility = group.visibility.as_str();
-            groups.push(entry(&viewer, &group.full_path, visibility, false));
-        }
+        let (total, found) = directory::explore_groups(conn, &caller, window)?;
+        let groups = found
+            .iter()
+            .map(|g| entry(&viewer, &g.full_path, g.visibility.as_str(), false))
+            .collect();
         let mut projects = Vec::new();
         for project in directory::projects(conn, &caller, &Filters::default(), None)? {
             let visibility = project.visibility.as_str();
             projects.push(entry(&viewer, &project.full_path, visibility, true));
         }
-        members_first(&mut groups);
         members_first(&mut projects);
         Ok(ExplorePage {
             chrome: visitor.chrome(),
             groups,
             projects,
+            prev: (number > 1).then(|| number - 1),
+            next: (window.offset + window.limit < total).then(|| number + 1),
         })
     })
     .await?;
@@ -147,6 +170,8 @@ fn crumbs(full_path: &str) -> Vec<(String, String)> {
 #[derive(Deserialize)]
 pub(super) struct PlaceQuery {
     filter: Option<String>,
+    /// The page of a group's subgroups and members (of a settings page's members).
+    page: Option<usize>,
 }
 
 pub(super) async fn place_page(
@@ -164,18 +189,25 @@ pub(super) async fn place_page(
     let number = taken.first().and_then(|t| t.parse::<i64>().ok());
     let segment = taken.first().cloned().unwrap_or_default();
     match route.pattern {
-        "settings" => return super::settings::settings_page(req, state, place_path).await,
+        "settings" => {
+            let pager = Pager::new(query.page);
+            return super::settings::settings_page(req, state, place_path, pager).await;
+        }
         "package_files/{file_id}/download" => {
             return download(req, state, place_path, number).await;
         }
         _ => {}
     }
     let site = site_url(&req, &state);
-    let filter = query.into_inner().filter.filter(|f| !f.trim().is_empty());
+    let query = query.into_inner();
+    let pager = Pager::new(query.page);
+    let filter = query.filter.filter(|f| !f.trim().is_empty());
     let page = visit(&req, &state, move |conn, visitor| {
         let place = directory::place(conn, &visitor.caller(), &place_path)?;
         match (place, route.pattern) {
-            (Place::Group(reader), "") => group_page(conn, visitor, &reader).map(Page::Group),
+            (Place::Group(reader), "") => {
+                group_page(conn, visitor, &reader, pager).map(Page::Group)
+            }
             (Place::Group(reader), "upstream/{name}") => {
                 upstream_page(conn, visitor, &reader, &site, &segment).map(Page::Upstream)
             }
@@ -219,23 +251,25 @@ pub struct MemberRow {
 }
 
 impl MemberRow {
-    /// The direct members of a project or group.
+    /// One page of the direct members of a project or group, and how many there are.
     pub fn direct(
         conn: &rusqlite::Connection,
         caller: &crate::auth::Caller,
         target: &crate::registry::directory::Target,
-    ) -> Result<Vec<MemberRow>, Error> {
-        Ok(
-            crate::registry::membership::list_on_page(conn, caller, target)?
-                .into_iter()
-                .map(|(user, role)| MemberRow {
-                    user_id: user.id,
-                    username: user.username,
-                    role: role.as_str(),
-                    level: role.level(),
-                })
-                .collect(),
-        )
+        window: directory::Window,
+    ) -> Result<(usize, Vec<MemberRow>), Error> {
+        let (total, rows) =
+            crate::registry::membership::page_on_page(conn, caller, target, window)?;
+        let rows = rows
+            .into_iter()
+            .map(|(user, role)| MemberRow {
+                user_id: user.id,
+                username: user.username,
+                role: role.as_str(),
+                level: role.level(),
+            })
+            .collect();
+        Ok((total, rows))
     }
 }
 
@@ -248,6 +282,10 @@ struct GroupPage {
     subgroups: Vec<Entry>,
     projects: Vec<Entry>,
     members: Vec<MemberRow>,
+    /// How many subgroups and direct members there are (a page shows `PAGE_ROWS` of each).
+    subgroups_total: usize,
+    members_total: usize,
+    pager: Pager,
     may_manage: bool,
     /// Names held from the top-level group's upstreams, with how many files of each.
     cached: Vec<(String, i64)>,
@@ -257,19 +295,22 @@ fn group_page(
     conn: &rusqlite::Connection,
     visitor: &Visitor,
     reader: &GroupReader,
+    pager: Pager,
 ) -> Result<GroupPage, Error> {
     let group = reader.group().clone();
     let caller = visitor.caller();
     let viewer = Viewer::load(conn, &caller)?;
-    let mut subgroups = Vec::new();
-    for sub in directory::subgroups(conn, &caller, &group.full_path)? {
-        subgroups.push(entry(
-            &viewer,
-            &sub.full_path,
-            sub.visibility.as_str(),
-            false,
-        ));
-    }
+    let (subgroups_total, found) = directory::subgroups_page(
+        conn,
+        &caller,
+        &group.full_path,
+        &Filters::default(),
+        pager.window(),
+    )?;
+    let subgroups = found
+        .iter()
+        .map(|sub| entry(&viewer, &sub.full_path, sub.visibility.as_str(), false))
+        .collect();
     let mut projects = Vec::new();
     for project in reader
         .projects()
@@ -280,7 +321,8 @@ fn group_page(
         projects.push(entry(&viewer, &project.full_path, visibility, true));
     }
     let target = crate::registry::directory::Target::Group(group.clone());
-    let members = MemberRow::direct(conn, &visitor.caller(), &target)?;
+    let (members_total, members) =
+        MemberRow::direct(conn, &visitor.caller(), &target, pager.window())?;
     let may_manage = super::settings::may_maintain(conn, visitor, access::On::Group(&group))?;
     let cached = crate::upstream::view::cached_names(conn, group.id)?;
     Ok(GroupPage {
@@ -291,6 +333,9 @@ fn group_page(
         subgroups,
         projects,
         members,
+        subgroups_total,
+        members_total,
+        pager: pager.with_totals(&[subgroups_total, members_total]),
         may_manage,
     })
 }

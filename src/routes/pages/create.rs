@@ -63,6 +63,7 @@ async fn new_place_page(req: HttpRequest, state: web::Data<AppState>) -> PageRes
             path: String::new(),
             description: String::new(),
             parent: chosen,
+            parent_path: None,
             visibility: None,
         };
         form_page(conn, visitor, projects, typed, None)
@@ -107,6 +108,8 @@ struct Typed {
     path: String,
     description: String,
     parent: Option<String>,
+    /// A parent typed by its full path (the form lists only some): wins over the list.
+    parent_path: Option<String>,
     visibility: Option<String>,
 }
 
@@ -119,6 +122,10 @@ impl Typed {
             parent: fields
                 .optional("namespace_id")
                 .or_else(|| fields.optional("parent_id")),
+            parent_path: fields
+                .optional("parent_path")
+                .map(|p| p.trim().trim_matches('/').to_owned())
+                .filter(|p| !p.is_empty()),
             visibility: fields.optional("visibility"),
         }
     }
@@ -153,7 +160,16 @@ fn create(
     };
     let path = settings.path()?;
     let text = settings.text();
-    let (parent, visibility) = (typed.parent()?, typed.visibility()?);
+    let parent = match &typed.parent_path {
+        // Found as the caller may see it: a hidden group answers as one that is not there.
+        Some(path) => Some(
+            namespaces::get(conn, caller, path)
+                .map_err(|_| Error::bad_request(format!("\"{path}\" names no namespace")))?
+                .id,
+        ),
+        None => typed.parent()?,
+    };
+    let visibility = typed.visibility()?;
     if projects {
         // No namespace: the visitor's own, as on the API.
         let project = structure::create_project(conn, caller, &path, parent, visibility, &text)?;
@@ -172,12 +188,13 @@ fn form_page(
     problem: Option<String>,
 ) -> Result<NewPlacePage, Error> {
     let caller = visitor.caller();
-    let places: Vec<Namespace> = namespaces::creatable(conn, &caller, projects)?;
+    let chosen = typed.parent().ok().flatten();
+    let places: Vec<Namespace> = namespaces::creatable(conn, &caller, projects, chosen)?;
     let own = places
         .iter()
         .find(|n| n.kind == NamespaceKind::User)
         .map(|n| n.id);
-    let chosen = typed.parent().ok().flatten().or(own);
+    let chosen = chosen.or(own);
     let visibility = typed.visibility().unwrap_or(Visibility::Private);
     let parents = places
         .into_iter()

@@ -5,6 +5,7 @@ mod account;
 mod admin;
 mod browse;
 mod create;
+mod pager;
 mod places;
 mod return_to;
 mod settings;

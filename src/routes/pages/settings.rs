@@ -5,7 +5,7 @@
 use actix_web::{HttpRequest, web};
 use askama::Template;
 
-use super::browse::{MemberRow, split_place};
+use super::browse::{MemberRow, Pager, split_place};
 use super::places;
 use super::upstreams::{self, UpstreamSection};
 use super::{
@@ -75,6 +75,9 @@ struct SettingsPage {
     allow_file_replace: bool,
     is_owner: bool,
     members: Vec<MemberRow>,
+    /// How many direct members there are (a page shows `PAGE_ROWS`).
+    members_total: usize,
+    pager: Pager,
     deploy_tokens: Vec<DeployTokenRow>,
     /// A top-level group's upstreams and name rules, for its owners.
     upstreams: Option<UpstreamSection>,
@@ -116,10 +119,11 @@ fn settings_view(
     path: &str,
     created: Option<(String, String)>,
     problem: Option<String>,
+    pager: Pager,
 ) -> Result<SettingsPage, Error> {
     let api = api_of(visitor)?;
     let (target, is_owner) = target_of(conn, &api, path)?;
-    let members = MemberRow::direct(conn, &api.caller(), &target)?;
+    let (members_total, members) = MemberRow::direct(conn, &api.caller(), &target, pager.window())?;
     let deploy_tokens = deploy_tokens::list(conn, &api.caller(), &target)?
         .iter()
         .map(DeployTokenRow::new)
@@ -161,6 +165,8 @@ fn settings_view(
         created,
         problem,
         roles: ROLES,
+        members_total,
+        pager: pager.with_totals(&[members_total]),
     })
 }
 
@@ -168,9 +174,10 @@ pub async fn settings_page(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: String,
+    pager: Pager,
 ) -> PageResult {
     let page = visit(&req, &state, move |conn, visitor| {
-        settings_view(conn, visitor, &path, None, None)
+        settings_view(conn, visitor, &path, None, None, pager)
     })
     .await?;
     show(&req, &page, actix_web::http::StatusCode::OK)
@@ -238,7 +245,14 @@ pub(super) async fn place_form(
                     Ok(()) => Ok(Done::Back(settings_url(&place))),
                     // A name the rules refuse shows above the form, as for deploy tokens.
                     Err(Error::BadRequest(problem)) => {
-                        let page = settings_view(conn, visitor, &place, None, Some(problem))?;
+                        let page = settings_view(
+                            conn,
+                            visitor,
+                            &place,
+                            None,
+                            Some(problem),
+                            Pager::new(None),
+                        )?;
                         Ok(Done::Show(Box::new(page)))
                     }
                     Err(other) => Err(other),
@@ -298,7 +312,8 @@ pub(super) async fn place_form(
                     Err(Error::BadRequest(problem)) => (None, Some(problem)),
                     Err(other) => return Err(other),
                 };
-                let page = settings_view(conn, visitor, &place, created, problem)?;
+                let page =
+                    settings_view(conn, visitor, &place, created, problem, Pager::new(None))?;
                 Ok(Done::Show(Box::new(page)))
             }
             "settings/deploy_tokens/{token_id}/revoke" => {
@@ -317,7 +332,14 @@ pub(super) async fn place_form(
                     Ok(()) => Ok(Done::Back(settings_url(&place))),
                     // What was wrong shows above the form, as for deploy tokens.
                     Err(Error::BadRequest(problem) | Error::Conflict(problem)) => {
-                        let page = settings_view(conn, visitor, &place, None, Some(problem))?;
+                        let page = settings_view(
+                            conn,
+                            visitor,
+                            &place,
+                            None,
+                            Some(problem),
+                            Pager::new(None),
+                        )?;
                         Ok(Done::Show(Box::new(page)))
                     }
                     Err(other) => Err(other),
