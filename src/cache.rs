@@ -191,6 +191,21 @@ impl PageCache {
 
     /// Stores a page rendered from the database as it was at `generation` (read before the
     /// page's queries): if anything was written since, the page is not kept.
+    /// Keeps a page rendered for `key`'s credentials, or (`resolved` false: credentials that
+    /// resolved to no one, junk on a public index, got the anonymous answer) under the
+    /// anonymous key, so made-up credentials cannot fill the cache with keys of their own and
+    /// push out everyone else's pages.
+    pub fn put_for(&self, key: PageKey, resolved: bool, generation: i64, page: Arc<CachedPage>) {
+        let key = match resolved {
+            true => key,
+            false => PageKey {
+                credentials: None,
+                ..key
+            },
+        };
+        self.put(key, generation, page);
+    }
+
     pub fn put(&self, key: PageKey, generation: i64, page: Arc<CachedPage>) {
         let size = page.size();
         let mut pages = self.pages.lock().unwrap_or_else(|e| e.into_inner());

@@ -87,14 +87,14 @@ impl FailureThrottle {
         }
     }
 
-    /// Counts one action of a rate-limited kind (the throttle used as a per-window quota):
-    /// `Err(wait)` once the subject has used up this window's allowance, and then the action
-    /// is not counted. Check and count under one lock, so parallel requests cannot overrun it.
-    pub fn take(&self, subject: &Subject, now: Instant) -> Result<(), Duration> {
-        if self.max_failures == 0 {
-            return Ok(());
-        }
-        let mut windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
+    /// The subject's window as of `now` (a new one once the last has run out), making room
+    /// first when too many subjects are tracked.
+    fn current_window<'a>(
+        &self,
+        windows: &'a mut HashMap<Subject, Window>,
+        subject: &Subject,
+        now: Instant,
+    ) -> &'a mut Window {
         if windows.len() >= MAX_TRACKED {
             windows.retain(|_, w| now < w.started + self.window);
         }
@@ -108,6 +108,18 @@ impl FailureThrottle {
                 failures: 0,
             };
         }
+        window
+    }
+
+    /// Counts one action of a rate-limited kind (the throttle used as a per-window quota):
+    /// `Err(wait)` once the subject has used up this window's allowance, and then the action
+    /// is not counted. Check and count under one lock, so parallel requests cannot overrun it.
+    pub fn take(&self, subject: &Subject, now: Instant) -> Result<(), Duration> {
+        if self.max_failures == 0 {
+            return Ok(());
+        }
+        let mut windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
+        let window = self.current_window(&mut windows, subject, now);
         if window.failures >= self.max_failures {
             return Err((window.started + self.window)
                 .saturating_duration_since(now)
@@ -122,19 +134,7 @@ impl FailureThrottle {
             return;
         }
         let mut windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
-        if windows.len() >= MAX_TRACKED {
-            windows.retain(|_, w| now < w.started + self.window);
-        }
-        let window = windows.entry(subject.clone()).or_insert(Window {
-            started: now,
-            failures: 0,
-        });
-        if now >= window.started + self.window {
-            *window = Window {
-                started: now,
-                failures: 0,
-            };
-        }
+        let window = self.current_window(&mut windows, subject, now);
         window.failures = window.failures.saturating_add(1);
     }
 }

@@ -178,18 +178,7 @@ async fn simple_page(
         Arc::new(CachedPage::new(body, token_id).compress(&encoding::COMPRESSED))
     })
     .await?;
-    // Credentials that resolved to no one (junk on a public index) got the anonymous answer:
-    // it is kept under the anonymous key, so made-up credentials cannot fill the cache with
-    // keys of their own and push out everyone else's pages.
-    let key = if known {
-        key
-    } else {
-        PageKey {
-            credentials: None,
-            ..key
-        }
-    };
-    state.pages.put(key, generation, page.clone());
+    state.pages.put_for(key, known, generation, page.clone());
     Ok(page_response(req, format, &page))
 }
 

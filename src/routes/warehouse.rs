@@ -119,17 +119,7 @@ async fn project_json(
     if !kept {
         return Ok(respond(&req, &page));
     }
-    // Credentials that resolved to no one got the anonymous answer, kept under its key (as
-    // simple pages are), so made-up credentials cannot crowd the cache.
-    let key = if known {
-        key
-    } else {
-        PageKey {
-            credentials: None,
-            ..key
-        }
-    };
-    state.pages.put(key, generation, page.clone());
+    state.pages.put_for(key, known, generation, page.clone());
     Ok(respond(&req, &page))
 }
 
